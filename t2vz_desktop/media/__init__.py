@@ -1,0 +1,17 @@
+"""Media layer: PyAV/OpenCV reading and writing of videos. Never imports Qt or torch."""
+
+from .export import ExportOptions, ExportReport, export_format, export_video, read_recipe
+from .reader import MediaError, VideoInfo, iter_frames, probe_video, read_metadata
+
+__all__ = [
+    "ExportOptions",
+    "ExportReport",
+    "MediaError",
+    "VideoInfo",
+    "export_format",
+    "export_video",
+    "iter_frames",
+    "probe_video",
+    "read_metadata",
+    "read_recipe",
+]

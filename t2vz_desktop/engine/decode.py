@@ -1,0 +1,46 @@
+"""Latents -> pixels, a few frames at a time, so memory does not grow with the video length."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
+    """Scaled latents -> images in [0, 1].  # (n, 3, H, W) float32
+
+    fp16 VAEs can overflow to NaN (or give black frames); such a batch is decoded again in
+    fp32, and the VAE stays in fp32 for the rest of the job.
+    """
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    z = latents / vae.config.scaling_factor + shift
+    image = vae.decode(z.to(vae.dtype), return_dict=False)[0].float()
+    if vae.dtype != torch.float32 and _looks_broken(image, latents):
+        vae.to(torch.float32)
+        image = vae.decode(z.float(), return_dict=False)[0].float()
+    return (image / 2 + 0.5).clamp(0, 1)
+
+
+def _looks_broken(image: torch.Tensor, latents: torch.Tensor) -> bool:
+    if not torch.isfinite(image).all():
+        return True
+    black = image.flatten(1).amax(dim=1) <= -0.99  # every pixel at the bottom of [-1, 1]
+    informative = latents.float().flatten(1).std(dim=1) > 0.1
+    return bool((black & informative.to(black.device)).any())
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(n, 3, H, W) in [0, 1] -> (n, H, W, 3) uint8, rounded as diffusers does."""
+    return (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+
+
+def iter_decoded(vae, latents: torch.Tensor, batch: int = 4, device: torch.device | None = None) -> Iterator[np.ndarray]:
+    """Yield uint8 RGB frames (H, W, 3) one by one, decoding `batch` latents at a time."""
+    for start in range(0, len(latents), batch):
+        chunk = latents[start : start + batch]
+        if device is not None:
+            chunk = chunk.to(device)
+        yield from to_uint8(decode_latents(vae, chunk))

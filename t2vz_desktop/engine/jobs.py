@@ -1,0 +1,151 @@
+"""The job API: a GenerationRequest in, ProgressEvents out, a GenerationResult (or an error).
+
+This is the one door into the engine for the CLI and the app. Events are plain data (numbers,
+text, uint8 arrays), so a Qt worker can forward them as signals without touching torch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .decode import iter_decoded
+from .models import LoadedModel, load_model, make_scheduler
+from .preview import PreviewMap, fit_preview_map, latents_to_rgb
+from .prompts import encode_prompts, prompt_warnings, repeat_per_video
+from .request import GenerationRequest, RequestError
+from .sampler import Cancelled, CancelToken, StepState, VideoPlan, sample_video
+
+__all__ = [
+    "Cancelled", "CancelToken", "GenerationRequest", "GenerationResult", "ModelCache",
+    "ProgressEvent", "RequestError", "run_generation",
+]
+
+
+@dataclass
+class ProgressEvent:
+    kind: str  # "status", "warning", "step" or "decode"
+    message: str = ""
+    step: int = 0
+    total: int = 0
+    timestep: int | None = None
+    phase: str = ""
+    preview: np.ndarray | None = None  # (videos * frames, h, w, 3) uint8, at latent resolution
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+
+EventSink = Callable[[ProgressEvent], None]
+
+
+class ModelCache:
+    """Loaded models kept between jobs, least recently used dropped first beyond `capacity`."""
+
+    def __init__(self, capacity: int = 1):
+        self.capacity = capacity
+        self._models: OrderedDict[tuple, tuple[LoadedModel, PreviewMap]] = OrderedDict()
+
+    def get(self, r: GenerationRequest) -> tuple[LoadedModel, PreviewMap]:
+        key = (r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload, r.vae_tiling)
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key]
+        while len(self._models) >= max(self.capacity, 1):
+            self.evict_oldest()
+        model = load_model(r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload, r.vae_tiling)
+        entry = (model, fit_preview_map(model.pipe.vae))
+        self._models[key] = entry
+        return entry
+
+    def evict_oldest(self) -> None:
+        if self._models:
+            self._models.popitem(last=False)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+    def clear(self) -> None:
+        while self._models:
+            self.evict_oldest()
+
+
+@dataclass
+class GenerationResult:
+    recipe: GenerationRequest  # resolved: every value filled in
+    latents: torch.Tensor  # (videos * frames, c, h, w), on the CPU
+    model: LoadedModel
+    seconds: float
+    warnings: list[str]
+
+    @property
+    def videos(self) -> int:
+        return len(self.recipe.prompts) * self.recipe.videos_per_prompt
+
+    def video_recipe(self, video: int) -> GenerationRequest:
+        """A recipe that re-makes video `video` alone (batching does not change a video)."""
+        prompt, repeat = divmod(video, self.recipe.videos_per_prompt)
+        return replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.seed + repeat, videos_per_prompt=1)
+
+    def frames(self, video: int = 0, batch: int = 4) -> Iterator[np.ndarray]:
+        """Decoded uint8 RGB frames of one video, streamed: a few frames in memory at a time."""
+        m = self.recipe.frames
+        yield from iter_decoded(self.model.pipe.vae, self.latents[video * m : (video + 1) * m], batch, self.model.pipe._execution_device)
+
+
+_DEFAULT_CACHE = ModelCache()
+
+
+def run_generation(
+    request: GenerationRequest,
+    on_event: EventSink | None = None,
+    cancel: CancelToken | None = None,
+    cache: ModelCache | None = None,
+) -> GenerationResult:
+    """Load (or reuse) the model, denoise every frame, and return the latents with the recipe."""
+    emit = on_event or (lambda e: None)
+    started = time.perf_counter()
+    request.validate()
+    emit(ProgressEvent("status", f"loading model {request.model}"))
+    model, preview = (cache or _DEFAULT_CACHE).get(request)
+    recipe = request.resolve(model.defaults, model.native_size)
+    pipe = model.pipe
+    factor = model.vae_scale_factor
+    if recipe.width % factor or recipe.height % factor:
+        raise RequestError(f"width and height must be multiples of {factor} for this model")
+    warnings = [w for p in recipe.prompts for w in prompt_warnings(pipe.tokenizer, p)]
+    for w in warnings:
+        emit(ProgressEvent("warning", w))
+    device = pipe._execution_device
+    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device)
+    text = repeat_per_video(text, recipe.videos_per_prompt)
+    dx, dy = recipe.motion
+    plan = VideoPlan(
+        frames=recipe.frames,
+        seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
+        latent_size=(recipe.height // factor, recipe.width // factor),
+        steps=recipe.steps,
+        shift_per_frame=(dx / factor, dy / factor),
+        t_restart=recipe.t_restart,
+        t_warp=recipe.t_warp,
+        chunk_size=recipe.chunk_size,
+        cross_frame=recipe.cross_frame_attention,
+    )
+    scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
+    loop_started = time.perf_counter()
+
+    def on_step(s: StepState) -> None:
+        elapsed = time.perf_counter() - loop_started
+        emit(ProgressEvent(
+            "step", step=s.step, total=s.total, timestep=s.timestep, phase=s.phase,
+            preview=latents_to_rgb(s.denoised, preview), elapsed_s=elapsed,
+            eta_s=elapsed / s.step * (s.total - s.step),
+        ))
+
+    emit(ProgressEvent("status", "denoising"))
+    latents = sample_video(pipe.unet, scheduler, text, plan, device, on_step, cancel)
+    return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings)

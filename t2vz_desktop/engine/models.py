@@ -1,0 +1,247 @@
+"""Load a Stable Diffusion 1.x/2.x model: the built-in demo, a hub id from the local cache, a
+diffusers folder, or a single checkpoint file. Every failure a user can fix is a `ModelError`
+whose message says what was looked for and what to pass instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .paths import resources_dir
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+DEMO_MODEL = "demo"
+PICKLE_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth"}
+FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+# diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
+SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21"}
+SCHEDULERS = ("ddim", "euler-a", "dpm++")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+class ModelError(Exception):
+    """A model could not be found or loaded; the message is for the user."""
+
+
+@dataclass
+class LoadedModel:
+    pipe: object  # a diffusers StableDiffusionPipeline, used as the container of the parts
+    name: str  # what the user asked for
+    source: str  # "demo", "hub cache", "folder", "single file"
+    device: torch.device
+    dtype: torch.dtype
+    defaults: dict = field(default_factory=dict)  # t2vz.json beside the weights, if any
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.pipe.vae.config.block_out_channels) - 1)
+
+    @property
+    def native_size(self) -> int:
+        return int(self.pipe.unet.config.sample_size) * self.vae_scale_factor
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ModelError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' asked for, but this torch build sees no CUDA GPU (use --device cpu)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("device 'mps' asked for, but it is not available here (use --device cpu)")
+    return device
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    table = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16,
+             "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+    if name not in table:
+        raise ModelError(f"unknown dtype '{name}': use auto, fp32, fp16 or bf16")
+    return table[name]
+
+
+def _common_kwargs(dtype: torch.dtype) -> dict:
+    # The safety checker is never loaded: it is large, and a desktop tool leaves that to the user.
+    return {"dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
+
+
+def _check_folder(folder: Path, name: str) -> None:
+    if not (folder / "model_index.json").is_file():
+        raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
+    missing = [p for p in FOLDER_PARTS if not (folder / p).is_dir()]
+    if missing:
+        raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
+
+
+def _load_folder(folder: Path, name: str, dtype: torch.dtype):
+    from diffusers import StableDiffusionPipeline
+
+    _check_folder(folder, name)
+    try:
+        return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, **_common_kwargs(dtype))
+    except (OSError, ValueError, EnvironmentError) as e:
+        raise ModelError(f"could not load the model folder {folder}: {_first_line(e)}") from e
+
+
+def _load_hub_cache(repo: str, dtype: torch.dtype):
+    from diffusers import StableDiffusionPipeline
+
+    try:
+        return StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, **_common_kwargs(dtype))
+    except (OSError, ValueError, EnvironmentError) as e:
+        cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
+        raise ModelError(
+            f"model '{repo}' is not in the local Hugging Face cache ({cache}/hub): download it there first, "
+            "or pass a model folder or a .safetensors file to --model, or use --model demo"
+        ) from e
+
+
+def checkpoint_kind(path: Path, allow_unsafe_pickle: bool = False) -> str:
+    """diffusers' name for the kind of model in a single checkpoint file ('v1', 'v2', 'xl_base', ...),
+    read from tensor names and shapes without loading the weights."""
+    from diffusers.loaders.single_file_utils import infer_diffusers_model_type
+
+    if path.suffix.lower() == ".safetensors":
+        from safetensors import safe_open
+
+        shapes = {}
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                for key in f.keys():
+                    shapes[key] = torch.empty(f.get_slice(key).get_shape(), device="meta")
+        except Exception as e:  # safetensors raises its own error types for damaged files
+            raise ModelError(f"{path} is not a readable .safetensors checkpoint ({_first_line(e)})") from e
+    else:
+        from diffusers.loaders.single_file_utils import load_single_file_checkpoint
+
+        shapes = load_single_file_checkpoint(str(path), local_files_only=True)
+    return infer_diffusers_model_type(shapes)
+
+
+def single_file_config(path: Path, config: str | None, allow_unsafe_pickle: bool) -> Path:
+    """The offline configuration folder for a checkpoint file: `config` (a folder or the name of
+    one in resources/configs) or the one matching the checkpoint's kind."""
+    configs = resources_dir() / "configs"
+    if config:
+        folder = Path(config) if Path(config).is_dir() else configs / config
+        if not (folder / "model_index.json").is_file():
+            known = ", ".join(sorted(p.name for p in configs.iterdir() if p.is_dir()))
+            raise ModelError(f"--model-config '{config}' is neither a diffusers config folder nor one of: {known}")
+        return folder
+    kind = checkpoint_kind(path, allow_unsafe_pickle)
+    if kind not in SINGLE_FILE_CONFIGS:
+        raise ModelError(
+            f"{path.name} looks like a '{kind}' checkpoint; t2vz runs Stable Diffusion 1.x and 2.x "
+            "checkpoints (pass --model-config FOLDER if it is one with a custom architecture)"
+        )
+    return configs / SINGLE_FILE_CONFIGS[kind]
+
+
+def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_unsafe_pickle: bool):
+    from diffusers import StableDiffusionPipeline
+
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES and not allow_unsafe_pickle:
+        raise ModelError(
+            f"{path.name} is a pickle checkpoint, which can run arbitrary code when loaded; convert it to "
+            ".safetensors, or pass --allow-unsafe-pickle if you trust its source"
+        )
+    if suffix not in PICKLE_SUFFIXES | {".safetensors"}:
+        raise ModelError(f"{path.name}: unknown checkpoint type '{suffix}' (expected .safetensors)")
+    folder = single_file_config(path, config, allow_unsafe_pickle)
+    try:
+        return StableDiffusionPipeline.from_single_file(
+            str(path), config=str(folder), local_files_only=True, **_common_kwargs(dtype)
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise ModelError(f"could not load {path.name} with the configuration {folder.name}: {_first_line(e)}") from e
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def demo_model_dir() -> Path:
+    return resources_dir() / "models" / "demo"
+
+
+def read_defaults(folder: Path | None) -> dict:
+    if folder is None or not (folder / "t2vz.json").is_file():
+        return {}
+    return json.loads((folder / "t2vz.json").read_text())
+
+
+def load_model(
+    name: str = DEFAULT_MODEL,
+    device: str = "auto",
+    dtype: str = "auto",
+    config: str | None = None,
+    allow_unsafe_pickle: bool = False,
+    offload: bool = False,
+    vae_tiling: bool = False,
+) -> LoadedModel:
+    """Resolve `name` (demo, path, or hub id), load it, and put it on the device."""
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    path = Path(name).expanduser()
+    folder = None
+    if name == DEMO_MODEL:
+        folder, source = demo_model_dir(), "demo"
+        if not folder.is_dir():
+            raise ModelError(
+                f"the built-in demo model is missing ({folder}); re-make it with "
+                "`python -m t2vz_desktop.demo_model.train`"
+            )
+        pipe = _load_folder(folder, name, dt)
+    elif path.is_dir():
+        folder, source = path, "folder"
+        pipe = _load_folder(path, name, dt)
+    elif path.is_file():
+        source = "single file"
+        pipe = _load_single_file(path, dt, config, allow_unsafe_pickle)
+    elif not HUB_ID.fullmatch(name) or path.suffix.lower() in PICKLE_SUFFIXES | {".safetensors"}:
+        raise ModelError(
+            f"no model at '{name}': pass a diffusers folder, a .safetensors file, a hub id like "
+            f"{DEFAULT_MODEL} that is in the local cache, or --model demo"
+        )
+    else:
+        source = "hub cache"
+        pipe = _load_hub_cache(name, dt)
+
+    pipe.set_progress_bar_config(disable=True)
+    if vae_tiling:
+        pipe.vae.enable_tiling()
+    if offload and dev.type == "cuda":
+        pipe.enable_model_cpu_offload(device=dev)
+    else:
+        pipe.to(dev)
+    return LoadedModel(pipe=pipe, name=name, source=source, device=dev, dtype=dt, defaults=read_defaults(folder))
+
+
+def make_scheduler(name: str, config):
+    """A fresh scheduler of the chosen kind with the model's noise schedule."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler
+
+    if name == "ddim":
+        return DDIMScheduler.from_config(config)
+    if name == "euler-a":
+        return EulerAncestralDiscreteScheduler.from_config(config)
+    if name == "dpm++":
+        return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
+    raise ModelError(f"unknown scheduler '{name}': use one of {', '.join(SCHEDULERS)}")

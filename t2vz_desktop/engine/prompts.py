@@ -1,0 +1,42 @@
+"""Prompts -> text embeddings, with the warnings a user needs: words the model's tokenizer does not
+know (a word-level tokenizer like the demo model's maps them to one 'unknown' token) and prompts
+cut at the tokenizer's length limit."""
+
+from __future__ import annotations
+
+import torch
+
+from .chunks import Conditioning
+
+
+def prompt_warnings(tokenizer, prompt: str) -> list[str]:
+    warnings = []
+    ids = tokenizer(prompt, truncation=False, add_special_tokens=True)["input_ids"]
+    limit = tokenizer.model_max_length
+    if len(ids) > limit:
+        kept = tokenizer.decode(ids[1 : limit - 1])
+        warnings.append(f"prompt is longer than the model reads ({len(ids)} > {limit} tokens); it is cut after: '{kept}'")
+    unk = tokenizer.unk_token_id
+    specials = {tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id}
+    if unk is not None and unk not in specials and unk in ids:
+        unknown = [w for w in prompt.split() if unk in tokenizer(w, add_special_tokens=False)["input_ids"]]
+        warnings.append(f"the model does not know the word(s) {', '.join(repr(w) for w in unknown)}; they are ignored")
+    return warnings
+
+
+@torch.no_grad()
+def encode_prompts(pipe, prompts: list[str], negative: str, guidance: float, device: torch.device) -> Conditioning:
+    """One embedding per prompt, and one for the negative prompt when guidance is on (> 1)."""
+    guided = guidance > 1.0
+    cond, uncond = pipe.encode_prompt(
+        prompts, device, 1, guided, negative_prompt=[negative] * len(prompts) if guided else None
+    )
+    return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance)
+
+
+def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning:
+    """Videos are laid out prompt by prompt: video = prompt * videos_per_prompt + repeat."""
+    def rep(x):
+        return None if x is None else x.repeat_interleave(videos_per_prompt, dim=0)
+
+    return Conditioning(cond=rep(text.cond), uncond=rep(text.uncond), guidance=text.guidance)

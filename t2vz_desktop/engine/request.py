@@ -1,0 +1,114 @@
+"""The generation request: what to make, as one dataclass that round-trips through JSON.
+
+A request saved after `resolve()` has every value filled in (seed, size, steps, motion), so it
+is a complete recipe: the same recipe gives the same frames.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .models import DEFAULT_MODEL, SCHEDULERS
+from .motion import default_motion
+
+RECIPE_VERSION = 1
+SD_DEFAULTS = {"steps": 50, "guidance": 7.5}  # the paper's and diffusers' defaults
+
+
+class RequestError(ValueError):
+    """A request value is out of range or malformed; the message is for the user."""
+
+
+@dataclass
+class GenerationRequest:
+    prompts: list[str]
+    negative_prompt: str = ""
+    model: str = DEFAULT_MODEL
+    frames: int = 8
+    width: int | None = None  # None: the model's own size
+    height: int | None = None
+    steps: int | None = None  # None: the model's default (50 for Stable Diffusion)
+    guidance: float | None = None  # None: the model's default (7.5); <= 1 turns guidance off
+    seed: int | None = None  # None: a random seed, recorded in the recipe
+    videos_per_prompt: int = 1  # video r of a prompt uses seed + r
+    motion: tuple[float, float] | None = None  # output px per frame; None: 12 px at 512 px, scaled
+    t_restart: int = 941  # T: where every frame restarts (a timestep, not a step index)
+    t_warp: int = 881  # T': where the anchor is warped
+    chunk_size: int = 8  # frames per UNet call; 0 = all at once
+    cross_frame_attention: bool = True
+    fps: float = 8.0
+    scheduler: str = "ddim"
+    device: str = "auto"
+    dtype: str = "auto"
+    model_config: str | None = None  # configuration folder for a single-file checkpoint
+    allow_unsafe_pickle: bool = False
+    offload: bool = False  # model CPU offload, for small GPUs
+    vae_tiling: bool = False
+    extra: dict = field(default_factory=dict)  # free-form notes kept in the recipe
+
+    def validate(self) -> "GenerationRequest":
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise RequestError(message)
+
+        need(isinstance(self.prompts, list) and len(self.prompts) > 0, "give at least one prompt")
+        need(all(isinstance(p, str) and p.strip() for p in self.prompts), "prompts must be non-empty text")
+        need(1 <= self.frames <= 100_000, f"--frames must be between 1 and 100000 (got {self.frames})")
+        for name in ("width", "height"):
+            v = getattr(self, name)
+            need(v is None or (16 <= v <= 4096 and v % 8 == 0), f"--{name} must be a multiple of 8 from 16 to 4096 (got {v})")
+        need(self.steps is None or 2 <= self.steps <= 1000, f"--steps must be between 2 and 1000 (got {self.steps})")
+        need(self.guidance is None or 0 <= self.guidance <= 50, f"--guidance must be between 0 and 50 (got {self.guidance})")
+        need(self.seed is None or 0 <= self.seed < 2**63, f"--seed must be between 0 and 2^63-1 (got {self.seed})")
+        need(1 <= self.videos_per_prompt <= 64, f"videos per prompt must be between 1 and 64 (got {self.videos_per_prompt})")
+        if self.motion is not None:
+            need(len(self.motion) == 2 and all(abs(float(v)) <= 512 for v in self.motion),
+                 f"--motion takes DX DY in pixels per frame, each within +-512 (got {self.motion})")
+        need(0 < self.t_warp < self.t_restart < 1000,
+             f"timesteps need 0 < T' < T < 1000 (got T={self.t_restart}, T'={self.t_warp})")
+        need(0 <= self.chunk_size <= 100_000, f"--chunk-size must be 0 (all frames) or more (got {self.chunk_size})")
+        need(0 < self.fps <= 240, f"--fps must be above 0 and at most 240 (got {self.fps})")
+        need(self.scheduler in SCHEDULERS, f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
+        need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
+        return self
+
+    def resolve(self, model_defaults: dict, native_size: int) -> "GenerationRequest":
+        """Fill every None from the model's defaults, so the result is a complete recipe."""
+        d = {**SD_DEFAULTS, **model_defaults}
+        width = self.width or int(d.get("width", native_size))
+        height = self.height or int(d.get("height", native_size))
+        return replace(
+            self,
+            width=width,
+            height=height,
+            steps=self.steps or int(d["steps"]),
+            guidance=float(d["guidance"] if self.guidance is None else self.guidance),
+            seed=random.SystemRandom().randrange(2**31) if self.seed is None else self.seed,
+            motion=tuple(self.motion) if self.motion is not None else default_motion(width, height),
+        ).validate()
+
+    def to_json(self) -> str:
+        return json.dumps({"t2vz_recipe": RECIPE_VERSION, **asdict(self)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "GenerationRequest":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise RequestError(f"the recipe is not valid JSON ({e})") from e
+        if not isinstance(data, dict) or data.pop("t2vz_recipe", None) is None:
+            raise RequestError("not a t2vz recipe (no 't2vz_recipe' key)")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RequestError(f"the recipe has unknown field(s): {', '.join(unknown)}")
+        if "prompts" not in data:
+            raise RequestError("the recipe has no prompts")
+        if data.get("motion") is not None:
+            data["motion"] = tuple(data["motion"])
+        try:
+            return cls(**data).validate()
+        except TypeError as e:
+            raise RequestError(f"the recipe has a malformed value ({e})") from e

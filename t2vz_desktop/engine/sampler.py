@@ -1,0 +1,142 @@
+"""The Text2Video-Zero denoising loop (ALGORITHM.md sections 1-2), step by step.
+
+Frame 0 of each video is an ordinary Stable Diffusion sample. It is denoised alone down to T',
+warped by the motion field to make the other frames, which are re-noised back to T; then all
+frames are denoised together from T, every frame attending to its video's frame 0.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .attention import FrameBatch, install_cross_frame_attention, restore_attention
+from .chunks import Conditioning, VideoLayout, predict_noise
+from .motion import frame_shifts, translate
+from .noise_schedule import estimate_x0, expand_history, motion_steps, renoise, snapshot
+from .seeds import frame_generators, randn_per_frame
+
+
+class Cancelled(Exception):
+    """The user cancelled the job; nothing is written."""
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """Everything the loop needs besides the model, in latent units."""
+
+    frames: int
+    seeds: list[int]  # one per video; video v's frame 0 uses seeds[v] as diffusers would
+    latent_size: tuple[int, int]  # (h, w) in latent pixels
+    steps: int
+    shift_per_frame: tuple[float, float]  # (dx, dy) in latent pixels per frame
+    t_restart: int = 941  # T
+    t_warp: int = 881  # T'
+    chunk_size: int = 0  # frames per UNet call; 0 = all at once
+    cross_frame: bool = True
+
+    @property
+    def videos(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass(frozen=True)
+class StepState:
+    """Handed to the callback after every denoising step (k-diffusion style)."""
+
+    step: int  # 1-based count of UNet steps done, over both phases
+    total: int
+    timestep: int
+    phase: str  # "anchor": frame 0 alone, before T'; "video": all frames, from T
+    denoised: torch.Tensor  # current x0 estimate of every frame  # (videos * frames, c, h, w)
+
+
+def _step_kwargs(scheduler, generators) -> dict:
+    return {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
+
+
+@torch.no_grad()
+def sample_video(
+    unet,
+    scheduler,
+    text: Conditioning,
+    plan: VideoPlan,
+    device: torch.device,
+    callback: Callable[[StepState], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Denoised latents of every frame of every video.  # (videos * frames, c, h, w)"""
+    m, v = plan.frames, plan.videos
+    c = unet.config.in_channels
+    h, w = plan.latent_size
+    scheduler.set_timesteps(plan.steps, device=device)
+    ts = scheduler.timesteps
+    at = motion_steps(ts, plan.t_restart, plan.t_warp)
+    total = at.warp + (len(ts) - at.restart)
+    generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
+    anchor_gens = [g[0] for g in generators]
+    shifts = frame_shifts(m, *plan.shift_per_frame).repeat(v, 1)  # (videos * frames, 2)
+    frames = FrameBatch() if plan.cross_frame else None
+    done = 0
+
+    def spread(anchors: torch.Tensor) -> torch.Tensor:
+        """W_k applied to each video's anchor for every frame k.  # (videos * frames, c, h, w)"""
+        return translate(anchors.repeat_interleave(m, dim=0), shifts)
+
+    def step(i: int, x: torch.Tensor, layout: VideoLayout, gens: list, phase: str) -> torch.Tensor:
+        nonlocal done
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        t = ts[i]
+        model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
+        out = predict_noise(unet, model_input, t, layout, text, plan.chunk_size, frames).float()
+        done += 1
+        if callback is not None:
+            x0 = estimate_x0(scheduler, x, out, i)
+            callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0))
+        return scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
+
+    previous = install_cross_frame_attention(unet, frames) if frames is not None else None
+    try:
+        # 1. x_T^0 ~ N(0, I), the anchor of each video only.
+        x = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32) * scheduler.init_noise_sigma
+        # 2. Denoise the anchors alone down to T', keeping their latent (and the sampler's and
+        #    the random streams' state) at T, where they restart.
+        anchors = VideoLayout(v, 1)
+        for i in range(at.warp):
+            if i == at.restart:
+                at_t = (x.clone(), snapshot(scheduler), [g.get_state() for g in anchor_gens])
+            x = step(i, x, anchors, anchor_gens, "anchor")
+        x_anchor_t, scheduler, rng_states = at_t
+        # 3. x~_{T'}^k = W_k(x_{T'}^0): the anchor, translated by k * (dx, dy).
+        warped = spread(x)
+        # 4. Re-noise T' -> T with the DDPM forward process; frame 0 restarts from its own x_T.
+        later = [g for gens in generators for g in gens[1:]]
+        noise = randn_per_frame(later, (c, h, w), device, torch.float32)
+        is_anchor = torch.arange(v * m, device=device) % m == 0
+        x = torch.empty_like(warped)
+        x[~is_anchor] = renoise(scheduler, warped[~is_anchor], noise, at)
+        x[is_anchor] = x_anchor_t
+        for g, state in zip(anchor_gens, rng_states):
+            g.set_state(state)
+        expand_history(scheduler, spread)
+        # 5. Denoise all frames together from T, with cross-frame attention.
+        video = VideoLayout(v, m)
+        every_frame = [g for gens in generators for g in gens]
+        for i in range(at.restart, len(ts)):
+            x = step(i, x, video, every_frame, "video")
+        return x
+    finally:
+        if previous is not None:
+            restore_attention(unet, previous)

@@ -1,0 +1,31 @@
+"""Random numbers per frame, so that a frame's noise never depends on batching or chunking.
+
+Every (video, frame) has its own CPU generator. Frame 0 of a video uses `seed` itself, exactly
+as diffusers' StableDiffusionPipeline does, so frame 0 reproduces an ordinary SD sample; the
+other frames get seeds derived from (seed, frame) with NumPy's SeedSequence, which mixes them
+so that neighbouring seeds do not give correlated streams.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def frame_seed(seed: int, frame: int) -> int:
+    if frame == 0:
+        return seed
+    state = np.random.SeedSequence([seed, frame]).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def frame_generators(seed: int, num_frames: int) -> list[torch.Generator]:
+    return [torch.Generator("cpu").manual_seed(frame_seed(seed, k)) for k in range(num_frames)]
+
+
+def randn_per_frame(
+    generators: list[torch.Generator], shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """One standard-normal sample of `shape` from each generator, stacked.  # (frames, *shape)"""
+    samples = [torch.randn(shape, generator=g, dtype=torch.float32) for g in generators]
+    return torch.stack(samples).to(device=device, dtype=dtype)

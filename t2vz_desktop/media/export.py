@@ -1,0 +1,324 @@
+"""Stream frames to MP4 (H.264), WebM (VP9), GIF or a PNG folder, atomically, with the recipe kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .reader import PNG_FRAME, MediaError, read_metadata
+
+FORMATS = ("mp4", "webm", "gif", "png")
+# MP4 (mov muxer) drops custom tags unless movflags=use_metadata_tags; "comment" is a standard
+# tag that both MP4 and WebM keep (WebM reads it back as "COMMENT") and that players show.
+RECIPE_TAG = "comment"
+RECIPE_FILE = "recipe.json"  # the sidecar inside a PNG folder
+
+
+@dataclass
+class ExportOptions:
+    fps: float = 8.0
+    format: str | None = None  # mp4, webm, gif, png; None: from the suffix (none: PNG folder)
+    crf: int = 18  # quality for mp4/webm, lower is better
+    upscale: float = 1.0  # Lanczos resize factor applied to every frame
+    metadata: str | None = None  # the recipe (JSON text), embedded and written as a sidecar
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    format: str
+    frames: int
+    width: int  # as written, after upscale and padding
+    height: int
+    fps: float  # as stored (GIF rounds it)
+    sidecar: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def export_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
+    """The format used for `path`: `fmt` if given, else the suffix; no suffix or a trailing / is PNG."""
+    if fmt is None:
+        text = os.fspath(path)
+        suffix = Path(text).suffix.lower().lstrip(".")
+        fmt = "png" if text.endswith(("/", os.sep)) or not suffix else suffix
+    if fmt not in FORMATS:
+        known = ", ".join(FORMATS)
+        raise ValueError(f"cannot export {path}: unknown format {fmt!r}, use one of {known}")
+    return fmt
+
+
+def export_video(
+    frames: Iterable[np.ndarray], path: str | os.PathLike[str], options: ExportOptions | None = None
+) -> ExportReport:
+    """Write uint8 RGB frames (H, W, 3), pulled one at a time; nothing is left at `path` on error."""
+    opts = options or ExportOptions()
+    fmt = export_format(path, opts.format)
+    path = Path(path)
+    if opts.fps <= 0 or opts.upscale <= 0:
+        raise ValueError(f"fps and upscale must be positive, got fps={opts.fps} upscale={opts.upscale}")
+    _check_target(path, fmt)
+    sidecar = None
+    if opts.metadata is not None:
+        sidecar = path / RECIPE_FILE if fmt == "png" else path.with_suffix(".json")
+        if sidecar == path:
+            raise ValueError(f"cannot export {path}: its recipe sidecar would overwrite it")
+
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError("no frames to export")
+    shape = _checked(first, 0, None).shape
+    in_h, in_w = shape[:2]
+    width, height = max(1, round(in_w * opts.upscale)), max(1, round(in_h * opts.upscale))
+    notes = [] if opts.upscale == 1 else [f"upscaled {in_w}x{in_h} to {width}x{height} (Lanczos)"]
+    pad_h, pad_w = (height % 2, width % 2) if fmt == "mp4" else (0, 0)
+    if pad_h or pad_w:
+        notes.append(f"padded {width}x{height} to {width + pad_w}x{height + pad_h} for yuv420p")
+
+    rate, rate_notes = _stored_rate(fmt, opts.fps)
+    notes += rate_notes
+
+    def prepared(frame: np.ndarray) -> np.ndarray:
+        if opts.upscale != 1:
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LANCZOS4)
+        if pad_h or pad_w:  # replicate the edge so the extra row/column matches its neighbour
+            frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        return frame
+
+    temp = _temp_sibling(path)
+    temp_sidecar = _temp_sibling(sidecar) if sidecar and fmt != "png" else None
+    try:
+        if fmt == "png":
+            writer: _PngWriter | _AvWriter = _PngWriter(temp)
+        else:
+            writer = _AvWriter(temp, fmt, width + pad_w, height + pad_h, rate, opts)
+        try:
+            writer.write(prepared(first))
+            for frame in it:
+                writer.write(prepared(_checked(frame, writer.count, shape)))
+        except BaseException:
+            writer.close(flush=False)  # the temp file must be closed before it is deleted
+            raise
+        writer.close()
+        if sidecar is not None:
+            (temp_sidecar or temp / RECIPE_FILE).write_text(opts.metadata, encoding="utf-8")
+        _move_into_place(temp, path)
+        if temp_sidecar is not None and sidecar is not None:
+            os.replace(temp_sidecar, sidecar)
+    except BaseException:  # a cancel (KeyboardInterrupt, custom exception) must clean up too
+        for leftover in (temp, temp_sidecar):
+            if leftover is not None:
+                _remove(leftover)
+        raise
+    size = (width + pad_w, height + pad_h)
+    return ExportReport(path, fmt, writer.count, *size, float(rate), sidecar, notes)
+
+
+def read_recipe(path: str | os.PathLike[str]) -> str | None:
+    """The recipe embedded in the video, else the one in its sidecar; None if there is neither."""
+    path = Path(path)
+    if path.is_dir():
+        sidecar = path / RECIPE_FILE
+    else:
+        try:
+            embedded = read_metadata(path).get(RECIPE_TAG)
+        except MediaError:
+            embedded = None
+        if embedded is not None and _is_json(embedded):  # other tools write plain-text comments
+            return embedded
+        sidecar = path.with_suffix(".json")
+    return sidecar.read_text(encoding="utf-8") if sidecar.is_file() else None
+
+
+class _AvWriter:
+    """One PyAV output container with one video stream."""
+
+    def __init__(
+        self, file: Path, fmt: str, width: int, height: int, rate: Fraction, opts: ExportOptions
+    ):
+        # faststart puts the index first, so a browser can play the MP4 while downloading it.
+        muxer_options = {"movflags": "+faststart"} if fmt == "mp4" else {}
+        self.container = av.open(str(file), "w", format=fmt, options=muxer_options)
+        self.time_base = 1 / rate
+        self.count = 0
+        self.gif_palette: _GifPalette | None = None
+        try:
+            if opts.metadata is not None and fmt != "gif":  # GIF has no place for tags
+                self.container.metadata[RECIPE_TAG] = opts.metadata
+            codec = {"mp4": "libx264", "webm": "libvpx-vp9", "gif": "gif"}[fmt]
+            self.stream = self.container.add_stream(codec, rate=rate)
+            self.stream.width, self.stream.height = width, height
+            if fmt == "gif":
+                self.stream.pix_fmt = "pal8"
+                self.gif_palette = _GifPalette(width, height, self.time_base)
+            else:
+                self.stream.pix_fmt = "yuv420p"
+            if fmt == "mp4":
+                # threads=1: threaded x264 gave different files for the same frames (FACTS.md).
+                self.stream.options = {"crf": str(opts.crf), "x264-params": "threads=1"}
+            elif fmt == "webm":
+                # b=0 makes crf constant quality instead of a bit-rate cap.
+                self.stream.options = {"crf": str(opts.crf), "b": "0", "row-mt": "1"}
+        except BaseException:
+            self.container.close()
+            raise
+
+    def write(self, frame: np.ndarray) -> None:
+        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        video_frame.pts, video_frame.time_base = self.count, self.time_base
+        self.count += 1
+        self._encode(self.gif_palette.push(video_frame) if self.gif_palette else [video_frame])
+
+    def close(self, flush: bool = True) -> None:
+        try:
+            if flush and self.count:  # an encoder is only opened by its first frame
+                self._encode(self.gif_palette.push(None) if self.gif_palette else [])
+                self.container.mux(self.stream.encode(None))
+        finally:
+            self.container.close()
+
+    def _encode(self, frames: list[av.VideoFrame]) -> None:
+        for video_frame in frames:
+            self.container.mux(self.stream.encode(video_frame))
+
+
+class _GifPalette:
+    """FFmpeg's palettegen/paletteuse, one palette per frame: far truer colours than fixed rgb8."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction):
+        # Keep the graph referenced: its filter contexts do not, and pushing into a freed graph
+        # crashes the interpreter.
+        self.graph = graph = av.filter.Graph()
+        self.source = graph.add_buffer(width=width, height=height, format="rgb24", time_base=time_base)
+        split = graph.add("split")
+        generate = graph.add("palettegen", "stats_mode=single")
+        use = graph.add("paletteuse", "new=1")
+        self.sink = graph.add("buffersink")
+        self.source.link_to(split)
+        split.link_to(use, 0, 0)
+        split.link_to(generate, 1, 0)
+        generate.link_to(use, 0, 1)
+        use.link_to(self.sink)
+        graph.configure()
+
+    def push(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        """Feed one frame (None at the end) and take the pal8 frames that are ready."""
+        self.source.push(frame)
+        ready = []
+        while True:
+            try:
+                ready.append(self.sink.pull())
+            except (av.BlockingIOError, av.EOFError):
+                return ready
+
+
+class _PngWriter:
+    def __init__(self, folder: Path):
+        folder.mkdir()
+        self.folder = folder
+        self.count = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        file = self.folder / f"frame_{self.count:05d}.png"
+        # imencode + write_bytes, because cv2.imwrite cannot open non-ASCII paths on Windows.
+        ok, data = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise OSError(f"could not encode PNG frame {self.count}")
+        file.write_bytes(data.tobytes())
+        self.count += 1
+
+    def close(self, flush: bool = True) -> None:
+        pass
+
+
+def _stored_rate(fmt: str, fps: float) -> tuple[Fraction, list[str]]:
+    """The frame rate the format can store, and a note when it differs from the one asked for."""
+    rate = Fraction(fps).limit_denominator(1001)
+    if fmt == "png":
+        return rate, ["a PNG folder stores no frame rate"]
+    if fmt != "gif":
+        return rate, []
+    delay = max(2, round(100 / fps))  # browsers slow down delays under 2/100 s
+    stored = Fraction(100, delay)
+    if stored == rate:
+        return stored, []
+    note = f"GIF stores frame delays in 1/100 s: {fps:g} fps was rounded to {float(stored):.2f} fps"
+    return stored, [note]
+
+
+def _checked(frame: np.ndarray, index: int, shape: tuple[int, ...] | None) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame {index} is a {type(frame).__name__}, expected a numpy array")
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame {index} is {frame.dtype} {frame.shape}, expected uint8 RGB (H, W, 3)")
+    if shape is not None and frame.shape != shape:
+        got, expected = f"{frame.shape[1]}x{frame.shape[0]}", f"{shape[1]}x{shape[0]}"
+        raise ValueError(f"frame {index} is {got}, expected {expected}")
+    return np.ascontiguousarray(frame)
+
+
+def _check_target(path: Path, fmt: str) -> None:
+    """Fail before any frame is generated, not after minutes of work."""
+    parent = path.parent
+    if not parent.is_dir():
+        problem = "is not a folder" if parent.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot export to {path}: {parent} {problem}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot export to {path}: folder {parent} is not writable")
+    if fmt != "png" and path.is_dir():
+        raise IsADirectoryError(f"cannot export to {path}: it is a folder")
+    if fmt == "png" and path.exists():
+        if not path.is_dir():
+            raise FileExistsError(f"cannot export PNG frames to {path}: it is a file, not a folder")
+        # Replace an earlier export, but never delete a folder holding other files.
+        names = [p.name for p in path.iterdir()]
+        foreign = [n for n in names if not (PNG_FRAME.match(n) or n == RECIPE_FILE)]
+        if foreign:
+            raise FileExistsError(
+                f"cannot export PNG frames to {path}: the folder holds other files ({foreign[0]})"
+            )
+
+
+def _temp_sibling(path: Path) -> Path:
+    # Hidden and in the same folder, so the final rename stays on one file system. Not mkstemp:
+    # its 0600 mode would stay on the exported file.
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+def _move_into_place(temp: Path, path: Path) -> None:
+    if temp.is_dir() and path.exists():  # a folder cannot be renamed over a non-empty one
+        old = _temp_sibling(path)
+        os.replace(path, old)
+        try:
+            os.replace(temp, path)
+        except BaseException:
+            os.replace(old, path)  # put the earlier export back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(temp, path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

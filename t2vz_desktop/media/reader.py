@@ -1,0 +1,127 @@
+"""Read videos (any container FFmpeg knows) and PNG-sequence folders as uint8 RGB frames."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+PNG_FRAME = re.compile(r"frame_(\d+)\.png$")
+
+
+class MediaError(ValueError):
+    """A file that cannot be read as a video; the message names the file and what is wrong."""
+
+
+@dataclass
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    fps: float  # 0.0 when unknown (a PNG folder stores no frame rate)
+    frames: int
+    duration_s: float
+    has_audio: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)  # container tags, keys lower-cased
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    path = Path(path)
+    if path.is_dir():
+        files = png_frames(path)
+        height, width = _read_png(files[0]).shape[:2]
+        return VideoInfo(path, width, height, 0.0, len(files), 0.0)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        # Matroska/WebM keep no frame count, and a count from the duration can be off by one.
+        frames = stream.frames or sum(1 for _ in _decoded(container, path))
+        if container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = frames / fps if fps else 0.0
+        return VideoInfo(
+            path,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            fps,
+            frames,
+            duration,
+            has_audio=bool(container.streams.audio),
+            metadata=_lower_keys(container.metadata),
+        )
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The container's tags with lower-cased keys (Matroska upper-cases them); no decoding."""
+    with _open(Path(path)) as container:
+        return _lower_keys(container.metadata)
+
+
+def iter_frames(
+    path: str | Path, start: int = 0, stop: int | None = None, step: int = 1
+) -> Iterator[np.ndarray]:
+    """Yield frames start, start+step, ... before stop as uint8 RGB (H, W, 3), one at a time."""
+    if start < 0 or step < 1 or (stop is not None and stop < start):
+        raise ValueError(f"bad frame range start={start} stop={stop} step={step}")
+    path = Path(path)
+    if path.is_dir():
+        for file in png_frames(path)[start:stop:step]:
+            yield _read_png(file)
+        return
+    with _open(path) as container:
+        container.streams.video[0].thread_type = "AUTO"
+        for i, frame in enumerate(_decoded(container, path)):
+            if stop is not None and i >= stop:
+                break  # stop demuxing early: the rest of a long file is never read
+            if i >= start and (i - start) % step == 0:
+                yield frame.to_ndarray(format="rgb24")
+
+
+def png_frames(folder: Path) -> list[Path]:
+    """The folder's frame_NNNNN.png files in frame order (numeric, so frame_100000 sorts last)."""
+    numbered = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PNG_FRAME.match(p.name))]
+    if not numbered:
+        raise MediaError(f"no frame_*.png files in folder: {folder}")
+    return [p for _, p in sorted(numbered)]
+
+
+def _read_png(file: Path) -> np.ndarray:
+    # imdecode from bytes, because cv2.imread cannot open non-ASCII paths on Windows.
+    bgr = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MediaError(f"not a PNG image: {file}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[av.container.InputContainer]:
+    if not path.is_file():
+        raise MediaError(f"no such file: {path}")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as e:
+        raise MediaError(f"not a video file: {path} ({e.strerror})") from None
+    try:
+        if not container.streams.video:
+            raise MediaError(f"no video stream in {path}")
+        yield container
+    finally:
+        container.close()
+
+
+def _decoded(container: av.container.InputContainer, path: Path) -> Iterator[av.VideoFrame]:
+    try:
+        yield from container.decode(video=0)
+    except av.FFmpegError as e:
+        raise MediaError(f"broken video file: {path} ({e.strerror})") from None
+
+
+def _lower_keys(tags: dict[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in tags.items()}
