@@ -6,6 +6,7 @@ text, uint8 arrays), so a Qt worker can forward them as signals without touching
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -15,8 +16,9 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..media import ExportOptions, ExportReport, check_target, export_format, export_video
 from .decode import iter_decoded
-from .models import LoadedModel, load_model, make_scheduler
+from .models import LoadedModel, load_model, locate_model, make_scheduler
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb
 from .prompts import encode_prompts, prompt_warnings, repeat_per_video
 from .request import GenerationRequest, RequestError
@@ -24,7 +26,7 @@ from .sampler import Cancelled, CancelToken, StepState, VideoPlan, sample_video
 
 __all__ = [
     "Cancelled", "CancelToken", "GenerationRequest", "GenerationResult", "ModelCache",
-    "ProgressEvent", "RequestError", "run_generation",
+    "ProgressEvent", "RequestError", "export_result", "run_generation",
 ]
 
 
@@ -110,6 +112,7 @@ def run_generation(
     emit = on_event or (lambda e: None)
     started = time.perf_counter()
     request.validate()
+    locate_model(request.model, request.allow_unsafe_pickle)  # a wrong name fails before any work
     emit(ProgressEvent("status", f"loading model {request.model}"))
     model, preview = (cache or _DEFAULT_CACHE).get(request)
     recipe = request.resolve(model.defaults, model.native_size)
@@ -149,3 +152,55 @@ def run_generation(
     emit(ProgressEvent("status", "denoising"))
     latents = sample_video(pipe.unet, scheduler, text, plan, device, on_step, cancel)
     return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings)
+
+
+def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
+    """One path per video: `out` itself for one video, else numbered siblings (clip-01.mp4, ...)."""
+    if videos == 1:
+        return [out]
+    suffix = "" if fmt == "png" else out.suffix
+    stem = out.name[: len(out.name) - len(suffix)] if suffix else out.name.rstrip("/")
+    return [out.with_name(f"{stem}-{i + 1:02d}{suffix}") for i in range(videos)]
+
+
+def export_result(
+    result: GenerationResult, out: str | Path, options: ExportOptions, on_event: EventSink | None = None,
+    cancel: CancelToken | None = None,
+) -> list[ExportReport]:
+    """Decode and write every video of a result, each with its own re-make recipe. All or nothing:
+    if one video fails or the job is cancelled, the videos already written by this call go too."""
+    emit = on_event or (lambda e: None)
+    fmt = export_format(out, options.format)
+    paths = output_paths(Path(out), result.videos, fmt)
+    for p in paths:
+        check_target(p, fmt)
+    reports: list[ExportReport] = []
+    total = result.videos * result.recipe.frames
+    try:
+        for video, path in enumerate(paths):
+            frames = _counted(result.frames(video), video * result.recipe.frames, total, emit, cancel)
+            opts = replace(options, format=fmt, metadata=result.video_recipe(video).to_json())
+            reports.append(export_video(frames, path, opts))
+    except BaseException:
+        for r in reports:
+            remove_export(r)
+        raise
+    return reports
+
+
+def _counted(frames: Iterator[np.ndarray], done: int, total: int, emit: EventSink, cancel: CancelToken | None):
+    for frame in frames:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        done += 1
+        emit(ProgressEvent("decode", f"writing frame {done}/{total}", step=done, total=total))
+        yield frame
+
+
+def remove_export(report: ExportReport) -> None:
+    if report.path.is_dir():
+        shutil.rmtree(report.path, ignore_errors=True)
+    else:
+        report.path.unlink(missing_ok=True)
+    if report.sidecar is not None and report.sidecar.parent != report.path:
+        report.sidecar.unlink(missing_ok=True)

@@ -91,7 +91,6 @@ def _check_folder(folder: Path, name: str) -> None:
 def _load_folder(folder: Path, name: str, dtype: torch.dtype):
     from diffusers import StableDiffusionPipeline
 
-    _check_folder(folder, name)
     try:
         return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, **_common_kwargs(dtype))
     except (OSError, ValueError, EnvironmentError) as e:
@@ -103,12 +102,8 @@ def _load_hub_cache(repo: str, dtype: torch.dtype):
 
     try:
         return StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, **_common_kwargs(dtype))
-    except (OSError, ValueError, EnvironmentError) as e:
-        cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
-        raise ModelError(
-            f"model '{repo}' is not in the local Hugging Face cache ({cache}/hub): download it there first, "
-            "or pass a model folder or a .safetensors file to --model, or use --model demo"
-        ) from e
+    except (OSError, ValueError) as e:
+        raise ModelError(f"model '{repo}' is in the local cache but incomplete: {_first_line(e)}") from e
 
 
 def checkpoint_kind(path: Path, allow_unsafe_pickle: bool = False) -> str:
@@ -152,21 +147,26 @@ def single_file_config(path: Path, config: str | None, allow_unsafe_pickle: bool
     return configs / SINGLE_FILE_CONFIGS[kind]
 
 
+def shared_clip_tokenizer(config_folder: Path):
+    """The CLIP BPE tokenizer shipped once in resources/tokenizers/clip, with the special tokens
+    of `config_folder` (SD 2.x pads with "!", SD 1.x with the end token)."""
+    from transformers import CLIPTokenizer
+
+    specials = config_folder / "tokenizer" / "special_tokens_map.json"
+    kwargs = json.loads(specials.read_text()) if specials.is_file() else {}
+    return CLIPTokenizer.from_pretrained(str(resources_dir() / "tokenizers" / "clip"), **kwargs)
+
+
 def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_unsafe_pickle: bool):
     from diffusers import StableDiffusionPipeline
 
-    suffix = path.suffix.lower()
-    if suffix in PICKLE_SUFFIXES and not allow_unsafe_pickle:
-        raise ModelError(
-            f"{path.name} is a pickle checkpoint, which can run arbitrary code when loaded; convert it to "
-            ".safetensors, or pass --allow-unsafe-pickle if you trust its source"
-        )
-    if suffix not in PICKLE_SUFFIXES | {".safetensors"}:
-        raise ModelError(f"{path.name}: unknown checkpoint type '{suffix}' (expected .safetensors)")
     folder = single_file_config(path, config, allow_unsafe_pickle)
+    extra = {}
+    if not any((folder / "tokenizer" / f).is_file() for f in ("vocab.json", "tokenizer.json")):
+        extra["tokenizer"] = shared_clip_tokenizer(folder)
     try:
         return StableDiffusionPipeline.from_single_file(
-            str(path), config=str(folder), local_files_only=True, **_common_kwargs(dtype)
+            str(path), config=str(folder), local_files_only=True, **_common_kwargs(dtype), **extra
         )
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise ModelError(f"could not load {path.name} with the configuration {folder.name}: {_first_line(e)}") from e
@@ -187,6 +187,67 @@ def read_defaults(folder: Path | None) -> dict:
     return json.loads((folder / "t2vz.json").read_text())
 
 
+def quiet_libraries() -> None:
+    """Keep diffusers' and transformers' loading bars and notices off the user's console; our own
+    progress events say what is happening."""
+    import diffusers
+    import transformers
+
+    for lib in (diffusers, transformers):
+        lib.utils.logging.set_verbosity_error()
+        lib.utils.logging.disable_progress_bar()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model name points, found without loading anything."""
+
+    kind: str  # "demo", "folder", "single file" or "hub cache"
+    path: Path | None  # None for a hub id
+    name: str
+
+
+def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
+    """Cheap checks first, so that a wrong --model fails in a moment, not after a load."""
+    path = Path(name).expanduser()
+    if name == DEMO_MODEL:
+        folder = demo_model_dir()
+        if not folder.is_dir():
+            raise ModelError(
+                f"the built-in demo model is missing ({folder}); re-make it with "
+                "`python -m t2vz_desktop.demo_model.train`"
+            )
+        _check_folder(folder, name)
+        return ModelSource("demo", folder, name)
+    if path.is_dir():
+        _check_folder(path, name)
+        return ModelSource("folder", path, name)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in PICKLE_SUFFIXES and not allow_unsafe_pickle:
+            raise ModelError(
+                f"{path.name} is a pickle checkpoint, which can run arbitrary code when loaded; convert it "
+                "to .safetensors, or pass --allow-unsafe-pickle if you trust its source"
+            )
+        if suffix not in PICKLE_SUFFIXES | {".safetensors"}:
+            raise ModelError(f"{path.name}: unknown checkpoint type '{suffix}' (expected .safetensors)")
+        return ModelSource("single file", path, name)
+    if not HUB_ID.fullmatch(name) or path.suffix.lower() in PICKLE_SUFFIXES | {".safetensors"}:
+        raise ModelError(
+            f"no model at '{name}': pass a diffusers folder, a .safetensors file, a hub id like "
+            f"{DEFAULT_MODEL} that is in the local cache, or --model demo"
+        )
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "model_index.json"), str):
+        cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
+        raise ModelError(
+            f"model '{name}' is not in the local Hugging Face cache ({cache}/hub): download it there "
+            "first, or pass a model folder or a .safetensors file to --model, or use --model demo"
+        )
+    return ModelSource("hub cache", None, name)
+
+
 def load_model(
     name: str = DEFAULT_MODEL,
     device: str = "auto",
@@ -197,31 +258,15 @@ def load_model(
     vae_tiling: bool = False,
 ) -> LoadedModel:
     """Resolve `name` (demo, path, or hub id), load it, and put it on the device."""
+    source = locate_model(name, allow_unsafe_pickle)
+    quiet_libraries()
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
-    path = Path(name).expanduser()
-    folder = None
-    if name == DEMO_MODEL:
-        folder, source = demo_model_dir(), "demo"
-        if not folder.is_dir():
-            raise ModelError(
-                f"the built-in demo model is missing ({folder}); re-make it with "
-                "`python -m t2vz_desktop.demo_model.train`"
-            )
-        pipe = _load_folder(folder, name, dt)
-    elif path.is_dir():
-        folder, source = path, "folder"
-        pipe = _load_folder(path, name, dt)
-    elif path.is_file():
-        source = "single file"
-        pipe = _load_single_file(path, dt, config, allow_unsafe_pickle)
-    elif not HUB_ID.fullmatch(name) or path.suffix.lower() in PICKLE_SUFFIXES | {".safetensors"}:
-        raise ModelError(
-            f"no model at '{name}': pass a diffusers folder, a .safetensors file, a hub id like "
-            f"{DEFAULT_MODEL} that is in the local cache, or --model demo"
-        )
+    if source.kind in ("demo", "folder"):
+        pipe = _load_folder(source.path, name, dt)
+    elif source.kind == "single file":
+        pipe = _load_single_file(source.path, dt, config, allow_unsafe_pickle)
     else:
-        source = "hub cache"
         pipe = _load_hub_cache(name, dt)
 
     pipe.set_progress_bar_config(disable=True)
@@ -231,7 +276,8 @@ def load_model(
         pipe.enable_model_cpu_offload(device=dev)
     else:
         pipe.to(dev)
-    return LoadedModel(pipe=pipe, name=name, source=source, device=dev, dtype=dt, defaults=read_defaults(folder))
+    folder = source.path if source.kind in ("demo", "folder") else None
+    return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt, defaults=read_defaults(folder))
 
 
 def make_scheduler(name: str, config):

@@ -1,6 +1,6 @@
 """Media layer: PyAV/OpenCV reading and writing of videos. Never imports Qt or torch."""
 
-from .export import ExportOptions, ExportReport, export_format, export_video, read_recipe
+from .export import ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe
 from .reader import MediaError, VideoInfo, iter_frames, probe_video, read_metadata
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "ExportReport",
     "MediaError",
     "VideoInfo",
+    "check_target",
     "export_format",
     "export_video",
     "iter_frames",

@@ -66,7 +66,7 @@ def export_video(
     path = Path(path)
     if opts.fps <= 0 or opts.upscale <= 0:
         raise ValueError(f"fps and upscale must be positive, got fps={opts.fps} upscale={opts.upscale}")
-    _check_target(path, fmt)
+    check_target(path, fmt)
     sidecar = None
     if opts.metadata is not None:
         sidecar = path / RECIPE_FILE if fmt == "png" else path.with_suffix(".json")
@@ -267,7 +267,7 @@ def _checked(frame: np.ndarray, index: int, shape: tuple[int, ...] | None) -> np
     return np.ascontiguousarray(frame)
 
 
-def _check_target(path: Path, fmt: str) -> None:
+def check_target(path: Path, fmt: str) -> None:
     """Fail before any frame is generated, not after minutes of work."""
     parent = path.parent
     if not parent.is_dir():
@@ -275,6 +275,13 @@ def _check_target(path: Path, fmt: str) -> None:
         raise FileNotFoundError(f"cannot export to {path}: {parent} {problem}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot export to {path}: folder {parent} is not writable")
+    # os.access says yes to root everywhere; a real file tells about read-only file systems too.
+    probe = _temp_sibling(path)
+    try:
+        probe.touch(exist_ok=False)
+    except OSError as e:
+        raise PermissionError(f"cannot export to {path}: folder {parent} is not writable ({e.strerror})") from e
+    probe.unlink()
     if fmt != "png" and path.is_dir():
         raise IsADirectoryError(f"cannot export to {path}: it is a folder")
     if fmt == "png" and path.exists():

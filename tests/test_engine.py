@@ -1,0 +1,188 @@
+"""The method, as a user would check it: frame 0 is plain Stable Diffusion, motion moves content
+the right way, chunking and batching do not change a video, and cancel writes nothing."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+from t2vz_desktop.engine.decode import decode_latents, to_uint8
+from t2vz_desktop.engine.jobs import CancelToken, Cancelled, GenerationRequest, run_generation
+from t2vz_desktop.engine.motion import default_motion, translate
+from t2vz_desktop.engine.noise_schedule import motion_steps, renoise, MotionSteps
+
+SIZE = 32  # the tiny VAE halves it: 16x16 latents
+
+
+def request(model, **kw) -> GenerationRequest:
+    base = dict(prompts=["a red circle"], model=str(model), frames=5, width=SIZE, height=SIZE, steps=6,
+                seed=7, chunk_size=0, device="cpu")
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def frames_u8(result, video=0) -> np.ndarray:
+    return np.stack(list(result.frames(video)))
+
+
+def sd_image(folder, prompt, seed, steps, guidance) -> np.ndarray:
+    sd = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+    sd.scheduler = DDIMScheduler.from_config(sd.scheduler.config)
+    sd.set_progress_bar_config(disable=True)
+    g = torch.Generator("cpu").manual_seed(seed)
+    return sd(prompt, height=SIZE, width=SIZE, num_inference_steps=steps, guidance_scale=guidance,
+              generator=g, output_type="np").images[0]
+
+
+@pytest.mark.parametrize("guidance", [7.5, 1.0])
+def test_frame0_is_the_stable_diffusion_image(tiny_folder, model_cache, guidance):
+    result = run_generation(request(tiny_folder, guidance=guidance), cache=model_cache)
+    mine = decode_latents(result.model.pipe.vae, result.latents[:1])[0].permute(1, 2, 0).numpy()
+    reference = sd_image(tiny_folder, "a red circle", 7, 6, guidance)
+    assert np.abs(mine - reference).max() < 1e-4
+
+
+def test_integer_shift_moves_content_by_exactly_that_shift():
+    x = torch.randn(1, 4, 12, 16)
+    moved = translate(x, torch.tensor([[3.0, -2.0]], dtype=torch.float64))
+    # content at (x, y) is now at (x + 3, y - 2); compare away from the reflected borders
+    assert torch.allclose(moved[..., 0:10, 3:16], x[..., 2:12, 0:13], atol=1e-6)
+
+
+def test_positive_dx_moves_a_bright_spot_right_and_subpixel_shifts_interpolate():
+    x = torch.zeros(1, 1, 9, 9)
+    x[..., 4, 4] = 1.0
+    right = translate(x, torch.tensor([[2.0, 0.0]], dtype=torch.float64))
+    assert right[0, 0, 4].argmax() == 6
+    half = translate(x, torch.tensor([[0.5, 0.0]], dtype=torch.float64))
+    assert torch.allclose(half[0, 0, 4, 4:6], torch.tensor([0.5, 0.5]), atol=1e-6)
+
+
+def test_default_motion_is_12px_at_512_and_scales_with_size():
+    assert default_motion(512, 512) == (12.0, 12.0)
+    assert default_motion(64, 64) == (1.5, 1.5)
+    assert default_motion(768, 512) == (18.0, 12.0)
+
+
+def test_T_and_T_prime_are_timesteps_mapped_to_the_nearest_distinct_steps():
+    s = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+                      clip_sample=False, set_alpha_to_one=False)
+    s.set_timesteps(50)
+    at = motion_steps(s.timesteps, 941, 881)
+    assert (int(s.timesteps[at.restart]), int(s.timesteps[at.warp])) == (941, 881)
+    s.set_timesteps(10)  # 901, 801, ...: both would land on 901
+    at = motion_steps(s.timesteps, 941, 881)
+    assert at.warp == at.restart + 1
+    s.set_timesteps(2)
+    assert motion_steps(s.timesteps, 941, 881) == MotionSteps(0, 1)
+
+
+def test_renoise_uses_exactly_the_alpha_ratio_of_T_and_T_prime():
+    s = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
+    s.set_timesteps(50)
+    at = motion_steps(s.timesteps, 941, 881)
+    x, eps = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    ratio = s.alphas_cumprod[941] / s.alphas_cumprod[881]
+    expected = ratio.sqrt() * x + (1 - ratio).sqrt() * eps
+    assert torch.allclose(renoise(s, x, eps, at), expected, atol=1e-6)
+
+
+def test_chunk_size_does_not_change_the_video(tiny_folder, model_cache):
+    videos = [frames_u8(run_generation(request(tiny_folder, frames=7, chunk_size=c), cache=model_cache))
+              for c in (2, 3, 0)]
+    for v in videos[:2]:
+        assert np.abs(v.astype(int) - videos[2].astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("scheduler", ["euler-a", "dpm++"])
+def test_other_schedulers_are_chunk_invariant_too(tiny_folder, model_cache, scheduler):
+    a = run_generation(request(tiny_folder, scheduler=scheduler, chunk_size=2), cache=model_cache)
+    b = run_generation(request(tiny_folder, scheduler=scheduler, chunk_size=0), cache=model_cache)
+    assert torch.isfinite(a.latents).all()
+    assert np.abs(frames_u8(a).astype(int) - frames_u8(b).astype(int)).max() <= 1
+
+
+def test_guidance_one_keeps_cross_frame_attention(tiny_folder, model_cache):
+    on = run_generation(request(tiny_folder, guidance=1.0, motion=(0.0, 0.0)), cache=model_cache)
+    off = run_generation(request(tiny_folder, guidance=1.0, motion=(0.0, 0.0), cross_frame_attention=False),
+                         cache=model_cache)
+    # frame 0 is the same ordinary sample either way; the others change when they attend to it
+    assert torch.allclose(on.latents[0], off.latents[0], atol=1e-5)
+    assert (on.latents[1:] - off.latents[1:]).abs().max() > 1e-3
+
+
+def test_a_batch_of_prompts_equals_each_prompt_alone(tiny_folder, model_cache):
+    prompts = ["a red circle", "a blue star"]
+    both = run_generation(request(tiny_folder, prompts=prompts, chunk_size=3), cache=model_cache)
+    for i, p in enumerate(prompts):
+        alone = run_generation(request(tiny_folder, prompts=[p], chunk_size=3), cache=model_cache)
+        assert np.abs(frames_u8(both, i).astype(int) - frames_u8(alone).astype(int)).max() <= 1
+
+
+def test_several_videos_per_prompt_use_consecutive_seeds(tiny_folder, model_cache):
+    two = run_generation(request(tiny_folder, videos_per_prompt=2, seed=3), cache=model_cache)
+    second = run_generation(request(tiny_folder, seed=4), cache=model_cache)
+    assert np.abs(frames_u8(two, 1).astype(int) - frames_u8(second).astype(int)).max() <= 1
+    assert two.video_recipe(1).seed == 4
+
+
+def test_same_recipe_gives_the_same_frames(tiny_folder, model_cache):
+    first = run_generation(request(tiny_folder, seed=None), cache=model_cache)
+    again = run_generation(GenerationRequest.from_json(first.recipe.to_json()), cache=model_cache)
+    assert torch.equal(first.latents, again.latents)
+
+
+def test_preview_after_every_step_for_every_frame(tiny_folder, model_cache):
+    events = []
+    run_generation(request(tiny_folder, frames=4, steps=6), on_event=events.append, cache=model_cache)
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == list(range(1, steps[-1].total + 1))
+    assert {e.phase for e in steps} == {"anchor", "video"}
+    for e in steps:
+        assert e.preview.shape == (4, SIZE // 2, SIZE // 2, 3) and e.preview.dtype == np.uint8
+    assert steps[-1].eta_s == 0
+
+
+def test_cancel_stops_between_steps(tiny_folder, model_cache):
+    token = CancelToken()
+    seen = []
+
+    def on_event(e):
+        if e.kind == "step":
+            seen.append(e.step)
+            if e.step == 2:
+                token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_generation(request(tiny_folder), on_event=on_event, cancel=token, cache=model_cache)
+    assert seen == [1, 2]
+
+
+def test_single_file_checkpoint_gives_the_same_video_as_the_folder(tiny_folder, tiny_single_file, model_cache):
+    ckpt, config = tiny_single_file
+    from_file = run_generation(request(ckpt, model_config=str(config)), cache=model_cache)
+    from_folder = run_generation(request(tiny_folder), cache=model_cache)
+    assert torch.allclose(from_file.latents, from_folder.latents, atol=1e-5)
+
+
+def test_fp16_vae_that_gives_nan_is_decoded_again_in_fp32():
+    class FlakyVae(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1, dtype=torch.float16))
+            self.config = type("C", (), {"scaling_factor": 1.0, "shift_factor": None})()
+
+        @property
+        def dtype(self):
+            return self.w.dtype
+
+        def decode(self, z, return_dict=False):
+            out = torch.zeros(len(z), 3, 4, 4, dtype=z.dtype)
+            return (out + float("nan") if z.dtype == torch.float16 else out,)
+
+    vae = FlakyVae()
+    images = decode_latents(vae, torch.ones(2, 4, 2, 2))
+    assert torch.isfinite(images).all() and vae.dtype == torch.float32
+    assert to_uint8(images).shape == (2, 4, 4, 3)
