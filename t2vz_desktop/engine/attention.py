@@ -108,13 +108,14 @@ def is_self_attention(name: str) -> bool:
     return name.endswith("attn1.processor")
 
 
-def install_cross_frame_attention(model: torch.nn.Module, frames: FrameBatch) -> dict:
+def install_cross_frame_attention(model: torch.nn.Module, frames: FrameBatch, prefix: str = "") -> dict:
     """Put cross-frame processors on `model`'s self-attention layers; returns the old processors
-    so that `restore_attention` can put a cached model back as it was."""
+    so that `restore_attention` can put a cached model back as it was. `prefix` keeps the cached
+    anchor keys of two networks (UNet and ControlNet) with the same layer names apart."""
     previous = dict(model.attn_processors)
     model.set_attn_processor(
         {
-            name: CrossFrameAttnProcessor(name, frames) if is_self_attention(name) else proc
+            name: CrossFrameAttnProcessor(prefix + name, frames) if is_self_attention(name) else proc
             for name, proc in previous.items()
         }
     )

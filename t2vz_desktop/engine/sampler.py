@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from .attention import FrameBatch, install_cross_frame_attention, restore_attention
-from .chunks import Conditioning, VideoLayout, predict_noise
+from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
 from .motion import frame_shifts, translate
 from .noise_schedule import estimate_x0, expand_history, motion_steps, renoise, snapshot
 from .seeds import frame_generators, randn_per_frame
@@ -45,6 +45,10 @@ class VideoPlan:
     t_warp: int = 881  # T'
     chunk_size: int = 0  # frames per UNet call; 0 = all at once
     cross_frame: bool = True
+    # "motion": the paper's motion dynamics. "shared": every frame starts from frame 0's noise
+    # and all are denoised together from the first step, as the official guided modes do (the
+    # condition video carries the motion).
+    init: str = "motion"
 
     @property
     def videos(self) -> int:
@@ -75,15 +79,22 @@ def sample_video(
     device: torch.device,
     callback: Callable[[StepState], None] | None = None,
     cancel: CancelToken | None = None,
+    denoiser: Denoiser | None = None,
+    attention_models: list | None = None,
 ) -> torch.Tensor:
-    """Denoised latents of every frame of every video.  # (videos * frames, c, h, w)"""
+    """Denoised latents of every frame of every video.  # (videos * frames, c, h, w)
+
+    `denoiser` replaces the plain UNet call in guided modes (ControlNet, Instruct-Pix2Pix);
+    `attention_models` are the networks that get cross-frame attention (default: the UNet).
+    """
     m, v = plan.frames, plan.videos
-    c = unet.config.in_channels
+    c = unet.config.out_channels  # latent channels; an Instruct-Pix2Pix UNet takes 8 in
+    denoiser = denoiser or unet_denoiser(unet)
     h, w = plan.latent_size
     scheduler.set_timesteps(plan.steps, device=device)
     ts = scheduler.timesteps
     at = motion_steps(ts, plan.t_restart, plan.t_warp)
-    total = at.warp + (len(ts) - at.restart)
+    total = len(ts) if plan.init == "shared" else at.warp + (len(ts) - at.restart)
     generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
     anchor_gens = [g[0] for g in generators]
     shifts = frame_shifts(m, *plan.shift_per_frame).repeat(v, 1)  # (videos * frames, 2)
@@ -100,17 +111,26 @@ def sample_video(
             raise Cancelled()
         t = ts[i]
         model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
-        out = predict_noise(unet, model_input, t, layout, text, plan.chunk_size, frames).float()
+        out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames).float()
         done += 1
         if callback is not None:
             x0 = estimate_x0(scheduler, x, out, i)
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0))
         return scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
 
-    previous = install_cross_frame_attention(unet, frames) if frames is not None else None
+    nets = (attention_models or [unet]) if frames is not None else []
+    previous = [install_cross_frame_attention(net, frames, prefix=f"{i}:") for i, net in enumerate(nets)]
     try:
         # 1. x_T^0 ~ N(0, I), the anchor of each video only.
         x = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32) * scheduler.init_noise_sigma
+        video = VideoLayout(v, m)
+        every_frame = [g for gens in generators for g in gens]
+        if plan.init == "shared":
+            # Guided modes: one noise for all frames, all denoised together from the start.
+            x = x.repeat_interleave(m, dim=0)
+            for i in range(len(ts)):
+                x = step(i, x, video, every_frame, "video")
+            return x
         # 2. Denoise the anchors alone down to T', keeping their latent (and the sampler's and
         #    the random streams' state) at T, where they restart.
         anchors = VideoLayout(v, 1)
@@ -132,11 +152,9 @@ def sample_video(
             g.set_state(state)
         expand_history(scheduler, spread)
         # 5. Denoise all frames together from T, with cross-frame attention.
-        video = VideoLayout(v, m)
-        every_frame = [g for gens in generators for g in gens]
         for i in range(at.restart, len(ts)):
             x = step(i, x, video, every_frame, "video")
         return x
     finally:
-        if previous is not None:
-            restore_attention(unet, previous)
+        for net, old in zip(nets, previous):
+            restore_attention(net, old)
