@@ -16,8 +16,10 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..media import ExportOptions, ExportReport, check_target, export_format, export_video
+from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, export_video
+from .control import load_controlnet
 from .decode import iter_decoded
+from .guided import open_clip, prepare_guided
 from .models import LoadedModel, load_model, locate_model, make_scheduler
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb
 from .prompts import encode_prompts, prompt_warnings, repeat_per_video
@@ -52,6 +54,7 @@ class ModelCache:
     def __init__(self, capacity: int = 1):
         self.capacity = capacity
         self._models: OrderedDict[tuple, tuple[LoadedModel, PreviewMap]] = OrderedDict()
+        self._nets: dict[tuple, torch.nn.Module] = {}
 
     def get(self, r: GenerationRequest) -> tuple[LoadedModel, PreviewMap]:
         key = (r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload, r.vae_tiling)
@@ -65,6 +68,13 @@ class ModelCache:
         self._models[key] = entry
         return entry
 
+    def get_net(self, name: str, model: LoadedModel) -> torch.nn.Module:
+        """A ControlNet for `model`'s device and dtype, kept beside the models."""
+        key = ("controlnet", name, str(model.device), str(model.dtype))
+        if key not in self._nets:
+            self._nets[key] = load_controlnet(name, model.dtype, model.pipe._execution_device)
+        return self._nets[key]
+
     def evict_oldest(self) -> None:
         if self._models:
             self._models.popitem(last=False)
@@ -72,6 +82,7 @@ class ModelCache:
                 torch.cuda.empty_cache()
 
     def clear(self) -> None:
+        self._nets.clear()
         while self._models:
             self.evict_oldest()
 
@@ -83,6 +94,7 @@ class GenerationResult:
     model: LoadedModel
     seconds: float
     warnings: list[str]
+    audio: AudioClip | None = None  # the source's sound, for edits that keep it
 
     @property
     def videos(self) -> int:
@@ -114,9 +126,18 @@ def run_generation(
     request.validate()
     locate_model(request.model, request.allow_unsafe_pickle)  # a wrong name fails before any work
     emit(ProgressEvent("status", f"loading model {request.model}"))
-    model, preview = (cache or _DEFAULT_CACHE).get(request)
-    recipe = request.resolve(model.defaults, model.native_size)
+    cache = cache or _DEFAULT_CACHE
+    model, preview = cache.get(request)
     pipe = model.pipe
+    guided = None
+    if request.edit is not None:
+        clip, spec = open_clip(request, model.native_size)
+        emit(ProgressEvent("status", f"source: {clip.frames} frames of {clip.path.name} at {clip.size[0]}x{clip.size[1]}"))
+        request = replace(request, frames=clip.frames, width=clip.size[0], height=clip.size[1], fps=clip.fps)
+    recipe = request.resolve(model.defaults, model.native_size)
+    if request.edit is not None:
+        emit(ProgressEvent("status", "preparing the source"))
+        guided = prepare_guided(recipe, model, clip, spec, lambda name: cache.get_net(name, model))
     factor = model.vae_scale_factor
     if recipe.width % factor or recipe.height % factor:
         raise RequestError(f"width and height must be multiples of {factor} for this model")
@@ -124,7 +145,9 @@ def run_generation(
     for w in warnings:
         emit(ProgressEvent("warning", w))
     device = pipe._execution_device
-    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device)
+    instruct = recipe.edit is not None and recipe.edit.instruct
+    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
+                          image_guidance=recipe.edit.image_guidance if instruct else None)
     text = repeat_per_video(text, recipe.videos_per_prompt)
     dx, dy = recipe.motion
     plan = VideoPlan(
@@ -137,6 +160,7 @@ def run_generation(
         t_warp=recipe.t_warp,
         chunk_size=recipe.chunk_size,
         cross_frame=recipe.cross_frame_attention,
+        init="motion" if guided is None or recipe.edit.motion_field else "shared",
     )
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     loop_started = time.perf_counter()
@@ -150,8 +174,13 @@ def run_generation(
         ))
 
     emit(ProgressEvent("status", "denoising"))
-    latents = sample_video(pipe.unet, scheduler, text, plan, device, on_step, cancel)
-    return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings)
+    latents = sample_video(
+        pipe.unet, scheduler, text, plan, device, on_step, cancel,
+        denoiser=guided.denoiser if guided else None,
+        attention_models=guided.attention_models if guided else None,
+    )
+    audio = guided.audio if guided else None
+    return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings, audio)
 
 
 def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
@@ -179,7 +208,8 @@ def export_result(
     try:
         for video, path in enumerate(paths):
             frames = _counted(result.frames(video), video * result.recipe.frames, total, emit, cancel)
-            opts = replace(options, format=fmt, metadata=result.video_recipe(video).to_json())
+            opts = replace(options, format=fmt, metadata=result.video_recipe(video).to_json(),
+                           audio=options.audio or result.audio)
             reports.append(export_video(frames, path, opts))
     except BaseException:
         for r in reports:

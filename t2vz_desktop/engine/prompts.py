@@ -25,13 +25,18 @@ def prompt_warnings(tokenizer, prompt: str) -> list[str]:
 
 
 @torch.no_grad()
-def encode_prompts(pipe, prompts: list[str], negative: str, guidance: float, device: torch.device) -> Conditioning:
-    """One embedding per prompt, and one for the negative prompt when guidance is on (> 1)."""
-    guided = guidance > 1.0
+def encode_prompts(
+    pipe, prompts: list[str], negative: str, guidance: float, device: torch.device,
+    image_guidance: float | None = None,
+) -> Conditioning:
+    """One embedding per prompt, and one for the negative prompt when guidance is on (> 1, or
+    always for Instruct-Pix2Pix, whose image branches need it)."""
+    guided = guidance > 1.0 or image_guidance is not None
     cond, uncond = pipe.encode_prompt(
         prompts, device, 1, guided, negative_prompt=[negative] * len(prompts) if guided else None
     )
-    return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance)
+    return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance,
+                        image_guidance=image_guidance)
 
 
 def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning:

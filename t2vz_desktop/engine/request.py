@@ -21,6 +21,67 @@ class RequestError(ValueError):
     """A request value is out of range or malformed; the message is for the user."""
 
 
+CONTROL_MODES = ("canny", "pose", "depth")
+# Guided-mode defaults of the paper's repository (ALGORITHM.md section 4).
+CONTROL_DEFAULTS = {"steps": 20, "guidance": 9.0, "scheduler": "ddim"}
+INSTRUCT_DEFAULTS = {"steps": 50, "guidance": 7.5, "scheduler": "euler-a"}
+
+
+@dataclass
+class ControlSpec:
+    """One ControlNet: the kind of condition, its weights, its strength."""
+
+    mode: str  # canny | pose | depth
+    model: str | None = None  # folder, .safetensors or cached hub id; None: the usual one for the mode
+    scale: float = 1.0
+    condition: str | None = None  # a ready condition video (skeleton, depth) instead of extracting
+
+
+@dataclass
+class EditSpec:
+    """Video-to-video: a source clip steered by ControlNets, or edited by an instruction."""
+
+    source: str
+    controls: list[ControlSpec] = field(default_factory=list)
+    instruct: bool = False  # Instruct-Pix2Pix: the prompt is an instruction ("make it snowy")
+    image_guidance: float = 1.0  # how closely to follow the source frame (pix2pix)
+    start: int = 0  # source frame range [start, end), every `step`-th frame, or resampled to `fps`
+    end: int | None = None
+    step: int = 1
+    fps: float | None = None
+    fit: str = "crop"  # crop | pad: how the source meets the output aspect
+    canny_low: int = 100
+    canny_high: int = 200
+    depth_model: str | None = None  # transformers depth-estimation model for mode depth
+    motion_field: bool = False  # the paper's motion init instead of one shared noise
+    keep_audio: bool = True
+
+    def validate(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise RequestError(message)
+
+        need(bool(self.source), "give a source video to edit")
+        need(self.instruct != bool(self.controls), "an edit is either instruction-based or ControlNet-guided")
+        for c in self.controls:
+            need(c.mode in CONTROL_MODES, f"--mode must be one of {', '.join(CONTROL_MODES)} or pix2pix (got {c.mode})")
+            need(0 <= c.scale <= 5, f"ControlNet scale must be between 0 and 5 (got {c.scale})")
+        need(0 <= self.image_guidance <= 20, f"--image-guidance must be between 0 and 20 (got {self.image_guidance})")
+        need(self.start >= 0 and (self.end is None or self.end > self.start),
+             f"the frame range must have start >= 0 and end > start (got {self.start}..{self.end})")
+        need(self.step >= 1, f"--step must be 1 or more (got {self.step})")
+        need(self.fps is None or 0 < self.fps <= 240, f"--source-fps must be above 0 and at most 240 (got {self.fps})")
+        need(self.fit in ("crop", "pad"), f"--fit must be crop or pad (got {self.fit})")
+        need(0 <= self.canny_low < self.canny_high <= 255,
+             f"Canny thresholds need 0 <= low < high <= 255 (got {self.canny_low}, {self.canny_high})")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EditSpec":
+        data = dict(data)
+        data["controls"] = [ControlSpec(**c) for c in data.get("controls", [])]
+        return cls(**data)
+
+
 @dataclass
 class GenerationRequest:
     prompts: list[str]
@@ -39,13 +100,14 @@ class GenerationRequest:
     chunk_size: int = 8  # frames per UNet call; 0 = all at once
     cross_frame_attention: bool = True
     fps: float = 8.0
-    scheduler: str = "ddim"
+    scheduler: str | None = None  # None: ddim (euler-a for instruction editing)
     device: str = "auto"
     dtype: str = "auto"
     model_config: str | None = None  # configuration folder for a single-file checkpoint
     allow_unsafe_pickle: bool = False
     offload: bool = False  # model CPU offload, for small GPUs
     vae_tiling: bool = False
+    edit: EditSpec | None = None  # video-to-video; frames, size and fps then come from the source
     extra: dict = field(default_factory=dict)  # free-form notes kept in the recipe
 
     def validate(self) -> "GenerationRequest":
@@ -70,13 +132,21 @@ class GenerationRequest:
              f"timesteps need 0 < T' < T < 1000 (got T={self.t_restart}, T'={self.t_warp})")
         need(0 <= self.chunk_size <= 100_000, f"--chunk-size must be 0 (all frames) or more (got {self.chunk_size})")
         need(0 < self.fps <= 240, f"--fps must be above 0 and at most 240 (got {self.fps})")
-        need(self.scheduler in SCHEDULERS, f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
+        need(self.scheduler is None or self.scheduler in SCHEDULERS,
+             f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
+        if self.edit is not None:
+            self.edit.validate()
         return self
+
+    def mode_defaults(self) -> dict:
+        if self.edit is None:
+            return {"scheduler": "ddim"}
+        return INSTRUCT_DEFAULTS if self.edit.instruct else CONTROL_DEFAULTS
 
     def resolve(self, model_defaults: dict, native_size: int) -> "GenerationRequest":
         """Fill every None from the model's defaults, so the result is a complete recipe."""
-        d = {**SD_DEFAULTS, **model_defaults}
+        d = {**SD_DEFAULTS, **model_defaults, **self.mode_defaults()}
         width = self.width or int(d.get("width", native_size))
         height = self.height or int(d.get("height", native_size))
         return replace(
@@ -87,6 +157,7 @@ class GenerationRequest:
             guidance=float(d["guidance"] if self.guidance is None else self.guidance),
             seed=random.SystemRandom().randrange(2**31) if self.seed is None else self.seed,
             motion=tuple(self.motion) if self.motion is not None else default_motion(width, height),
+            scheduler=self.scheduler or d["scheduler"],
         ).validate()
 
     def to_json(self) -> str:
@@ -109,6 +180,8 @@ class GenerationRequest:
         if data.get("motion") is not None:
             data["motion"] = tuple(data["motion"])
         try:
+            if data.get("edit") is not None:
+                data["edit"] = EditSpec.from_dict(data["edit"])
             return cls(**data).validate()
         except TypeError as e:
             raise RequestError(f"the recipe has a malformed value ({e})") from e

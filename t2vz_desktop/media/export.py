@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 
+from .audio import AudioClip, add_audio_stream, audio_packets
 from .reader import PNG_FRAME, MediaError, read_metadata
 
 FORMATS = ("mp4", "webm", "gif", "png")
@@ -31,6 +32,7 @@ class ExportOptions:
     crf: int = 18  # quality for mp4/webm, lower is better
     upscale: float = 1.0  # Lanczos resize factor applied to every frame
     metadata: str | None = None  # the recipe (JSON text), embedded and written as a sidecar
+    audio: AudioClip | None = None  # sound to mux in (MP4, WebM), cut to its range, kept in sync
 
 
 @dataclass
@@ -169,6 +171,11 @@ class _AvWriter:
             elif fmt == "webm":
                 # b=0 makes crf constant quality instead of a bit-rate cap.
                 self.stream.options = {"crf": str(opts.crf), "b": "0", "row-mt": "1"}
+            self.audio = None
+            if opts.audio is not None and fmt in ("mp4", "webm"):
+                audio_stream = add_audio_stream(self.container, fmt, opts.audio)
+                self.audio = audio_packets(audio_stream, opts.audio)
+                self.pending: av.Packet | None = None
         except BaseException:
             self.container.close()
             raise
@@ -178,14 +185,44 @@ class _AvWriter:
         video_frame.pts, video_frame.time_base = self.count, self.time_base
         self.count += 1
         self._encode(self.gif_palette.push(video_frame) if self.gif_palette else [video_frame])
+        self._mux_audio(until_s=float(self.count * self.time_base))
+
+    def _mux_audio(self, until_s: float | None) -> None:
+        """Interleave the sound up to the video written so far (None: to its end), so neither
+        stream runs far ahead in the file."""
+        if self.audio is None:
+            return
+        while True:
+            packet = self.pending if self.pending is not None else next(self.audio, None)
+            self.pending = None
+            if packet is None:
+                self.audio = None
+                return
+            start = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+            if until_s is not None and start >= until_s:
+                self.pending = packet
+                return
+            self.container.mux(packet)
 
     def close(self, flush: bool = True) -> None:
         try:
             if flush and self.count:  # an encoder is only opened by its first frame
                 self._encode(self.gif_palette.push(None) if self.gif_palette else [])
                 self.container.mux(self.stream.encode(None))
+                self._finish_audio()
         finally:
             self.container.close()
+
+    def _finish_audio(self) -> None:
+        """The rest of the sound, cut at the end of the video."""
+        end = float(self.count * self.time_base)
+        while self.audio is not None:
+            packet = self.pending if self.pending is not None else next(self.audio, None)
+            self.pending = None
+            if packet is None or (packet.pts is not None and float(packet.pts * packet.time_base) >= end):
+                self.audio = None
+                return
+            self.container.mux(packet)
 
     def _encode(self, frames: list[av.VideoFrame]) -> None:
         for video_frame in frames:

@@ -1,0 +1,75 @@
+"""ControlNet-guided generation (ALGORITHM.md section 4): each frame is steered by its own
+condition image (pose skeleton, edges, depth) from the source video.
+
+The ControlNet runs on the same batch as the UNet, frame by frame; its self-attention gets the
+same cross-frame treatment as the UNet's (the sampler installs it on both), and the residuals of
+several ControlNets are summed, each with its own scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .chunks import Denoiser
+from .models import HUB_ID, ModelError, _first_line
+from .paths import resources_dir
+
+# The ControlNets that the paper's repository uses for SD 1.5 (hub ids, as published).
+DEFAULT_CONTROLNETS = {
+    "canny": "lllyasviel/sd-controlnet-canny",
+    "pose": "lllyasviel/sd-controlnet-openpose",
+    "depth": "lllyasviel/sd-controlnet-depth",
+}
+
+
+@dataclass
+class ControlInput:
+    net: torch.nn.Module  # a diffusers ControlNetModel
+    frames: torch.Tensor  # condition images, one per video frame, on the CPU  # (frames, H, W, 3) uint8
+    scale: float = 1.0
+
+
+def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    """A ControlNet from a folder, a .safetensors file (SD 1.5 layout) or a hub id in the cache."""
+    from diffusers import ControlNetModel
+
+    path = Path(name).expanduser()
+    try:
+        if path.is_dir():
+            net = ControlNetModel.from_pretrained(path, dtype=dtype, local_files_only=True)
+        elif path.is_file():
+            if path.suffix.lower() != ".safetensors":
+                raise ModelError(f"{path.name}: ControlNet files must be .safetensors")
+            config = resources_dir() / "configs" / "controlnet-sd15"
+            net = ControlNetModel.from_single_file(str(path), config=str(config), dtype=dtype, local_files_only=True)
+        elif HUB_ID.fullmatch(name):
+            net = ControlNetModel.from_pretrained(name, dtype=dtype, local_files_only=True)
+        else:
+            raise ModelError(f"no ControlNet at '{name}': pass a folder, a .safetensors file or a cached hub id")
+    except (OSError, ValueError) as e:
+        raise ModelError(
+            f"ControlNet '{name}' could not be loaded ({_first_line(e)}); download it into the local Hugging "
+            "Face cache first, or pass --controlnet FOLDER or FILE"
+        ) from e
+    return net.to(device).eval()
+
+
+def control_denoiser(unet, controls: list[ControlInput]) -> Denoiser:
+    """UNet call with the summed residuals of every ControlNet, for each row's own frame."""
+
+    def call(x, t, emb, frames, with_image):
+        down, mid = None, None
+        index = frames.cpu()
+        for c in controls:
+            image = c.frames[index].to(x.device, x.dtype).permute(0, 3, 1, 2) / 255.0  # (rows, 3, H, W)
+            d, m = c.net(x, t, encoder_hidden_states=emb, controlnet_cond=image,
+                         conditioning_scale=c.scale, return_dict=False)
+            down = d if down is None else [a + b for a, b in zip(down, d)]
+            mid = m if mid is None else mid + m
+        return unet(x, t, encoder_hidden_states=emb, down_block_additional_residuals=down,
+                    mid_block_additional_residual=mid, return_dict=False)[0]
+
+    return call
