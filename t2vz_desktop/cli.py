@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .engine.request import GenerationRequest, RequestError
+from .measure.commands import COMMANDS as MEASURE_COMMANDS, add_measure_commands, run_measure_command
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
+INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"  # the model of the paper's Video Instruct-Pix2Pix
 
 
 class UsageError(Exception):
@@ -30,6 +33,33 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     g = sub.add_parser("generate", help="make a video from text")
     g.add_argument("prompt", nargs="*", help="one or more prompts (each makes a video)")
+    _add_generation_options(g)
+    e = sub.add_parser("edit", help="make a new video from a source video (pose/edges/depth, or an instruction)")
+    e.add_argument("source", nargs="?", help="the source video (may come from --recipe)")
+    e.add_argument("--prompt", "-p", action="append", help="what to make (pix2pix: the instruction); repeat for several")
+    e.add_argument("--mode", action="append", choices=["canny", "pose", "depth", "pix2pix"],
+                   help="how the source steers the result; repeat for several ControlNets (e.g. pose and canny)")
+    e.add_argument("--controlnet", action="append", help="ControlNet weights per --mode (folder, file or hub id)")
+    e.add_argument("--control-scale", action="append", type=float, help="strength per --mode (default 1.0)")
+    e.add_argument("--condition", action="append", help="a ready condition video per --mode (skeleton, depth)")
+    e.add_argument("--start", type=int, default=0, help="first source frame")
+    e.add_argument("--end", type=int, help="source frame to stop before")
+    e.add_argument("--step", type=int, default=1, help="use every N-th source frame")
+    e.add_argument("--source-fps", type=float, help="resample the source to this frame rate")
+    e.add_argument("--fit", choices=["crop", "pad"], default="crop", help="meet the output aspect by crop or pad")
+    e.add_argument("--low", type=int, default=100, help="Canny low threshold")
+    e.add_argument("--high", type=int, default=200, help="Canny high threshold")
+    e.add_argument("--depth-model", help="transformers depth-estimation model (folder or cached hub id)")
+    e.add_argument("--image-guidance", type=float, default=1.0, help="pix2pix: how closely to keep the source")
+    e.add_argument("--motion-field", action="store_true", help="the paper's motion init instead of shared noise")
+    e.add_argument("--no-audio", action="store_true", help="drop the source's sound")
+    _add_generation_options(e)
+    for add in _EXTRA_COMMANDS:
+        add(sub)
+    return p
+
+
+def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--out", "-o", required=True, help="output file: .mp4, .webm, .gif, or a folder for PNG frames")
     g.add_argument("--recipe", help="a recipe .json (or a video with its recipe) to start from; flags override it")
     g.add_argument("--model", help="demo, a hub id in the local cache, a diffusers folder, or a .safetensors file")
@@ -57,7 +87,36 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--format", choices=["mp4", "webm", "gif", "png"], help="output format (default: from --out)")
     g.add_argument("--upscale", type=float, default=1.0, help="resize frames on export by this factor")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    return p
+
+
+# Other subcommands register here: each entry adds its parser and sets `run` on it.
+_EXTRA_COMMANDS: list = []
+
+
+def _edit_spec(args: argparse.Namespace):
+    from .engine.request import ControlSpec, EditSpec
+
+    modes = args.mode
+    instruct = "pix2pix" in modes
+    if instruct and len(modes) > 1:
+        raise RequestError("--mode pix2pix cannot be combined with ControlNet modes")
+
+    def per_mode(values, name, default):
+        values = values or []
+        if len(values) not in (0, len(modes)):
+            raise RequestError(f"give {name} once per --mode ({len(modes)} modes, {len(values)} values)")
+        return values or [default] * len(modes)
+
+    nets = per_mode(args.controlnet, "--controlnet", None)
+    scales = per_mode(args.control_scale, "--control-scale", 1.0)
+    conditions = per_mode(args.condition, "--condition", None)
+    controls = [] if instruct else [ControlSpec(m, n, s, c) for m, n, s, c in zip(modes, nets, scales, conditions)]
+    return EditSpec(
+        source=args.source, controls=controls, instruct=instruct, image_guidance=args.image_guidance,
+        start=args.start, end=args.end, step=args.step, fps=args.source_fps, fit=args.fit,
+        canny_low=args.low, canny_high=args.high, depth_model=args.depth_model,
+        motion_field=args.motion_field, keep_audio=not args.no_audio,
+    )
 
 
 # CLI flag -> request field, where the names differ.
@@ -76,6 +135,19 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         base[field_name] = (not value) if name == "no_cross_frame" else value
     if args.prompt:
         base["prompts"] = list(args.prompt)
+    if args.command == "edit":
+        if args.mode:
+            if not args.source:
+                raise RequestError("give the source video to edit")
+            base["edit"] = _edit_spec(args)
+        elif base.get("edit") is not None:  # re-make an edit from its recipe, maybe on a new source
+            if args.source:
+                base["edit"] = replace(base["edit"], source=args.source)
+        else:
+            raise RequestError("give --mode canny|pose|depth|pix2pix (or --recipe of an edit)")
+        base.pop("frames", None)  # an edit has as many frames as its source range
+        if base["edit"].instruct and not args.model:
+            base["model"] = INSTRUCT_MODEL
     if "prompts" not in base:
         raise RequestError("give a prompt (or --recipe FILE)")
     if "motion" in base and base["motion"] is not None:
@@ -148,8 +220,11 @@ def _generate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        if args.command == "generate":
+        if args.command in ("generate", "edit"):
             return _generate(args)
+        return args.run(args)
+        if args.command in MEASURE_COMMANDS:
+            return run_measure_command(args)
     except (UsageError, RequestError) as e:
         print(f"t2vz: error: {e}", file=sys.stderr)
         return BAD_INPUT
