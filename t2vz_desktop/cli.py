@@ -65,6 +65,8 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="demo, a hub id in the local cache, a diffusers folder, or a .safetensors file")
     g.add_argument("--model-config", help="configuration folder (or sd15/sd21/sd21-base) for a single-file checkpoint")
     g.add_argument("--allow-unsafe-pickle", action="store_true", default=None, help="allow .ckpt/.bin/.pt checkpoints")
+    g.add_argument("--lora", nargs=2, action="append", metavar=("FILE", "SCALE"),
+                   help="apply a LoRA .safetensors with a strength; repeat for several")
     g.add_argument("--negative", help="negative prompt")
     g.add_argument("--frames", type=int)
     g.add_argument("--width", type=int)
@@ -133,6 +135,14 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         if value is None or field_name not in GenerationRequest.__dataclass_fields__:
             continue
         base[field_name] = (not value) if name == "no_cross_frame" else value
+    if args.lora:
+        from .engine.request import LoraSpec
+
+        try:
+            base["loras"] = [LoraSpec(path, float(scale)) for path, scale in args.lora]
+        except ValueError as e:
+            raise RequestError(f"--lora takes FILE SCALE, with a number as SCALE ({e})") from e
+        base.pop("lora", None)
     if args.prompt:
         base["prompts"] = list(args.prompt)
     if args.command == "edit":

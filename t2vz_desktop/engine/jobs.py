@@ -20,7 +20,7 @@ from ..media import AudioClip, ExportOptions, ExportReport, check_target, export
 from .control import load_controlnet
 from .decode import iter_decoded
 from .guided import open_clip, prepare_guided
-from .models import LoadedModel, load_model, locate_model, make_scheduler
+from .models import LoadedModel, ModelError, load_model, locate_model, make_scheduler
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb
 from .prompts import encode_prompts, prompt_warnings, repeat_per_video
 from .request import GenerationRequest, RequestError
@@ -57,13 +57,15 @@ class ModelCache:
         self._nets: dict[tuple, torch.nn.Module] = {}
 
     def get(self, r: GenerationRequest) -> tuple[LoadedModel, PreviewMap]:
-        key = (r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload, r.vae_tiling)
+        loras = tuple((x.path, x.scale) for x in r.loras)
+        key = (r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload, r.vae_tiling, loras)
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]
         while len(self._models) >= max(self.capacity, 1):
             self.evict_oldest()
-        model = load_model(r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload, r.vae_tiling)
+        model = load_model(r.model, r.device, r.dtype, r.model_config, r.allow_unsafe_pickle, r.offload,
+                           r.vae_tiling, loras)
         entry = (model, fit_preview_map(model.pipe.vae))
         self._models[key] = entry
         return entry
@@ -125,6 +127,9 @@ def run_generation(
     started = time.perf_counter()
     request.validate()
     locate_model(request.model, request.allow_unsafe_pickle)  # a wrong name fails before any work
+    for lora in request.loras:
+        if not Path(lora.path).expanduser().is_file():
+            raise ModelError(f"LoRA file {lora.path} does not exist")
     emit(ProgressEvent("status", f"loading model {request.model}"))
     cache = cache or _DEFAULT_CACHE
     model, preview = cache.get(request)

@@ -256,8 +256,9 @@ def load_model(
     allow_unsafe_pickle: bool = False,
     offload: bool = False,
     vae_tiling: bool = False,
+    loras: tuple[tuple[str, float], ...] = (),
 ) -> LoadedModel:
-    """Resolve `name` (demo, path, or hub id), load it, and put it on the device."""
+    """Resolve `name` (demo, path, or hub id), load it, apply LoRAs, and put it on the device."""
     source = locate_model(name, allow_unsafe_pickle)
     quiet_libraries()
     dev = pick_device(device)
@@ -270,6 +271,7 @@ def load_model(
         pipe = _load_hub_cache(name, dt)
 
     pipe.set_progress_bar_config(disable=True)
+    apply_loras(pipe, loras)
     if vae_tiling:
         pipe.vae.enable_tiling()
     if offload and dev.type == "cuda":
@@ -278,6 +280,27 @@ def load_model(
         pipe.to(dev)
     folder = source.path if source.kind in ("demo", "folder") else None
     return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt, defaults=read_defaults(folder))
+
+
+def apply_loras(pipe, loras: tuple[tuple[str, float], ...]) -> None:
+    """Load each LoRA file as its own adapter and weight them (diffusers' PEFT integration)."""
+    if not loras:
+        return
+    try:
+        import peft  # noqa: F401  diffusers needs it for LoRA and says so less clearly
+    except ImportError as e:
+        raise ModelError("LoRA files need the 'peft' package: pip install peft") from e
+    names = []
+    for i, (path, _) in enumerate(loras):
+        file = Path(path).expanduser()
+        if not file.is_file() or file.suffix.lower() != ".safetensors":
+            raise ModelError(f"LoRA '{path}' is not a .safetensors file")
+        try:
+            pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=f"lora{i}")
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise ModelError(f"could not apply the LoRA {file.name}: {_first_line(e)}") from e
+        names.append(f"lora{i}")
+    pipe.set_adapters(names, adapter_weights=[scale for _, scale in loras])
 
 
 def make_scheduler(name: str, config):

@@ -38,6 +38,14 @@ class ControlSpec:
 
 
 @dataclass
+class LoraSpec:
+    """A LoRA file applied to the base model with a strength."""
+
+    path: str
+    scale: float = 1.0
+
+
+@dataclass
 class EditSpec:
     """Video-to-video: a source clip steered by ControlNets, or edited by an instruction."""
 
@@ -107,6 +115,7 @@ class GenerationRequest:
     allow_unsafe_pickle: bool = False
     offload: bool = False  # model CPU offload, for small GPUs
     vae_tiling: bool = False
+    loras: list[LoraSpec] = field(default_factory=list)
     edit: EditSpec | None = None  # video-to-video; frames, size and fps then come from the source
     extra: dict = field(default_factory=dict)  # free-form notes kept in the recipe
 
@@ -135,6 +144,8 @@ class GenerationRequest:
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
              f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
+        for lora in self.loras:
+            need(-5 <= lora.scale <= 5, f"LoRA scale must be between -5 and 5 (got {lora.scale})")
         if self.edit is not None:
             self.edit.validate()
         return self
@@ -182,6 +193,7 @@ class GenerationRequest:
         try:
             if data.get("edit") is not None:
                 data["edit"] = EditSpec.from_dict(data["edit"])
+            data["loras"] = [LoraSpec(**x) for x in data.get("loras", [])]
             return cls(**data).validate()
         except TypeError as e:
             raise RequestError(f"the recipe has a malformed value ({e})") from e
