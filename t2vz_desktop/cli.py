@@ -91,8 +91,14 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
+def _condition_command(sub) -> None:
+    from .conditions.command import add_condition_command
+
+    add_condition_command(sub)
+
+
 # Other subcommands register here: each entry adds its parser and sets `run` on it.
-_EXTRA_COMMANDS: list = []
+_EXTRA_COMMANDS: list = [_condition_command]
 
 
 def _edit_spec(args: argparse.Namespace):

@@ -186,3 +186,9 @@ def test_fp16_vae_that_gives_nan_is_decoded_again_in_fp32():
     images = decode_latents(vae, torch.ones(2, 4, 2, 2))
     assert torch.isfinite(images).all() and vae.dtype == torch.float32
     assert to_uint8(images).shape == (2, 4, 4, 3)
+
+
+def test_a_one_frame_video_is_the_stable_diffusion_image(tiny_folder, model_cache):
+    result = run_generation(request(tiny_folder, frames=1), cache=model_cache)
+    mine = decode_latents(result.model.pipe.vae, result.latents)[0].permute(1, 2, 0).numpy()
+    assert np.abs(mine - sd_image(tiny_folder, "a red circle", 7, 6, 7.5)).max() < 1e-4

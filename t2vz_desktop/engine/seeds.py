@@ -28,4 +28,6 @@ def randn_per_frame(
 ) -> torch.Tensor:
     """One standard-normal sample of `shape` from each generator, stacked.  # (frames, *shape)"""
     samples = [torch.randn(shape, generator=g, dtype=torch.float32) for g in generators]
+    if not samples:  # a one-frame video has no later frames to re-noise
+        return torch.empty((0, *shape), device=device, dtype=dtype)
     return torch.stack(samples).to(device=device, dtype=dtype)
