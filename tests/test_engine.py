@@ -192,3 +192,35 @@ def test_a_one_frame_video_is_the_stable_diffusion_image(tiny_folder, model_cach
     result = run_generation(request(tiny_folder, frames=1), cache=model_cache)
     mine = decode_latents(result.model.pipe.vae, result.latents)[0].permute(1, 2, 0).numpy()
     assert np.abs(mine - sd_image(tiny_folder, "a red circle", 7, 6, 7.5)).max() < 1e-4
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_windowed_attention_is_chunk_exact_and_changes_later_frames(tiny_folder, model_cache, window):
+    kw = dict(frames=7, attention_window=window)
+    runs = [run_generation(request(tiny_folder, chunk_size=c, **kw), cache=model_cache).latents for c in (2, 3, 0)]
+    assert torch.allclose(runs[0], runs[2], atol=1e-4) and torch.allclose(runs[1], runs[2], atol=1e-4)
+    paper = run_generation(request(tiny_folder, frames=7), cache=model_cache).latents
+    # frames 0 and 1 only see the anchor either way; from frame 2 on the window matters
+    assert torch.allclose(runs[2][:2], paper[:2], atol=1e-5)
+    assert (runs[2][2:] - paper[2:]).abs().max() > 1e-3
+
+
+def test_noise_window_reuses_the_first_windows_noise_shuffled():
+    from t2vz_desktop.engine.seeds import shuffled_windows
+
+    noise = torch.randn(10, 4, 2, 2)
+    out = shuffled_windows(noise, 4, seed=1)
+    assert torch.equal(out[:4], noise[:4])
+    for block in (out[4:8], out[8:10]):
+        for frame in block:
+            assert any(torch.equal(frame, n) for n in noise[:4])
+    assert torch.equal(shuffled_windows(noise, 0, seed=1), noise)
+
+
+def test_noise_window_is_chunk_exact_and_off_reproduces_the_paper(tiny_folder, model_cache):
+    a = run_generation(request(tiny_folder, frames=7, noise_window=2, chunk_size=3), cache=model_cache).latents
+    b = run_generation(request(tiny_folder, frames=7, noise_window=2, chunk_size=0), cache=model_cache).latents
+    assert torch.allclose(a, b, atol=1e-4)
+    off = run_generation(request(tiny_folder, frames=7, noise_window=0), cache=model_cache).latents
+    big = run_generation(request(tiny_folder, frames=7, noise_window=10), cache=model_cache).latents
+    assert torch.equal(off, big)  # a window longer than the video changes nothing

@@ -1,13 +1,17 @@
 """Cross-frame attention (ALGORITHM.md section 2) as a diffusers attention processor.
 
 In every self-attention layer each frame's queries attend to the keys and values of the anchor
-(frame 0 of its own video, in its own guidance half): Attn(Q^k, K^0, V^0). The processor does
+(frame 0 of its own video, in its own guidance branch): Attn(Q^k, K^0, V^0). The processor does
 not guess the batch layout from its size; the sampler describes every UNet call with a
 `FrameBatch`: which contiguous rows share an anchor, and where that anchor's row is, if it is
 in this call at all. When a chunk of frames does not contain its anchor, the anchor's keys and
 values recorded earlier in the same denoising step are used, so chunked results equal
-unchunked ones. Keys and values are projected for anchor rows only: the other rows' own keys
-would be thrown away.
+unchunked ones. In the paper's mode keys and values are projected for anchor rows only: the
+other rows' own keys would be thrown away.
+
+`window` > 0 adds the previous `window` frames to what each frame attends to (window 1 is
+sparse-causal attention: frame 0 and the previous frame). The last frames of a chunk are kept
+for the next chunk, so this stays chunk-exact too.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
 @dataclass(frozen=True)
 class RowGroup:
-    """Rows [start, stop) of the UNet batch attend to anchor `slot`, whose own row is `anchor_row`
-    (an index into the batch) or None when the anchor was in an earlier chunk of this step."""
+    """Rows [start, stop) of the UNet batch are consecutive frames of one video in one guidance
+    branch, beginning with frame `first_frame`; they attend to anchor `slot`, whose own row is
+    `anchor_row` (an index into the batch) or None when it was in an earlier chunk of this step."""
 
     start: int
     stop: int
     slot: int
     anchor_row: int | None
+    first_frame: int = 0
 
 
 @dataclass
@@ -35,16 +41,20 @@ class FrameBatch:
     """What the cross-frame processors need to know about the current UNet call."""
 
     groups: list[RowGroup] = field(default_factory=list)
-    # Per self-attention layer: anchor keys and values by slot, kept for the chunks after the
-    # first one of a denoising step. {layer: {slot: (key, value)}}, each (1, tokens, inner).
+    window: int = 0  # earlier frames each frame also attends to (0: the paper, anchor only)
+    # Per layer and slot, kept between the chunks of one denoising step: the anchor's keys and
+    # values (1, tokens, inner) and, with a window, those of the last `window` frames seen.
     anchor_kv: dict[str, dict[int, tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=dict)
+    recent_kv: dict[str, dict[int, tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=dict)
 
     def new_step(self) -> None:
         self.anchor_kv.clear()
+        self.recent_kv.clear()
 
 
 class CrossFrameAttnProcessor:
-    """Self-attention to the anchor frame; cross-attention to the text is left unchanged."""
+    """Self-attention to the anchor frame (and a window of earlier frames); cross-attention to
+    the text is left unchanged."""
 
     def __init__(self, name: str, frames: FrameBatch):
         self.name = name
@@ -74,26 +84,12 @@ class CrossFrameAttnProcessor:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
 
         query = attn.to_q(hidden_states)  # (batch, tokens, inner)
-        batch, tokens, inner = query.shape
-        head_dim = inner // attn.heads
-        cache = self.frames.anchor_kv.setdefault(self.name, {})
         out = torch.empty_like(query)
         for g in self.frames.groups:
-            if g.anchor_row is not None:
-                anchor = hidden_states[g.anchor_row : g.anchor_row + 1]
-                cache[g.slot] = (attn.to_k(anchor), attn.to_v(anchor))
-            key, value = cache[g.slot]  # (1, tokens, inner)
-            # All rows of a group share one key/value set, so their queries can be laid end to
-            # end as one long sequence: one attention call, no copies of the anchor's keys.
-            q = query[g.start : g.stop].reshape(1, -1, attn.heads, head_dim).transpose(1, 2)
-            k = key.view(1, -1, attn.heads, head_dim).transpose(1, 2)
-            v = value.view(1, -1, attn.heads, head_dim).transpose(1, 2)
-            if attn.norm_q is not None:
-                q = attn.norm_q(q)
-            if attn.norm_k is not None:
-                k = attn.norm_k(k)
-            o = F.scaled_dot_product_attention(q, k, v)  # (1, heads, rows * tokens, head_dim)
-            out[g.start : g.stop] = o.transpose(1, 2).reshape(g.stop - g.start, tokens, inner)
+            if self.frames.window:
+                out[g.start : g.stop] = self._windowed(attn, hidden_states, query, g)
+            else:
+                out[g.start : g.stop] = self._anchor_only(attn, hidden_states, query, g)
 
         hidden_states = attn.to_out[1](attn.to_out[0](out))
         if spatial:
@@ -101,6 +97,70 @@ class CrossFrameAttnProcessor:
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
+
+    def _anchor(self, attn, hidden_states, g: RowGroup, keys=None, values=None):
+        cache = self.frames.anchor_kv.setdefault(self.name, {})
+        if g.anchor_row is not None:
+            if keys is None:
+                anchor = hidden_states[g.anchor_row : g.anchor_row + 1]
+                cache[g.slot] = (attn.to_k(anchor), attn.to_v(anchor))
+            else:  # the anchor is the group's first row, already projected
+                cache[g.slot] = (keys[:1], values[:1])
+        return cache[g.slot]  # (1, tokens, inner)
+
+    def _anchor_only(self, attn, hidden_states, query, g: RowGroup) -> torch.Tensor:
+        key, value = self._anchor(attn, hidden_states, g)
+        # All rows of a group share one key/value set, so their queries can be laid end to end
+        # as one long sequence: one attention call, no copies of the anchor's keys.
+        rows, tokens, inner = query[g.start : g.stop].shape
+        q = _heads(attn, query[g.start : g.stop].reshape(1, rows * tokens, inner))
+        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
+        return _merge(o).reshape(rows, tokens, inner)
+
+    def _windowed(self, attn, hidden_states, query, g: RowGroup) -> torch.Tensor:
+        window = self.frames.window
+        keys, values = attn.to_k(hidden_states[g.start : g.stop]), attn.to_v(hidden_states[g.start : g.stop])
+        anchor_k, anchor_v = self._anchor(attn, hidden_states, g, keys if g.anchor_row == g.start else None,
+                                          values if g.anchor_row == g.start else None)
+        recent = self.frames.recent_kv.setdefault(self.name, {})
+        before_k, before_v = recent.get(g.slot, (keys[:0], values[:0]))  # frames just before this chunk
+        seq_k, seq_v = torch.cat([before_k, keys]), torch.cat([before_v, values])  # (carried + rows, tokens, inner)
+        recent[g.slot] = (seq_k[-window:], seq_v[-window:])
+
+        rows, tokens, inner = keys.shape
+        carried = len(before_k)
+        frame = torch.arange(rows, device=keys.device) + g.first_frame  # frame index of each row
+        offsets = torch.arange(window, 0, -1, device=keys.device)  # look back window .. 1 frames
+        earlier = frame[:, None] - offsets[None, :]  # (rows, window) frame indices
+        valid = earlier >= 1  # frame 0 is the anchor, attended to already
+        index = (earlier - g.first_frame + carried).clamp(min=0)  # into seq
+        k = torch.cat([anchor_k.expand(rows, -1, -1), seq_k[index].reshape(rows, window * tokens, inner)], dim=1)
+        v = torch.cat([anchor_v.expand(rows, -1, -1), seq_v[index].reshape(rows, window * tokens, inner)], dim=1)
+        mask = torch.cat([torch.ones(rows, 1, dtype=torch.bool, device=keys.device), valid], dim=1)
+        mask = mask.repeat_interleave(tokens, dim=1)[:, None, None, :]  # (rows, 1, 1, keys)
+        q = _heads(attn, query[g.start : g.stop])
+        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, k)), _heads(attn, v), attn_mask=mask)
+        return _merge(o)
+
+
+def _heads(attn, x: torch.Tensor) -> torch.Tensor:
+    """(batch, tokens, inner) -> (batch, heads, tokens, head_dim)"""
+    batch, tokens, inner = x.shape
+    return x.view(batch, tokens, attn.heads, inner // attn.heads).transpose(1, 2)
+
+
+def _merge(x: torch.Tensor) -> torch.Tensor:
+    """(batch, heads, tokens, head_dim) -> (batch, tokens, inner)"""
+    batch, heads, tokens, head_dim = x.shape
+    return x.transpose(1, 2).reshape(batch, tokens, heads * head_dim)
+
+
+def _normed(attn, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if attn.norm_q is not None:
+        q = attn.norm_q(q)
+    if attn.norm_k is not None:
+        k = attn.norm_k(k)
+    return q, k
 
 
 def is_self_attention(name: str) -> bool:

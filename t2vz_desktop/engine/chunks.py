@@ -90,7 +90,7 @@ def _groups(layout: VideoLayout, start: int, stop: int, branches: int) -> list[R
             anchor = video * layout.frames
             anchor_row = offset + anchor - start if start <= anchor < stop else None
             slot = branch * layout.videos + video
-            groups.append(RowGroup(offset + first - start, offset + last - start, slot, anchor_row))
+            groups.append(RowGroup(offset + first - start, offset + last - start, slot, anchor_row, first - anchor))
     return groups
 
 

@@ -19,6 +19,7 @@ import torch
 from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, export_video
 from .control import load_controlnet
 from .decode import iter_decoded
+from .smoother import smooth_frames
 from .guided import open_clip, prepare_guided
 from .models import LoadedModel, ModelError, load_model, locate_model, make_scheduler
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb
@@ -110,7 +111,9 @@ class GenerationResult:
     def frames(self, video: int = 0, batch: int = 4) -> Iterator[np.ndarray]:
         """Decoded uint8 RGB frames of one video, streamed: a few frames in memory at a time."""
         m = self.recipe.frames
-        yield from iter_decoded(self.model.pipe.vae, self.latents[video * m : (video + 1) * m], batch, self.model.pipe._execution_device)
+        decoded = iter_decoded(self.model.pipe.vae, self.latents[video * m : (video + 1) * m], batch,
+                               self.model.pipe._execution_device)
+        yield from smooth_frames(decoded, self.recipe.smooth)
 
 
 _DEFAULT_CACHE = ModelCache()
@@ -165,6 +168,8 @@ def run_generation(
         t_warp=recipe.t_warp,
         chunk_size=recipe.chunk_size,
         cross_frame=recipe.cross_frame_attention,
+        attention_window=recipe.attention_window,
+        noise_window=recipe.noise_window,
         init="motion" if guided is None or recipe.edit.motion_field else "shared",
     )
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)

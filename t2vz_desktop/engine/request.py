@@ -107,6 +107,9 @@ class GenerationRequest:
     t_warp: int = 881  # T': where the anchor is warped
     chunk_size: int = 8  # frames per UNet call; 0 = all at once
     cross_frame_attention: bool = True
+    attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
+    noise_window: int = 0  # FreeNoise-style: frames past this window reuse its noise, shuffled; 0: off
+    smooth: float = 0.0  # flow-guided smoothing of the decoded frames, 0 (off) to 1
     fps: float = 8.0
     scheduler: str | None = None  # None: ddim (euler-a for instruction editing)
     device: str = "auto"
@@ -141,6 +144,9 @@ class GenerationRequest:
              f"timesteps need 0 < T' < T < 1000 (got T={self.t_restart}, T'={self.t_warp})")
         need(0 <= self.chunk_size <= 100_000, f"--chunk-size must be 0 (all frames) or more (got {self.chunk_size})")
         need(0 < self.fps <= 240, f"--fps must be above 0 and at most 240 (got {self.fps})")
+        need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
+        need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
+        need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
              f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")

@@ -17,7 +17,7 @@ from .attention import FrameBatch, install_cross_frame_attention, restore_attent
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
 from .motion import frame_shifts, translate
 from .noise_schedule import estimate_x0, expand_history, motion_steps, renoise, snapshot
-from .seeds import frame_generators, randn_per_frame
+from .seeds import frame_generators, randn_per_frame, shuffled_windows
 
 
 class Cancelled(Exception):
@@ -45,6 +45,8 @@ class VideoPlan:
     t_warp: int = 881  # T'
     chunk_size: int = 0  # frames per UNet call; 0 = all at once
     cross_frame: bool = True
+    attention_window: int = 0  # earlier frames each frame attends to besides the anchor
+    noise_window: int = 0  # > 0: FreeNoise-style re-use of the first window's noise
     # "motion": the paper's motion dynamics. "shared": every frame starts from frame 0's noise
     # and all are denoised together from the first step, as the official guided modes do (the
     # condition video carries the motion).
@@ -98,7 +100,7 @@ def sample_video(
     generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
     anchor_gens = [g[0] for g in generators]
     shifts = frame_shifts(m, *plan.shift_per_frame).repeat(v, 1)  # (videos * frames, 2)
-    frames = FrameBatch() if plan.cross_frame else None
+    frames = FrameBatch(window=plan.attention_window) if plan.cross_frame else None
     done = 0
 
     def spread(anchors: torch.Tensor) -> torch.Tensor:
@@ -144,6 +146,9 @@ def sample_video(
         # 4. Re-noise T' -> T with the DDPM forward process; frame 0 restarts from its own x_T.
         later = [g for gens in generators for g in gens[1:]]
         noise = randn_per_frame(later, (c, h, w), device, torch.float32)
+        if plan.noise_window:
+            noise = torch.cat([shuffled_windows(n, plan.noise_window, seed) for n, seed in
+                               zip(noise.split(m - 1), plan.seeds)])
         is_anchor = torch.arange(v * m, device=device) % m == 0
         x = torch.empty_like(warped)
         x[~is_anchor] = renoise(scheduler, warped[~is_anchor], noise, at)

@@ -12,6 +12,9 @@ import numpy as np
 import torch
 
 
+SHUFFLE_STREAM = 2**32 - 1  # a "frame index" no video reaches: the stream of noise shuffles
+
+
 def frame_seed(seed: int, frame: int) -> int:
     if frame == 0:
         return seed
@@ -31,3 +34,17 @@ def randn_per_frame(
     if not samples:  # a one-frame video has no later frames to re-noise
         return torch.empty((0, *shape), device=device, dtype=dtype)
     return torch.stack(samples).to(device=device, dtype=dtype)
+
+
+def shuffled_windows(noise: torch.Tensor, window: int, seed: int) -> torch.Tensor:
+    """FreeNoise-style noise for long videos (Qiu et al., 2023): the first `window` frames keep
+    their own noise, every later block of `window` frames re-uses those noises in a shuffled
+    order, so frames far apart stay correlated instead of drifting apart.  # (frames, ...)"""
+    if window <= 0 or len(noise) <= window:
+        return noise
+    g = torch.Generator("cpu").manual_seed(frame_seed(seed, SHUFFLE_STREAM))
+    order = [torch.arange(window)]
+    while sum(len(o) for o in order) < len(noise):
+        order.append(torch.randperm(window, generator=g))
+    index = torch.cat(order)[: len(noise)].to(noise.device)
+    return noise[index]
