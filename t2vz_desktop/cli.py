@@ -83,6 +83,9 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--attention-window", type=int, help="also attend to N earlier frames (1: sparse-causal)")
     g.add_argument("--noise-window", type=int, help="FreeNoise-style noise re-use every N frames (0: off)")
     g.add_argument("--smooth", type=float, help="flow-guided smoothing of the frames, 0 (off) to 1")
+    g.add_argument("--background-smoothing", type=float,
+                   help="pull the background toward frame 0 (paper 3.3), 0 (off) to 1; the paper uses about 0.6")
+    g.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")
     g.add_argument("--fps", type=float)
     g.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"])
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")

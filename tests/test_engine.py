@@ -224,3 +224,30 @@ def test_noise_window_is_chunk_exact_and_off_reproduces_the_paper(tiny_folder, m
     off = run_generation(request(tiny_folder, frames=7, noise_window=0), cache=model_cache).latents
     big = run_generation(request(tiny_folder, frames=7, noise_window=10), cache=model_cache).latents
     assert torch.equal(off, big)  # a window longer than the video changes nothing
+
+
+def test_default_subject_is_the_words_before_the_first_preposition():
+    from t2vz_desktop.engine.background import default_subject
+
+    assert default_subject("a red circle on a blue background") == ["red", "circle"]
+    assert default_subject("A horse galloping on a street") == ["horse", "galloping"]
+    assert default_subject("on a table") == ["on"]
+
+
+def test_background_smoothing_is_chunk_exact_and_keeps_frame_0(tiny_folder, model_cache):
+    kw = dict(frames=6, background_smoothing=0.6, subject="red circle")
+    a = run_generation(request(tiny_folder, chunk_size=2, **kw), cache=model_cache).latents
+    b = run_generation(request(tiny_folder, chunk_size=0, **kw), cache=model_cache).latents
+    plain = run_generation(request(tiny_folder, frames=6), cache=model_cache).latents
+    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.equal(b[0], plain[0])  # the anchor is never blended
+    assert (a[1:] - plain[1:]).abs().max() > 1e-3
+
+
+def test_blend_background_follows_the_papers_formula():
+    from t2vz_desktop.engine.background import blend_background
+
+    x, anchor = torch.full((1, 1, 2, 2), 1.0), torch.zeros(1, 1, 2, 2)
+    mask = torch.tensor([[[[1.0, 0.0], [0.5, 0.0]]]])
+    out = blend_background(x, anchor, mask, 0.6)
+    assert torch.allclose(out, torch.tensor([[[[1.0, 0.4], [0.7, 0.4]]]]))

@@ -63,6 +63,11 @@ class Conditioning:
             return [(self.cond, True)]
         return [(self.uncond, True), (self.cond, True)]
 
+    @property
+    def text_branch(self) -> int:
+        """Index of the branch that sees the prompt itself (for attention maps of its words)."""
+        return 0 if self.image_guidance is not None or self.uncond is None else 1
+
     def combine(self, preds: list[torch.Tensor]) -> torch.Tensor:
         if self.image_guidance is not None:
             text, image, none = preds

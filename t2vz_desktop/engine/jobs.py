@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, export_video
+from .background import default_subject, subject_token_positions
 from .control import load_controlnet
 from .decode import iter_decoded
 from .smoother import smooth_frames
@@ -119,6 +120,18 @@ class GenerationResult:
 _DEFAULT_CACHE = ModelCache()
 
 
+def subject_tokens(tokenizer, recipe: GenerationRequest) -> list[list[int]]:
+    """Per video, where the subject's words sit in its prompt (for background smoothing)."""
+    per_prompt = []
+    for prompt in recipe.prompts:
+        words = recipe.subject.split() if recipe.subject else default_subject(prompt)
+        positions = subject_token_positions(tokenizer, prompt, words)
+        if not positions:
+            raise RequestError(f"none of the subject words {words} is in the prompt '{prompt}'")
+        per_prompt.append(positions)
+    return [p for p in per_prompt for _ in range(recipe.videos_per_prompt)]
+
+
 def run_generation(
     request: GenerationRequest,
     on_event: EventSink | None = None,
@@ -170,6 +183,8 @@ def run_generation(
         cross_frame=recipe.cross_frame_attention,
         attention_window=recipe.attention_window,
         noise_window=recipe.noise_window,
+        background=recipe.background_smoothing,
+        subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
         init="motion" if guided is None or recipe.edit.motion_field else "shared",
     )
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)

@@ -110,6 +110,8 @@ class GenerationRequest:
     attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
     noise_window: int = 0  # FreeNoise-style: frames past this window reuse its noise, shuffled; 0: off
     smooth: float = 0.0  # flow-guided smoothing of the decoded frames, 0 (off) to 1
+    background_smoothing: float = 0.0  # paper section 3.3 strength (about 0.6 in the paper); 0: off
+    subject: str | None = None  # words whose attention marks the foreground; None: guessed from the prompt
     fps: float = 8.0
     scheduler: str | None = None  # None: ddim (euler-a for instruction editing)
     device: str = "auto"
@@ -147,6 +149,8 @@ class GenerationRequest:
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")
+        need(0 <= self.background_smoothing <= 1,
+             f"--background-smoothing must be between 0 and 1 (got {self.background_smoothing})")
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
              f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")

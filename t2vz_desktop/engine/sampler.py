@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from .attention import FrameBatch, install_cross_frame_attention, restore_attention
+from .background import SubjectMaps, blend_background, install_probes
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
 from .motion import frame_shifts, translate
 from .noise_schedule import estimate_x0, expand_history, motion_steps, renoise, snapshot
@@ -47,6 +48,8 @@ class VideoPlan:
     cross_frame: bool = True
     attention_window: int = 0  # earlier frames each frame attends to besides the anchor
     noise_window: int = 0  # > 0: FreeNoise-style re-use of the first window's noise
+    background: float = 0.0  # > 0: background smoothing strength (paper section 3.3)
+    subject_tokens: list[list[int]] | None = None  # per video: prompt positions of the subject
     # "motion": the paper's motion dynamics. "shared": every frame starts from frame 0's noise
     # and all are denoised together from the first step, as the official guided modes do (the
     # condition video carries the motion).
@@ -100,7 +103,11 @@ def sample_video(
     generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
     anchor_gens = [g[0] for g in generators]
     shifts = frame_shifts(m, *plan.shift_per_frame).repeat(v, 1)  # (videos * frames, 2)
-    frames = FrameBatch(window=plan.attention_window) if plan.cross_frame else None
+    smoothing = plan.background > 0 and plan.init == "motion" and plan.subject_tokens is not None
+    frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing else None
+    maps = None
+    if smoothing:
+        maps = SubjectMaps({text.text_branch * v + i: t for i, t in enumerate(plan.subject_tokens)}, (h, w))
     done = 0
 
     def spread(anchors: torch.Tensor) -> torch.Tensor:
@@ -118,10 +125,28 @@ def sample_video(
         if callback is not None:
             x0 = estimate_x0(scheduler, x, out, i)
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0))
-        return scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
+        x = scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
+        if maps is not None and phase == "video":
+            x = smooth_background(x)
+        return x
 
-    nets = (attention_models or [unet]) if frames is not None else []
+    def smooth_background(x: torch.Tensor) -> torch.Tensor:
+        """Pull each later frame's background toward the warped anchor (paper section 3.3)."""
+        found = [maps.mask(text.text_branch * v + i) for i in range(v)]
+        if any(mk is None for mk in found):
+            return x
+        masks = spread(torch.stack(found)[:, None].to(x.device))  # (rows, 1, h, w)
+        anchor_warped = spread(x[::m])
+        later = torch.arange(v * m, device=x.device) % m != 0
+        x = x.clone()
+        x[later] = blend_background(x[later], anchor_warped[later], masks[later], plan.background)
+        return x
+
+    nets = (attention_models or [unet]) if plan.cross_frame else []
     previous = [install_cross_frame_attention(net, frames, prefix=f"{i}:") for i, net in enumerate(nets)]
+    if maps is not None:
+        previous.append(install_probes(unet, frames, maps))
+        nets = nets + [unet]
     try:
         # 1. x_T^0 ~ N(0, I), the anchor of each video only.
         x = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32) * scheduler.init_noise_sigma
@@ -161,5 +186,5 @@ def sample_video(
             x = step(i, x, video, every_frame, "video")
         return x
     finally:
-        for net, old in zip(nets, previous):
+        for net, old in reversed(list(zip(nets, previous))):
             restore_attention(net, old)
