@@ -251,3 +251,12 @@ def test_blend_background_follows_the_papers_formula():
     mask = torch.tensor([[[[1.0, 0.0], [0.5, 0.0]]]])
     out = blend_background(x, anchor, mask, 0.6)
     assert torch.allclose(out, torch.tensor([[[[1.0, 0.4], [0.7, 0.4]]]]))
+
+
+def test_background_smoothing_reports_its_mask_for_the_preview(tiny_folder, model_cache):
+    events = []
+    run_generation(request(tiny_folder, frames=3, steps=4, background_smoothing=0.6), on_event=events.append,
+                   cache=model_cache)
+    masks = [e.mask for e in events if e.kind == "step" and e.mask is not None]
+    assert masks and masks[-1].shape == (3, SIZE // 2, SIZE // 2) and masks[-1].dtype == np.uint8
+    assert GenerationRequest.from_json(request(tiny_folder, background_smoothing=0.6).to_json()).background_smoothing == 0.6

@@ -43,6 +43,7 @@ class ProgressEvent:
     timestep: int | None = None
     phase: str = ""
     preview: np.ndarray | None = None  # (videos * frames, h, w, 3) uint8, at latent resolution
+    mask: np.ndarray | None = None  # background smoothing's foreground, (videos * frames, h, w) uint8 0-255
     elapsed_s: float = 0.0
     eta_s: float | None = None
 
@@ -195,6 +196,7 @@ def run_generation(
         emit(ProgressEvent(
             "step", step=s.step, total=s.total, timestep=s.timestep, phase=s.phase,
             preview=latents_to_rgb(s.denoised, preview), elapsed_s=elapsed,
+            mask=None if s.subject_mask is None else (s.subject_mask[:, 0] * 255).round().byte().cpu().numpy(),
             eta_s=elapsed / s.step * (s.total - s.step),
         ))
 

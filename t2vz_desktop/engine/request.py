@@ -182,7 +182,11 @@ class GenerationRequest:
         ).validate()
 
     def to_json(self) -> str:
-        return json.dumps({"t2vz_recipe": RECIPE_VERSION, **asdict(self)}, indent=2)
+        # The engine version travels with the recipe. Every option added later defaults to the
+        # behaviour before it existed, so an old recipe, which lacks it, still makes its video.
+        from .. import __version__
+
+        return json.dumps({"t2vz_recipe": RECIPE_VERSION, "engine_version": __version__, **asdict(self)}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "GenerationRequest":
@@ -192,6 +196,7 @@ class GenerationRequest:
             raise RequestError(f"the recipe is not valid JSON ({e})") from e
         if not isinstance(data, dict) or data.pop("t2vz_recipe", None) is None:
             raise RequestError("not a t2vz recipe (no 't2vz_recipe' key)")
+        data.pop("engine_version", None)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

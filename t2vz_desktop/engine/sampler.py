@@ -69,6 +69,7 @@ class StepState:
     timestep: int
     phase: str  # "anchor": frame 0 alone, before T'; "video": all frames, from T
     denoised: torch.Tensor  # current x0 estimate of every frame  # (videos * frames, c, h, w)
+    subject_mask: torch.Tensor | None = None  # background smoothing's foreground  # (videos * frames, h, w)
 
 
 def _step_kwargs(scheduler, generators) -> dict:
@@ -124,18 +125,24 @@ def sample_video(
         done += 1
         if callback is not None:
             x0 = estimate_x0(scheduler, x, out, i)
-            callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0))
+            callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
         x = scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
         if maps is not None and phase == "video":
             x = smooth_background(x)
         return x
 
+    def subject_masks() -> torch.Tensor | None:
+        """Frame 0's foreground mask, warped to every frame.  # (rows, 1, h, w)"""
+        found = [maps.mask(text.text_branch * v + i) for i in range(v)] if maps is not None else [None]
+        if any(mk is None for mk in found):
+            return None
+        return spread(torch.stack(found)[:, None].to(device))
+
     def smooth_background(x: torch.Tensor) -> torch.Tensor:
         """Pull each later frame's background toward the warped anchor (paper section 3.3)."""
-        found = [maps.mask(text.text_branch * v + i) for i in range(v)]
-        if any(mk is None for mk in found):
+        masks = subject_masks()
+        if masks is None:
             return x
-        masks = spread(torch.stack(found)[:, None].to(x.device))  # (rows, 1, h, w)
         anchor_warped = spread(x[::m])
         later = torch.arange(v * m, device=x.device) % m != 0
         x = x.clone()
