@@ -86,6 +86,9 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--background-smoothing", type=float,
                    help="pull the background toward frame 0 (paper 3.3), 0 (off) to 1; the paper uses about 0.6")
     g.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")
+    g.add_argument("--camera", action="append", metavar="FRAME[:KEY=VALUE,...]",
+                   help="camera keyframe, e.g. 0 or 24:zoom=1.5,rotate=10,pan=20/0,ease=ease; replaces --motion")
+    g.add_argument("--image", dest="init_image", help="image-to-video: start from this image")
     g.add_argument("--fps", type=float)
     g.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"])
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
@@ -133,6 +136,24 @@ def _edit_spec(args: argparse.Namespace):
     )
 
 
+def parse_camera_key(text: str):
+    """'24:zoom=1.5,rotate=10,pan=20/0,ease=ease' -> CameraKey."""
+    from .engine.motion import CameraKey
+
+    frame, _, rest = text.partition(":")
+    try:
+        values = dict(item.split("=", 1) for item in rest.split(",") if item)
+        pan = tuple(float(p) for p in values.pop("pan", "0/0").split("/"))
+        key = CameraKey(int(frame), pan=pan, zoom=float(values.pop("zoom", 1.0)),
+                        rotate=float(values.pop("rotate", 0.0)), ease=values.pop("ease", "linear"))
+    except ValueError as e:
+        raise RequestError(f"--camera '{text}': use FRAME[:zoom=Z,rotate=DEG,pan=X/Y,ease=linear|ease] ({e})") from e
+    if values or len(pan) != 2:
+        raise RequestError(f"--camera '{text}': unknown setting(s) {', '.join(values) or 'pan'}; "
+                           "use zoom, rotate, pan=X/Y, ease")
+    return key
+
+
 # CLI flag -> request field, where the names differ.
 _RENAMED = {"negative": "negative_prompt", "no_cross_frame": "cross_frame_attention"}
 
@@ -155,6 +176,8 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         except ValueError as e:
             raise RequestError(f"--lora takes FILE SCALE, with a number as SCALE ({e})") from e
         base.pop("lora", None)
+    if args.camera:
+        base["camera"] = [parse_camera_key(text) for text in args.camera]
     if args.prompt:
         base["prompts"] = list(args.prompt)
     if args.command == "edit":

@@ -260,3 +260,48 @@ def test_background_smoothing_reports_its_mask_for_the_preview(tiny_folder, mode
     masks = [e.mask for e in events if e.kind == "step" and e.mask is not None]
     assert masks and masks[-1].shape == (3, SIZE // 2, SIZE // 2) and masks[-1].dtype == np.uint8
     assert GenerationRequest.from_json(request(tiny_folder, background_smoothing=0.6).to_json()).background_smoothing == 0.6
+
+
+def test_camera_path_zooms_rotates_and_its_translation_matches_motion():
+    from t2vz_desktop.engine.motion import CameraKey, camera_matrices, camera_warp, translate
+
+    x = torch.zeros(1, 1, 15, 15)
+    x[..., 6:9, 6:9] = 1.0
+    zoom = camera_matrices([CameraKey(0), CameraKey(4, zoom=2.0)], 5, scale=1.0)
+    warped, valid = camera_warp(x.repeat(5, 1, 1, 1), zoom)
+    areas = warped.flatten(1).sum(1)
+    assert all(b > a for a, b in zip(areas, areas[1:])) and areas[-1] == pytest.approx(4 * areas[0], rel=0.1)
+    assert valid.all()  # zooming in brings nothing new into view
+    pan = camera_matrices([CameraKey(0), CameraKey(4, pan=(8.0, 0.0))], 5, scale=2.0)  # 2 px per frame out, 1 latent
+    moved, valid = camera_warp(x.repeat(5, 1, 1, 1), pan)
+    shifted = translate(x.repeat(5, 1, 1, 1), torch.tensor([[k, 0.0] for k in range(5)], dtype=torch.float64))
+    assert torch.allclose(moved[..., 4:], shifted[..., 4:], atol=1e-5)
+    assert valid[4, 0, :, :4].sum() == 0 and valid[4, 0, :, 4:].all()  # what entered on the left is marked
+    arrow = torch.zeros(1, 1, 15, 15)
+    arrow[..., 7, 7:13] = 1.0  # a bar pointing right from the centre
+    turned, _ = camera_warp(arrow.repeat(2, 1, 1, 1), camera_matrices([CameraKey(0), CameraKey(1, rotate=90)], 2, 1.0))
+    assert turned[1, 0, 1:7, 7].sum() > 4 and turned[1, 0, 7, 8:].sum() < 0.5  # now it points up
+
+
+def test_camera_video_and_image_to_video(tiny_folder, model_cache, tmp_path):
+    import cv2
+
+    from t2vz_desktop.engine.motion import CameraKey
+
+    cam = [CameraKey(0), CameraKey(4, zoom=1.5, ease="ease")]
+    a = run_generation(request(tiny_folder, camera=cam, chunk_size=2), cache=model_cache)
+    b = run_generation(request(tiny_folder, camera=cam, chunk_size=0), cache=model_cache)
+    assert torch.allclose(a.latents, b.latents, atol=1e-4)
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[8:24, 8:24] = (220, 40, 40)
+    path = tmp_path / "start.png"
+    cv2.imwrite(str(path), image[..., ::-1])
+    i2v = run_generation(request(tiny_folder, init_image=str(path), motion=(2.0, 0.0)), cache=model_cache)
+    from t2vz_desktop.engine.preview import scaled_latents
+
+    vae = i2v.model.pipe.vae
+    with torch.no_grad():
+        expected = scaled_latents(vae, torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1)
+    assert torch.allclose(i2v.latents[0], expected[0], atol=1e-5)  # frame 0 is the image
+    assert GenerationRequest.from_json(i2v.recipe.to_json()).init_image == str(path)
+    assert GenerationRequest.from_json(a.recipe.to_json()).camera == cam

@@ -23,7 +23,8 @@ from .decode import iter_decoded
 from .smoother import smooth_frames
 from .guided import open_clip, prepare_guided
 from .models import LoadedModel, ModelError, load_model, locate_model, make_scheduler
-from .preview import PreviewMap, fit_preview_map, latents_to_rgb
+from .motion import camera_matrices
+from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
 from .prompts import encode_prompts, prompt_warnings, repeat_per_video
 from .request import GenerationRequest, RequestError
 from .sampler import Cancelled, CancelToken, StepState, VideoPlan, sample_video
@@ -121,6 +122,21 @@ class GenerationResult:
 _DEFAULT_CACHE = ModelCache()
 
 
+def image_latent(vae, recipe: GenerationRequest, device) -> torch.Tensor:
+    """The user's start image, cropped to the video's size, as a scaled latent.  # (c, h, w)"""
+    import cv2
+
+    from ..conditions.source import fit_frame
+
+    image = cv2.imread(str(recipe.init_image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RequestError(f"cannot read the image {recipe.init_image}")
+    rgb = fit_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), recipe.width, recipe.height, "crop")
+    pixels = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        return scaled_latents(vae, pixels.to(device, vae.dtype))[0].float()
+
+
 def subject_tokens(tokenizer, recipe: GenerationRequest) -> list[list[int]]:
     """Per video, where the subject's words sit in its prompt (for background smoothing)."""
     per_prompt = []
@@ -144,6 +160,8 @@ def run_generation(
     started = time.perf_counter()
     request.validate()
     locate_model(request.model, request.allow_unsafe_pickle)  # a wrong name fails before any work
+    if request.init_image is not None and not Path(request.init_image).is_file():
+        raise RequestError(f"image {request.init_image} does not exist")
     for lora in request.loras:
         if not Path(lora.path).expanduser().is_file():
             raise ModelError(f"LoRA file {lora.path} does not exist")
@@ -184,6 +202,8 @@ def run_generation(
         cross_frame=recipe.cross_frame_attention,
         attention_window=recipe.attention_window,
         noise_window=recipe.noise_window,
+        camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
+        init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
         background=recipe.background_smoothing,
         subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
         init="motion" if guided is None or recipe.edit.motion_field else "shared",

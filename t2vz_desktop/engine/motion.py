@@ -7,6 +7,9 @@ interpolated bilinearly when it is not a whole number.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -51,3 +54,76 @@ def translate(latents: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
         latents.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=True
     )
     return warped.to(latents.dtype)
+
+
+# Camera paths: the paper's constant translation generalised to keyframed pan, zoom and rotation.
+
+
+@dataclass(frozen=True)
+class CameraKey:
+    """The camera at one frame of the clip; between keys it moves as `ease` says."""
+
+    frame: int
+    pan: tuple[float, float] = (0.0, 0.0)  # output pixels; +x moves the content right, +y down
+    zoom: float = 1.0  # > 1 zooms in: the content grows
+    rotate: float = 0.0  # degrees, counter-clockwise as seen on screen
+    ease: str = "linear"  # towards the next key: linear | ease (smooth start and stop)
+
+
+def _eased(u: float, ease: str) -> float:
+    return u * u * (3 - 2 * u) if ease == "ease" else u
+
+
+def camera_at(keys: list[CameraKey], frame: int) -> tuple[float, float, float, float]:
+    """(pan x, pan y, zoom, rotate) at `frame`, holding the first and last keys beyond them."""
+    keys = sorted(keys, key=lambda k: k.frame)
+    if frame <= keys[0].frame:
+        k = keys[0]
+        return (*k.pan, k.zoom, k.rotate)
+    for a, b in zip(keys, keys[1:]):
+        if frame <= b.frame:
+            u = _eased((frame - a.frame) / (b.frame - a.frame), a.ease)
+            lerp = lambda p, q: p + (q - p) * u  # noqa: E731
+            # zoom is interpolated in log space, so that 1 -> 2 -> 4 feels even
+            zoom = math.exp(lerp(math.log(a.zoom), math.log(b.zoom)))
+            return lerp(a.pan[0], b.pan[0]), lerp(a.pan[1], b.pan[1]), zoom, lerp(a.rotate, b.rotate)
+    k = keys[-1]
+    return (*k.pan, k.zoom, k.rotate)
+
+
+def _matrix(pan_x: float, pan_y: float, zoom: float, rotate: float) -> torch.Tensor:
+    """Where the camera sends a point, in pixels relative to the frame centre (y down).  # (3, 3)"""
+    t = math.radians(rotate)
+    c, s = math.cos(t) * zoom, math.sin(t) * zoom
+    # counter-clockwise on screen with y pointing down: (1, 0) -> (cos, -sin)
+    return torch.tensor([[c, s, pan_x], [-s, c, pan_y], [0.0, 0.0, 1.0]], dtype=torch.float64)
+
+
+def camera_matrices(keys: list[CameraKey], num_frames: int, scale: float) -> torch.Tensor:
+    """Per frame, the map from frame 0's content to frame k's, in latent pixels (output pixels /
+    `scale`). Frame 0 is the identity: the anchor is what it is.  # (frames, 3, 3)"""
+    mats = []
+    for k in range(num_frames):
+        px, py, zoom, rot = camera_at(keys, k)
+        mats.append(_matrix(px / scale, py / scale, zoom, rot))
+    first_inverse = torch.linalg.inv(mats[0])
+    return torch.stack([m @ first_inverse for m in mats])
+
+
+def camera_warp(latents: torch.Tensor, matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply each frame's camera to its latent. Returns the warped latents and where they show
+    content that was in view (1) rather than content entering the frame (0), so that the caller
+    fills what enters with fresh noise instead of stretched borders.
+    latents: (n, c, h, w); matrices: (n, 3, 3) -> (n, c, h, w), (n, 1, h, w)"""
+    n, _, h, w = latents.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    centred = torch.stack([xs - (w - 1) / 2, ys - (h - 1) / 2, torch.ones_like(xs)], dim=-1)  # (h, w, 3)
+    inverse = torch.linalg.inv(matrices)  # output pixel -> source pixel
+    src = torch.einsum("nij,hwj->nhwi", inverse, centred)[..., :2]  # (n, h, w, 2) centred source coords
+    gx = src[..., 0] / ((w - 1) / 2 if w > 1 else 1)
+    gy = src[..., 1] / ((h - 1) / 2 if h > 1 else 1)
+    grid = torch.stack([gx, gy], dim=-1)
+    valid = ((grid.abs() <= 1 + 1e-6).all(dim=-1)).to(latents.dtype)[:, None]  # (n, 1, h, w)
+    warped = F.grid_sample(latents.float(), grid.to(device=latents.device, dtype=torch.float32),
+                           mode="bilinear", padding_mode="border", align_corners=True)
+    return warped.to(latents.dtype), valid.to(latents.device)

@@ -62,6 +62,21 @@ def renoise(scheduler, latents: torch.Tensor, noise: torch.Tensor, steps: Motion
     return ratio**0.5 * latents + (1.0 - ratio) ** 0.5 * noise
 
 
+def noise_scale(scheduler, step_index: int) -> float:
+    """Standard deviation of a latent at this step whose content is unknown (x0 of unit variance)."""
+    if is_sigma_space(scheduler):
+        return (1.0 + float(scheduler.sigmas[step_index]) ** 2) ** 0.5
+    return 1.0
+
+
+def noised(scheduler, clean: torch.Tensor, noise: torch.Tensor, step_index: int) -> torch.Tensor:
+    """A clean latent noised to the level that enters step `step_index`, in the scheduler's space."""
+    if is_sigma_space(scheduler):
+        return clean + float(scheduler.sigmas[step_index]) * noise
+    a = alpha_bar(scheduler, step_index)
+    return a**0.5 * clean + (1 - a) ** 0.5 * noise
+
+
 def estimate_x0(scheduler, latents: torch.Tensor, model_output: torch.Tensor, step_index: int) -> torch.Tensor:
     """The model's current guess of the clean latent, for previews."""
     a = alpha_bar(scheduler, step_index)

@@ -11,7 +11,7 @@ import random
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .models import DEFAULT_MODEL, SCHEDULERS
-from .motion import default_motion
+from .motion import CameraKey, default_motion
 
 RECIPE_VERSION = 1
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5}  # the paper's and diffusers' defaults
@@ -120,6 +120,8 @@ class GenerationRequest:
     allow_unsafe_pickle: bool = False
     offload: bool = False  # model CPU offload, for small GPUs
     vae_tiling: bool = False
+    camera: list[CameraKey] | None = None  # keyframed pan/zoom/rotation; replaces `motion` when given
+    init_image: str | None = None  # image-to-video: frame 0 is this image
     loras: list[LoraSpec] = field(default_factory=list)
     edit: EditSpec | None = None  # video-to-video; frames, size and fps then come from the source
     extra: dict = field(default_factory=dict)  # free-form notes kept in the recipe
@@ -154,6 +156,13 @@ class GenerationRequest:
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
              f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
+        if self.camera is not None:
+            need(len(self.camera) > 0, "a camera path needs at least one key")
+            frames_seen = [k.frame for k in self.camera]
+            need(len(set(frames_seen)) == len(frames_seen), f"two camera keys on one frame ({frames_seen})")
+            for k in self.camera:
+                need(k.frame >= 0 and 0.05 <= k.zoom <= 20 and k.ease in ("linear", "ease") and abs(k.rotate) <= 3600,
+                     f"camera key at frame {k.frame}: zoom 0.05-20, ease linear|ease, frame >= 0")
         for lora in self.loras:
             need(-5 <= lora.scale <= 5, f"LoRA scale must be between -5 and 5 (got {lora.scale})")
         if self.edit is not None:
@@ -209,6 +218,8 @@ class GenerationRequest:
             if data.get("edit") is not None:
                 data["edit"] = EditSpec.from_dict(data["edit"])
             data["loras"] = [LoraSpec(**x) for x in data.get("loras", [])]
+            if data.get("camera") is not None:
+                data["camera"] = [CameraKey(**{**k, "pan": tuple(k.get("pan", (0.0, 0.0)))}) for k in data["camera"]]
             return cls(**data).validate()
         except TypeError as e:
             raise RequestError(f"the recipe has a malformed value ({e})") from e

@@ -16,8 +16,8 @@ import torch
 from .attention import FrameBatch, install_cross_frame_attention, restore_attention
 from .background import SubjectMaps, blend_background, install_probes
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
-from .motion import frame_shifts, translate
-from .noise_schedule import estimate_x0, expand_history, motion_steps, renoise, snapshot
+from .motion import camera_warp, frame_shifts, translate
+from .noise_schedule import estimate_x0, expand_history, motion_steps, noise_scale, noised, renoise, snapshot
 from .seeds import frame_generators, randn_per_frame, shuffled_windows
 
 
@@ -48,6 +48,8 @@ class VideoPlan:
     cross_frame: bool = True
     attention_window: int = 0  # earlier frames each frame attends to besides the anchor
     noise_window: int = 0  # > 0: FreeNoise-style re-use of the first window's noise
+    camera: torch.Tensor | None = None  # per-frame camera (frames, 3, 3) in latent pixels; replaces the shift
+    init_image: torch.Tensor | None = None  # image-to-video: frame 0's scaled latent (c, h, w), pinned
     background: float = 0.0  # > 0: background smoothing strength (paper section 3.3)
     subject_tokens: list[list[int]] | None = None  # per video: prompt positions of the subject
     # "motion": the paper's motion dynamics. "shared": every frame starts from frame 0's noise
@@ -101,6 +103,8 @@ def sample_video(
     ts = scheduler.timesteps
     at = motion_steps(ts, plan.t_restart, plan.t_warp)
     total = len(ts) if plan.init == "shared" else at.warp + (len(ts) - at.restart)
+    if plan.init_image is not None and plan.init == "motion":
+        total = len(ts) - at.restart
     generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
     anchor_gens = [g[0] for g in generators]
     shifts = frame_shifts(m, *plan.shift_per_frame).repeat(v, 1)  # (videos * frames, 2)
@@ -111,15 +115,39 @@ def sample_video(
         maps = SubjectMaps({text.text_branch * v + i: t for i, t in enumerate(plan.subject_tokens)}, (h, w))
     done = 0
 
+    cameras = None if plan.camera is None else plan.camera.repeat(v, 1, 1)  # (videos * frames, 3, 3)
+
+    def warp(anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """W_k applied to each video's anchor for every frame k, and where the result shows
+        content that was in view (None: everywhere).  # (videos * frames, c, h, w)"""
+        repeated = anchors.repeat_interleave(m, dim=0)
+        if cameras is None:
+            return translate(repeated, shifts), None
+        return camera_warp(repeated, cameras)
+
     def spread(anchors: torch.Tensor) -> torch.Tensor:
-        """W_k applied to each video's anchor for every frame k.  # (videos * frames, c, h, w)"""
-        return translate(anchors.repeat_interleave(m, dim=0), shifts)
+        return warp(anchors)[0]
+
+    pinned = None
+    if plan.init_image is not None:
+        # Image-to-video: frame 0 is the user's image at every step, noised to that step with
+        # one fixed noise (re-noising to T' alone would keep too little of it).
+        pinned_noise = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32)
+        image = plan.init_image.to(device, torch.float32)[None].expand(v, -1, -1, -1)
+
+        def pinned(i: int) -> torch.Tensor:
+            if i >= len(ts):
+                return image.clone()
+            return noised(scheduler, image, pinned_noise, i)
 
     def step(i: int, x: torch.Tensor, layout: VideoLayout, gens: list, phase: str) -> torch.Tensor:
         nonlocal done
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
         t = ts[i]
+        if pinned is not None:
+            x = x.clone()
+            x[::layout.frames] = pinned(i)
         model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
         out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames).float()
         done += 1
@@ -127,6 +155,8 @@ def sample_video(
             x0 = estimate_x0(scheduler, x, out, i)
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
         x = scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
+        if pinned is not None:
+            x[::layout.frames] = pinned(i + 1)
         if maps is not None and phase == "video":
             x = smooth_background(x)
         return x
@@ -168,13 +198,16 @@ def sample_video(
         # 2. Denoise the anchors alone down to T', keeping their latent (and the sampler's and
         #    the random streams' state) at T, where they restart.
         anchors = VideoLayout(v, 1)
-        for i in range(at.warp):
+        if pinned is not None:  # the anchor is the image: nothing to denoise
+            at_t = (pinned(at.restart), snapshot(scheduler), [g.get_state() for g in anchor_gens])
+            x = pinned(at.warp)
+        for i in range(0 if pinned is None else at.warp, at.warp):
             if i == at.restart:
                 at_t = (x.clone(), snapshot(scheduler), [g.get_state() for g in anchor_gens])
             x = step(i, x, anchors, anchor_gens, "anchor")
         x_anchor_t, scheduler, rng_states = at_t
-        # 3. x~_{T'}^k = W_k(x_{T'}^0): the anchor, translated by k * (dx, dy).
-        warped = spread(x)
+        # 3. x~_{T'}^k = W_k(x_{T'}^0): the anchor, translated by k * (dx, dy) (or moved by the camera).
+        warped, in_view = warp(x)
         # 4. Re-noise T' -> T with the DDPM forward process; frame 0 restarts from its own x_T.
         later = [g for gens in generators for g in gens[1:]]
         noise = randn_per_frame(later, (c, h, w), device, torch.float32)
@@ -184,6 +217,10 @@ def sample_video(
         is_anchor = torch.arange(v * m, device=device) % m == 0
         x = torch.empty_like(warped)
         x[~is_anchor] = renoise(scheduler, warped[~is_anchor], noise, at)
+        if in_view is not None:
+            # What enters the view has no content yet: fresh noise at T, not stretched borders.
+            fresh = randn_per_frame(later, (c, h, w), device, torch.float32) * noise_scale(scheduler, at.restart)
+            x[~is_anchor] = in_view[~is_anchor] * x[~is_anchor] + (1 - in_view[~is_anchor]) * fresh
         x[is_anchor] = x_anchor_t
         for g, state in zip(anchor_gens, rng_states):
             g.set_state(state)
