@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from .engine.request import GenerationRequest, RequestError
-from .measure.commands import COMMANDS as MEASURE_COMMANDS, add_measure_commands, run_measure_command
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
 INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"  # the model of the paper's Video Instruct-Pix2Pix
@@ -86,6 +85,9 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--background-smoothing", type=float,
                    help="pull the background toward frame 0 (paper 3.3), 0 (off) to 1; the paper uses about 0.6")
     g.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")
+    g.add_argument("--prompt-at", nargs=2, action="append", metavar=("FRAME", "TEXT"),
+                   help="prompt travel: from FRAME on, move toward TEXT (the first key is the prompt at frame 0)")
+    g.add_argument("--prompt-blend", choices=["linear", "slerp"], help="embedding interpolation between keys")
     g.add_argument("--camera", action="append", metavar="FRAME[:KEY=VALUE,...]",
                    help="camera keyframe, e.g. 0 or 24:zoom=1.5,rotate=10,pan=20/0,ease=ease; replaces --motion")
     g.add_argument("--image", dest="init_image", help="image-to-video: start from this image")
@@ -106,8 +108,14 @@ def _condition_command(sub) -> None:
     add_condition_command(sub)
 
 
+def _measure_commands(sub) -> None:
+    from .measure.commands import add_measure_commands  # eval, compare
+
+    add_measure_commands(sub)
+
+
 # Other subcommands register here: each entry adds its parser and sets `run` on it.
-_EXTRA_COMMANDS: list = [_condition_command]
+_EXTRA_COMMANDS: list = [_condition_command, _measure_commands]
 
 
 def _edit_spec(args: argparse.Namespace):
@@ -178,6 +186,18 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         base.pop("lora", None)
     if args.camera:
         base["camera"] = [parse_camera_key(text) for text in args.camera]
+    if getattr(args, "prompt_at", None):
+        from .engine.request import PromptKey
+
+        first = list(getattr(args, "prompt", None) or base.get("prompts", []))[:1]
+        try:
+            keys = [PromptKey(0, first[0])] if first else []
+            keys += [PromptKey(int(frame), text) for frame, text in args.prompt_at]
+        except ValueError as e:
+            raise RequestError(f"--prompt-at takes FRAME TEXT with a whole number as FRAME ({e})") from e
+        keys = sorted({k.frame: k for k in keys}.values(), key=lambda k: k.frame)  # a key at 0 replaces the prompt
+        base["prompt_keys"] = keys
+        base["prompts"] = [keys[0].prompt] if keys else []
     if args.prompt:
         base["prompts"] = list(args.prompt)
     if args.command == "edit":
@@ -268,8 +288,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("generate", "edit"):
             return _generate(args)
         return args.run(args)
-        if args.command in MEASURE_COMMANDS:
-            return run_measure_command(args)
     except (UsageError, RequestError) as e:
         print(f"t2vz: error: {e}", file=sys.stderr)
         return BAD_INPUT

@@ -305,3 +305,29 @@ def test_camera_video_and_image_to_video(tiny_folder, model_cache, tmp_path):
     assert torch.allclose(i2v.latents[0], expected[0], atol=1e-5)  # frame 0 is the image
     assert GenerationRequest.from_json(i2v.recipe.to_json()).init_image == str(path)
     assert GenerationRequest.from_json(a.recipe.to_json()).camera == cam
+
+
+def test_prompt_travel_is_chunk_exact_and_moves_between_the_keys(tiny_folder, model_cache):
+    from t2vz_desktop.engine.request import PromptKey
+
+    keys = [PromptKey(0, "a red circle"), PromptKey(4, "a blue star")]
+    runs = [run_generation(request(tiny_folder, frames=7, prompt_keys=keys, chunk_size=c), cache=model_cache)
+            for c in (2, 0)]
+    assert torch.allclose(runs[0].latents, runs[1].latents, atol=1e-4)
+    travel = runs[1].latents
+    red = run_generation(request(tiny_folder, frames=7), cache=model_cache).latents
+    # frame 0 is the first prompt's ordinary sample (batching two anchors only moves rounding)
+    assert torch.allclose(travel[0], red[0], atol=1e-3)
+    assert (travel[4] - red[4]).abs().max() > 1e-1  # frame 4 is the second key's own anchor
+    assert GenerationRequest.from_json(runs[1].recipe.to_json()).prompt_keys == keys
+
+
+def test_travel_embeddings_hit_the_keys_and_move_between_them():
+    from t2vz_desktop.engine.prompts import travel_embeddings
+
+    keyed = torch.stack([torch.ones(3, 4), -torch.ones(3, 4) * 2])
+    for blend in ("linear", "slerp"):
+        out = travel_embeddings(keyed, [0, 4], 7, blend)
+        assert torch.allclose(out[0], keyed[0]) and torch.allclose(out[4], keyed[1]) and torch.allclose(out[6], keyed[1])
+        dist = [(out[k] - keyed[1]).norm() for k in range(5)]
+        assert all(b < a for a, b in zip(dist, dist[1:]))

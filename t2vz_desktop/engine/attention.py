@@ -34,6 +34,9 @@ class RowGroup:
     slot: int
     anchor_row: int | None
     first_frame: int = 0
+    # Prompt travel: a second anchor, and per row how much of the attention goes to it.
+    next_slot: int | None = None
+    next_weights: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -110,12 +113,13 @@ class CrossFrameAttnProcessor:
 
     def _anchor_only(self, attn, hidden_states, query, g: RowGroup) -> torch.Tensor:
         key, value = self._anchor(attn, hidden_states, g)
-        # All rows of a group share one key/value set, so their queries can be laid end to end
-        # as one long sequence: one attention call, no copies of the anchor's keys.
         rows, tokens, inner = query[g.start : g.stop].shape
-        q = _heads(attn, query[g.start : g.stop].reshape(1, rows * tokens, inner))
-        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
-        return _merge(o).reshape(rows, tokens, inner)
+        out = _attend(attn, query[g.start : g.stop], key, value)
+        if g.next_slot is None:
+            return out
+        next_key, next_value = self.frames.anchor_kv[self.name][g.next_slot]
+        u = torch.tensor(g.next_weights, device=out.device, dtype=out.dtype)[:, None, None]
+        return (1 - u) * out + u * _attend(attn, query[g.start : g.stop], next_key, next_value)
 
     def _windowed(self, attn, hidden_states, query, g: RowGroup) -> torch.Tensor:
         window = self.frames.window
@@ -141,6 +145,16 @@ class CrossFrameAttnProcessor:
         q = _heads(attn, query[g.start : g.stop])
         o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, k)), _heads(attn, v), attn_mask=mask)
         return _merge(o)
+
+
+def _attend(attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Every query row against one key/value set. The rows share it, so their queries are laid
+    end to end as one long sequence: one attention call, no copies of the anchor's keys.
+    query: (rows, tokens, inner); key, value: (1, tokens, inner)"""
+    rows, tokens, inner = query.shape
+    q = _heads(attn, query.reshape(1, rows * tokens, inner))
+    o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
+    return _merge(o).reshape(rows, tokens, inner)
 
 
 def _heads(attn, x: torch.Tensor) -> torch.Tensor:

@@ -32,14 +32,23 @@ def unet_denoiser(unet) -> Denoiser:
 
 @dataclass(frozen=True)
 class VideoLayout:
-    """Latent rows are videos one after another, frames in order: row = video * frames + frame."""
+    """Latent rows are videos one after another, frames in order: row = video * frames + frame.
+
+    `keys` are the anchor frames of every video: (0,) for the paper's method; prompt travel
+    gives each keyed prompt its own anchor, and frames between two keys attend to both.
+    """
 
     videos: int
     frames: int
+    keys: tuple[int, ...] = (0,)
 
     @property
     def rows(self) -> int:
         return self.videos * self.frames
+
+    def anchor_of(self, frame: int) -> int:
+        """Index into `keys` of the last key at or before `frame`."""
+        return max(j for j, key in enumerate(self.keys) if key <= frame)
 
 
 @dataclass
@@ -99,6 +108,37 @@ def _groups(layout: VideoLayout, start: int, stop: int, branches: int) -> list[R
     return groups
 
 
+def _travel_groups(layout: VideoLayout, rows: list[int], branches: int) -> list[RowGroup]:
+    """Row groups for a batch of arbitrary rows (sorted) when videos have several anchors: per
+    branch, runs of rows of one video between the same two keys. A key row is its own anchor;
+    rows between keys a and b blend their attention to a's and b's anchors by position."""
+    keys, k = layout.keys, len(layout.keys)
+    runs: list[tuple[int, int, tuple]] = []  # (first batch position, stop, what they share)
+    for pos, row in enumerate(rows):
+        video, frame = divmod(row, layout.frames)
+        j = layout.anchor_of(frame)
+        tag = (video, j, frame == keys[j])
+        if runs and runs[-1][2] == tag and runs[-1][1] == pos and not tag[2]:
+            runs[-1] = (runs[-1][0], pos + 1, tag)
+        else:
+            runs.append((pos, pos + 1, tag))
+    groups = []
+    for branch in range(branches):
+        offset = branch * len(rows)
+        for first, stop, (video, j, is_key) in runs:
+            slot = branch * layout.videos * k + video * k + j
+            if is_key:
+                groups.append(RowGroup(offset + first, offset + stop, slot, offset + first))
+                continue
+            nxt = slot + 1 if j + 1 < k else None
+            weights = None
+            if nxt is not None:
+                frames = [rows[p] % layout.frames for p in range(first, stop)]
+                weights = tuple((f - keys[j]) / (keys[j + 1] - keys[j]) for f in frames)
+            groups.append(RowGroup(offset + first, offset + stop, slot, None, 0, nxt, weights))
+    return groups
+
+
 @torch.no_grad()
 def predict_noise(
     denoiser: Denoiser,
@@ -108,25 +148,43 @@ def predict_noise(
     text: Conditioning,
     chunk_size: int,
     frames: FrameBatch | None,
+    cond_rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Guided model output for every row, computed chunk by chunk.  # (rows, c, h, w)"""
+    """Guided model output for every row, computed chunk by chunk.  # (rows, c, h, w)
+
+    `cond_rows` picks each row's embeddings from the text tables (default: its video's)."""
     branches = text.branches()
     rows = torch.arange(layout.rows, device=model_input.device)
     video_of_row, frame_of_row = rows // layout.frames, rows % layout.frames
+    cond_rows = video_of_row if cond_rows is None else cond_rows.to(model_input.device)
+    travel = len(layout.keys) > 1
+    if travel:  # every anchor first, so that its keys and values exist for the frames before it
+        key_rows = [v * layout.frames + key for v in range(layout.videos) for key in layout.keys]
+        others = [r for r in range(layout.rows) if r not in set(key_rows)]
+        size = len(others) if chunk_size <= 0 else chunk_size
+        batches = [key_rows] + [others[a : a + size] for a in range(0, len(others), size)]
+    else:
+        batches = [list(range(a, b)) for a, b in chunk_bounds(layout.rows, chunk_size)]
     out = torch.empty_like(model_input)
     if frames is not None:
         frames.new_step()
-    for start, stop in chunk_bounds(layout.rows, chunk_size):
-        n = stop - start
-        videos = video_of_row[start:stop]
-        x = model_input[start:stop].repeat(len(branches), 1, 1, 1)
-        emb = torch.cat([e[videos] for e, _ in branches])
-        frame_index = frame_of_row[start:stop].repeat(len(branches))
+    for batch in batches:
+        if not batch:
+            continue
+        index = torch.tensor(batch, device=model_input.device)
+        n = len(batch)
+        x = model_input[index].repeat(len(branches), 1, 1, 1)
+        emb = torch.cat([e[cond_rows[index]] for e, _ in branches])
+        frame_index = frame_of_row[index].repeat(len(branches))
         with_image = torch.tensor([img for _, img in branches], device=x.device).repeat_interleave(n)
         if frames is not None:
-            frames.groups = _groups(layout, start, stop, len(branches))
+            if travel:
+                frames.groups = _travel_groups(layout, batch, len(branches))
+            else:
+                frames.groups = _groups(layout, batch[0], batch[-1] + 1, len(branches))
         pred = denoiser(x, t, emb, frame_index, with_image)
-        out[start:stop] = text.combine(list(pred.chunk(len(branches))))
+        out[index] = text.combine(list(pred.chunk(len(branches))))
     if frames is not None:
         frames.groups = []
     return out
+

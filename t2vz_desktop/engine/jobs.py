@@ -25,7 +25,8 @@ from .guided import open_clip, prepare_guided
 from .models import LoadedModel, ModelError, load_model, locate_model, make_scheduler
 from .motion import camera_matrices
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
-from .prompts import encode_prompts, prompt_warnings, repeat_per_video
+from .chunks import Conditioning
+from .prompts import encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
 from .request import GenerationRequest, RequestError
 from .sampler import Cancelled, CancelToken, StepState, VideoPlan, sample_video
 
@@ -122,6 +123,19 @@ class GenerationResult:
 _DEFAULT_CACHE = ModelCache()
 
 
+def travel_text(pipe, recipe: GenerationRequest, device) -> Conditioning:
+    """Per-frame text tables for prompt travel, for every video (prompt travel has one prompt
+    list, so the videos differ by seed only)."""
+    keys = recipe.prompt_keys
+    keyed = encode_prompts(pipe, [k.prompt for k in keys], recipe.negative_prompt, recipe.guidance, device)
+    frames = [k.frame for k in keys]
+    cond = travel_embeddings(keyed.cond, frames, recipe.frames, recipe.prompt_blend)
+    uncond = None if keyed.uncond is None else keyed.uncond[:1].expand(recipe.frames, -1, -1)
+    videos = recipe.videos_per_prompt
+    return Conditioning(cond=cond.repeat(videos, 1, 1), guidance=keyed.guidance,
+                        uncond=None if uncond is None else uncond.repeat(videos, 1, 1))
+
+
 def image_latent(vae, recipe: GenerationRequest, device) -> torch.Tensor:
     """The user's start image, cropped to the video's size, as a scaled latent.  # (c, h, w)"""
     import cv2
@@ -189,6 +203,10 @@ def run_generation(
     text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
                           image_guidance=recipe.edit.image_guidance if instruct else None)
     text = repeat_per_video(text, recipe.videos_per_prompt)
+    keys = (0,)
+    if recipe.prompt_keys:
+        keys = tuple(k.frame for k in recipe.prompt_keys)
+        text = travel_text(pipe, recipe, device)
     dx, dy = recipe.motion
     plan = VideoPlan(
         frames=recipe.frames,
@@ -204,6 +222,8 @@ def run_generation(
         noise_window=recipe.noise_window,
         camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
         init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
+        keys=keys,
+        key_seeds=tuple(None if k.seed is None else k.seed for k in recipe.prompt_keys) if recipe.prompt_keys else (None,),
         background=recipe.background_smoothing,
         subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
         init="motion" if guided is None or recipe.edit.motion_field else "shared",

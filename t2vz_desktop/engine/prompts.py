@@ -45,3 +45,29 @@ def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning
         return None if x is None else x.repeat_interleave(videos_per_prompt, dim=0)
 
     return Conditioning(cond=rep(text.cond), uncond=rep(text.uncond), guidance=text.guidance)
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, u: float) -> torch.Tensor:
+    """Spherical interpolation of each token vector, keeping its length in between."""
+    na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
+    ua, ub = a / na.clamp(min=1e-8), b / nb.clamp(min=1e-8)
+    angle = torch.acos((ua * ub).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    sin = torch.sin(angle)
+    direction = (torch.sin((1 - u) * angle) * ua + torch.sin(u * angle) * ub) / sin.clamp(min=1e-8)
+    direction = torch.where(sin < 1e-4, (1 - u) * ua + u * ub, direction)
+    return direction * ((1 - u) * na + u * nb)
+
+
+def travel_embeddings(keyed: torch.Tensor, keys: list[int], frames: int, blend: str) -> torch.Tensor:
+    """Per-frame embeddings between keyed prompts: the key's own at a key, moving toward the next
+    key's in between, the last key's after it. keyed: (keys, tokens, dim) -> (frames, tokens, dim)"""
+    out = []
+    for k in range(frames):
+        j = max(i for i, key in enumerate(keys) if key <= k)
+        if j + 1 == len(keys) or k == keys[j]:
+            out.append(keyed[j])
+            continue
+        u = (k - keys[j]) / (keys[j + 1] - keys[j])
+        a, b = keyed[j], keyed[j + 1]
+        out.append(_slerp(a, b, u) if blend == "slerp" else (1 - u) * a + u * b)
+    return torch.stack(out)

@@ -38,6 +38,15 @@ class ControlSpec:
 
 
 @dataclass
+class PromptKey:
+    """Prompt travel: from this frame on, the video moves toward this prompt."""
+
+    frame: int
+    prompt: str
+    seed: int | None = None  # None: share frame 0's noise, for a steady layout
+
+
+@dataclass
 class LoraSpec:
     """A LoRA file applied to the base model with a strength."""
 
@@ -120,6 +129,8 @@ class GenerationRequest:
     allow_unsafe_pickle: bool = False
     offload: bool = False  # model CPU offload, for small GPUs
     vae_tiling: bool = False
+    prompt_keys: list[PromptKey] | None = None  # prompt travel; the first key is at frame 0
+    prompt_blend: str = "slerp"  # how embeddings move between keys: linear | slerp
     camera: list[CameraKey] | None = None  # keyframed pan/zoom/rotation; replaces `motion` when given
     init_image: str | None = None  # image-to-video: frame 0 is this image
     loras: list[LoraSpec] = field(default_factory=list)
@@ -156,6 +167,18 @@ class GenerationRequest:
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
              f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
+        if self.prompt_keys is not None:
+            keys = self.prompt_keys
+            need(len(keys) >= 1 and keys[0].frame == 0, "prompt travel needs a key at frame 0")
+            need(all(a.frame < b.frame for a, b in zip(keys, keys[1:])), "prompt keys must be in frame order, one per frame")
+            need(keys[-1].frame < self.frames or self.edit is not None,
+                 f"prompt key at frame {keys[-1].frame} is past the last frame ({self.frames - 1})")
+            need(all(k.prompt.strip() for k in keys), "every prompt key needs a prompt")
+            need(self.prompt_blend in ("linear", "slerp"), f"prompt blend must be linear or slerp (got {self.prompt_blend})")
+            need(len(self.prompts) == 1, "prompt travel makes one video per seed: give the prompts as keys only")
+            need(self.attention_window == 0 and self.background_smoothing == 0 and self.init_image is None
+                 and self.edit is None,
+                 "prompt travel does not combine with --attention-window, --background-smoothing, --image or edits yet")
         if self.camera is not None:
             need(len(self.camera) > 0, "a camera path needs at least one key")
             frames_seen = [k.frame for k in self.camera]
@@ -218,6 +241,8 @@ class GenerationRequest:
             if data.get("edit") is not None:
                 data["edit"] = EditSpec.from_dict(data["edit"])
             data["loras"] = [LoraSpec(**x) for x in data.get("loras", [])]
+            if data.get("prompt_keys") is not None:
+                data["prompt_keys"] = [PromptKey(**k) for k in data["prompt_keys"]]
             if data.get("camera") is not None:
                 data["camera"] = [CameraKey(**{**k, "pan": tuple(k.get("pan", (0.0, 0.0)))}) for k in data["camera"]]
             return cls(**data).validate()

@@ -16,7 +16,7 @@ import torch
 from .attention import FrameBatch, install_cross_frame_attention, restore_attention
 from .background import SubjectMaps, blend_background, install_probes
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
-from .motion import camera_warp, frame_shifts, translate
+from .motion import camera_warp, translate
 from .noise_schedule import estimate_x0, expand_history, motion_steps, noise_scale, noised, renoise, snapshot
 from .seeds import frame_generators, randn_per_frame, shuffled_windows
 
@@ -50,6 +50,8 @@ class VideoPlan:
     noise_window: int = 0  # > 0: FreeNoise-style re-use of the first window's noise
     camera: torch.Tensor | None = None  # per-frame camera (frames, 3, 3) in latent pixels; replaces the shift
     init_image: torch.Tensor | None = None  # image-to-video: frame 0's scaled latent (c, h, w), pinned
+    keys: tuple[int, ...] = (0,)  # anchor frames; prompt travel keys several (text then per frame)
+    key_seeds: tuple[int | None, ...] = (None,)  # per key: its own seed, or None to share frame 0's noise
     background: float = 0.0  # > 0: background smoothing strength (paper section 3.3)
     subject_tokens: list[list[int]] | None = None  # per video: prompt positions of the subject
     # "motion": the paper's motion dynamics. "shared": every frame starts from frame 0's noise
@@ -106,8 +108,17 @@ def sample_video(
     if plan.init_image is not None and plan.init == "motion":
         total = len(ts) - at.restart
     generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
-    anchor_gens = [g[0] for g in generators]
-    shifts = frame_shifts(m, *plan.shift_per_frame).repeat(v, 1)  # (videos * frames, 2)
+    keys, n_keys = plan.keys, len(plan.keys)
+    video = VideoLayout(v, m, keys)
+    anchor_gens = [gens[key] for gens in generators for key in keys]  # anchors: video-major, key order
+    # Every frame starts as a warp of the anchor of the last key at or before it.
+    key_of_frame = [video.anchor_of(k) for k in range(m)]
+    source = torch.tensor([i * n_keys + key_of_frame[k] for i in range(v) for k in range(m)])
+    since_key = torch.tensor([k - keys[key_of_frame[k]] for k in range(m)], dtype=torch.float64)
+    shifts = (since_key[:, None] * torch.tensor(plan.shift_per_frame, dtype=torch.float64)).repeat(v, 1)
+    travel = n_keys > 1
+    cond_rows = torch.arange(v * m) if travel else None
+    anchor_rows = torch.tensor([i * m + key for i in range(v) for key in keys]) if travel else None
     smoothing = plan.background > 0 and plan.init == "motion" and plan.subject_tokens is not None
     frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing else None
     maps = None
@@ -115,12 +126,15 @@ def sample_video(
         maps = SubjectMaps({text.text_branch * v + i: t for i, t in enumerate(plan.subject_tokens)}, (h, w))
     done = 0
 
-    cameras = None if plan.camera is None else plan.camera.repeat(v, 1, 1)  # (videos * frames, 3, 3)
+    cameras = None
+    if plan.camera is not None:  # relative to the frame's key: C_k C_key^-1
+        at_key = torch.stack([plan.camera[k] @ torch.linalg.inv(plan.camera[keys[key_of_frame[k]]]) for k in range(m)])
+        cameras = at_key.repeat(v, 1, 1)  # (videos * frames, 3, 3)
 
     def warp(anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """W_k applied to each video's anchor for every frame k, and where the result shows
-        content that was in view (None: everywhere).  # (videos * frames, c, h, w)"""
-        repeated = anchors.repeat_interleave(m, dim=0)
+        """W_k applied to the anchor of every frame k, and where the result shows content that
+        was in view (None: everywhere).  # (videos * frames, c, h, w)"""
+        repeated = anchors[source.to(anchors.device)]
         if cameras is None:
             return translate(repeated, shifts), None
         return camera_warp(repeated, cameras)
@@ -149,7 +163,8 @@ def sample_video(
             x = x.clone()
             x[::layout.frames] = pinned(i)
         model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
-        out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames).float()
+        rows = anchor_rows if phase == "anchor" else cond_rows
+        out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames, rows).float()
         done += 1
         if callback is not None:
             x0 = estimate_x0(scheduler, x, out, i)
@@ -187,7 +202,15 @@ def sample_video(
     try:
         # 1. x_T^0 ~ N(0, I), the anchor of each video only.
         x = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32) * scheduler.init_noise_sigma
-        video = VideoLayout(v, m)
+        if travel:  # later keys share frame 0's noise (a steady layout) unless they have a seed
+            x = x.view(v, n_keys, c, h, w)
+            for j, seed in enumerate(plan.key_seeds):
+                if j and seed is None:
+                    x[:, j] = x[:, 0]
+                elif j:
+                    own = torch.Generator("cpu").manual_seed(seed)
+                    x[:, j] = torch.randn((c, h, w), generator=own).to(device) * scheduler.init_noise_sigma
+            x = x.reshape(v * n_keys, c, h, w)
         every_frame = [g for gens in generators for g in gens]
         if plan.init == "shared":
             # Guided modes: one noise for all frames, all denoised together from the start.
@@ -197,7 +220,7 @@ def sample_video(
             return x
         # 2. Denoise the anchors alone down to T', keeping their latent (and the sampler's and
         #    the random streams' state) at T, where they restart.
-        anchors = VideoLayout(v, 1)
+        anchors = VideoLayout(v * n_keys, 1)
         if pinned is not None:  # the anchor is the image: nothing to denoise
             at_t = (pinned(at.restart), snapshot(scheduler), [g.get_state() for g in anchor_gens])
             x = pinned(at.warp)
@@ -209,12 +232,12 @@ def sample_video(
         # 3. x~_{T'}^k = W_k(x_{T'}^0): the anchor, translated by k * (dx, dy) (or moved by the camera).
         warped, in_view = warp(x)
         # 4. Re-noise T' -> T with the DDPM forward process; frame 0 restarts from its own x_T.
-        later = [g for gens in generators for g in gens[1:]]
+        later = [g for gens in generators for k, g in enumerate(gens) if k not in keys]
         noise = randn_per_frame(later, (c, h, w), device, torch.float32)
         if plan.noise_window:
             noise = torch.cat([shuffled_windows(n, plan.noise_window, seed) for n, seed in
-                               zip(noise.split(m - 1), plan.seeds)])
-        is_anchor = torch.arange(v * m, device=device) % m == 0
+                               zip(noise.split(m - n_keys), plan.seeds)])
+        is_anchor = torch.tensor([k in keys for _ in range(v) for k in range(m)], device=device)
         x = torch.empty_like(warped)
         x[~is_anchor] = renoise(scheduler, warped[~is_anchor], noise, at)
         if in_view is not None:
@@ -225,7 +248,8 @@ def sample_video(
         for g, state in zip(anchor_gens, rng_states):
             g.set_state(state)
         expand_history(scheduler, spread)
-        # 5. Denoise all frames together from T, with cross-frame attention.
+        # 5. Denoise all frames together from T, with cross-frame attention (between two keys,
+        #    to both keys' anchors, blended by position).
         for i in range(at.restart, len(ts)):
             x = step(i, x, video, every_frame, "video")
         return x
