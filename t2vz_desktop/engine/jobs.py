@@ -18,17 +18,18 @@ import torch
 
 from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, export_video
 from .background import default_subject, subject_token_positions
+from .cancel import Cancelled, CancelToken
+from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
-from .smoother import smooth_frames
 from .guided import open_clip, prepare_guided
 from .models import LoadedModel, ModelError, load_model, locate_model, make_scheduler
 from .motion import camera_matrices
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
-from .chunks import Conditioning
 from .prompts import encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
 from .request import GenerationRequest, RequestError
-from .sampler import Cancelled, CancelToken, StepState, VideoPlan, sample_video
+from .sampler import StepState, VideoPlan, sample_video
+from .smoother import smooth_frames
 
 __all__ = [
     "Cancelled", "CancelToken", "GenerationRequest", "GenerationResult", "ModelCache",

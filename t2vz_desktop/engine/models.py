@@ -14,14 +14,13 @@ from pathlib import Path
 import torch
 
 from .paths import resources_dir
+from .request import DEFAULT_MODEL, SCHEDULERS  # noqa: F401  (re-exported)
 
-DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEMO_MODEL = "demo"
 PICKLE_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth"}
 FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 # diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
 SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21"}
-SCHEDULERS = ("ddim", "euler-a", "dpm++")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 

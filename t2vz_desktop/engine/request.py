@@ -10,10 +10,11 @@ import json
 import random
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from .models import DEFAULT_MODEL, SCHEDULERS
-from .motion import CameraKey, default_motion
+from .camera import CameraKey, default_motion
 
 RECIPE_VERSION = 1
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SCHEDULERS = ("ddim", "euler-a", "dpm++")
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5}  # the paper's and diffusers' defaults
 
 

@@ -15,22 +15,11 @@ import torch
 
 from .attention import FrameBatch, install_cross_frame_attention, restore_attention
 from .background import SubjectMaps, blend_background, install_probes
+from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
 from .motion import camera_warp, translate
 from .noise_schedule import estimate_x0, expand_history, motion_steps, noise_scale, noised, renoise, snapshot
 from .seeds import frame_generators, randn_per_frame, shuffled_windows
-
-
-class Cancelled(Exception):
-    """The user cancelled the job; nothing is written."""
-
-
-class CancelToken:
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,200 @@
+"""The export dialog: render the timeline to MP4/WebM/GIF/PNG frames on a background thread,
+with presets, progress and cancel."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+    QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from .project import Project
+from .render import RenderCancelled, RenderOptions, render_timeline
+
+SUFFIX = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    format: str
+    crf: int
+    scale: float  # of the project's size
+    audio: bool = True
+
+
+PRESETS = (
+    Preset("Web (MP4, H.264)", "mp4", 23, 1.0),
+    Preset("High quality (MP4)", "mp4", 14, 1.0),
+    Preset("WebM (VP9)", "webm", 30, 1.0),
+    Preset("GIF (half size)", "gif", 0, 0.5, audio=False),
+    Preset("PNG sequence", "png", 0, 1.0, audio=False),
+)
+
+
+class ExportWorker(QObject):
+    progress = Signal(int, int)
+    finished = Signal(str)  # the written path
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stop = False
+
+    @Slot(object, str, object)
+    def run(self, project: Project, out: str, options: RenderOptions) -> None:
+        try:
+            render_timeline(project, out, options, self.progress.emit, lambda: self.stop)
+        except RenderCancelled:
+            self.cancelled.emit()
+        except (OSError, ValueError) as e:  # MediaError is a ValueError: an unreadable source
+            self.failed.emit(str(e))
+        else:
+            self.finished.emit(out)
+
+
+class ExportDialog(QDialog):
+    _start = Signal(object, str, object)
+
+    def __init__(self, project: Project, default_path: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Export video")
+        self.project = project
+        self.preset = QComboBox()
+        self.preset.addItems([p.name for p in PRESETS])
+        self.format = QComboBox()
+        self.format.addItems(list(SUFFIX))
+        self.path = QLineEdit(str(default_path))
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse)
+        self.width_box, self.height_box = QSpinBox(), QSpinBox()
+        for box in (self.width_box, self.height_box):
+            box.setRange(16, 8192)
+            box.setSingleStep(2)
+        self.crf = QSpinBox()
+        self.crf.setRange(0, 63)
+        self.crf.setToolTip("Quality for MP4/WebM: lower is better and larger")
+        self.audio = QCheckBox("Include the audio of imported clips")
+        self.progress = QProgressBar()
+        self.status = QLabel(f"{project.duration} frames at {project.fps:g} fps")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Preset", self.preset)
+        form.addRow("Format", self.format)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        form.addRow("File", row)
+        size = QHBoxLayout()
+        size.addWidget(self.width_box)
+        size.addWidget(QLabel("x"))
+        size.addWidget(self.height_box)
+        form.addRow("Size", size)
+        form.addRow("Quality (CRF)", self.crf)
+        form.addRow("", self.audio)
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.AcceptRole)
+        self.cancel_button = self.buttons.addButton("Close", QDialogButtonBox.RejectRole)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel_or_close)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+
+        self.preset.currentIndexChanged.connect(self.apply_preset)
+        self.format.currentTextChanged.connect(self._format_changed)
+        self.apply_preset(0)
+
+        self.thread = QThread(self)
+        self.worker = ExportWorker()
+        self.worker.moveToThread(self.thread)
+        self._start.connect(self.worker.run)
+        self.worker.progress.connect(self._progress)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
+        self.worker.cancelled.connect(self._cancelled)
+        self.thread.start()
+        self.running = False
+        self.result: str | None = None
+
+    def apply_preset(self, index: int) -> None:
+        preset = PRESETS[index]
+        self.format.setCurrentText(preset.format)
+        self.width_box.setValue(max(16, round(self.project.width * preset.scale)))
+        self.height_box.setValue(max(16, round(self.project.height * preset.scale)))
+        if preset.crf:
+            self.crf.setValue(preset.crf)
+        self.audio.setChecked(preset.audio)
+
+    def _format_changed(self, fmt: str) -> None:
+        path = Path(self.path.text())
+        stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+        self.path.setText(str(path.with_name(stem + SUFFIX[fmt])))
+        self.crf.setEnabled(fmt in ("mp4", "webm"))
+        self.audio.setEnabled(fmt in ("mp4", "webm"))
+
+    def _browse(self) -> None:
+        fmt = self.format.currentText()
+        if fmt == "png":
+            chosen = QFileDialog.getExistingDirectory(self, "Folder for the PNG frames")
+        else:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text(), f"{fmt.upper()} (*{SUFFIX[fmt]})")
+        if chosen:
+            self.path.setText(chosen)
+
+    def options(self) -> RenderOptions:
+        fmt = self.format.currentText()
+        return RenderOptions(self.width_box.value(), self.height_box.value(), self.project.fps, fmt,
+                             self.crf.value(), self.audio.isChecked() and fmt in ("mp4", "webm"))
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.running, self.worker.stop, self.result = True, False, None
+        self.export_button.setEnabled(False)
+        self.cancel_button.setText("Cancel")
+        self.status.setText("Exporting...")
+        # the worker renders a copy, so edits made meanwhile cannot race with it
+        self._start.emit(copy.deepcopy(self.project), self.path.text(), self.options())
+
+    def cancel_or_close(self) -> None:
+        if self.running:
+            self.worker.stop = True
+        else:
+            self.reject()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+
+    def _ended(self, text: str) -> None:
+        self.running = False
+        self.export_button.setEnabled(True)
+        self.cancel_button.setText("Close")
+        self.status.setText(text)
+
+    def _finished(self, path: str) -> None:
+        self.result = path
+        self._ended(f"Exported {path}")
+
+    def _failed(self, message: str) -> None:
+        self._ended(f"Export failed: {message}")
+
+    def _cancelled(self) -> None:
+        self.progress.setValue(0)
+        self._ended("Export cancelled; nothing was written.")
+
+    def done(self, result: int) -> None:
+        self.worker.stop = True
+        self.thread.quit()
+        self.thread.wait(10_000)
+        super().done(result)

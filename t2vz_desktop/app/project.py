@@ -1,0 +1,342 @@
+"""The timeline and media bin as plain Python: no Qt here, so every edit is unit-testable.
+
+Units: every position, in point and out point is a frame number at the project's frame rate.
+A source of another rate is resampled (its frame for project frame k is floor(k * src / project)),
+and a source of another size is scaled to fit the project's frame when shown or rendered.
+Tracks are kept top first: where clips overlap in time, the one on the higher track wins.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FORMAT_VERSION = 1
+PROJECT_SUFFIX = ".t2vz"
+
+
+class EditError(ValueError):
+    """An edit that would break the timeline (overlap, empty clip); the message is for the user."""
+
+
+class ProjectFileError(ValueError):
+    """A project file that cannot be read; the message names the file."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@dataclass
+class MediaItem:
+    id: str
+    path: str  # absolute while the project is open; relative to the project file when saved
+    name: str
+    width: int
+    height: int
+    fps: float
+    frames: int  # source frames
+    has_audio: bool = False
+    recipe: str | None = None  # the generation recipe (JSON text) of a generated item
+    generated: bool = False
+    offline: bool = False  # the file was missing when the project was opened
+
+    def length_at(self, fps: float) -> int:
+        """How many project frames the whole source lasts once resampled to `fps`."""
+        if not self.fps or abs(self.fps - fps) < 1e-6:
+            return self.frames
+        return max(1, round(self.frames * fps / self.fps))
+
+    def source_frame(self, project_frame: int, fps: float) -> int:
+        """The source frame shown at project frame `project_frame` (counted from the source's start)."""
+        if not self.fps or abs(self.fps - fps) < 1e-6:
+            index = project_frame
+        else:
+            index = int(project_frame * self.fps / fps + 1e-9)
+        return min(max(index, 0), self.frames - 1)
+
+
+@dataclass
+class Clip:
+    id: str
+    media_id: str
+    start: int  # first timeline frame
+    in_point: int  # first frame of the (resampled) source that is used
+    out_point: int  # one past the last used frame
+
+    @property
+    def length(self) -> int:
+        return self.out_point - self.in_point
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass
+class Track:
+    id: str
+    name: str
+    clips: list[Clip] = field(default_factory=list)  # kept sorted by start, never overlapping
+
+    def clip_at(self, frame: int) -> Clip | None:
+        return next((c for c in self.clips if c.start <= frame < c.end), None)
+
+    def fits(self, start: int, length: int, ignore: str | None = None) -> bool:
+        return start >= 0 and all(c.end <= start or c.start >= start + length for c in self.clips if c.id != ignore)
+
+    def free_start(self, start: int, length: int) -> int:
+        """The first position at or after `start` where `length` frames fit."""
+        start = max(0, start)
+        for c in sorted(self.clips, key=lambda c: c.start):
+            if c.end <= start or c.start >= start + length:
+                continue
+            start = c.end
+        return start
+
+
+@dataclass
+class Project:
+    width: int = 512
+    height: int = 512
+    fps: float = 8.0
+    tracks: list[Track] = field(default_factory=list)
+    media: dict[str, MediaItem] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, width: int = 512, height: int = 512, fps: float = 8.0) -> "Project":
+        return cls(width, height, fps, [Track(new_id(), "V2"), Track(new_id(), "V1")])
+
+    # -- queries -----------------------------------------------------------------------------
+    @property
+    def duration(self) -> int:
+        return max((c.end for t in self.tracks for c in t.clips), default=0)
+
+    def track(self, track_id: str) -> Track:
+        for t in self.tracks:
+            if t.id == track_id:
+                return t
+        raise EditError(f"no track {track_id}")
+
+    def find_clip(self, clip_id: str) -> tuple[Track, Clip]:
+        for t in self.tracks:
+            for c in t.clips:
+                if c.id == clip_id:
+                    return t, c
+        raise EditError(f"no clip {clip_id}")
+
+    def visible_clip(self, frame: int) -> Clip | None:
+        """The clip shown at `frame`: the one on the highest track."""
+        for t in self.tracks:
+            c = t.clip_at(frame)
+            if c is not None:
+                return c
+        return None
+
+    def edges(self, ignore: str | None = None) -> list[int]:
+        """Clip starts and ends, the positions that moves and trims snap to."""
+        return sorted({e for t in self.tracks for c in t.clips if c.id != ignore for e in (c.start, c.end)})
+
+    def snapshot(self) -> dict:
+        return copy.deepcopy({"width": self.width, "height": self.height, "fps": self.fps,
+                              "tracks": self.tracks, "media": self.media})
+
+    def restore(self, state: dict) -> None:
+        state = copy.deepcopy(state)
+        self.width, self.height, self.fps = state["width"], state["height"], state["fps"]
+        self.tracks, self.media = state["tracks"], state["media"]
+
+    # -- tracks ------------------------------------------------------------------------------
+    def add_track(self) -> Track:
+        """A new empty track on top (named after the highest V number so far)."""
+        numbers = [int(t.name[1:]) for t in self.tracks if t.name[1:].isdigit()]
+        track = Track(new_id(), f"V{max(numbers, default=0) + 1}")
+        self.tracks.insert(0, track)
+        return track
+
+    def remove_track(self, track_id: str) -> None:
+        if len(self.tracks) <= 1:
+            raise EditError("the timeline needs at least one track")
+        self.tracks.remove(self.track(track_id))
+
+    def move_track(self, track_id: str, offset: int) -> None:
+        """Move a track `offset` places down (positive) or up (negative) in the stack."""
+        track = self.track(track_id)
+        index = self.tracks.index(track)
+        new = min(max(index + offset, 0), len(self.tracks) - 1)
+        self.tracks.insert(new, self.tracks.pop(index))
+
+    # -- media -------------------------------------------------------------------------------
+    def add_media(self, item: MediaItem) -> MediaItem:
+        self.media[item.id] = item
+        return item
+
+    def remove_media(self, media_id: str) -> None:
+        """Remove a bin item and every clip made from it."""
+        self.media.pop(media_id)
+        for t in self.tracks:
+            t.clips = [c for c in t.clips if c.media_id != media_id]
+
+    # -- clips -------------------------------------------------------------------------------
+    def add_clip(self, track_id: str, media_id: str, start: int | None = None) -> Clip:
+        """Put the whole of a media item on a track: at `start` or the first free place after it,
+        or after the track's last clip when `start` is None."""
+        track, item = self.track(track_id), self.media[media_id]
+        length = item.length_at(self.fps)
+        at = track.free_start(max((c.end for c in track.clips), default=0) if start is None else start, length)
+        clip = Clip(new_id(), media_id, at, 0, length)
+        track.clips.append(clip)
+        self._sort(track)
+        return clip
+
+    def move_clip(self, clip_id: str, track_id: str, start: int) -> None:
+        old_track, clip = self.find_clip(clip_id)
+        new_track = self.track(track_id)
+        if not new_track.fits(start, clip.length, ignore=clip.id):
+            raise EditError("the clip would overlap another clip")
+        old_track.clips.remove(clip)
+        clip.start = start
+        new_track.clips.append(clip)
+        self._sort(new_track)
+
+    def trim_clip(self, clip_id: str, side: str, frame: int) -> None:
+        """Move the clip's left or right edge to timeline frame `frame`; the content stays put."""
+        track, clip = self.find_clip(clip_id)
+        item = self.media[clip.media_id]
+        if side == "left":
+            delta = frame - clip.start
+            new_in = clip.in_point + delta
+            if new_in < 0 or new_in >= clip.out_point:
+                raise EditError("cannot trim past the clip's source")
+            if not track.fits(frame, clip.out_point - new_in, ignore=clip.id):
+                raise EditError("the clip would overlap another clip")
+            clip.start, clip.in_point = frame, new_in
+        elif side == "right":
+            new_out = clip.in_point + frame - clip.start
+            if new_out <= clip.in_point or new_out > item.length_at(self.fps):
+                raise EditError("cannot trim past the clip's source")
+            if not track.fits(clip.start, new_out - clip.in_point, ignore=clip.id):
+                raise EditError("the clip would overlap another clip")
+            clip.out_point = new_out
+        else:
+            raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+
+    def split_clip(self, clip_id: str, frame: int) -> Clip:
+        """Cut a clip in two at timeline frame `frame`; returns the right half."""
+        track, clip = self.find_clip(clip_id)
+        if not clip.start < frame < clip.end:
+            raise EditError("the playhead is not inside the clip")
+        cut = clip.in_point + frame - clip.start
+        right = Clip(new_id(), clip.media_id, frame, cut, clip.out_point)
+        clip.out_point = cut
+        track.clips.append(right)
+        self._sort(track)
+        return right
+
+    def delete_clip(self, clip_id: str) -> None:
+        track, clip = self.find_clip(clip_id)
+        track.clips.remove(clip)
+
+    def set_format(self, width: int, height: int, fps: float) -> None:
+        """Change the project's size and rate; positions are rescaled so clips keep their time."""
+        if width < 16 or height < 16 or not 0 < fps <= 240:
+            raise EditError(f"unsupported project format {width}x{height} at {fps} fps")
+        ratio = fps / self.fps
+        for t in self.tracks:
+            for c in t.clips:
+                length = self.media[c.media_id].length_at(fps)
+                c.start = round(c.start * ratio)
+                c.in_point = min(round(c.in_point * ratio), length - 1)
+                c.out_point = min(max(round(c.out_point * ratio), c.in_point + 1), length)
+            for a, b in zip(t.clips, t.clips[1:]):  # rounding must not make neighbours overlap
+                if b.start < a.end:
+                    b.start = a.end
+        self.width, self.height, self.fps = width, height, fps
+
+    @staticmethod
+    def _sort(track: Track) -> None:
+        track.clips.sort(key=lambda c: c.start)
+
+    # -- files -------------------------------------------------------------------------------
+    def to_dict(self, base: Path | None = None) -> dict:
+        """JSON-ready data; media paths relative to `base` (the project file's folder) if given."""
+        media = []
+        for item in self.media.values():
+            d = asdict(item)
+            d.pop("offline")
+            if base is not None:
+                d["path"] = _relative(Path(item.path), base)
+            media.append(d)
+        return {
+            "t2vz_project": FORMAT_VERSION,
+            "settings": {"width": self.width, "height": self.height, "fps": self.fps},
+            "media": media,
+            "tracks": [{"id": t.id, "name": t.name, "clips": [asdict(c) for c in t.clips]} for t in self.tracks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, base: Path | None = None) -> "Project":
+        version = data.get("t2vz_project")
+        if not isinstance(version, int):
+            raise ProjectFileError("not a t2vz project (no 't2vz_project' version)")
+        if version > FORMAT_VERSION:
+            raise ProjectFileError(f"the project was saved by a newer t2vz-desktop (format {version})")
+        s = data["settings"]
+        project = cls(int(s["width"]), int(s["height"]), float(s["fps"]))
+        for d in data["media"]:
+            item = MediaItem(**d)
+            path = Path(item.path)
+            if base is not None and not path.is_absolute():
+                path = base / path
+            item.path = os.path.normpath(path)
+            item.offline = not Path(item.path).exists()
+            project.media[item.id] = item
+        for t in data["tracks"]:
+            project.tracks.append(Track(t["id"], t["name"], [Clip(**c) for c in t["clips"]]))
+        return project
+
+    def save(self, path: str | Path) -> None:
+        """Write the project as JSON, atomically: a crash mid-write leaves the old file intact."""
+        path = Path(path)
+        text = json.dumps(self.to_dict(path.parent.resolve()), indent=2)
+        temp = path.with_name(f".{path.name}.{new_id()}.part")
+        try:
+            with open(temp, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Project":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls.from_dict(data, path.parent.resolve())
+        except ProjectFileError as e:
+            raise ProjectFileError(f"{path.name}: {e}") from e
+        except OSError as e:
+            raise ProjectFileError(f"cannot read {path}: {e.strerror}") from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise ProjectFileError(f"{path.name} is not a readable t2vz project ({e})") from e
+
+    def offline_media(self) -> list[MediaItem]:
+        return [m for m in self.media.values() if m.offline]
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path.resolve(), base)).as_posix()
+    except ValueError:  # another drive on Windows: keep the absolute path
+        return str(path)
+
+
+def media_folder(project_file: Path) -> Path:
+    """Where generated media of a saved project live: beside the project file."""
+    return project_file.with_name(project_file.stem + "_media")

@@ -1,0 +1,177 @@
+"""Project files for the main window: new, open, save (generated clips copied beside the
+project), recent projects, autosave and recovery after a crash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from .project import PROJECT_SUFFIX, Project, ProjectFileError, media_folder
+
+MAX_RECENT = 8
+
+
+class ProjectFilesMixin:
+    """Mixed into MainWindow; uses its doc, settings, data_dir, notify and ask_* methods."""
+
+    # -- project files ----------------------------------------------------------------------------
+    def new_project(self) -> None:
+        if self.maybe_save():
+            old = self.doc.project
+            self._set_project(Project.new(old.width, old.height, old.fps), None)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", f"t2vz projects (*{PROJECT_SUFFIX})")
+        if path:
+            self.open_project(Path(path))
+
+    def open_project(self, path: Path) -> bool:
+        if not self.maybe_save():
+            return False
+        try:
+            project = Project.load(path)
+        except ProjectFileError as e:
+            self.notify(str(e), error=True)
+            return False
+        self._set_project(project, Path(path).resolve())
+        self._add_recent(Path(path).resolve())
+        offline = project.offline_media()
+        if offline:
+            names = "\n".join(f"{m.name} ({m.path})" for m in offline)
+            self.notify(f"Missing media, kept as offline clips:\n{names}", error=True)
+        return True
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self.save_project(self.doc.path)
+
+    def save_as(self) -> bool:
+        start = str(self.recovered_from or Path.home() / f"untitled{PROJECT_SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, f"t2vz projects (*{PROJECT_SUFFIX})")
+        if not path:
+            return False
+        path = Path(path)
+        return self.save_project(path if path.suffix == PROJECT_SUFFIX else path.with_suffix(PROJECT_SUFFIX))
+
+    def save_project(self, path: Path) -> bool:
+        """Write the project; generated clips not yet beside it are copied into its media folder."""
+        path = Path(path).resolve()
+        target = media_folder(path)
+        try:
+            for item in self.doc.project.media.values():
+                source = Path(item.path)
+                if item.generated and not item.offline and source.parent != target:
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target / source.name)
+                    if source.with_suffix(".json").is_file():
+                        shutil.copy2(source.with_suffix(".json"), target / (source.stem + ".json"))
+                    item.path = str(target / source.name)
+            self.doc.project.save(path)
+        except OSError as e:
+            self.notify(f"Could not save {path}: {e}", error=True)
+            return False
+        self.doc.path = path
+        self.doc.undo.setClean()
+        self._add_recent(path)
+        self._remove_autosave()
+        self.recovered_from = None
+        self._update_title()
+        self.notify(f"Saved {path.name}")
+        return True
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current project (saved, or the user said so)."""
+        if not self.doc.dirty:
+            return True
+        answer = self.ask_unsaved()
+        return self.save() if answer == "save" else answer == "discard"
+
+    def recent_projects(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self.recent_projects() if p != str(path)]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent_projects():
+            self.recent_menu.addAction(p, lambda p=p: self.open_project(Path(p)))
+        if not self.recent_projects():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # -- autosave and recovery ----------------------------------------------------------------------
+    @property
+    def autosave_path(self) -> Path:
+        return self.data_dir / "autosave" / f"autosave-{os.getpid()}.t2vz"
+
+    def autosave(self) -> None:
+        if not self.doc.dirty:
+            return
+        path = self.autosave_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.doc.project.save(path)
+            origin = str(self.doc.path or "")
+            path.with_suffix(".origin").write_text(origin, encoding="utf-8")
+        except OSError as e:
+            self.statusBar().showMessage(f"Autosave failed: {e}", 8000)
+
+    def _remove_autosave(self) -> None:
+        self.autosave_path.unlink(missing_ok=True)
+        self.autosave_path.with_suffix(".origin").unlink(missing_ok=True)
+
+    def orphaned_autosaves(self) -> list[Path]:
+        """Autosaves of sessions that are gone: what a crash leaves behind."""
+        folder = self.data_dir / "autosave"
+        found = []
+        for path in folder.glob("autosave-*.t2vz") if folder.is_dir() else []:
+            pid = path.stem.split("-")[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                found.append(path)
+        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def check_recovery(self) -> bool:
+        """Offer the newest orphaned autosave; open it as an unsaved project if accepted."""
+        found = self.orphaned_autosaves()
+        if not found or not self.ask_recover(found[0]):
+            return False
+        newest = found[0]
+        try:
+            project = Project.load(newest)
+        except ProjectFileError as e:
+            self.notify(str(e), error=True)
+            return False
+        origin = newest.with_suffix(".origin")
+        text = origin.read_text(encoding="utf-8").strip() if origin.is_file() else ""
+        self.recovered_from = Path(text) if text else None
+        self._set_project(project, None)
+        self.doc.undo.resetClean()  # recovered work is unsaved until the user saves it
+        self._update_title()
+        for path in found:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".origin").unlink(missing_ok=True)
+        self.notify("Recovered the autosaved project; save it to keep it.")
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        import psutil
+
+        return psutil.pid_exists(pid)
+    except ImportError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+

@@ -1,0 +1,285 @@
+"""Timeline pictures and sound without Qt: the frame at the playhead for the monitor, and the
+whole timeline rendered to a file (top track wins, imported audio mixed in) for the export.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from ..media import ExportOptions, MediaError, export_format, export_video, iter_frames
+from .project import Clip, MediaItem, Project
+
+AUDIO_RATE = 48_000
+AUDIO_FORMATS = {"mp4": "aac", "webm": "libopus"}  # GIF and PNG frames have no sound
+
+
+class RenderCancelled(Exception):
+    """The user stopped the export; no file is left behind."""
+
+
+def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale `frame` to fit inside width x height keeping its aspect, centred on black."""
+    h, w = frame.shape[:2]
+    if (w, h) == (width, height):
+        return frame
+    scale = min(width / w, height / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((height, width, 3), np.uint8)
+    y, x = (height - nh) // 2, (width - nw) // 2
+    out[y : y + nh, x : x + nw] = resized
+    return out
+
+
+class FrameCache:
+    """Decoded source frames for scrubbing and playback, in blocks of BLOCK frames.
+
+    Decoding a block costs one pass from the file's start (iter_frames cannot seek), so blocks are
+    kept, least recently used dropped first once `max_bytes` is reached. Frames are stored shrunk
+    to fit `max_side`, which is all a preview monitor shows. During playback the next block is
+    decoded ahead on a background thread (`prefetch`), so the monitor does not stall at block ends.
+    """
+
+    BLOCK = 48
+
+    def __init__(self, max_bytes: int = 384 << 20, max_side: int = 640):
+        self.max_bytes, self.max_side = max_bytes, max_side
+        self._blocks: OrderedDict[tuple[str, int], list[np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # the decode thread stores blocks too
+        self._pending: dict[tuple[str, int], Future] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="t2vz-decode")
+
+    def frame(self, item: MediaItem, index: int) -> np.ndarray | None:
+        """Source frame `index` of `item`, or None when the file is offline or unreadable."""
+        if item.offline:
+            return None
+        key = (item.path, index // self.BLOCK)
+        with self._lock:
+            block, pending = self._blocks.get(key), self._pending.get(key)
+        if block is None:
+            block = pending.result() if pending is not None else self._decode(item, key[1])
+            self._store(key, block)
+        with self._lock:
+            if key in self._blocks:
+                self._blocks.move_to_end(key)
+        offset = index % self.BLOCK
+        return block[offset] if offset < len(block) else (block[-1] if block else None)
+
+    def prefetch(self, item: MediaItem, index: int) -> None:
+        """Start decoding the block that holds `index`, unless it is cached or on its way."""
+        key = (item.path, index // self.BLOCK)
+        with self._lock:
+            if item.offline or key in self._blocks or key in self._pending:
+                return
+            future = self._pool.submit(self._decode, item, key[1])
+            self._pending[key] = future
+        future.add_done_callback(lambda f: self._store(key, f.result()))
+
+    def _store(self, key: tuple[str, int], block: list[np.ndarray]) -> None:
+        with self._lock:
+            self._pending.pop(key, None)
+            if key in self._blocks:
+                return
+            self._blocks[key] = block
+            self._bytes += sum(f.nbytes for f in block)
+            while self._bytes > self.max_bytes and len(self._blocks) > 1:
+                _, dropped = self._blocks.popitem(last=False)
+                self._bytes -= sum(f.nbytes for f in dropped)
+
+    def _decode(self, item: MediaItem, block: int) -> list[np.ndarray]:
+        start = block * self.BLOCK
+        try:
+            frames = list(iter_frames(item.path, start, start + self.BLOCK))
+        except (MediaError, OSError):  # the file went away or broke since it was imported
+            return []
+        scale = self.max_side / max(item.width, item.height, 1)
+        if scale < 1:
+            size = (max(1, round(item.width * scale)), max(1, round(item.height * scale)))
+            frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+        return frames
+
+
+def prefetch_at(project: Project, frame: int, cache: FrameCache) -> None:
+    """Have the picture at timeline frame `frame` decoded ahead, in the background."""
+    clip = project.visible_clip(frame)
+    if clip is not None:
+        item = project.media[clip.media_id]
+        cache.prefetch(item, item.source_frame(clip.in_point + frame - clip.start, project.fps))
+
+
+def frame_at(project: Project, frame: int, cache: FrameCache) -> tuple[np.ndarray | None, Clip | None]:
+    """The picture at timeline frame `frame` (None where no clip is) and the clip it comes from."""
+    clip = project.visible_clip(frame)
+    if clip is None:
+        return None, None
+    item = project.media[clip.media_id]
+    return cache.frame(item, item.source_frame(clip.in_point + frame - clip.start, project.fps)), clip
+
+
+@dataclass
+class Segment:
+    """A stretch of the timeline [start, end) where one clip is on top (clip None: a gap)."""
+
+    start: int
+    end: int
+    clip: Clip | None
+
+
+def visible_segments(project: Project) -> list[Segment]:
+    cuts = sorted({0, project.duration, *project.edges()})
+    segments: list[Segment] = []
+    for a, b in zip(cuts, cuts[1:]):
+        clip = project.visible_clip(a)
+        if segments and segments[-1].clip is clip:
+            segments[-1].end = b
+        else:
+            segments.append(Segment(a, b, clip))
+    return segments
+
+
+def timeline_frames(project: Project, width: int, height: int) -> Iterator[np.ndarray]:
+    """Every timeline frame at width x height, decoding each visible clip once, in order."""
+    black = np.zeros((height, width, 3), np.uint8)
+    for seg in visible_segments(project):
+        item = project.media[seg.clip.media_id] if seg.clip else None
+        if item is None or item.offline:
+            yield from (black for _ in range(seg.start, seg.end))
+            continue
+        wanted = [item.source_frame(seg.clip.in_point + f - seg.clip.start, project.fps) for f in range(seg.start, seg.end)]
+        source = iter_frames(item.path, wanted[0], wanted[-1] + 1)
+        index, current = wanted[0] - 1, black
+        for w in wanted:  # non-decreasing: a slower source repeats frames, a faster one skips
+            while index < w:
+                current = fit_frame(next(source, current), width, height)
+                index += 1
+            yield current
+
+
+def read_audio(path: str | Path) -> np.ndarray | None:
+    """The file's first audio stream as float32 stereo at AUDIO_RATE, shape (2, samples)."""
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError:
+        return None
+    with container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        chunks = []
+        try:
+            for frame in container.decode(audio=0):
+                chunks += [f.to_ndarray() for f in resampler.resample(frame)]
+        except av.FFmpegError:
+            pass  # keep the sound that decoded; a damaged tail must not stop the export
+        chunks += [f.to_ndarray() for f in resampler.resample(None)]
+    return np.concatenate(chunks, axis=1).astype(np.float32) if chunks else None
+
+
+def mix_audio(project: Project) -> np.ndarray | None:
+    """The sum of the audio of every clip at its place on the timeline; None if no clip has sound."""
+    total = round(project.duration / project.fps * AUDIO_RATE)
+    mix, sources = None, {}
+    for track in project.tracks:
+        for clip in track.clips:
+            item = project.media[clip.media_id]
+            if not item.has_audio or item.offline:
+                continue
+            if item.path not in sources:
+                sources[item.path] = read_audio(item.path)
+            sound = sources[item.path]
+            if sound is None:
+                continue
+            to_sample = lambda frame: round(frame / project.fps * AUDIO_RATE)  # noqa: E731
+            piece = sound[:, to_sample(clip.in_point) : to_sample(clip.out_point)]
+            at = to_sample(clip.start)
+            piece = piece[:, : max(0, total - at)]
+            if mix is None:
+                mix = np.zeros((2, total), np.float32)
+            mix[:, at : at + piece.shape[1]] += piece
+    return None if mix is None else np.clip(mix, -1.0, 1.0)
+
+
+@dataclass
+class RenderOptions:
+    width: int
+    height: int
+    fps: float
+    format: str | None = None  # mp4, webm, gif, png; None: from the file name
+    crf: int = 20
+    audio: bool = True
+
+
+def render_timeline(
+    project: Project, out: str | Path, options: RenderOptions,
+    on_progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] = lambda: False,
+) -> Path:
+    """Render the whole timeline to `out`; all or nothing (a cancel or error leaves no file)."""
+    out = Path(out)
+    fmt = export_format(out, options.format)
+    total = project.duration
+    if total == 0:
+        raise ValueError("the timeline is empty: put a clip on it first")
+    width, height = options.width, options.height
+    if fmt in ("mp4", "webm"):  # yuv420p needs even sizes
+        width, height = width + width % 2, height + height % 2
+
+    def frames() -> Iterator[np.ndarray]:
+        for i, frame in enumerate(timeline_frames(project, width, height)):
+            if cancelled():
+                raise RenderCancelled()
+            if on_progress:
+                on_progress(i + 1, total)
+            yield frame
+
+    audio = mix_audio(project) if options.audio and fmt in AUDIO_FORMATS else None
+    if audio is None:
+        export_video(frames(), out, ExportOptions(fps=options.fps, format=fmt, crf=options.crf))
+    else:
+        _write_with_audio(frames(), audio, out, fmt, width, height, options)
+    return out
+
+
+def _write_with_audio(
+    frames: Iterator[np.ndarray], audio: np.ndarray, out: Path, fmt: str, width: int, height: int, options: RenderOptions
+) -> None:
+    """The media layer writes video only; this muxes the mixed sound beside it, interleaved."""
+    temp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
+    rate = Fraction(options.fps).limit_denominator(1001)
+    try:
+        with av.open(str(temp), "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as box:
+            video = box.add_stream("libx264" if fmt == "mp4" else "libvpx-vp9", rate=rate)
+            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+            video.options = {"crf": str(options.crf)} if fmt == "mp4" else {"crf": str(options.crf), "b": "0"}
+            sound = box.add_stream(AUDIO_FORMATS[fmt], rate=AUDIO_RATE, layout="stereo")
+            sent = 0  # audio samples encoded so far
+            block = 4800
+            for i, frame in enumerate(frames):
+                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vf.pts, vf.time_base = i, 1 / rate
+                box.mux(video.encode(vf))
+                until = min(audio.shape[1], round((i + 1) / options.fps * AUDIO_RATE))
+                while sent < until:  # keep the sound in step with the pictures written
+                    n = min(block, until - sent)
+                    piece = np.ascontiguousarray(audio[:, sent : sent + n])
+                    af = av.AudioFrame.from_ndarray(piece, format="fltp", layout="stereo")
+                    af.sample_rate, af.pts, af.time_base = AUDIO_RATE, sent, Fraction(1, AUDIO_RATE)
+                    box.mux(sound.encode(af))
+                    sent += n
+            box.mux(video.encode(None))
+            box.mux(sound.encode(None))
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)

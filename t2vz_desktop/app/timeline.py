@@ -1,0 +1,412 @@
+"""The timeline widget: tracks (top wins), clips that move and trim with snapping, a playhead
+that scrubs, zoom, drops from the bin or the file manager, and the audio of imported clips.
+
+It draws the plain project model and changes it only through `ProjectDocument.edit`, so every
+change is one undo step. While a mouse drag is in progress only a ghost moves; the edit is made
+once, on release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QToolButton, QVBoxLayout, QWidget
+
+from . import theme
+from .document import ProjectDocument
+from .media_bin import MEDIA_MIME, dropped_files
+from .project import Clip, MediaItem
+
+RULER_H, TRACK_H, AUDIO_H, HEADER_W = 24, 52, 28, 64
+EDGE_GRAB = 6  # px from a clip's edge that start a trim instead of a move
+SNAP_PX = 10
+MIN_PPF, MAX_PPF = 0.5, 96.0  # pixels per frame
+
+
+@dataclass
+class Drag:
+    mode: str  # "move", "left", "right" or "scrub"
+    clip_id: str = ""
+    press_x: float = 0.0
+    start: int = 0  # proposed values while dragging
+    track_id: str = ""
+    edge: int = 0
+
+
+class TimelineView(QWidget):
+    playhead_moved = Signal(int)
+    selection_changed = Signal(str)  # clip id, "" for none
+    files_dropped = Signal(list, str, int)  # [Path], track id, frame
+    view_changed = Signal()  # zoom, scroll or length changed: the scroll bar follows
+    menu_requested = Signal(str, object)  # "clip" or "track", global QPoint: the window builds it
+
+    def __init__(self, doc: ProjectDocument, thumbnails: Callable[[MediaItem], QPixmap] | None = None, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.thumbnails = thumbnails
+        self.playhead = 0
+        self.ppf = 12.0
+        self.scroll = 0
+        self.selected = ""
+        self.current_track = doc.project.tracks[-1].id
+        self.drag: Drag | None = None
+        self.drop_hint: tuple[str, int] | None = None  # (track id, frame) while something is dragged over
+        self.setAcceptDrops(True)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.ClickFocus)
+        doc.changed.connect(self._project_changed)
+
+    # -- geometry -----------------------------------------------------------------------------
+    @property
+    def project(self):
+        return self.doc.project
+
+    def x_of(self, frame: float) -> float:
+        return HEADER_W + frame * self.ppf - self.scroll
+
+    def frame_at_x(self, x: float) -> int:
+        return max(0, round((x - HEADER_W + self.scroll) / self.ppf))
+
+    def track_at_y(self, y: float) -> str | None:
+        index = int((y - RULER_H) // TRACK_H)
+        return self.project.tracks[index].id if y >= RULER_H and index < len(self.project.tracks) else None
+
+    def track_y(self, track_id: str) -> int:
+        ids = [t.id for t in self.project.tracks]
+        return RULER_H + ids.index(track_id) * TRACK_H
+
+    def clip_rect(self, clip: Clip, track_id: str, start: int | None = None, length: int | None = None) -> QRectF:
+        start = clip.start if start is None else start
+        length = clip.length if length is None else length
+        return QRectF(self.x_of(start), self.track_y(track_id) + 3, length * self.ppf, TRACK_H - 6)
+
+    def content_width(self) -> int:
+        """Pixels the whole timeline needs, with room after the end to drop more clips."""
+        return int((self.project.duration + 10 * max(self.project.fps, 1)) * self.ppf)
+
+    def needed_height(self) -> int:
+        return RULER_H + len(self.project.tracks) * TRACK_H + AUDIO_H
+
+    def _project_changed(self) -> None:
+        ids = {t.id for t in self.project.tracks}
+        if self.current_track not in ids:
+            self.current_track = self.project.tracks[-1].id
+        if self.selected and not any(c.id == self.selected for t in self.project.tracks for c in t.clips):
+            self.select("")
+        self.setMinimumHeight(self.needed_height())
+        self.view_changed.emit()
+        self.update()
+
+    # -- state the window drives ------------------------------------------------------------
+    def set_playhead(self, frame: int, follow: bool = False) -> None:
+        frame = max(0, frame)
+        if follow:  # keep the playhead in view while playing
+            x = self.x_of(frame)
+            if x > self.width() - 20 or x < HEADER_W:
+                self.set_scroll(int(frame * self.ppf - (self.width() - HEADER_W) * 0.2))
+        if frame != self.playhead:
+            self.playhead = frame
+            self.playhead_moved.emit(frame)
+            self.update()
+
+    def select(self, clip_id: str) -> None:
+        if clip_id != self.selected:
+            self.selected = clip_id
+            self.selection_changed.emit(clip_id)
+            self.update()
+
+    def set_zoom(self, ppf: float) -> None:
+        """Zoom around the playhead, so what the user looks at stays in view."""
+        anchor = self.x_of(self.playhead)
+        self.ppf = min(max(ppf, MIN_PPF), MAX_PPF)
+        self.set_scroll(int(self.playhead * self.ppf - (anchor - HEADER_W)))
+
+    def zoom(self, factor: float) -> None:
+        self.set_zoom(self.ppf * factor)
+
+    def set_scroll(self, value: int) -> None:
+        self.scroll = max(0, min(value, max(0, self.content_width() - (self.width() - HEADER_W) // 2)))
+        self.view_changed.emit()
+        self.update()
+
+    # -- painting ------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), theme.BASE)
+        self._paint_ruler(p)
+        for i, track in enumerate(self.project.tracks):
+            y = RULER_H + i * TRACK_H
+            p.fillRect(QRect(HEADER_W, y, self.width(), TRACK_H - 1), theme.BACKGROUND if i % 2 else theme.BASE)
+            for clip in track.clips:
+                self._paint_clip(p, clip, track.id)
+        self._paint_audio_lane(p)
+        self._paint_ghost(p)
+        self._paint_headers(p)
+        x = self.x_of(self.playhead)
+        if x >= HEADER_W:
+            p.setPen(QPen(theme.PLAYHEAD, 2))
+            p.drawLine(int(x), 0, int(x), self.height())
+            p.setBrush(theme.PLAYHEAD)
+            p.drawRect(int(x) - 4, 0, 8, 8)
+        p.end()
+
+    def _paint_ruler(self, p: QPainter) -> None:
+        p.fillRect(QRect(0, 0, self.width(), RULER_H), theme.PANEL)
+        fps = max(self.project.fps, 1)
+        # a labelled tick every 1, 2, 5, 10... seconds, so labels never crowd
+        every = next(s for s in (1, 2, 5, 10, 30, 60, 300, 600, 3600) if s * fps * self.ppf >= 70)
+        p.setPen(theme.MUTED)
+        first = int(self.frame_at_x(HEADER_W) // (every * fps))
+        last = int(self.frame_at_x(self.width()) // (every * fps)) + 1
+        for k in range(first, last + 1):
+            x = int(self.x_of(k * every * fps))
+            if x >= HEADER_W:
+                p.drawLine(x, RULER_H - 8, x, RULER_H)
+                p.drawText(x + 3, RULER_H - 10, f"{k * every // 60}:{k * every % 60:02d}")
+
+    def _paint_clip(self, p: QPainter, clip: Clip, track_id: str) -> None:
+        rect = self.clip_rect(clip, track_id)
+        if rect.right() < HEADER_W or rect.left() > self.width():
+            return
+        item = self.project.media[clip.media_id]
+        dragging = self.drag is not None and self.drag.clip_id == clip.id and self.drag.mode != "scrub"
+        color = QColor(theme.GENERATED_CLIP if item.generated else theme.CLIP)
+        if item.offline:
+            color = QColor(120, 40, 40)
+        if dragging:
+            color.setAlpha(90)
+        selected = clip.id == self.selected
+        p.setPen(QPen(QColor(255, 255, 255), 2) if selected else QPen(color.darker(150), 1))
+        p.setBrush(color)
+        p.drawRoundedRect(rect, 3, 3)
+        inner = rect.adjusted(3, 3, -3, -3)
+        if self.thumbnails is not None and inner.width() > 40 and not item.offline:
+            thumb = self.thumbnails(item)
+            h = int(inner.height())
+            w = min(int(h * thumb.width() / max(thumb.height(), 1)), int(inner.width()) - 4)
+            source = QRect(0, 0, int(w * thumb.height() / h), thumb.height())  # crop, never squash
+            p.drawPixmap(QRect(int(inner.left()), int(inner.top()), w, h), thumb, source)
+            inner.setLeft(inner.left() + w + 4)
+        p.setPen(theme.TEXT)
+        label = ("OFFLINE " if item.offline else "") + item.name
+        p.drawText(inner, Qt.AlignLeft | Qt.AlignVCenter, p.fontMetrics().elidedText(label, Qt.ElideRight, int(inner.width())))
+
+    def _paint_audio_lane(self, p: QPainter) -> None:
+        y = RULER_H + len(self.project.tracks) * TRACK_H
+        p.fillRect(QRect(HEADER_W, y, self.width(), AUDIO_H), theme.PANEL.darker(115))
+        for track in self.project.tracks:
+            for clip in track.clips:
+                item = self.project.media[clip.media_id]
+                if item.has_audio:
+                    r = QRectF(self.x_of(clip.start), y + 4, clip.length * self.ppf, AUDIO_H - 8)
+                    p.setPen(theme.AUDIO_CLIP.darker(140))
+                    p.setBrush(theme.AUDIO_CLIP)
+                    p.drawRoundedRect(r, 2, 2)
+                    p.setPen(theme.TEXT)
+                    name = p.fontMetrics().elidedText(item.name, Qt.ElideRight, int(r.width()) - 6)
+                    p.drawText(r.adjusted(4, 0, 0, 0), Qt.AlignVCenter, name)
+
+    def _paint_ghost(self, p: QPainter) -> None:
+        d = self.drag
+        if d is not None and d.mode != "scrub":
+            _, clip = self.project.find_clip(d.clip_id)
+            if d.mode == "move":
+                rect = self.clip_rect(clip, d.track_id, d.start)
+            elif d.mode == "left":
+                rect = self.clip_rect(clip, d.track_id, d.edge, clip.end - d.edge)
+            else:
+                rect = self.clip_rect(clip, d.track_id, clip.start, d.edge - clip.start)
+            p.setPen(QPen(QColor(255, 255, 255), 2, Qt.DashLine))
+            p.setBrush(QColor(255, 255, 255, 40))
+            p.drawRoundedRect(rect, 3, 3)
+        if self.drop_hint is not None:
+            track_id, frame = self.drop_hint
+            x = int(self.x_of(frame))
+            p.setPen(QPen(theme.ACCENT, 3))
+            p.drawLine(x, self.track_y(track_id), x, self.track_y(track_id) + TRACK_H)
+
+    def _paint_headers(self, p: QPainter) -> None:
+        p.fillRect(QRect(0, 0, HEADER_W, self.height()), theme.PANEL)
+        for i, track in enumerate(self.project.tracks):
+            r = QRect(0, RULER_H + i * TRACK_H, HEADER_W - 1, TRACK_H - 1)
+            p.fillRect(r, theme.ACCENT.darker(200) if track.id == self.current_track else theme.PANEL.lighter(110))
+            p.setPen(theme.TEXT)
+            p.drawText(r, Qt.AlignCenter, track.name)
+        r = QRect(0, RULER_H + len(self.project.tracks) * TRACK_H, HEADER_W - 1, AUDIO_H - 1)
+        p.fillRect(r, theme.PANEL.lighter(105))
+        p.setPen(theme.MUTED)
+        p.drawText(r, Qt.AlignCenter, "Audio")
+
+    # -- mouse --------------------------------------------------------------------------------
+    def hit(self, x: float, y: float) -> tuple[Clip | None, str, str]:
+        """(clip under the point, its track id, "left" | "right" | "move")."""
+        track_id = self.track_at_y(y)
+        if track_id is None or x < HEADER_W:
+            return None, track_id or "", ""
+        for clip in self.project.track(track_id).clips:
+            r = self.clip_rect(clip, track_id)
+            if r.left() <= x <= r.right():
+                grab = min(EDGE_GRAB, r.width() / 4)
+                side = "left" if x - r.left() <= grab else "right" if r.right() - x <= grab else "move"
+                return clip, track_id, side
+        return None, track_id, ""
+
+    def mousePressEvent(self, event) -> None:
+        x, y = event.position().x(), event.position().y()
+        if event.button() != Qt.LeftButton:
+            return
+        if y < RULER_H and x >= HEADER_W:
+            self.drag = Drag("scrub")
+            self.set_playhead(self.frame_at_x(x))
+            return
+        clip, track_id, side = self.hit(x, y)
+        if track_id:
+            self.current_track = track_id
+        self.select(clip.id if clip else "")
+        if clip is not None:
+            edge = clip.start if side == "left" else clip.end
+            self.drag = Drag(side, clip.id, x, clip.start, track_id, edge)
+        self.update()
+
+    def mouseMoveEvent(self, event) -> None:
+        x, y = event.position().x(), event.position().y()
+        d = self.drag
+        if d is None:
+            _, _, side = self.hit(x, y)
+            self.setCursor(Qt.SizeHorCursor if side in ("left", "right") else Qt.ArrowCursor)
+            return
+        if d.mode == "scrub":
+            self.set_playhead(self.frame_at_x(x))
+            return
+        track, clip = self.project.find_clip(d.clip_id)
+        item = self.project.media[clip.media_id]
+        delta = round((x - d.press_x) / self.ppf)
+        edges = self.project.edges(ignore=clip.id) + [self.playhead]
+        if d.mode == "move":
+            start = max(0, clip.start + delta)
+            d.start = self._snap_move(start, clip.length, edges)
+            d.track_id = self.track_at_y(y) or d.track_id
+        elif d.mode == "left":
+            lowest = clip.start - clip.in_point  # where the source's first frame would sit
+            d.edge = min(max(self._snap(clip.start + delta, edges), lowest, 0), clip.end - 1)
+        else:
+            highest = clip.start + item.length_at(self.project.fps) - clip.in_point
+            d.edge = max(min(self._snap(clip.end + delta, edges), highest), clip.start + 1)
+        self.update()
+
+    def mouseReleaseEvent(self, event) -> None:
+        d, self.drag = self.drag, None
+        if d is None or d.mode == "scrub":
+            return
+        track, clip = self.project.find_clip(d.clip_id)
+        if d.mode == "move" and (d.start != clip.start or d.track_id != track.id):
+            self.doc.edit("Move clip", lambda p: p.move_clip(clip.id, d.track_id, d.start))
+        elif d.mode in ("left", "right") and d.edge != (clip.start if d.mode == "left" else clip.end):
+            self.doc.edit("Trim clip", lambda p: p.trim_clip(clip.id, d.mode, d.edge))
+        self.update()
+
+    def _snap(self, frame: int, edges: list[int]) -> int:
+        near = min(edges, key=lambda e: abs(e - frame), default=None)
+        return near if near is not None and abs(near - frame) * self.ppf <= SNAP_PX else frame
+
+    def _snap_move(self, start: int, length: int, edges: list[int]) -> int:
+        """Snap whichever end of the moved clip is nearer to an edge."""
+        by_start = self._snap(start, edges) - start
+        by_end = self._snap(start + length, edges) - (start + length)
+        shift = min((s for s in (by_start, by_end) if s), key=abs, default=0)
+        return max(0, start + shift)
+
+    def contextMenuEvent(self, event) -> None:
+        clip, track_id, _ = self.hit(event.pos().x(), event.pos().y())
+        if track_id:
+            self.current_track = track_id
+            self.select(clip.id if clip else "")
+            self.update()
+            self.menu_requested.emit("clip" if clip else "track", event.globalPos())
+
+    def wheelEvent(self, event) -> None:
+        dy = event.angleDelta().y()
+        if event.modifiers() & Qt.ControlModifier:
+            self.zoom(1.25 if dy > 0 else 0.8)
+        else:
+            self.set_scroll(self.scroll - dy)
+        event.accept()
+
+    # -- drops --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        mime = event.mimeData()
+        if mime.hasFormat(MEDIA_MIME) or mime.hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        track_id = self.track_at_y(event.position().y())
+        if track_id is None:
+            self.drop_hint = None
+            event.ignore()
+        else:
+            self.drop_hint = (track_id, self.frame_at_x(event.position().x()))
+            event.acceptProposedAction()
+        self.update()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.drop_hint = None
+        self.update()
+
+    def dropEvent(self, event) -> None:
+        self.drop_hint = None
+        track_id = self.track_at_y(event.position().y()) or self.current_track
+        frame = self.frame_at_x(event.position().x())
+        mime = event.mimeData()
+        if mime.hasFormat(MEDIA_MIME):
+            media_id = bytes(mime.data(MEDIA_MIME)).decode()
+            clip = self.doc.edit("Add clip", lambda p: p.add_clip(track_id, media_id, frame))
+            if clip is not None:
+                self.select(clip.id)
+        else:
+            files: list[Path] = dropped_files(mime)
+            self.files_dropped.emit(files, track_id, frame)
+        event.acceptProposedAction()
+        self.update()
+
+
+class TimelinePanel(QWidget):
+    """The timeline view with its scroll bar and zoom buttons."""
+
+    def __init__(self, view: TimelineView, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = view
+        self.bar = QScrollBar(Qt.Horizontal)
+        self.bar.valueChanged.connect(self._scrolled)
+        view.view_changed.connect(self._sync)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(4, 0, 4, 0)
+        for text, tip, factor in (("-", "Zoom out (-)", 0.8), ("+", "Zoom in (+)", 1.25)):
+            b = QToolButton()
+            b.setText(text)
+            b.setToolTip(tip)
+            b.clicked.connect(lambda _=False, f=factor: view.zoom(f))
+            buttons.addWidget(b)
+        buttons.addWidget(self.bar, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(view, 1)
+        layout.addLayout(buttons)
+
+    def _sync(self) -> None:
+        self.bar.blockSignals(True)
+        self.bar.setRange(0, max(0, self.view.content_width() - (self.view.width() - HEADER_W) // 2))
+        self.bar.setPageStep(max(1, self.view.width() - HEADER_W))
+        self.bar.setValue(self.view.scroll)
+        self.bar.blockSignals(False)
+
+    def _scrolled(self, value: int) -> None:
+        self.view.set_scroll(value)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._sync()

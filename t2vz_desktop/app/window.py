@@ -1,0 +1,517 @@
+"""The main window: monitor in the middle; generation panel, media bin and timeline as docks;
+menus, toolbar and status bar; project files, autosave and crash recovery."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QStyle, QWidget,
+)
+
+from ..engine.paths import resources_dir
+from ..media import MediaError, iter_frames, probe_video, read_recipe
+from .dialogs import ProjectSettingsDialog
+from .document import ProjectDocument
+from .export_dialog import ExportDialog
+from .media_bin import MediaBin
+from .monitor import PreviewMonitor
+from .panel import GenerationPanel
+from .project import MediaItem, Project, media_folder, new_id
+from .project_files import ProjectFilesMixin
+from .render import FrameCache, fit_frame, frame_at, prefetch_at
+from .sysinfo import format_bytes, process_memory
+from .theme import apply_dark_theme
+from .timeline import TimelinePanel, TimelineView
+from .worker import Job, JobOutput, JobQueue, StepUpdate
+
+APP_NAME = "t2vz-desktop"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
+AUTOSAVE_MS = 60_000
+
+
+class MainWindow(ProjectFilesMixin, QMainWindow):
+    def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
+        super().__init__()
+        apply_dark_theme(QApplication.instance())  # whoever opens the window gets the same look
+        self.setWindowIcon(_icon("app"))
+        self.settings = settings or QSettings("t2vz", APP_NAME)
+        self.data_dir = data_dir or Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
+        self.session = new_id()
+        self.messages: list[str] = []  # every message shown to the user, newest last
+        self.doc = ProjectDocument(Project.new(), self)
+        self.frames = FrameCache()
+        self.queue = queue or JobQueue()
+        self.recovered_from: Path | None = None
+
+        self.monitor = PreviewMonitor()
+        self.panel = GenerationPanel()
+        self.bin = MediaBin()
+        self.timeline = TimelineView(self.doc, self.bin.thumbnail_for)
+        self.setCentralWidget(self.monitor)
+        self.setDockNestingEnabled(True)
+        scroller = QScrollArea()  # the panel is tall: let it scroll on small screens
+        scroller.setWidget(self.panel)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.NoFrame)
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroller.setMinimumWidth(self.panel.minimumSizeHint().width() + 16)
+        self._dock("Generate", "generate-dock", scroller, Qt.LeftDockWidgetArea)
+        self._dock("Media", "media-dock", self.bin, Qt.RightDockWidgetArea)
+        self._dock("Timeline", "timeline-dock", TimelinePanel(self.timeline), Qt.BottomDockWidgetArea)
+
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(self._tick)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start(AUTOSAVE_MS)
+        self._build_actions()
+        self._build_status_bar()
+        self._connect()
+        self._restore_layout()
+        self._refresh()
+
+    # -- construction -------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState/restoreState find docks by name
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, icon: QStyle.StandardPixmap | str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if isinstance(icon, str):  # one of ours in resources/icons
+            action.setIcon(_icon(icon))
+        elif icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        action.setToolTip(tip or text.replace("&", "").rstrip("."))
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)  # shortcuts work even while the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        S = QStyle.StandardPixmap
+        a = self.actions_by_name = {
+            "new": self._action("&New project", self.new_project, QKeySequence.New, S.SP_FileIcon),
+            "open": self._action("&Open project...", self.open_dialog, QKeySequence.Open, S.SP_DialogOpenButton),
+            "save": self._action("&Save project", self.save, QKeySequence.Save, S.SP_DialogSaveButton),
+            "save_as": self._action("Save project &as...", self.save_as, QKeySequence.SaveAs),
+            "import": self._action("&Import media...", self.import_dialog, "Ctrl+I", "import"),
+            "export": self._action("&Export video...", self.export_dialog, "Ctrl+E", "export"),
+            "settings": self._action("Project se&ttings...", self.project_settings),
+            "quit": self._action("&Quit", self.close, QKeySequence.Quit),
+            "play": self._action("&Play / pause", self.toggle_play, "Space", "play"),
+            "split": self._action("&Split at playhead", self.split, "S", "split", tip="Split the clip at the playhead (S)"),
+            "delete": self._action("&Delete clip", self.delete_selected,
+                                   [QKeySequence(QKeySequence.Delete), QKeySequence("Backspace")], S.SP_TrashIcon),
+            "add_track": self._action("&Add video track", self.add_track),
+            "remove_track": self._action("&Remove track", self.remove_track),
+            "track_up": self._action("Move track &up", lambda: self.move_track(-1)),
+            "track_down": self._action("Move track do&wn", lambda: self.move_track(1)),
+            "prev_frame": self._action("Previous frame", lambda: self.step_playhead(-1), "Left"),
+            "next_frame": self._action("Next frame", lambda: self.step_playhead(1), "Right"),
+            "start": self._action("Go to start", lambda: self.timeline.set_playhead(0), "Home"),
+            "end": self._action("Go to end", lambda: self.timeline.set_playhead(self.doc.project.duration), "End"),
+            "zoom_in": self._action("Zoom &in", lambda: self.timeline.zoom(1.25), ["+", "="]),
+            "zoom_out": self._action("Zoom &out", lambda: self.timeline.zoom(0.8), "-"),
+            "generate": self._action("&Generate", self.panel.request_generation, "Ctrl+Return", "generate"),
+            "cancel": self._action("&Cancel jobs", self.queue.cancel, "Ctrl+.", S.SP_BrowserStop),
+            "about": self._action("&About", self.about),
+        }
+        undo = self.doc.undo.createUndoAction(self, "&Undo")
+        undo.setShortcuts([QKeySequence(QKeySequence.Undo)])
+        undo.setIcon(_icon("undo"))
+        redo = self.doc.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        redo.setIcon(_icon("redo"))
+        a["undo"], a["redo"] = undo, redo
+
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        for name in ("new", "open"):
+            file.addAction(a[name])
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        for name in ("save", "save_as", None, "import", "export", None, "settings", None, "quit"):
+            file.addSeparator() if name is None else file.addAction(a[name])
+        edit = bar.addMenu("&Edit")
+        for name in ("undo", "redo", None, "split", "delete"):
+            edit.addSeparator() if name is None else edit.addAction(a[name])
+        tl = bar.addMenu("&Timeline")
+        for name in ("play", "prev_frame", "next_frame", "start", "end", None, "add_track", "remove_track", "track_up", "track_down", None, "zoom_in", "zoom_out"):
+            tl.addSeparator() if name is None else tl.addAction(a[name])
+        gen = bar.addMenu("&Generate")
+        gen.addAction(a["generate"])
+        gen.addAction(a["cancel"])
+        view = bar.addMenu("&View")
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+        bar.addMenu("&Help").addAction(a["about"])
+
+        tools = self.addToolBar("Main")
+        tools.setObjectName("main-toolbar")
+        tools.setIconSize(QSize(20, 20))
+        for name in ("new", "open", "save", None, "import", "export", None, "undo", "redo", None,
+                     "play", "split", "delete", None, "generate", "cancel"):
+            tools.addSeparator() if name is None else tools.addAction(a[name])
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel("Device: auto (not loaded)")
+        self.model_label = QLabel("Model: none")
+        self.memory_label = QLabel()
+        for label in (self.device_label, self.model_label, self.memory_label):
+            self.statusBar().addPermanentWidget(label)
+        self.memory_timer = QTimer(self)
+        self.memory_timer.timeout.connect(self._update_memory)
+        self.memory_timer.start(2000)
+        self._update_memory()
+
+    def _connect(self) -> None:
+        self.doc.changed.connect(self._refresh)
+        # bound methods, not lambdas: Qt drops those connections when the window is deleted
+        self.doc.error.connect(self.notify)
+        self.doc.undo.cleanChanged.connect(self._update_title)
+        self.panel.generate_requested.connect(self.generate)
+        self.panel.cancel_requested.connect(self.queue.cancel)
+        self.bin.files_dropped.connect(self.import_files)
+        self.bin.add_to_timeline.connect(self.add_media_to_timeline)
+        self.bin.reuse_requested.connect(self.reuse_settings)
+        self.bin.remove_requested.connect(self.remove_media)
+        self.timeline.files_dropped.connect(self.import_files)
+        self.timeline.menu_requested.connect(self._timeline_menu)
+        self.timeline.playhead_moved.connect(self.show_playhead)
+        self.monitor.play_toggled.connect(self.toggle_play)
+        self.monitor.step_frame.connect(self.step_playhead)
+        q = self.queue
+        q.job_added.connect(self.panel.show_job)
+        q.job_started.connect(self._job_started)
+        q.job_step.connect(self._job_step)
+        q.job_status.connect(self._job_status)
+        q.job_finished.connect(self._job_finished)
+        q.job_failed.connect(self._job_failed)
+        q.job_cancelled.connect(self._job_cancelled)
+        q.count_changed.connect(self._queue_count)
+        q.model_loaded.connect(self._model_loaded)
+
+    # -- messages -----------------------------------------------------------------------------
+    def notify(self, text: str, error: bool = False) -> None:
+        """Tell the user: the status bar always, a (non-blocking) message box for errors."""
+        self.messages.append(text)
+        self.statusBar().showMessage(text.splitlines()[0], 8000)
+        if error:
+            box = QMessageBox(QMessageBox.Warning, APP_NAME, text, QMessageBox.Ok, self)
+            box.setAttribute(Qt.WA_DeleteOnClose)
+            box.open()
+
+    def ask_unsaved(self) -> str:
+        """'save', 'discard' or 'cancel' (tests replace this method)."""
+        answer = QMessageBox.question(
+            self, APP_NAME, "The project has unsaved changes. Save them?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save,
+        )
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_recover(self, path: Path) -> bool:
+        """Whether to open an autosave left by a session that did not close (tests replace this)."""
+        answer = QMessageBox.question(self, APP_NAME, "t2vz-desktop did not close properly last time.\n"
+                                      "Recover the autosaved project?", QMessageBox.Yes | QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def about(self) -> None:
+        QMessageBox.about(self, APP_NAME, "t2vz-desktop: a video editor with Text2Video-Zero generation.")
+
+    # -- view refresh ---------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        self.bin.refresh(self.doc.project)
+        self.timeline.update()
+        self._update_title()
+        self.show_playhead()
+
+    def _update_title(self, *_) -> None:
+        name = self.doc.path.name if self.doc.path else "Untitled"
+        self.setWindowTitle(f"{name}[*] - {APP_NAME}")
+        self.setWindowModified(self.doc.dirty)
+
+    def _update_memory(self) -> None:
+        self.memory_label.setText(f"Memory: {format_bytes(process_memory())}")
+
+    def _model_loaded(self, device: str, model: str) -> None:
+        self.device_label.setText(f"Device: {device}")
+        self.model_label.setText(f"Model: {Path(model).name if os.sep in model else model}")
+
+    def show_playhead(self, *_) -> None:
+        project, frame = self.doc.project, self.timeline.playhead
+        picture, clip = frame_at(project, frame, self.frames)
+        scale = min(1.0, 640 / max(project.width, project.height))
+        w, h = max(2, round(project.width * scale)), max(2, round(project.height * scale))
+        if picture is None:
+            offline = clip is not None and project.media[clip.media_id].offline
+            self.monitor.view.aspect = project.width / project.height
+            self.monitor.show_timeline_frame(None, "Media offline" if offline else "")
+        else:
+            self.monitor.show_timeline_frame(fit_frame(picture, w, h))
+        self.monitor.set_time(frame, project.duration, project.fps, self.play_timer.isActive())
+
+    # -- playback ---------------------------------------------------------------------------------
+    def step_playhead(self, delta: int) -> None:
+        self.timeline.set_playhead(self.timeline.playhead + delta)
+
+    def toggle_play(self) -> None:
+        if self.play_timer.isActive():
+            self.play_timer.stop()
+        else:
+            if self.timeline.playhead >= self.doc.project.duration:
+                self.timeline.set_playhead(0)
+            self.monitor.end_preview()
+            self.play_timer.start(round(1000 / self.doc.project.fps))
+        self._play_state_changed()
+
+    def stop_playback(self) -> None:
+        if self.play_timer.isActive():
+            self.play_timer.stop()
+            self._play_state_changed()
+
+    def _play_state_changed(self) -> None:
+        self.actions_by_name["play"].setIcon(_icon("pause" if self.play_timer.isActive() else "play"))
+        self.show_playhead()
+
+    def _tick(self) -> None:
+        frame = self.timeline.playhead + 1
+        if frame >= self.doc.project.duration:
+            self.play_timer.stop()
+            self._play_state_changed()
+            frame = self.doc.project.duration
+        self.timeline.set_playhead(frame, follow=True)
+        prefetch_at(self.doc.project, frame + FrameCache.BLOCK // 2, self.frames)  # decode ahead
+
+    # -- editing ----------------------------------------------------------------------------------
+    def split(self) -> None:
+        project, frame = self.doc.project, self.timeline.playhead
+        clip = None
+        if self.timeline.selected:
+            _, selected = project.find_clip(self.timeline.selected)
+            clip = selected if selected.start < frame < selected.end else None
+        if clip is None:
+            clip = project.track(self.timeline.current_track).clip_at(frame) or project.visible_clip(frame)
+        if clip is None:
+            self.notify("No clip under the playhead to split.")
+            return
+        self.doc.edit("Split clip", lambda p: p.split_clip(clip.id, frame))
+
+    def delete_selected(self) -> None:
+        if self.timeline.selected:
+            clip_id = self.timeline.selected
+            self.doc.edit("Delete clip", lambda p: p.delete_clip(clip_id))
+        elif self.bin.hasFocus() and self.bin.selected_id():
+            self.remove_media(self.bin.selected_id())
+
+    def _timeline_menu(self, kind: str, pos) -> None:
+        a = self.actions_by_name
+        menu = QMenu(self)
+        if kind == "clip":
+            _, clip = self.doc.project.find_clip(self.timeline.selected)
+            menu.addActions([a["split"], a["delete"]])
+            if self.doc.project.media[clip.media_id].recipe:
+                menu.addAction("Re-use settings", lambda: self.reuse_settings(clip.media_id))
+            menu.addSeparator()
+        menu.addActions([a["add_track"], a["remove_track"], a["track_up"], a["track_down"]])
+        menu.exec(pos)
+
+    def add_track(self) -> None:
+        track = self.doc.edit("Add track", lambda p: p.add_track())
+        if track is not None:
+            self.timeline.current_track = track.id
+
+    def remove_track(self) -> None:
+        track_id = self.timeline.current_track
+        self.doc.edit("Remove track", lambda p: p.remove_track(track_id))
+
+    def move_track(self, offset: int) -> None:
+        track_id = self.timeline.current_track
+        self.doc.edit("Move track", lambda p: p.move_track(track_id, offset))
+
+    def add_media_to_timeline(self, media_id: str) -> None:
+        track_id = self.timeline.current_track
+        clip = self.doc.edit("Add clip", lambda p: p.add_clip(track_id, media_id))
+        if clip is not None:
+            self.timeline.select(clip.id)
+
+    def remove_media(self, media_id: str) -> None:
+        self.doc.edit("Remove media", lambda p: p.remove_media(media_id))
+
+    def reuse_settings(self, media_id: str) -> None:
+        item = self.doc.project.media.get(media_id)
+        if item is None or not item.recipe:
+            self.notify("This clip was not generated here: it has no settings to re-use.")
+            return
+        self.panel.apply_recipe(item.recipe)
+        self.notify(f"Settings of {item.name} loaded into the generation panel.")
+
+    def project_settings(self) -> None:
+        dialog = ProjectSettingsDialog(self.doc.project, self)
+        if dialog.exec():
+            w, h, fps = dialog.values()
+            self.doc.edit("Project settings", lambda p: p.set_format(w, h, fps))
+
+    # -- importing ----------------------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        patterns = " ".join("*" + s for s in VIDEO_SUFFIXES)
+        files, _ = QFileDialog.getOpenFileNames(self, "Import media", "", f"Videos ({patterns})")
+        if files:
+            self.import_files([Path(f) for f in files])
+
+    def import_files(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> list[MediaItem]:
+        """Probe and add video files (to the bin, and to a track when dropped on one). A file
+        that cannot be read is named in a message and changes nothing."""
+        items, problems = [], []
+        for path in paths:
+            try:
+                items.append(self._probe(Path(path)))
+            except MediaError as e:
+                problems.append(f"{Path(path).name}: {e}")
+        if items:
+            def add(p: Project) -> None:
+                at = frame
+                for item in items:
+                    p.add_media(item)
+                    if track_id:
+                        at = p.add_clip(track_id, item.id, at).end
+            self.doc.edit(f"Import {len(items)} file(s)", add)
+            self.notify(f"Imported {', '.join(i.name for i in items)}")
+        if problems:
+            self.notify("Could not import:\n" + "\n".join(problems), error=True)
+        return items
+
+    def _probe(self, path: Path) -> MediaItem:
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise MediaError(f"not a supported video file (MP4, MOV, WebM, MKV or GIF): {path}")
+        info = probe_video(path)
+        # a header can look fine over broken data: decode the first frame before accepting it
+        if info.frames < 1 or next(iter_frames(path, 0, 1), None) is None:
+            raise MediaError(f"no frames could be decoded from {path}")
+        recipe = read_recipe(path)
+        recipe = recipe if recipe and '"t2vz_recipe"' in recipe else None
+        return MediaItem(new_id(), str(path.resolve()), path.name, info.width, info.height,
+                         info.fps or self.doc.project.fps, info.frames, info.has_audio, recipe, generated=False)
+
+    # -- generation -------------------------------------------------------------------------------
+    def generated_dir(self) -> Path:
+        """Saved projects keep generated clips beside the project file; unsaved ones in app data."""
+        if self.doc.path is not None:
+            return media_folder(self.doc.path)
+        return self.data_dir / "unsaved" / self.session
+
+    def generate(self, fields: dict) -> Job:
+        fields = {**fields, "fps": self.doc.project.fps}
+        job = Job(new_id(), fields, self.generated_dir())
+        self.queue.submit(job)
+        return job
+
+    def _job_status(self, job_id: str, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
+
+    def _queue_count(self, pending: int) -> None:
+        self.panel.set_busy(pending > 0)
+
+    def _job_started(self, job: Job) -> None:
+        self.panel.show_job(job)
+        self.panel.show_message(f"Generating: {job.title}")
+
+    def _job_step(self, update: StepUpdate) -> None:
+        if update.preview is not None:
+            self.stop_playback()
+            self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s)
+
+    def _job_finished(self, job: Job, out: JobOutput) -> None:
+        self.panel.show_job(job)
+        self.monitor.end_preview()
+        item = MediaItem(new_id(), str(out.path), out.path.name, out.width, out.height, out.fps, out.frames,
+                         recipe=out.recipe, generated=True)
+        track_id = self.doc.project.tracks[-1].id  # the bottom track holds the main story
+
+        def add(p: Project):
+            p.add_media(item)
+            return p.add_clip(track_id, item.id)
+
+        clip = self.doc.edit("Add generated clip", add)
+        if clip is not None:
+            self.timeline.select(clip.id)
+            self.timeline.set_playhead(clip.start)
+        self.show_playhead()
+        self.panel.show_message(f"Done in {out.seconds:.1f} s: {out.path.name}")
+        self.notify(f"Generated {out.path.name} ({out.frames} frames) in {out.seconds:.1f} s")
+
+    def _job_failed(self, job: Job, message: str) -> None:
+        self.panel.show_job(job)
+        self.monitor.end_preview()
+        self.show_playhead()
+        self.panel.show_message(message, error=True)
+        self.notify(f"Generation failed: {message}", error=True)
+
+    def _job_cancelled(self, job: Job) -> None:
+        self.panel.show_job(job)
+        self.monitor.end_preview()
+        self.show_playhead()
+        self.panel.show_message("Cancelled.")
+        self.notify("Job cancelled; nothing was written.")
+
+    def _set_project(self, project: Project, path: Path | None) -> None:
+        self.stop_playback()
+        self.frames = FrameCache()
+        self.timeline.playhead = 0
+        self.doc.replace(project, path)
+
+    # -- export -------------------------------------------------------------------------------------
+    def export_dialog(self) -> ExportDialog | None:
+        if self.doc.project.duration == 0:
+            self.notify("The timeline is empty: generate or import a clip first.")
+            return None
+        base = self.doc.path.with_suffix(".mp4") if self.doc.path else Path.home() / "export.mp4"
+        dialog = ExportDialog(self.doc.project, base, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    # -- layout and closing ---------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1360, 860)
+        if state is not None:
+            self.restoreState(state)
+        else:
+            self.resizeDocks([self.findChild(QDockWidget, "timeline-dock")], [250], Qt.Vertical)
+
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.play_timer.stop()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        self.queue.shutdown()
+        self._remove_autosave()
+        self._remove_unused_generations()
+        event.accept()
+
+    def _remove_unused_generations(self) -> None:
+        """Clips generated before the project was first saved live in app data. Saving copies them
+        beside the project and closing drops the autosave, so after a clean close nothing refers
+        to them any more."""
+        shutil.rmtree(self.data_dir / "unsaved" / self.session, ignore_errors=True)
+
+
+def _icon(name: str) -> QIcon:
+    return QIcon(str(resources_dir() / "icons" / f"{name}.svg"))

@@ -1,0 +1,82 @@
+"""Screenshots for the README, made offscreen: `T2VZ_SCREENSHOTS=docs/screenshots pytest
+tests/test_app_screenshots.py`. Skipped in ordinary runs. Uses the built-in demo model when it
+is installed, else the tiny random test model (whose frames are noise)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from test_app_fixtures import window  # noqa: F401 - the fixture
+from test_app_window import fill_panel
+
+from t2vz_desktop.app.panel import demo_model_present
+
+OUT = os.environ.get("T2VZ_SCREENSHOTS")
+pytestmark = pytest.mark.skipif(not OUT, reason="set T2VZ_SCREENSHOTS=folder to make the README screenshots")
+
+
+def sunset_clip(path: Path, frames: int = 32, size: tuple[int, int] = (256, 160), sound: bool = True) -> Path:
+    """A sky gradient with a sun going down, and a quiet tone: something worth looking at."""
+    w, h = size
+    y = np.linspace(0, 1, h)[:, None, None]
+    sky = (np.array([250, 150, 60]) * (1 - y) + np.array([60, 30, 110]) * y).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    with av.open(str(path), "w") as box:
+        video = box.add_stream("libx264", rate=Fraction(8))
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        audio = box.add_stream("aac", rate=48000, layout="mono") if sound else None
+        for i in range(frames):
+            image = np.broadcast_to(sky, (h, w, 3)).copy()
+            cx, cy = w * 0.3 + i * 2, h * 0.3 + i * 2
+            image[(xx - cx) ** 2 + (yy - cy) ** 2 < 18**2] = (255, 230, 120)
+            image[int(h * 0.78):] = (20, 30, 60)
+            frame = av.VideoFrame.from_ndarray(image.astype(np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 8)
+            box.mux(video.encode(frame))
+        box.mux(video.encode(None))
+        if audio is not None:
+            n = 48000 * frames // 8
+            wave = (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / 48000)).astype(np.float32)[None]
+            for k in range(0, n, 1024):
+                piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, k : k + 1024]), format="fltp", layout="mono")
+                piece.sample_rate, piece.pts = 48000, k
+                box.mux(audio.encode(piece))
+            box.mux(audio.encode(None))
+    return path
+
+
+def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
+    out = Path(OUT)
+    out.mkdir(parents=True, exist_ok=True)
+    window.resize(1360, 860)
+    window.doc.edit("Format", lambda p: p.set_format(256, 160, 8))
+    window.import_files([sunset_clip(tmp_path / "sunset.mp4")], window.doc.project.tracks[0].id, 12)
+    demo = demo_model_present()
+    fill_panel(window, "demo" if demo else tiny_folder, frames=8, steps=12 if demo else 8)
+    window.panel.set_model("demo" if demo else str(tiny_folder))
+    taken = []
+
+    def on_step(update):
+        if update.step == update.total // 2 and not taken:
+            QApplication.processEvents()
+            window.grab().save(str(out / "main-window-generating.png"))
+            taken.append(update.step)
+    window.queue.job_step.connect(on_step)
+    from PySide6.QtWidgets import QApplication
+
+    with qtbot.waitSignal(window.queue.job_finished, timeout=600_000):
+        window.panel.request_generation()
+    window.timeline.set_zoom(20)
+    window.timeline.set_playhead(16)
+    QApplication.processEvents()
+    window.grab().save(str(out / "main-window.png"))
+    dialog = window.export_dialog()
+    QApplication.processEvents()
+    dialog.grab().save(str(out / "export-dialog.png"))
+    dialog.close()
+    assert taken

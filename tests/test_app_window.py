@@ -1,0 +1,358 @@
+"""The main window driven like a user would: the real widgets, the real worker thread, the tiny
+model (32x32 px, a few steps), and real video files made with PyAV."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QDockWidget
+from test_app_fixtures import count_frames, make_clip, window  # noqa: F401 - the fixture
+
+from t2vz_desktop.app.project import MediaItem, Project
+from t2vz_desktop.app.timeline import HEADER_W, RULER_H, TRACK_H
+from t2vz_desktop.media import ExportOptions, export_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fill_panel(win, model: Path, frames: int = 4, steps: int = 3) -> None:
+    panel = win.panel
+    panel.prompt.setPlainText("a red circle on a blue background")
+    panel.set_model(str(model))
+    panel.frames.setValue(frames)
+    panel.steps.setValue(steps)
+    panel.seed.setValue(7)
+    panel.seed_lock.setChecked(True)
+
+
+def drop_files(widget, paths: list[Path], pos: QPoint) -> None:
+    """What the file manager does: drag enter, then drop, with file URLs."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    QApplication.sendEvent(widget, QDragEnterEvent(QPointF(pos), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    QApplication.sendEvent(widget, QDropEvent(QPointF(pos), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+
+
+def track_point(win, track_index: int, frame: float) -> QPoint:
+    view = win.timeline
+    return QPoint(int(HEADER_W + frame * view.ppf - view.scroll), RULER_H + track_index * TRACK_H + TRACK_H // 2)
+
+
+def timeline_state(win) -> dict:
+    return win.doc.project.to_dict()
+
+
+def test_window_opens_fast_without_torch(tmp_path):
+    code = (
+        "import os, sys, time; os.environ['QT_QPA_PLATFORM'] = 'offscreen'; t = time.perf_counter();"
+        "from PySide6.QtCore import QSettings; from PySide6.QtWidgets import QApplication, QDockWidget;"
+        "from t2vz_desktop.app.window import MainWindow; from t2vz_desktop.app.theme import apply_dark_theme;"
+        "app = QApplication([]); apply_dark_theme(app);"
+        f"w = MainWindow(QSettings(r'{tmp_path}/s.ini', QSettings.IniFormat), __import__('pathlib').Path(r'{tmp_path}'));"
+        "w.show(); app.processEvents(); print(time.perf_counter() - t);"
+        "bad = [m for m in ('torch', 'diffusers', 't2vz_desktop.engine.jobs') if m in sys.modules]; assert not bad, bad;"
+        "w.queue.shutdown()"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seconds = float(run.stdout.strip().splitlines()[-1])
+    assert seconds < 4.0  # ~0.7 s on an idle 2-core machine; generous for a busy one
+
+
+def test_generate_from_the_panel_previews_every_step_and_adds_a_clip(window, qtbot, tiny_folder, tmp_path):
+    fill_panel(window, tiny_folder, frames=4, steps=3)
+    steps: list[tuple[int, int]] = []
+    shots = []
+
+    def on_step(update):
+        steps.append((update.step, update.total))
+        assert update.preview.shape[0] == 4  # every frame's current estimate
+        if not shots:
+            shots.append(window.grab())
+    window.queue.job_step.connect(on_step)
+    with qtbot.waitSignal(window.queue.job_finished, timeout=120_000):
+        qtbot.mouseClick(window.panel.generate_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: window.monitor.previewing, timeout=120_000)
+        assert len(window.monitor.strip.images) == 4
+    total = steps[-1][1]
+    assert [s for s, _ in steps] == list(range(1, total + 1))  # a preview after every step
+    clips = [c for t in window.doc.project.tracks for c in t.clips]
+    assert len(clips) == 1 and clips[0].length == 4
+    item = window.doc.project.media[clips[0].media_id]
+    assert item.generated and Path(item.path).is_file() and Path(item.path).with_suffix(".json").is_file()
+    assert '"seed": 7' in item.recipe
+    assert window.monitor.view.image is not None  # the monitor shows the new clip
+    assert window.bin.count() == 1
+    assert "Device: cpu" in window.device_label.text()
+    shots[0].save(str(tmp_path / "during.png"))
+    window.grab().save(str(tmp_path / "after.png"))
+    assert (tmp_path / "during.png").stat().st_size > 1000
+
+    # "Re-use settings" fills the panel from the clip's recipe
+    window.panel.prompt.setPlainText("something else")
+    window.panel.frames.setValue(9)
+    window.reuse_settings(item.id)
+    assert window.panel.prompt.toPlainText() == "a red circle on a blue background"
+    assert (window.panel.frames.value(), window.panel.seed.value()) == (4, 7)
+
+
+def test_cancel_mid_job_leaves_no_file_and_a_responsive_window(window, qtbot, tiny_folder):
+    fill_panel(window, tiny_folder, frames=8, steps=40)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    seen = []
+    window.queue.job_step.connect(lambda u: (seen.append(u.step), window.queue.cancel() if u.step == 3 else None))
+    started = time.perf_counter()
+    with qtbot.waitSignal(window.queue.job_cancelled, timeout=120_000) as blocker:
+        window.panel.request_generation()
+    ticks = [started, *ticks, time.perf_counter()]
+    timer.stop()
+    job = blocker.args[0]
+    assert job.state == "cancelled"
+    assert not job.out_dir.exists() or list(job.out_dir.iterdir()) == []
+    assert window.doc.project.duration == 0 and not window.doc.dirty
+    assert max(seen) < 10  # stopped between steps, soon after the cancel
+    # the GUI thread kept running its timers during the job (torch never ran on it)
+    assert max(b - a for a, b in zip(ticks, ticks[1:])) < 0.5
+    assert not window.monitor.previewing
+    assert "cancelled" in window.messages[-1]
+
+
+def test_a_failing_job_shows_a_clear_message_and_changes_nothing(window, qtbot, tmp_path):
+    fill_panel(window, tmp_path / "no-such-model")
+    with qtbot.waitSignal(window.queue.job_failed, timeout=60_000) as blocker:
+        window.panel.request_generation()
+    assert "no model at" in blocker.args[1]
+    assert "no model at" in window.messages[-1]
+    assert window.doc.project.duration == 0 and not window.doc.dirty
+    assert window.isVisible()
+
+
+def test_dropped_video_files_are_imported_and_a_corrupt_one_changes_nothing(window, qtbot, tmp_path):
+    good = make_clip(tmp_path / "good.mp4", 8, 8, tone_hz=300)
+    other = make_clip(tmp_path / "other.mkv", 6, 8)
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+
+    drop_files(window.bin.viewport(), [good], QPoint(20, 20))
+    assert [m.name for m in window.doc.project.media.values()] == ["good.mp4"]
+    assert window.doc.project.media and next(iter(window.doc.project.media.values())).has_audio
+    assert window.bin.count() == 1
+
+    gif = export_video((np.full((24, 32, 3), 40 * i, np.uint8) for i in range(5)), tmp_path / "anim.gif", ExportOptions(fps=10))
+    drop_files(window.timeline, [other, gif.path], track_point(window, 0, 3))
+    top = window.doc.project.tracks[0]
+    assert [(c.start, c.length) for c in top.clips] == [(3, 6), (9, 4)]  # the GIF: 5 frames at 10 fps -> 4 at 8
+
+    # drag the bin's item onto the bottom track at frame 2
+    mime = window.bin.mimeData([window.bin.item(0)])
+    pos = QPointF(track_point(window, 1, 2))
+    QApplication.sendEvent(window.timeline, QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    QApplication.sendEvent(window.timeline, QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert [(c.start, c.length) for c in window.doc.project.tracks[1].clips] == [(2, 8)]
+
+    before = timeline_state(window)
+    undo_steps = window.doc.undo.count()
+    drop_files(window.timeline, [bad], track_point(window, 1, 0))
+    assert timeline_state(window) == before and window.doc.undo.count() == undo_steps
+    assert "broken.mp4" in window.messages[-1]
+
+
+def test_move_trim_split_with_the_mouse_then_undo_redo_restore_the_exact_state(window, qtbot, tmp_path):
+    window.import_files([make_clip(tmp_path / "a.mp4", 16, 8)], window.doc.project.tracks[1].id, 0)
+    view = window.timeline
+    view.set_zoom(10)
+    states = [timeline_state(window)]
+
+    # move: drag the clip's middle 5 frames right and up one track
+    qtbot.mousePress(view, Qt.LeftButton, pos=track_point(window, 1, 8))
+    qtbot.mouseMove(view, track_point(window, 0, 13))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=track_point(window, 0, 13))
+    clip = window.doc.project.tracks[0].clips[0]
+    assert (clip.start, clip.in_point, clip.out_point) == (5, 0, 16)
+    states.append(timeline_state(window))
+
+    # trim the left edge by 3 frames, then the right edge by 2
+    qtbot.mousePress(view, Qt.LeftButton, pos=track_point(window, 0, 5) + QPoint(2, 0))
+    qtbot.mouseMove(view, track_point(window, 0, 8) + QPoint(2, 0))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=track_point(window, 0, 8) + QPoint(2, 0))
+    assert (clip.start, clip.in_point, clip.out_point) == (8, 3, 16)
+    states.append(timeline_state(window))
+    qtbot.mousePress(view, Qt.LeftButton, pos=track_point(window, 0, 21) - QPoint(2, 0))
+    qtbot.mouseMove(view, track_point(window, 0, 19) - QPoint(2, 0))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=track_point(window, 0, 19) - QPoint(2, 0))
+    assert (clip.start, clip.in_point, clip.out_point) == (8, 3, 14)
+    states.append(timeline_state(window))
+
+    # split at the playhead (clicked in the ruler) with the S key
+    qtbot.mouseClick(view, Qt.LeftButton, pos=QPoint(int(HEADER_W + 12 * view.ppf), RULER_H // 2))
+    assert view.playhead == 12
+    view.setFocus()
+    qtbot.keyClick(window, Qt.Key_S)
+    assert [(c.start, c.end) for c in window.doc.project.tracks[0].clips] == [(8, 12), (12, 19)]
+    states.append(timeline_state(window))
+
+    for expected in reversed(states[:-1]):  # Ctrl+Z all the way back
+        qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
+        assert timeline_state(window) == expected
+    for expected in states[1:]:  # Ctrl+Shift+Z all the way forward
+        qtbot.keyClick(window, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+        assert timeline_state(window) == expected
+
+    # Delete removes the selected clip; Space plays and pauses
+    view.select(window.doc.project.tracks[0].clips[1].id)
+    qtbot.keyClick(window, Qt.Key_Delete)
+    assert len(window.doc.project.tracks[0].clips) == 1
+    view.set_playhead(8)
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.play_timer.isActive()
+    qtbot.waitUntil(lambda: view.playhead >= 10, timeout=5000)  # plays at the project's 8 fps
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert not window.play_timer.isActive()
+
+
+def test_snapping_to_clip_edges(window, qtbot, tmp_path):
+    clip_file = make_clip(tmp_path / "a.mp4", 8, 8)
+    bottom, top = window.doc.project.tracks[1].id, window.doc.project.tracks[0].id
+    window.import_files([clip_file], bottom, 0)
+    window.add_media_to_timeline(next(iter(window.doc.project.media)))  # a second copy, at 8..16
+    view = window.timeline
+    view.set_zoom(10)
+    view.current_track = top
+    first = window.doc.project.tracks[1].clips[0]
+    # drag the first clip to the top track, ending 0.6 frames short of the other's start
+    qtbot.mousePress(view, Qt.LeftButton, pos=track_point(window, 1, 4))
+    qtbot.mouseMove(view, track_point(window, 0, 4 + 7.4))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=track_point(window, 0, 4 + 7.4))
+    assert first.start == 8  # snapped: its start meets the other clip's start edge
+
+
+def test_tracks_can_be_added_removed_and_reordered_with_undo(window):
+    names = lambda: [t.name for t in window.doc.project.tracks]  # noqa: E731
+    window.add_track()
+    assert names() == ["V3", "V2", "V1"]
+    window.move_track(1)
+    assert names() == ["V2", "V3", "V1"]
+    window.remove_track()
+    assert names() == ["V2", "V1"]
+    for expected in (["V2", "V3", "V1"], ["V3", "V2", "V1"], ["V2", "V1"]):
+        window.doc.undo.undo()
+        assert names() == expected
+
+
+def test_project_save_and_open_round_trip(window, qtbot, tmp_path):
+    imported = make_clip(tmp_path / "imported.mp4", 8, 8)
+    generated = make_clip(window.data_dir.parent / "gen.mp4", 6, 8)
+    generated.with_suffix(".json").write_text('{"t2vz_recipe": 1, "prompts": ["x"]}')
+    window.import_files([imported], window.doc.project.tracks[1].id, 0)
+    window.doc.edit("Add generated", lambda p: p.add_clip(p.tracks[0].id, p.add_media(
+        MediaItem("gen1", str(generated), "gen.mp4", 64, 48, 8.0, 6, recipe='{"t2vz_recipe": 1}', generated=True)).id, 4))
+    path = tmp_path / "project" / "film.t2vz"
+    path.parent.mkdir()
+    assert window.save_project(path)
+    assert not window.doc.dirty and window.recent_projects()[0] == str(path)
+    copied = path.parent / "film_media" / "gen.mp4"
+    assert copied.is_file() and copied.with_suffix(".json").is_file()  # generated media live beside it
+    saved = timeline_state(window)
+
+    window.new_project()
+    assert window.doc.project.duration == 0
+    assert window.open_project(path)
+    assert timeline_state(window) == saved
+    assert Project.load(path).to_dict(path.parent) == window.doc.project.to_dict(path.parent)
+    assert not window.doc.project.offline_media()
+
+
+def test_missing_media_on_open_is_reported_and_kept_offline(window, tmp_path):
+    p = Project.new(64, 64, 8)
+    p.add_media(MediaItem("m", str(tmp_path / "lost.mp4"), "lost.mp4", 64, 48, 8.0, 8))
+    p.add_clip(p.tracks[-1].id, "m")
+    p.save(tmp_path / "old.t2vz")
+    assert window.open_project(tmp_path / "old.t2vz")
+    assert "lost.mp4" in window.messages[-1]
+    assert window.doc.project.media["m"].offline and window.doc.project.duration == 8
+    window.show_playhead()  # an offline clip shows a placeholder, not a crash
+
+
+def test_export_dialog_renders_a_two_clip_timeline(window, qtbot, tmp_path):
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8, tone_hz=440), make_clip(tmp_path / "b.webm", 8, 16)],
+                        window.doc.project.tracks[1].id, 0)
+    dialog = window.export_dialog()
+    dialog.path.setText(str(tmp_path / "out.mp4"))
+    with qtbot.waitSignal(dialog.worker.finished, timeout=60_000):
+        qtbot.mouseClick(dialog.export_button, Qt.LeftButton)
+    assert count_frames(tmp_path / "out.mp4") == 8 + 4
+    assert dialog.progress.value() == 12
+    dialog.preset.setCurrentIndex(3)  # GIF
+    assert dialog.format.currentText() == "gif" and dialog.path.text().endswith("out.gif")
+    with qtbot.waitSignal(dialog.worker.finished, timeout=60_000):
+        dialog.start()
+    assert count_frames(tmp_path / "out.gif") == 12
+
+    # Cancel: pressed while the first frame is written (a direct connection runs on the worker)
+    dialog.format.setCurrentText("webm")
+    dialog.worker.progress.connect(dialog.cancel_or_close, Qt.DirectConnection)
+    with qtbot.waitSignal(dialog.worker.cancelled, timeout=60_000):
+        dialog.start()
+    assert not (tmp_path / "out.webm").exists() and not list(tmp_path.glob(".out*"))
+    assert "cancelled" in dialog.status.text() and dialog.export_button.isEnabled()
+    dialog.close()
+
+
+def test_autosave_and_recovery_after_a_crash(window, qtbot, tmp_path):
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], window.doc.project.tracks[1].id, 0)
+    window.autosave()
+    crashed = window.autosave_path.with_name("autosave-999999.t2vz")  # as if left by a dead process
+    window.autosave_path.rename(crashed)
+    window.new_project()
+    assert window.check_recovery()
+    assert window.doc.project.duration == 8 and window.doc.dirty
+    assert not crashed.exists()
+
+
+def test_close_asks_about_unsaved_changes_and_layout_is_remembered(window, qtbot, tmp_path):
+    window.add_track()
+    window.ask_unsaved = lambda: "cancel"
+    window.close()
+    assert window.isVisible()  # the user said cancel
+    window.ask_unsaved = lambda: "discard"
+    window.resize(760, 560)  # within the offscreen screen (800x600), which geometry is kept to
+    size = (window.width(), window.height())
+    assert size != (798, 757)
+    window.findChild(QDockWidget, "media-dock").hide()
+    window.close()
+    assert not window.isVisible()
+    assert window.settings.value("window/state") is not None
+
+    from t2vz_desktop.app.window import MainWindow
+
+    again = MainWindow(window.settings, tmp_path / "data2", window.queue)
+    qtbot.addWidget(again)
+    assert abs(again.width() - size[0]) <= 4 and abs(again.height() - size[1]) <= 4  # a screen-edge clamp
+    again.show()
+    assert again.findChild(QDockWidget, "media-dock").isHidden()  # the dock layout came back too
+    assert again.findChild(QDockWidget, "timeline-dock").isVisible()
+
+
+def test_self_test_makes_a_clip_through_the_worker_thread(qtbot, tiny_folder, monkeypatch, capsys):
+    import torch
+
+    from t2vz_desktop.app import main as app_main
+
+    threads = torch.get_num_threads()
+    try:
+        assert app_main.main(["--self-test", "--model", str(tiny_folder)]) == 0
+        assert "self-test: OK - 4 frames 32x32" in capsys.readouterr().out
+        monkeypatch.setattr("t2vz_desktop.app.panel.demo_model_present", lambda: False)
+        assert app_main.main(["--self-test"]) == 1  # no demo model: a message, not a crash
+        assert "demo model is missing" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(threads)
