@@ -235,3 +235,27 @@ def test_iter_frames_start_stop_step(tmp_path: Path, target: str) -> None:
     assert [index_of(f) for f in iter_frames(report.path, start=7)] == [7, 8, 9]
     with pytest.raises(ValueError):
         next(iter_frames(report.path, step=0))
+
+
+def test_iter_frames_far_into_a_file_seeks_and_gives_the_same_frames(tmp_path):
+    import av
+
+    path = tmp_path / "long.mp4"
+    c = av.open(str(path), "w")
+    v = c.add_stream("libx264", rate=25)
+    v.width = v.height = 32
+    v.pix_fmt = "yuv420p"
+    v.options = {"g": "25", "crf": "0"}
+    for i in range(160):
+        f = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i, np.uint8), format="rgb24")
+        f.pts = i
+        for p in v.encode(f):
+            c.mux(p)
+    for p in v.encode(None):
+        c.mux(p)
+    c.close()
+    everything = list(iter_frames(path))
+    for start in (60, 101, 159):
+        part = list(iter_frames(path, start, start + 4, 2))
+        assert all(np.array_equal(a, b) for a, b in zip(part, everything[start : start + 4 : 2]))
+        assert len(part) == len(everything[start : start + 4 : 2])

@@ -76,12 +76,48 @@ def iter_frames(
             yield _read_png(file)
         return
     with _open(path) as container:
-        container.streams.video[0].thread_type = "AUTO"
-        for i, frame in enumerate(_decoded(container, path)):
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        numbered = _seek_numbered(container, path, start) or enumerate(_decoded(container, path))
+        for i, frame in numbered:
             if stop is not None and i >= stop:
                 break  # stop demuxing early: the rest of a long file is never read
             if i >= start and (i - start) % step == 0:
                 yield frame.to_ndarray(format="rgb24")
+
+
+SEEK_AFTER_FRAMES = 48  # closer starts decode from the beginning: a seek would not pay
+
+
+def _seek_numbered(container, path: Path, start: int):
+    """(index, frame) pairs from the keyframe before `start`, numbering frames by their time;
+    None where that cannot be trusted (no frame rate or timestamps, or the seek overshot), and
+    then the caller decodes from the beginning."""
+    stream = container.streams.video[0]
+    rate = stream.average_rate
+    if start < SEEK_AFTER_FRAMES or not rate or stream.time_base is None:
+        return None
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    target = origin + start / float(rate)
+    try:
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        frames = _decoded(container, path)
+        first = next(frames, None)
+    except av.FFmpegError:
+        first = None
+    index = None if first is None or first.pts is None else round((float(first.pts * stream.time_base) - origin) * float(rate))
+    if index is None or index > start:
+        container.seek(0, stream=stream)  # back to the start, and number frames by counting
+        return None
+
+    def numbered():
+        yield index, first
+        for frame in frames:
+            if frame.pts is None:
+                raise MediaError(f"frame without a timestamp after seeking in {path}")
+            yield round((float(frame.pts * stream.time_base) - origin) * float(rate)), frame
+
+    return numbered()
 
 
 def png_frames(folder: Path) -> list[Path]:
