@@ -256,7 +256,9 @@ def _generate(args: argparse.Namespace) -> int:
         nonlocal bar
         if args.quiet:
             return
-        if e.kind in ("status", "warning"):
+        if e.kind == "loaded":
+            tqdm.write(f"model {e.message} on {e.device}", file=sys.stderr)
+        elif e.kind in ("status", "warning"):
             tqdm.write(("warning: " if e.kind == "warning" else "") + e.message, file=sys.stderr)
         elif e.kind in ("step", "decode"):
             label = "denoising" if e.kind == "step" else "writing"

@@ -39,7 +39,7 @@ __all__ = [
 
 @dataclass
 class ProgressEvent:
-    kind: str  # "status", "warning", "step" or "decode"
+    kind: str  # "status", "loaded" (device and model known), "warning", "step" or "decode"
     message: str = ""
     step: int = 0
     total: int = 0
@@ -49,6 +49,7 @@ class ProgressEvent:
     mask: np.ndarray | None = None  # background smoothing's foreground, (videos * frames, h, w) uint8 0-255
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    device: str = ""  # with "loaded": e.g. "cuda:0 (float16)"
 
 
 EventSink = Callable[[ProgressEvent], None]
@@ -82,6 +83,10 @@ class ModelCache:
         if key not in self._nets:
             self._nets[key] = load_controlnet(name, model.dtype, model.pipe._execution_device)
         return self._nets[key]
+
+    def loaded(self) -> list[str]:
+        """Names of the models held, least recently used first."""
+        return [model.name for model, _ in self._models.values()]
 
     def evict_oldest(self) -> None:
         if self._models:
@@ -184,6 +189,7 @@ def run_generation(
     cache = cache or _DEFAULT_CACHE
     model, preview = cache.get(request)
     pipe = model.pipe
+    emit(ProgressEvent("loaded", model.name, device=f"{pipe._execution_device} ({str(model.dtype).removeprefix('torch.')})"))
     guided = None
     if request.edit is not None:
         clip, spec = open_clip(request, model.native_size)
