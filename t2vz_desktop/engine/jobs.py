@@ -129,6 +129,16 @@ class GenerationResult:
 _DEFAULT_CACHE = ModelCache()
 
 
+def text_tables(pipe, recipe: GenerationRequest, device) -> Conditioning:
+    """Text embeddings per video, or per frame for prompt travel."""
+    if recipe.prompt_keys:
+        return travel_text(pipe, recipe, device)
+    instruct = recipe.edit is not None and recipe.edit.instruct
+    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
+                          image_guidance=recipe.edit.image_guidance if instruct else None)
+    return repeat_per_video(text, recipe.videos_per_prompt)
+
+
 def travel_text(pipe, recipe: GenerationRequest, device) -> Conditioning:
     """Per-frame text tables for prompt travel, for every video (prompt travel has one prompt
     list, so the videos differ by seed only)."""
@@ -202,18 +212,12 @@ def run_generation(
     factor = model.vae_scale_factor
     if recipe.width % factor or recipe.height % factor:
         raise RequestError(f"width and height must be multiples of {factor} for this model")
-    warnings = [w for p in recipe.prompts for w in prompt_warnings(pipe.tokenizer, p)]
+    prompts = [k.prompt for k in recipe.prompt_keys] if recipe.prompt_keys else recipe.prompts
+    warnings = [w for p in prompts for w in prompt_warnings(pipe.tokenizer, p)]
     for w in warnings:
         emit(ProgressEvent("warning", w))
     device = pipe._execution_device
-    instruct = recipe.edit is not None and recipe.edit.instruct
-    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
-                          image_guidance=recipe.edit.image_guidance if instruct else None)
-    text = repeat_per_video(text, recipe.videos_per_prompt)
-    keys = (0,)
-    if recipe.prompt_keys:
-        keys = tuple(k.frame for k in recipe.prompt_keys)
-        text = travel_text(pipe, recipe, device)
+    text = text_tables(pipe, recipe, device)
     dx, dy = recipe.motion
     plan = VideoPlan(
         frames=recipe.frames,
@@ -229,8 +233,8 @@ def run_generation(
         noise_window=recipe.noise_window,
         camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
         init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
-        keys=keys,
-        key_seeds=tuple(None if k.seed is None else k.seed for k in recipe.prompt_keys) if recipe.prompt_keys else (None,),
+        keys=tuple(k.frame for k in recipe.prompt_keys) if recipe.prompt_keys else (0,),
+        key_seeds=tuple(k.seed for k in recipe.prompt_keys) if recipe.prompt_keys else (None,),
         background=recipe.background_smoothing,
         subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
         init="motion" if guided is None or recipe.edit.motion_field else "shared",
