@@ -12,10 +12,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .engine.request import GenerationRequest, RequestError
+from .engine.request import INSTRUCT_MODEL, GenerationRequest, RequestError
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
-INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"  # the model of the paper's Video Instruct-Pix2Pix
 
 
 class UsageError(Exception):

@@ -80,3 +80,40 @@ def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
     dialog.grab().save(str(out / "export-dialog.png"))
     dialog.close()
     assert taken
+
+    # keyframe lanes: keys added on the generated clip's lanes, the panel's tables and the camera path
+    project, view = window.doc.project, window.timeline
+    _, clip = project.find_clip(view.selected)
+    media_id = clip.media_id
+    for lane, frame in (("camera", 0), ("camera", 4), ("camera", 7), ("prompt", 5)):
+        window.doc.edit("Add keyframe", lambda p, lane=lane, frame=frame: p.add_key(media_id, lane, frame))
+
+    def shape(p):
+        keys, size = p.keys(media_id, "camera"), p.media[media_id].width
+        keys[1].update(pan=[-0.15 * size, 0.05 * size], zoom=1.3, ease="ease")
+        keys[2].update(pan=[-0.25 * size, 0.1 * size], zoom=1.7, rotate=8.0)
+        p._set_keys(p.media[media_id], "camera", keys)
+        prompts = p.keys(media_id, "prompt")
+        prompts[1]["prompt"] = "a red circle at night"
+        p._set_keys(p.media[media_id], "prompt", prompts)
+    window.doc.edit("Shape keys", shape)
+    window.panel.apply_recipe(project.media[media_id].edited_recipe)
+    view.selected_key = ("camera", 4)
+    window.timeline.set_playhead(clip.start)
+    view.set_zoom(48)
+    view.set_scroll(0)
+    QApplication.processEvents()
+    bar = window.panel.parentWidget().parentWidget().verticalScrollBar()  # the panel's scroll area
+    bar.setValue(window.panel.keyframes.y())
+    QApplication.processEvents()
+    window.grab().save(str(out / "keyframe-lanes.png"))
+
+    # Edit with... on the imported clip, with its condition preview
+    sunset = next(c for t in project.tracks for c in t.clips if not project.media[c.media_id].generated)
+    edit = window.edit_with(sunset.id)
+    edit.prompt.setPlainText("a sunset over a frozen lake, oil painting")
+    edit.preview_conditions()
+    qtbot.waitUntil(lambda: len(edit.condition_images) > 0, timeout=60_000)
+    QApplication.processEvents()
+    edit.grab().save(str(out / "edit-with-dialog.png"))
+    edit.reject()

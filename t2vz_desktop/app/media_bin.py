@@ -26,6 +26,7 @@ class MediaBin(QListWidget):
     reuse_requested = Signal(str)  # media id
     add_to_timeline = Signal(str)
     remove_requested = Signal(str)
+    edit_requested = Signal(str)  # media id: "Edit with..."
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -125,8 +126,8 @@ class MediaBin(QListWidget):
             return
         media_id = item.data(Qt.UserRole)
         menu = QMenu(self)
-        for text, signal in (("Add to timeline", self.add_to_timeline), ("Re-use settings", self.reuse_requested),
-                             ("Remove from project", self.remove_requested)):
+        for text, signal in (("Add to timeline", self.add_to_timeline), ("Edit with...", self.edit_requested),
+                             ("Re-use settings", self.reuse_requested), ("Remove from project", self.remove_requested)):
             action = QAction(text, menu)
             action.triggered.connect(lambda _=False, s=signal: s.emit(media_id))
             menu.addAction(action)

@@ -3,13 +3,40 @@ estimate of every frame (a filmstrip, the selected frame large) with the step co
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from ..engine.camera import CameraKey, camera_at
 from . import theme
 from .images import to_qimage
+
+MASK_TINT = (255, 64, 160)  # the foreground that background smoothing keeps, drawn over the frame
+
+
+def mask_overlay(mask: np.ndarray) -> QImage:
+    """A (h, w) uint8 foreground mask as a translucent tinted image (alpha follows the mask)."""
+    h, w = mask.shape
+    rgba = np.empty((h, w, 4), np.uint8)
+    rgba[..., :3] = MASK_TINT
+    rgba[..., 3] = (mask.astype(np.uint16) * 150 // 255).astype(np.uint8)
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format_RGBA8888).copy()
+
+
+def camera_window(keys: list[CameraKey], frame: int, width: int, height: int) -> list[tuple[float, float]]:
+    """Corners of what the camera sees at `frame`, in frame 0's pixels: content panned by +x
+    moves right, so the view moves left; zoom 2 sees half as much; rotation turns the view back."""
+    x, y, zoom, rotate = camera_at(keys, frame)
+    cx, cy = width / 2 - x, height / 2 - y
+    a = math.radians(rotate)
+    corners = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        dx, dy = sx * width / 2 / zoom, sy * height / 2 / zoom
+        corners.append((cx + dx * math.cos(a) + dy * math.sin(a), cy - dx * math.sin(a) + dy * math.cos(a)))
+    return corners
 
 
 class ImageView(QWidget):
@@ -18,6 +45,8 @@ class ImageView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.image: QImage | None = None
+        self.overlay: QImage | None = None  # drawn over the image, scaled to it (the smoothing mask)
+        self.camera: tuple[list[CameraKey], int, int, int] | None = None  # keys, frames, width, height
         self.placeholder = ""
         self.aspect = 1.0  # of the empty frame drawn when there is no image
         self.setMinimumSize(160, 120)
@@ -39,10 +68,50 @@ class ImageView(QWidget):
         if self.image is not None:
             p.setRenderHint(QPainter.SmoothPixmapTransform)
             p.drawImage(target, self.image)
+            if self.overlay is not None:
+                p.drawImage(target, self.overlay)
         elif self.placeholder:
             p.setPen(theme.MUTED)
             p.drawText(target, Qt.AlignCenter | Qt.TextWordWrap, self.placeholder)
+        if self.camera is not None:
+            self._paint_camera(p, target)
         p.end()
+
+    def _paint_camera(self, p: QPainter, target: QRect) -> None:
+        """The camera path over frame 0: the view at every key (numbered), its centre's track."""
+        keys, frames, width, height = self.camera
+        # the generated video sits in the frame as the timeline fits it: letterboxed, centred
+        scale = min(target.width() / width, target.height() / height)
+        target = QRect(round(target.center().x() - width * scale / 2), round(target.center().y() - height * scale / 2),
+                       round(width * scale), round(height * scale))
+
+        def to_screen(x: float, y: float) -> QPointF:
+            return QPointF(target.left() + x * scale, target.top() + y * scale)
+
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setClipRect(target.adjusted(-40, -40, 40, 40))
+        centres = []
+        for f in range(max(frames, keys[-1].frame + 1)):
+            corners = camera_window(keys, f, width, height)
+            centres.append(to_screen(sum(c[0] for c in corners) / 4, sum(c[1] for c in corners) / 4))
+        p.setPen(QPen(QColor(255, 220, 90), 1.5, Qt.DotLine))
+        p.drawPolyline(QPolygonF(centres))
+        for i, key in enumerate(keys):
+            corners = [to_screen(*c) for c in camera_window(keys, key.frame, width, height)]
+            first, last = i == 0, i == len(keys) - 1
+            color = QColor(120, 220, 255) if first else QColor(255, 220, 90)
+            p.setPen(QPen(color, 2 if first or last else 1.5, Qt.SolidLine if first or last else Qt.DashLine))
+            p.setBrush(Qt.NoBrush)
+            p.drawPolygon(QPolygonF(corners))
+            p.drawText(corners[0] + QPointF(4, 14), f"f{key.frame}")
+        if len(centres) > 1:  # an arrow head where the path ends
+            a, b = centres[-2], centres[-1]
+            angle = math.atan2(b.y() - a.y(), b.x() - a.x())
+            if abs(b.x() - a.x()) + abs(b.y() - a.y()) > 0.01:
+                head = [b, b - QPointF(math.cos(angle - 0.5) * 10, math.sin(angle - 0.5) * 10),
+                        b - QPointF(math.cos(angle + 0.5) * 10, math.sin(angle + 0.5) * 10)]
+                p.setBrush(QColor(255, 220, 90))
+                p.drawPolygon(QPolygonF(head))
 
 
 class Filmstrip(QWidget):
@@ -97,6 +166,9 @@ class PreviewMonitor(QWidget):
         self.strip.selected_changed.connect(self._show_selected)
         self.info = QLabel("Ready")
         self.info.setStyleSheet("color: #a8aab0;")
+        self.info.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long texts never widen the window
+        self.info.setMinimumWidth(40)
+        self.info.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.timecode = QLabel("00:00:00 / 00:00:00")
         self.play_button = QToolButton()
         self.play_button.setText("Play")
@@ -108,15 +180,28 @@ class PreviewMonitor(QWidget):
         back.clicked.connect(lambda: self.step_frame.emit(-1))
         forward.clicked.connect(lambda: self.step_frame.emit(1))
         self._preview: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
+        self._camera: tuple | None = None
+        self.show_mask = _toggle("Mask", "Show mask: while background smoothing runs, tint the foreground it keeps")
+        self.show_mask.toggled.connect(lambda _: self._show_selected(self.strip.selected))
+        self.show_camera = _toggle("Path", "Camera path: draw the camera keys of the generation panel over the frame")
+        self.show_camera.setChecked(True)
+        self.show_camera.toggled.connect(lambda _: self._update_camera())
 
         bar = QHBoxLayout()
         for w in (back, self.play_button, forward, self.timecode):
             bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.info)
+        bar.addWidget(self.info, 1)
+        toggles = QVBoxLayout()  # beside the picture, so they never widen the window
+        toggles.addWidget(self.show_camera)
+        toggles.addWidget(self.show_mask)
+        toggles.addStretch(1)
+        top = QHBoxLayout()
+        top.addWidget(self.view, 1)
+        top.addLayout(toggles)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.view, 1)
+        layout.addLayout(top, 1)
         layout.addWidget(self.strip)
         layout.addLayout(bar)
 
@@ -125,9 +210,13 @@ class PreviewMonitor(QWidget):
         return self._preview is not None
 
     # -- generation preview -------------------------------------------------------------------
-    def show_preview(self, frames: np.ndarray, step: int, total: int, eta_s: float | None) -> None:
-        """Show the estimate of every frame after step `step` of `total`."""
+    def show_preview(self, frames: np.ndarray, step: int, total: int, eta_s: float | None,
+                     mask: np.ndarray | None = None) -> None:
+        """Show the estimate of every frame after step `step` of `total` (and the foreground mask
+        of background smoothing, when the job has one)."""
         self._preview = frames
+        self._mask = mask if mask is not None and len(mask) == len(frames) else None
+        self._update_camera()
         self.strip.show()
         self.strip.set_frames(frames)
         self._show_selected(self.strip.selected)
@@ -136,12 +225,29 @@ class PreviewMonitor(QWidget):
 
     def end_preview(self) -> None:
         self._preview = None
+        self._mask = None
+        self.view.overlay = None
         self.strip.hide()
         self.info.setText("Ready")
+        self._update_camera()
 
     def _show_selected(self, index: int) -> None:
         if self._preview is not None and len(self._preview):
-            self.view.set_frame(self._preview[min(index, len(self._preview) - 1)])
+            index = min(index, len(self._preview) - 1)
+            mask = self._mask[index] if self._mask is not None and self.show_mask.isChecked() else None
+            self.view.overlay = None if mask is None else mask_overlay(mask)
+            self.view.set_frame(self._preview[index])
+
+    # -- camera path --------------------------------------------------------------------------
+    def set_camera_path(self, keys: list[CameraKey] | None, frames: int, width: int, height: int) -> None:
+        """Camera keys to draw over the frame (None or [] : none), for a video of this size."""
+        self._camera = (sorted(keys, key=lambda k: k.frame), frames, width, height) if keys else None
+        self._update_camera()
+
+    def _update_camera(self) -> None:
+        show = self._camera is not None and self.show_camera.isChecked() and self._preview is None
+        self.view.camera = self._camera if show else None
+        self.view.update()
 
     # -- timeline -----------------------------------------------------------------------------
     def show_timeline_frame(self, frame: np.ndarray | None, text: str = "") -> None:
@@ -154,6 +260,14 @@ class PreviewMonitor(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(640, 420)
+
+
+def _toggle(text: str, tip: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(tip)
+    button.setCheckable(True)
+    return button
 
 
 def _timecode(frame: int, fps: float) -> str:

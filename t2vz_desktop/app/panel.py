@@ -12,15 +12,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-    QLabel, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSpinBox, QToolButton,
-    QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit,
+    QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
+from ..engine.camera import CameraKey
 from ..engine.paths import resources_dir
-from ..engine.request import SCHEDULERS
+from ..engine.request import SCHEDULERS, PromptKey
 from .sysinfo import hub_cache_models
 from .worker import Job
+
+CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPEN_MODEL = "__open__"
 MAX_SEED = 2**31 - 1
@@ -30,9 +33,112 @@ def demo_model_present() -> bool:
     return (resources_dir() / "models" / "demo" / "model_index.json").is_file()
 
 
+class Section(QWidget):
+    """A titled group that folds away: a toggle button over its content (collapsed by default)."""
+
+    def __init__(self, title: str, content: QWidget, expanded: bool = False, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        self.button = QToolButton()
+        self.button.setCheckable(True)
+        self.button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.button.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
+        self.button.toggled.connect(self.set_expanded)
+        self.content = content
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.button)
+        layout.addWidget(content)
+        self.button.setChecked(expanded)
+        self.set_expanded(expanded)
+
+    def set_expanded(self, on: bool) -> None:
+        self.button.setChecked(on)
+        self.button.setArrowType(Qt.DownArrow if on else Qt.RightArrow)
+        self.button.setText(self.title)
+        self.content.setVisible(on)
+
+    @property
+    def expanded(self) -> bool:
+        return self.button.isChecked()
+
+
+class KeyTable(QTableWidget):
+    """Rows of keyframes, edited in place; + adds a row after the last key, - removes the selection."""
+
+    changed = Signal()
+
+    def __init__(self, columns: tuple[str, ...], defaults: list[str], parent: QWidget | None = None):
+        super().__init__(0, len(columns), parent)
+        self.defaults = defaults
+        self.setHorizontalHeaderLabels(list(columns))
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setMinimumHeight(96)
+        self.setMaximumHeight(130)
+        self.itemChanged.connect(lambda _: self.changed.emit())
+
+    def add_row(self, values: list | None = None) -> None:
+        if values is None:
+            last = self.row_values(self.rowCount() - 1) if self.rowCount() else None
+            values = list(self.defaults)
+            if last:
+                values[0] = str(int(float(last[0] or 0)) + 8)
+        self.blockSignals(True)
+        row = self.rowCount()
+        self.insertRow(row)
+        for col, value in enumerate(values):
+            self.setItem(row, col, QTableWidgetItem(_text(value)))
+        self.blockSignals(False)
+        self.changed.emit()
+
+    def remove_selected(self) -> None:
+        for row in sorted({i.row() for i in self.selectedIndexes()}, reverse=True):
+            self.removeRow(row)
+        self.changed.emit()
+
+    def set_rows(self, rows: list[list]) -> None:
+        self.blockSignals(True)
+        self.setRowCount(0)
+        self.blockSignals(False)
+        for values in rows:
+            self.add_row(values)
+        self.changed.emit()
+
+    def row_values(self, row: int) -> list[str]:
+        return [(self.item(row, c).text().strip() if self.item(row, c) else "") for c in range(self.columnCount())]
+
+    def rows(self) -> list[list[str]]:
+        return [self.row_values(r) for r in range(self.rowCount())]
+
+    def with_buttons(self) -> QWidget:
+        add, remove = QToolButton(), QToolButton()
+        add.setText("+")
+        add.setToolTip("Add a key")
+        remove.setText("-")
+        remove.setToolTip("Remove the selected keys")
+        add.clicked.connect(lambda: self.add_row())
+        remove.clicked.connect(self.remove_selected)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self)
+        layout.addWidget(_row(add, remove, QWidget()))
+        return box
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
 class GenerationPanel(QWidget):
     generate_requested = Signal(dict)  # GenerationRequest keyword arguments
     cancel_requested = Signal()
+    camera_changed = Signal()  # the camera keys were edited: the monitor redraws the path
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -81,6 +187,57 @@ class GenerationPanel(QWidget):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
 
+        # -- consistency (the engine's options beyond the paper) --
+        self.attention_window = _spin(0, 16, 0, "Cross-frame attention also looks at this many earlier frames "
+                                      "(1: sparse-causal); paper: every frame attends to frame 0", special="paper")
+        self.noise_window = _spin(0, 1000, 0, "Frames past this window reuse its noise, shuffled "
+                                  "(steadier long videos); off: fresh noise", special="off")
+        self.background = _dspin(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
+                                 "toward frame 0; the paper uses about 0.6; off: 0")
+        self.background.setSingleStep(0.1)
+        self.background.setSpecialValueText("off")
+        self.subject = QLineEdit()
+        self.subject.setPlaceholderText("subject words (default: guessed from the prompt)")
+        self.subject.setToolTip("Words of the prompt whose attention marks the foreground, e.g. 'horse'")
+        self.smooth = _dspin(0, 1, 0.0, "Flow-guided smoothing of the decoded frames, 0 (off) to 1")
+        self.smooth.setSingleStep(0.1)
+        self.smooth.setSpecialValueText("off")
+        consistency = QFormLayout()
+        consistency.addRow("Attention window", self.attention_window)
+        consistency.addRow("Noise window", self.noise_window)
+        consistency.addRow("Background", self.background)
+        consistency.addRow("Subject", self.subject)
+        consistency.addRow("Post smoothing", self.smooth)
+        box = QGroupBox()
+        box.setLayout(consistency)
+        self.consistency = Section("Consistency", box)
+
+        # -- keyframes and a start image --
+        self.camera_keys = KeyTable(CAMERA_COLUMNS, ["0", "0", "0", "1", "0", "linear"])
+        self.camera_keys.setToolTip("Camera path: pan in output pixels (+x moves the content right), zoom > 1 "
+                                    "zooms in, rotate in degrees; ease: linear or ease (smooth) to the next key")
+        self.camera_keys.changed.connect(self.camera_changed)
+        self.prompt_keys = KeyTable(("frame", "prompt"), ["0", ""])
+        self.prompt_keys.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.prompt_keys.setToolTip("Prompt travel: from each frame on the video moves toward its prompt "
+                                    "(frame 0 defaults to the main prompt)")
+        self.init_image = QLineEdit()
+        self.init_image.setPlaceholderText("none: text-to-video")
+        self.init_image.setToolTip("Image-to-video: frame 0 is this image (PNG or JPEG)")
+        browse = QToolButton()
+        browse.setText("...")
+        browse.clicked.connect(self._choose_image)
+        keys = QVBoxLayout()
+        keys.addWidget(QLabel("Camera keys"))
+        keys.addWidget(self.camera_keys.with_buttons())
+        keys.addWidget(QLabel("Prompt keys"))
+        keys.addWidget(self.prompt_keys.with_buttons())
+        keys.addWidget(QLabel("Start image"))
+        keys.addWidget(_row(self.init_image, browse))
+        box = QGroupBox()
+        box.setLayout(keys)
+        self.keyframes = Section("Keyframes", box)
+
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generate")
         self.generate_button.setToolTip("Add a job to the queue (Ctrl+Return)")
@@ -113,6 +270,8 @@ class GenerationPanel(QWidget):
         layout.addWidget(self.prompt)
         layout.addWidget(self.negative)
         layout.addWidget(settings)
+        layout.addWidget(self.consistency)
+        layout.addWidget(self.keyframes)
         layout.addWidget(_row(self.generate_button, self.cancel_button))
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Queue"))
@@ -159,10 +318,56 @@ class GenerationPanel(QWidget):
     def randomize_seed(self) -> None:
         self.seed.setValue(random.randrange(MAX_SEED))
 
+    def _choose_image(self) -> None:
+        file, _ = QFileDialog.getOpenFileName(self, "Start image", "", "Images (*.png *.jpg *.jpeg *.webp)")
+        if file:
+            self.set_init_image(file)
+
+    def set_init_image(self, path: str | Path | None) -> None:
+        self.init_image.setText("" if path is None else str(path))
+        if path is not None:
+            self.keyframes.set_expanded(True)
+
+    def camera(self) -> list[CameraKey] | None:
+        """The camera keys of the table (None: no camera path); ValueError names a bad cell."""
+        keys = []
+        for row, (frame, x, y, zoom, rotate, ease) in enumerate(self.camera_keys.rows(), 1):
+            try:
+                keys.append(CameraKey(int(frame), (float(x or 0), float(y or 0)), float(zoom or 1),
+                                      float(rotate or 0), ease or "linear"))
+            except ValueError:
+                raise ValueError(f"camera key {row}: frame is a whole number, pan/zoom/rotate are numbers") from None
+            if keys[-1].ease not in ("linear", "ease"):
+                raise ValueError(f"camera key {row}: ease is linear or ease")
+        return sorted(keys, key=lambda k: k.frame) or None
+
+    def travel(self, prompt: str) -> list[PromptKey] | None:
+        keys = {}
+        for row, (frame, text) in enumerate(self.prompt_keys.rows(), 1):
+            try:
+                keys[int(frame)] = PromptKey(int(frame), text)
+            except ValueError:
+                raise ValueError(f"prompt key {row}: the frame is a whole number") from None
+        if not keys:
+            return None
+        keys.setdefault(0, PromptKey(0, prompt))
+        return [keys[f] for f in sorted(keys)]
+
     def fields(self, fps: float = 8.0) -> dict:
-        """The request as GenerationRequest keyword arguments (validated by the engine)."""
+        """The request as GenerationRequest keyword arguments (validated by the engine); a
+        malformed key table raises ValueError with a message for the user."""
+        prompt = self.prompt.toPlainText().strip()
+        travel = self.travel(prompt)
         return {
-            "prompts": [self.prompt.toPlainText().strip()],
+            "prompts": [travel[0].prompt if travel else prompt],
+            "attention_window": self.attention_window.value(),
+            "noise_window": self.noise_window.value(),
+            "background_smoothing": round(self.background.value(), 3),
+            "subject": self.subject.text().strip() or None,
+            "smooth": round(self.smooth.value(), 3),
+            "camera": self.camera(),
+            "prompt_keys": travel,
+            "init_image": self.init_image.text().strip() or None,
             "negative_prompt": self.negative.toPlainText().strip(),
             "model": self.model_name() or "demo",
             "frames": self.frames.value(),
@@ -185,9 +390,15 @@ class GenerationPanel(QWidget):
         if self.model_name() is None:
             self.show_message("Pick a model first (the demo model is not installed).", error=True)
             return
+        try:
+            fields = self.fields()
+        except ValueError as e:
+            self.show_message(str(e), error=True)
+            return
         if not self.seed_lock.isChecked():
             self.randomize_seed()
-        self.generate_requested.emit(self.fields())
+            fields["seed"] = self.seed.value()
+        self.generate_requested.emit(fields)
 
     def apply_recipe(self, recipe: str) -> None:
         """Fill the panel from a generated clip's recipe ("Re-use settings")."""
@@ -210,6 +421,20 @@ class GenerationPanel(QWidget):
         self.chunk.setValue(r.get("chunk_size", 8))
         self.scheduler.setCurrentText(r.get("scheduler", "ddim"))
         self.device.setCurrentText(r.get("device", "auto"))
+        self.attention_window.setValue(r.get("attention_window", 0))
+        self.noise_window.setValue(r.get("noise_window", 0))
+        self.background.setValue(r.get("background_smoothing", 0.0))
+        self.subject.setText(r.get("subject") or "")
+        self.smooth.setValue(r.get("smooth", 0.0))
+        self.consistency.set_expanded(self.consistency.expanded or any(
+            r.get(k) for k in ("attention_window", "noise_window", "background_smoothing", "smooth")))
+        camera = r.get("camera") or []
+        self.camera_keys.set_rows([[k["frame"], *k["pan"], k["zoom"], k["rotate"], k["ease"]] for k in camera])
+        travel = r.get("prompt_keys") or []
+        self.prompt_keys.set_rows([[k["frame"], k["prompt"]] for k in travel])
+        self.set_init_image(r.get("init_image"))
+        if camera or travel or r.get("init_image"):
+            self.keyframes.set_expanded(True)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #ff7b72;" if error else "")

@@ -44,12 +44,17 @@ class MediaItem:
     recipe: str | None = None  # the generation recipe (JSON text) of a generated item
     generated: bool = False
     offline: bool = False  # the file was missing when the project was opened
+    edited_recipe: str | None = None  # the recipe with keyframes edited on the timeline, for "Re-generate"
 
     def length_at(self, fps: float) -> int:
         """How many project frames the whole source lasts once resampled to `fps`."""
         if not self.fps or abs(self.fps - fps) < 1e-6:
             return self.frames
         return max(1, round(self.frames * fps / self.fps))
+
+    def to_project(self, source_frame: float, fps: float) -> float:
+        """Project frames from the source's start to source frame `source_frame`."""
+        return source_frame if not self.fps or abs(self.fps - fps) < 1e-6 else source_frame * fps / self.fps
 
     def source_frame(self, project_frame: int, fps: float) -> int:
         """The source frame shown at project frame `project_frame` (counted from the source's start)."""
@@ -151,12 +156,27 @@ class Project:
         self.tracks, self.media = state["tracks"], state["media"]
 
     # -- tracks ------------------------------------------------------------------------------
-    def add_track(self) -> Track:
-        """A new empty track on top (named after the highest V number so far)."""
+    def add_track(self, index: int = 0) -> Track:
+        """A new empty track, on top or at `index` (named after the highest V number so far)."""
         numbers = [int(t.name[1:]) for t in self.tracks if t.name[1:].isdigit()]
         track = Track(new_id(), f"V{max(numbers, default=0) + 1}")
-        self.tracks.insert(0, track)
+        self.tracks.insert(index, track)
         return track
+
+    def add_clip_above(self, clip_id: str, media_id: str) -> Clip:
+        """Put a media item on the track above `clip_id`, starting at the same timeline frame, so
+        an edit of a clip plays in place of it; a new track is made when the one above is busy."""
+        track, below = self.find_clip(clip_id)
+        index = self.tracks.index(track)
+        length = self.media[media_id].length_at(self.fps)
+        if index == 0 or not self.tracks[index - 1].fits(below.start, length):
+            above = self.add_track(index)
+        else:
+            above = self.tracks[index - 1]
+        clip = Clip(new_id(), media_id, below.start, 0, length)
+        above.clips.append(clip)
+        self._sort(above)
+        return clip
 
     def remove_track(self, track_id: str) -> None:
         if len(self.tracks) <= 1:
@@ -240,6 +260,79 @@ class Project:
     def delete_clip(self, clip_id: str) -> None:
         track, clip = self.find_clip(clip_id)
         track.clips.remove(clip)
+
+    # -- keyframes of generated clips ----------------------------------------------------------
+    # Keys live in the clip's recipe, numbered in frames of the generated video (its source
+    # frames), so trimming or moving a clip on the timeline never detaches them from its content.
+    def keys(self, media_id: str, lane: str) -> list[dict]:
+        """The camera ("camera") or prompt ("prompt") keys of a generated item, sorted by frame."""
+        recipe = _working_recipe(self.media[media_id])
+        return sorted(recipe.get(LANES[lane]) or [], key=lambda k: k["frame"])
+
+    def add_key(self, media_id: str, lane: str, frame: int) -> dict:
+        """A new key at source frame `frame`, holding the values the video has there now."""
+        item = self.media[media_id]
+        recipe, keys = _working_recipe(item), self.keys(media_id, lane)
+        if not 0 <= frame < item.frames:
+            raise EditError(f"frame {frame} is outside the clip (0-{item.frames - 1})")
+        if any(k["frame"] == frame for k in keys):
+            raise EditError(f"there is already a {lane} key at frame {frame}")
+        if lane == "camera":
+            from ..engine.camera import CameraKey, camera_at
+
+            now = [CameraKey(k["frame"], tuple(k["pan"]), k["zoom"], k["rotate"], k["ease"]) for k in keys]
+            x, y, zoom, rotate = camera_at(now, frame) if now else (0.0, 0.0, 1.0, 0.0)
+            key = {"frame": frame, "pan": [x, y], "zoom": zoom, "rotate": rotate, "ease": "linear"}
+            if not keys and frame != 0:  # a path starts where the clip starts
+                keys.append({**key, "frame": 0})
+        else:
+            clash = [name for name, on in (("edits", recipe.get("edit")), ("a start image", recipe.get("init_image")),
+                                           ("an attention window", recipe.get("attention_window")),
+                                           ("background smoothing", recipe.get("background_smoothing"))) if on]
+            if clash:
+                raise EditError(f"prompt travel does not combine with {clash[0]} yet")
+            before = [k for k in keys if k["frame"] < frame]
+            prompt = before[-1]["prompt"] if before else recipe["prompts"][0]
+            key = {"frame": frame, "prompt": prompt, "seed": None}
+            if not keys and frame != 0:  # prompt travel needs a key at frame 0
+                keys.append({**key, "frame": 0})
+        keys.append(key)
+        self._set_keys(item, lane, keys)
+        return key
+
+    def move_key(self, media_id: str, lane: str, frame: int, to: int) -> None:
+        item = self.media[media_id]
+        keys = self.keys(media_id, lane)
+        key = next((k for k in keys if k["frame"] == frame), None)
+        if key is None:
+            raise EditError(f"no {lane} key at frame {frame}")
+        if lane == "prompt" and frame == 0 and to != 0:
+            raise EditError("the first prompt key stays at frame 0")
+        if not 0 <= to < item.frames:
+            raise EditError(f"frame {to} is outside the clip (0-{item.frames - 1})")
+        if any(k["frame"] == to for k in keys if k is not key):
+            raise EditError(f"there is already a {lane} key at frame {to}")
+        key["frame"] = to
+        self._set_keys(item, lane, keys)
+
+    def delete_key(self, media_id: str, lane: str, frame: int) -> None:
+        item = self.media[media_id]
+        keys = self.keys(media_id, lane)
+        if not any(k["frame"] == frame for k in keys):
+            raise EditError(f"no {lane} key at frame {frame}")
+        rest = [k for k in keys if k["frame"] != frame]
+        if lane == "prompt" and frame == 0 and rest:
+            raise EditError("the first prompt key stays at frame 0 (delete the others first)")
+        self._set_keys(item, lane, rest)
+
+    @staticmethod
+    def _set_keys(item: MediaItem, lane: str, keys: list[dict]) -> None:
+        recipe = _working_recipe(item)
+        keys = sorted(keys, key=lambda k: k["frame"])
+        recipe[LANES[lane]] = keys or None
+        if lane == "prompt" and keys:
+            recipe["prompts"] = [keys[0]["prompt"]]
+        item.edited_recipe = json.dumps(recipe, indent=2)
 
     def set_format(self, width: int, height: int, fps: float) -> None:
         """Change the project's size and rate; positions are rescaled so clips keep their time."""
@@ -328,6 +421,17 @@ class Project:
 
     def offline_media(self) -> list[MediaItem]:
         return [m for m in self.media.values() if m.offline]
+
+
+LANES = {"camera": "camera", "prompt": "prompt_keys"}  # keyframe lane -> recipe field
+
+
+def _working_recipe(item: MediaItem) -> dict:
+    """The item's recipe as edited so far (JSON data); an item that was not generated has none."""
+    text = item.edited_recipe or item.recipe
+    if not text:
+        raise EditError(f"{item.name} was not generated here: it has no keyframes")
+    return json.loads(text)
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -41,10 +41,14 @@ def available_memory() -> int:
     return 1 << 40
 
 
+def hub_cache_dir() -> Path:
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    return Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
+
+
 def hub_cache_models() -> list[str]:
     """Hub ids of diffusers models in the local Hugging Face cache (folder names, no network)."""
-    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-    hub = Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
+    hub = hub_cache_dir()
     found = []
     if hub.is_dir():
         for folder in sorted(hub.glob("models--*--*")):

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QToolButton, QVBoxLayout, QWidget
 
 from . import theme
@@ -22,6 +22,9 @@ from .media_bin import MEDIA_MIME, dropped_files
 from .project import Clip, MediaItem
 
 RULER_H, TRACK_H, AUDIO_H, HEADER_W = 24, 52, 28, 64
+LANE_H = 16  # each keyframe lane under a selected generated clip
+LANES = ("camera", "prompt")
+KEY_GRAB = 6  # px around a keyframe marker that pick it
 EDGE_GRAB = 6  # px from a clip's edge that start a trim instead of a move
 SNAP_PX = 10
 MIN_PPF, MAX_PPF = 0.5, 96.0  # pixels per frame
@@ -29,12 +32,15 @@ MIN_PPF, MAX_PPF = 0.5, 96.0  # pixels per frame
 
 @dataclass
 class Drag:
-    mode: str  # "move", "left", "right" or "scrub"
+    mode: str  # "move", "left", "right", "scrub" or "key"
     clip_id: str = ""
     press_x: float = 0.0
     start: int = 0  # proposed values while dragging
     track_id: str = ""
     edge: int = 0
+    lane: str = ""  # a keyframe drag: its lane, the key's frame and the proposed frame (source frames)
+    key: int = 0
+    to: int = 0
 
 
 class TimelineView(QWidget):
@@ -42,7 +48,7 @@ class TimelineView(QWidget):
     selection_changed = Signal(str)  # clip id, "" for none
     files_dropped = Signal(list, str, int)  # [Path], track id, frame
     view_changed = Signal()  # zoom, scroll or length changed: the scroll bar follows
-    menu_requested = Signal(str, object)  # "clip" or "track", global QPoint: the window builds it
+    menu_requested = Signal(str, object)  # "clip", "track" or "key", global QPoint: the window builds it
 
     def __init__(self, doc: ProjectDocument, thumbnails: Callable[[MediaItem], QPixmap] | None = None, parent=None):
         super().__init__(parent)
@@ -52,6 +58,7 @@ class TimelineView(QWidget):
         self.ppf = 12.0
         self.scroll = 0
         self.selected = ""
+        self.selected_key: tuple[str, int] | None = None  # (lane, source frame) of the selected clip
         self.current_track = doc.project.tracks[-1].id
         self.drag: Drag | None = None
         self.drop_hint: tuple[str, int] | None = None  # (track id, frame) while something is dragged over
@@ -71,13 +78,83 @@ class TimelineView(QWidget):
     def frame_at_x(self, x: float) -> int:
         return max(0, round((x - HEADER_W + self.scroll) / self.ppf))
 
+    def lane_clip(self) -> tuple[str, Clip] | None:
+        """(track id, clip) of the selected clip when it has a recipe: keyframe lanes show under it."""
+        if not self.selected:
+            return None
+        for t in self.project.tracks:
+            for c in t.clips:
+                if c.id == self.selected:
+                    item = self.project.media.get(c.media_id)
+                    return (t.id, c) if item is not None and item.recipe else None
+        return None
+
+    def track_h(self, track_id: str) -> int:
+        lanes = self.lane_clip()
+        return TRACK_H + (len(LANES) * LANE_H if lanes and lanes[0] == track_id else 0)
+
     def track_at_y(self, y: float) -> str | None:
-        index = int((y - RULER_H) // TRACK_H)
-        return self.project.tracks[index].id if y >= RULER_H and index < len(self.project.tracks) else None
+        top = RULER_H
+        for t in self.project.tracks:
+            if top <= y < top + self.track_h(t.id):
+                return t.id
+            top += self.track_h(t.id)
+        return None
 
     def track_y(self, track_id: str) -> int:
-        ids = [t.id for t in self.project.tracks]
-        return RULER_H + ids.index(track_id) * TRACK_H
+        top = RULER_H
+        for t in self.project.tracks:
+            if t.id == track_id:
+                return top
+            top += self.track_h(t.id)
+        raise KeyError(track_id)
+
+    def tracks_bottom(self) -> int:
+        return RULER_H + sum(self.track_h(t.id) for t in self.project.tracks)
+
+    # -- keyframe lanes ----------------------------------------------------------------------
+    def lane_y(self, lane: str) -> int | None:
+        """Top of a keyframe lane of the selected clip, None when no lanes show."""
+        lanes = self.lane_clip()
+        return None if lanes is None else self.track_y(lanes[0]) + TRACK_H + LANES.index(lane) * LANE_H
+
+    def key_x(self, clip: Clip, source_frame: int) -> float | None:
+        """Where a key (numbered in the generated video's frames) sits, None when trimmed away."""
+        item = self.project.media[clip.media_id]
+        offset = item.to_project(source_frame, self.project.fps)
+        if not clip.in_point <= offset < clip.out_point:
+            return None
+        return self.x_of(clip.start + offset - clip.in_point)
+
+    def key_frame_at_x(self, clip: Clip, x: float) -> int:
+        """The generated video's frame under x (inside the clip's used stretch)."""
+        item = self.project.media[clip.media_id]
+        frame = min(max(self.frame_at_x(x), clip.start), clip.end - 1)
+        return item.source_frame(clip.in_point + frame - clip.start, self.project.fps)
+
+    def lane_at(self, x: float, y: float) -> tuple[str, int | None] | None:
+        """(lane, frame of the key under the point or None) when the point is on a lane of the clip."""
+        lanes = self.lane_clip()
+        if lanes is None or x < HEADER_W:
+            return None
+        _, clip = lanes
+        for lane in LANES:
+            top = self.lane_y(lane)
+            if top <= y < top + LANE_H:
+                keys = self.project.keys(clip.media_id, lane)
+                near = [(abs(kx - x), k["frame"]) for k in keys
+                        if (kx := self.key_x(clip, k["frame"])) is not None and abs(kx - x) <= KEY_GRAB]
+                return lane, min(near)[1] if near else None
+        return None
+
+    def delete_selected_key(self) -> bool:
+        lanes = self.lane_clip()
+        if lanes is None or self.selected_key is None:
+            return False
+        media_id, (lane, frame) = lanes[1].media_id, self.selected_key
+        self.selected_key = None
+        self.doc.edit("Delete keyframe", lambda p: p.delete_key(media_id, lane, frame))
+        return True
 
     def clip_rect(self, clip: Clip, track_id: str, start: int | None = None, length: int | None = None) -> QRectF:
         start = clip.start if start is None else start
@@ -89,7 +166,7 @@ class TimelineView(QWidget):
         return int((self.project.duration + 10 * max(self.project.fps, 1)) * self.ppf)
 
     def needed_height(self) -> int:
-        return RULER_H + len(self.project.tracks) * TRACK_H + AUDIO_H
+        return self.tracks_bottom() + AUDIO_H
 
     def _project_changed(self) -> None:
         ids = {t.id for t in self.project.tracks}
@@ -97,6 +174,10 @@ class TimelineView(QWidget):
             self.current_track = self.project.tracks[-1].id
         if self.selected and not any(c.id == self.selected for t in self.project.tracks for c in t.clips):
             self.select("")
+        lanes = self.lane_clip()
+        if self.selected_key and (lanes is None or not any(
+                k["frame"] == self.selected_key[1] for k in self.project.keys(lanes[1].media_id, self.selected_key[0]))):
+            self.selected_key = None
         self.setMinimumHeight(self.needed_height())
         self.view_changed.emit()
         self.update()
@@ -116,6 +197,8 @@ class TimelineView(QWidget):
     def select(self, clip_id: str) -> None:
         if clip_id != self.selected:
             self.selected = clip_id
+            self.selected_key = None
+            self.setMinimumHeight(self.needed_height())  # lanes open or close under the clip
             self.selection_changed.emit(clip_id)
             self.update()
 
@@ -139,10 +222,11 @@ class TimelineView(QWidget):
         p.fillRect(self.rect(), theme.BASE)
         self._paint_ruler(p)
         for i, track in enumerate(self.project.tracks):
-            y = RULER_H + i * TRACK_H
-            p.fillRect(QRect(HEADER_W, y, self.width(), TRACK_H - 1), theme.BACKGROUND if i % 2 else theme.BASE)
+            y = self.track_y(track.id)
+            p.fillRect(QRect(HEADER_W, y, self.width(), self.track_h(track.id) - 1), theme.BACKGROUND if i % 2 else theme.BASE)
             for clip in track.clips:
                 self._paint_clip(p, clip, track.id)
+        self._paint_lanes(p)
         self._paint_audio_lane(p)
         self._paint_ghost(p)
         self._paint_headers(p)
@@ -173,7 +257,7 @@ class TimelineView(QWidget):
         if rect.right() < HEADER_W or rect.left() > self.width():
             return
         item = self.project.media[clip.media_id]
-        dragging = self.drag is not None and self.drag.clip_id == clip.id and self.drag.mode != "scrub"
+        dragging = self.drag is not None and self.drag.clip_id == clip.id and self.drag.mode in ("move", "left", "right")
         color = QColor(theme.GENERATED_CLIP if item.generated else theme.CLIP)
         if item.offline:
             color = QColor(120, 40, 40)
@@ -195,8 +279,42 @@ class TimelineView(QWidget):
         label = ("OFFLINE " if item.offline else "") + item.name
         p.drawText(inner, Qt.AlignLeft | Qt.AlignVCenter, p.fontMetrics().elidedText(label, Qt.ElideRight, int(inner.width())))
 
+    def _paint_lanes(self, p: QPainter) -> None:
+        """Camera and prompt keyframe lanes under the selected generated clip, keys as diamonds."""
+        lanes = self.lane_clip()
+        if lanes is None:
+            return
+        _, clip = lanes
+        left, right = self.x_of(clip.start), self.x_of(clip.end)
+        colors = {"camera": QColor(120, 200, 255), "prompt": QColor(255, 190, 90)}
+        for lane in LANES:
+            top = self.lane_y(lane)
+            p.fillRect(QRectF(HEADER_W, top, self.width(), LANE_H - 1), theme.PANEL.darker(120))
+            p.fillRect(QRectF(left, top + 1, right - left, LANE_H - 3), colors[lane].darker(400))
+            keys = self.project.keys(clip.media_id, lane)
+            for i, k in enumerate(keys):
+                frame = k["frame"]
+                if self.drag is not None and self.drag.mode == "key" and self.drag.lane == lane and self.drag.key == frame:
+                    frame = self.drag.to
+                x = self.key_x(clip, frame)
+                if x is None:
+                    continue
+                cy, r = top + LANE_H / 2 - 0.5, LANE_H / 2 - 2
+                diamond = QPolygonF([QPointF(x, cy - r), QPointF(x + r, cy), QPointF(x, cy + r), QPointF(x - r, cy)])
+                selected = self.selected_key == (lane, k["frame"])
+                p.setPen(QPen(QColor(255, 255, 255), 2) if selected else QPen(colors[lane].darker(160), 1))
+                p.setBrush(colors[lane].lighter(130) if selected else colors[lane])
+                p.drawPolygon(diamond)
+                if lane == "prompt":  # the prompt, as far as the next key leaves room
+                    following = [self.key_x(clip, n["frame"]) for n in keys[i + 1:]]
+                    room = min([f for f in following if f is not None] + [right]) - x - r - 6
+                    if room > 24:
+                        p.setPen(theme.TEXT)
+                        text = p.fontMetrics().elidedText(k["prompt"], Qt.ElideRight, int(room))
+                        p.drawText(QRectF(x + r + 3, top, room, LANE_H), Qt.AlignVCenter, text)
+
     def _paint_audio_lane(self, p: QPainter) -> None:
-        y = RULER_H + len(self.project.tracks) * TRACK_H
+        y = self.tracks_bottom()
         p.fillRect(QRect(HEADER_W, y, self.width(), AUDIO_H), theme.PANEL.darker(115))
         for track in self.project.tracks:
             for clip in track.clips:
@@ -212,7 +330,7 @@ class TimelineView(QWidget):
 
     def _paint_ghost(self, p: QPainter) -> None:
         d = self.drag
-        if d is not None and d.mode != "scrub":
+        if d is not None and d.mode in ("move", "left", "right"):
             _, clip = self.project.find_clip(d.clip_id)
             if d.mode == "move":
                 rect = self.clip_rect(clip, d.track_id, d.start)
@@ -231,12 +349,18 @@ class TimelineView(QWidget):
 
     def _paint_headers(self, p: QPainter) -> None:
         p.fillRect(QRect(0, 0, HEADER_W, self.height()), theme.PANEL)
-        for i, track in enumerate(self.project.tracks):
-            r = QRect(0, RULER_H + i * TRACK_H, HEADER_W - 1, TRACK_H - 1)
+        for track in self.project.tracks:
+            r = QRect(0, self.track_y(track.id), HEADER_W - 1, TRACK_H - 1)
             p.fillRect(r, theme.ACCENT.darker(200) if track.id == self.current_track else theme.PANEL.lighter(110))
             p.setPen(theme.TEXT)
             p.drawText(r, Qt.AlignCenter, track.name)
-        r = QRect(0, RULER_H + len(self.project.tracks) * TRACK_H, HEADER_W - 1, AUDIO_H - 1)
+        if self.lane_clip() is not None:
+            for lane in LANES:
+                r = QRect(0, self.lane_y(lane), HEADER_W - 1, LANE_H - 1)
+                p.fillRect(r, theme.PANEL.darker(110))
+                p.setPen(theme.MUTED)
+                p.drawText(r.adjusted(6, 0, 0, 0), Qt.AlignVCenter, lane)
+        r = QRect(0, self.tracks_bottom(), HEADER_W - 1, AUDIO_H - 1)
         p.fillRect(r, theme.PANEL.lighter(105))
         p.setPen(theme.MUTED)
         p.drawText(r, Qt.AlignCenter, "Audio")
@@ -247,6 +371,8 @@ class TimelineView(QWidget):
         track_id = self.track_at_y(y)
         if track_id is None or x < HEADER_W:
             return None, track_id or "", ""
+        if y >= self.track_y(track_id) + TRACK_H:  # on the keyframe lanes, not on a clip
+            return None, track_id, ""
         for clip in self.project.track(track_id).clips:
             r = self.clip_rect(clip, track_id)
             if r.left() <= x <= r.right():
@@ -262,6 +388,14 @@ class TimelineView(QWidget):
         if y < RULER_H and x >= HEADER_W:
             self.drag = Drag("scrub")
             self.set_playhead(self.frame_at_x(x))
+            return
+        on_lane = self.lane_at(x, y)
+        if on_lane is not None:
+            lane, key = on_lane
+            self.selected_key = None if key is None else (lane, key)
+            if key is not None:
+                self.drag = Drag("key", self.selected, x, lane=lane, key=key, to=key)
+            self.update()
             return
         clip, track_id, side = self.hit(x, y)
         if track_id:
@@ -283,6 +417,10 @@ class TimelineView(QWidget):
             self.set_playhead(self.frame_at_x(x))
             return
         track, clip = self.project.find_clip(d.clip_id)
+        if d.mode == "key":
+            d.to = self.key_frame_at_x(clip, x)
+            self.update()
+            return
         item = self.project.media[clip.media_id]
         delta = round((x - d.press_x) / self.ppf)
         edges = self.project.edges(ignore=clip.id) + [self.playhead]
@@ -303,7 +441,12 @@ class TimelineView(QWidget):
         if d is None or d.mode == "scrub":
             return
         track, clip = self.project.find_clip(d.clip_id)
-        if d.mode == "move" and (d.start != clip.start or d.track_id != track.id):
+        if d.mode == "key":
+            if d.to != d.key:
+                self.doc.edit("Move keyframe", lambda p: p.move_key(clip.media_id, d.lane, d.key, d.to))
+                if any(k["frame"] == d.to for k in self.project.keys(clip.media_id, d.lane)):
+                    self.selected_key = (d.lane, d.to)
+        elif d.mode == "move" and (d.start != clip.start or d.track_id != track.id):
             self.doc.edit("Move clip", lambda p: p.move_clip(clip.id, d.track_id, d.start))
         elif d.mode in ("left", "right") and d.edge != (clip.start if d.mode == "left" else clip.end):
             self.doc.edit("Trim clip", lambda p: p.trim_clip(clip.id, d.mode, d.edge))
@@ -320,7 +463,31 @@ class TimelineView(QWidget):
         shift = min((s for s in (by_start, by_end) if s), key=abs, default=0)
         return max(0, start + shift)
 
+    def mouseDoubleClickEvent(self, event) -> None:
+        """On a keyframe lane: add a key at the frame under the mouse."""
+        x, y = event.position().x(), event.position().y()
+        on_lane = self.lane_at(x, y)
+        if on_lane is None or on_lane[1] is not None:
+            return
+        lane, clip = on_lane[0], self.lane_clip()[1]
+        frame = self.key_frame_at_x(clip, x)
+        if self.doc.edit("Add keyframe", lambda p: p.add_key(clip.media_id, lane, frame)) is not None:
+            self.selected_key = (lane, frame)
+        self.update()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and self.delete_selected_key():
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     def contextMenuEvent(self, event) -> None:
+        on_lane = self.lane_at(event.pos().x(), event.pos().y())
+        if on_lane is not None:
+            self.selected_key = None if on_lane[1] is None else (on_lane[0], on_lane[1])
+            self.update()
+            self.menu_requested.emit("key" if on_lane[1] is not None else "clip", event.globalPos())
+            return
         clip, track_id, _ = self.hit(event.pos().x(), event.pos().y())
         if track_id:
             self.current_track = track_id

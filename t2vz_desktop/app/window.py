@@ -3,6 +3,7 @@ menus, toolbar and status bar; project files, autosave and crash recovery."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,12 +18,14 @@ from ..engine.paths import resources_dir
 from ..media import MediaError, iter_frames, probe_video, read_recipe
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
+from .edit_dialog import EditDialog, EditSource
 from .export_dialog import ExportDialog
 from .media_bin import MediaBin
 from .monitor import PreviewMonitor
 from .panel import GenerationPanel
 from .project import MediaItem, Project, media_folder, new_id
 from .project_files import ProjectFilesMixin
+from .images import to_qimage
 from .render import FrameCache, fit_frame, frame_at, prefetch_at
 from .sysinfo import format_bytes, process_memory
 from .theme import apply_dark_theme
@@ -185,6 +188,10 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.bin.add_to_timeline.connect(self.add_media_to_timeline)
         self.bin.reuse_requested.connect(self.reuse_settings)
         self.bin.remove_requested.connect(self.remove_media)
+        self.bin.edit_requested.connect(lambda media_id: self.edit_with(media_id=media_id))
+        self.panel.camera_changed.connect(self.update_camera_path)
+        for box in (self.panel.frames, self.panel.width_box, self.panel.height_box):
+            box.valueChanged.connect(self.update_camera_path)
         self.timeline.files_dropped.connect(self.import_files)
         self.timeline.menu_requested.connect(self._timeline_menu)
         self.timeline.playhead_moved.connect(self.show_playhead)
@@ -307,6 +314,8 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.doc.edit("Split clip", lambda p: p.split_clip(clip.id, frame))
 
     def delete_selected(self) -> None:
+        if self.timeline.delete_selected_key():
+            return
         if self.timeline.selected:
             clip_id = self.timeline.selected
             self.doc.edit("Delete clip", lambda p: p.delete_clip(clip_id))
@@ -314,16 +323,98 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             self.remove_media(self.bin.selected_id())
 
     def _timeline_menu(self, kind: str, pos) -> None:
+        self.timeline_menu(kind).exec(pos)
+
+    def timeline_menu(self, kind: str) -> QMenu:
+        """The timeline's context menu for a "clip", a "track" or a keyframe ("key")."""
         a = self.actions_by_name
         menu = QMenu(self)
+        if kind == "key":
+            menu.addAction("Delete keyframe", self.timeline.delete_selected_key)
+            return menu
         if kind == "clip":
             _, clip = self.doc.project.find_clip(self.timeline.selected)
             menu.addActions([a["split"], a["delete"]])
+            menu.addSeparator()
+            menu.addAction("Edit with...", lambda: self.edit_with(clip.id))
             if self.doc.project.media[clip.media_id].recipe:
                 menu.addAction("Re-use settings", lambda: self.reuse_settings(clip.media_id))
+                menu.addAction("Re-generate", lambda: self.regenerate(clip.id))
+            menu.addSeparator()
+        if self.doc.project.visible_clip(self.timeline.playhead) is not None:
+            menu.addAction("Animate this frame", self.animate_frame)
             menu.addSeparator()
         menu.addActions([a["add_track"], a["remove_track"], a["track_up"], a["track_down"]])
-        menu.exec(pos)
+        return menu
+
+    # -- video-to-video, re-generation, image-to-video ---------------------------------------------
+    def edit_with(self, clip_id: str = "", media_id: str = "") -> EditDialog | None:
+        """Open 'Edit with...' for a timeline clip (its in/out points give the frame range) or a
+        bin item (all of it; the result then goes on the bottom track)."""
+        project = self.doc.project
+        clip = project.find_clip(clip_id)[1] if clip_id else None
+        item = project.media.get(clip.media_id if clip else media_id)
+        if item is None or item.offline:
+            self.notify("This clip's file is offline: it cannot be edited.", error=True)
+            return None
+        source = EditSource(item.path, item.name, item.frames, item.fps, clip_id=clip_id, project_fps=project.fps)
+        if clip is not None:
+            source.start = item.source_frame(clip.in_point, project.fps)
+            source.end = item.source_frame(clip.out_point - 1, project.fps) + 1
+        dialog = EditDialog(source, self.panel.model_name(), self.panel.seed.value(), self)
+        if item.recipe:
+            dialog.prompt.setPlainText(json.loads(item.recipe)["prompts"][0])
+        dialog.accepted.connect(lambda: self.generate(dialog.request_fields(), above_clip=clip_id))
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def regenerate(self, clip_id: str) -> Job | None:
+        """Queue a clip's recipe again, with the keyframes edited on the timeline; the new take
+        lands on the track above, aligned with the clip."""
+        from ..engine.request import GenerationRequest, RequestError
+
+        _, clip = self.doc.project.find_clip(clip_id)
+        item = self.doc.project.media[clip.media_id]
+        try:
+            request = GenerationRequest.from_json(item.edited_recipe or item.recipe)
+        except RequestError as e:
+            self.notify(f"Cannot re-generate {item.name}: {e}", error=True)
+            return None
+        fields = {f: getattr(request, f) for f in request.__dataclass_fields__}
+        return self.generate(fields, above_clip=clip_id)
+
+    def animate_frame(self) -> Path | None:
+        """Save the frame at the playhead as a PNG beside the generated media and make it the
+        start image of the generation panel (image-to-video)."""
+        frame = self.timeline.playhead
+        picture, clip = frame_at(self.doc.project, frame, self.frames)
+        if picture is None:
+            self.notify("No picture at the playhead to animate.")
+            return None
+        folder = self.generated_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"frame-{frame:05d}-{new_id()}.png"
+        if not to_qimage(picture).save(str(path)):
+            self.notify(f"Could not write {path}", error=True)
+            return None
+        self.panel.set_init_image(str(path))
+        item = self.doc.project.media[clip.media_id]
+        if item.recipe and not self.panel.prompt.toPlainText().strip():
+            self.panel.prompt.setPlainText(json.loads(item.recipe)["prompts"][0])
+        self.panel.show_message(f"Frame {frame} is the start image: describe the motion and Generate.")
+        self.notify(f"Saved frame {frame} as {path.name} for image-to-video")
+        return path
+
+    def update_camera_path(self, *_) -> None:
+        """Show the panel's camera keys over the monitor's frame, before generating."""
+        try:
+            keys = self.panel.camera()
+        except ValueError:
+            keys = None
+        w = self.panel.width_box.value() or self.doc.project.width
+        h = self.panel.height_box.value() or self.doc.project.height
+        self.monitor.set_camera_path(keys, self.panel.frames.value(), w, h)
 
     def add_track(self) -> None:
         track = self.doc.edit("Add track", lambda p: p.add_track())
@@ -409,9 +500,9 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             return media_folder(self.doc.path)
         return self.data_dir / "unsaved" / self.session
 
-    def generate(self, fields: dict) -> Job:
+    def generate(self, fields: dict, above_clip: str = "") -> Job:
         fields = {**fields, "fps": self.doc.project.fps}
-        job = Job(new_id(), fields, self.generated_dir())
+        job = Job(new_id(), fields, self.generated_dir(), above_clip=above_clip)
         self.queue.submit(job)
         return job
 
@@ -428,7 +519,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
     def _job_step(self, update: StepUpdate) -> None:
         if update.preview is not None:
             self.stop_playback()
-            self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s)
+            self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s, update.mask)
 
     def _job_finished(self, job: Job, out: JobOutput) -> None:
         self.panel.show_job(job)
@@ -436,12 +527,14 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         item = MediaItem(new_id(), str(out.path), out.path.name, out.width, out.height, out.fps, out.frames,
                          recipe=out.recipe, generated=True)
         track_id = self.doc.project.tracks[-1].id  # the bottom track holds the main story
+        above = job.above_clip if any(c.id == job.above_clip for t in self.doc.project.tracks for c in t.clips) else ""
 
         def add(p: Project):
             p.add_media(item)
-            return p.add_clip(track_id, item.id)
+            # an edit or a new take plays in place of its source: on the track above, same time
+            return p.add_clip_above(above, item.id) if above else p.add_clip(track_id, item.id)
 
-        clip = self.doc.edit("Add generated clip", add)
+        clip = self.doc.edit("Add edited clip" if above else "Add generated clip", add)
         if clip is not None:
             self.timeline.select(clip.id)
             self.timeline.set_playhead(clip.start)

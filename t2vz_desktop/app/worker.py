@@ -29,10 +29,12 @@ class Job:
     out_dir: Path  # where the finished MP4 and its recipe go
     state: str = "queued"  # queued, running, finished, failed, cancelled
     cancel: CancelToken = field(default_factory=CancelToken)
+    above_clip: str = ""  # an edit or re-generation: the result goes on the track above this clip
 
     @property
     def title(self) -> str:
-        return self.fields["prompts"][0]
+        edit = self.fields.get("edit")
+        return self.fields["prompts"][0] if edit is None else f"edit {Path(edit.source).name}: {self.fields['prompts'][0]}"
 
 
 @dataclass
@@ -44,6 +46,7 @@ class StepUpdate:
     preview: np.ndarray | None  # (frames, h, w, 3) uint8 at latent resolution
     elapsed_s: float
     eta_s: float | None
+    mask: np.ndarray | None = None  # background smoothing's foreground, (frames, h, w) uint8
 
 
 @dataclass
@@ -107,7 +110,7 @@ class GenerationWorker(QObject):
 
         def on_event(e) -> None:
             if e.kind == "step":
-                self.step.emit(StepUpdate(job.id, e.step, e.total, e.phase, e.preview, e.elapsed_s, e.eta_s))
+                self.step.emit(StepUpdate(job.id, e.step, e.total, e.phase, e.preview, e.elapsed_s, e.eta_s, e.mask))
             elif e.kind == "decode":
                 self.status.emit(job.id, f"writing frame {e.step}/{e.total}")
             else:
@@ -126,13 +129,14 @@ class GenerationWorker(QObject):
 
     def _explain(self, e: BaseException) -> tuple[str, str]:
         """('cancelled' | 'error', a message a user can act on)."""
+        from ..conditions import ConditionError
         from ..engine.jobs import Cancelled, RequestError
         from ..engine.models import ModelError
         from ..media import MediaError
 
         if isinstance(e, Cancelled):
             return "cancelled", "cancelled"
-        if isinstance(e, (ModelError, RequestError, MediaError)):
+        if isinstance(e, (ModelError, RequestError, MediaError, ConditionError)):
             return "error", str(e)
         if isinstance(e, MemoryError) or "out of memory" in str(e).lower():
             if self._cache is not None:

@@ -16,14 +16,7 @@ import torch
 from .chunks import Denoiser
 from .models import HUB_ID, ModelError, _first_line
 from .paths import resources_dir
-
-# The ControlNets that the paper's repository uses for SD 1.5 (hub ids, as published).
-DEFAULT_CONTROLNETS = {
-    "canny": "lllyasviel/sd-controlnet-canny",
-    "pose": "lllyasviel/sd-controlnet-openpose",
-    "depth": "lllyasviel/sd-controlnet-depth",
-}
-
+from .request import DEFAULT_CONTROLNETS  # noqa: F401  (re-exported)
 
 @dataclass
 class ControlInput:

@@ -23,6 +23,13 @@ class RequestError(ValueError):
 
 
 CONTROL_MODES = ("canny", "pose", "depth")
+# The ControlNets and the instruct model that the paper's repository uses (hub ids, as published).
+DEFAULT_CONTROLNETS = {
+    "canny": "lllyasviel/sd-controlnet-canny",
+    "pose": "lllyasviel/sd-controlnet-openpose",
+    "depth": "lllyasviel/sd-controlnet-depth",
+}
+INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"
 # Guided-mode defaults of the paper's repository (ALGORITHM.md section 4).
 CONTROL_DEFAULTS = {"steps": 20, "guidance": 9.0, "scheduler": "ddim"}
 INSTRUCT_DEFAULTS = {"steps": 50, "guidance": 7.5, "scheduler": "euler-a"}
