@@ -1,0 +1,260 @@
+"""The GPU benchmark behind benchmarks/gpu.sh: speed options and memory, all figures in one run.
+
+On CUDA (default): UNet, VAE and text encoder with Stable Diffusion 1.5's exact configurations
+(resources/configs/sd15) and random weights, fp16, 512x512, 50 DDIM steps, guidance 7.5.
+1. seconds per 8-frame video for diffusers' TextToVideoZeroPipeline and for this engine's job
+   API (decode and MP4 export included for both), the engine with SDPA attention and with each
+   speed option applied around it: channels-last UNet, torch.compile, both, and
+   torch.compile(mode="reduce-overhead") (CUDA graphs); token merging is not offered;
+2. peak CUDA memory at 8, 64 and 256 frames (engine; diffusers where it can hold them);
+3. the live preview's cost against a denoising step.
+Everything runs under a time budget (--budget-s); what does not fit is marked, not dropped.
+
+    python benchmarks/gpu_bench.py --tiny      # CPU, tiny components: how the script is tested
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+import harness as h  # noqa: E402
+
+# (name, channels_last, compile kwargs or None), most promising first: each compilation of SD's
+# UNet costs ~50 s per graph on an H100/H200 (FACTS.md), and the engine's loop makes 2 graphs at
+# 8 frames (the anchor alone, then all frames) and 3 beyond one chunk (a chunk holding the anchor
+# and one reusing its keys/values), so the budget may not reach the last ones.
+OPTIONS = {  # key: (name, channels_last, compile kwargs or None)
+    "channels-last": ("engine + channels-last", True, None),
+    "compile-cl": ("engine + torch.compile + channels-last", True, {}),
+    "cudagraphs": ("engine + torch.compile(reduce-overhead: CUDA graphs) + channels-last", True, {"mode": "reduce-overhead"}),
+    "compile": ("engine + torch.compile", False, {}),
+}
+
+
+class Budget:
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def allows(self, estimate: float) -> bool:
+        return self.left() > estimate
+
+
+def timed(setup, spec, repeat: int) -> tuple[float, float]:
+    """(first run incl. warm-up/compilation, median of `repeat` further runs) in seconds; with
+    `repeat` 0 (smoke runs) the first run stands for both."""
+    first = h.run_once(setup, spec).seconds
+    runs = sorted(h.run_once(setup, spec).seconds for _ in range(repeat)) or [first]
+    return first, runs[len(runs) // 2]
+
+
+def dynamo_stats() -> dict:
+    from torch._dynamo.utils import counters
+
+    breaks = dict(counters["graph_break"])
+    return {"graphs": int(counters["stats"]["unique_graphs"]), "graph_breaks": int(sum(breaks.values())),
+            "break_reasons": sorted(breaks, key=breaks.get, reverse=True)[:3]}
+
+
+def apply_option(setup, channels_last: bool, compile_kwargs: dict | None, backend: str | None):
+    """Put the option on the UNet the engine will use; returns a function that takes it off."""
+    pipe = setup.model.pipe
+    unet = pipe.unet
+    if channels_last:
+        unet.to(memory_format=torch.channels_last)
+    if compile_kwargs is not None:
+        from torch import _dynamo
+
+        _dynamo.reset()
+        _dynamo.utils.counters.clear()
+        kwargs = dict(compile_kwargs)
+        if backend:
+            kwargs["backend"] = backend
+        pipe.unet = torch.compile(unet, **kwargs)  # an OptimizedModule passes attribute access through
+
+    def undo():
+        pipe.unet = unet
+        if channels_last:
+            unet.to(memory_format=torch.contiguous_format)
+
+    return undo
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tiny", action="store_true", help="CPU smoke run with tiny components")
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--time-frames", type=int, default=None, help="frames of the timed video (default 8; tiny 2)")
+    p.add_argument("--mem-frames", type=int, nargs="+", default=None, help="default 8 64 256 (tiny: 2 4)")
+    p.add_argument("--diffusers-max-frames", type=int, default=64, help="diffusers is not run above this")
+    p.add_argument("--repeat", type=int, default=2, help="timed runs after the first (median kept)")
+    p.add_argument("--budget-s", type=float, default=400, help="stop starting new measurements after this")
+    p.add_argument("--compile-backend", default=None, help="torch.compile backend (default: inductor; tiny: eager)")
+    p.add_argument("--options", nargs="+", choices=list(OPTIONS), default=list(OPTIONS), help="speed options to time")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", type=Path)
+    a = p.parse_args(argv)
+    threads = torch.get_num_threads()
+    try:
+        return run(a)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(a) -> dict:
+    budget = Budget(a.budget_s)
+    torch.set_num_threads(a.threads)
+    if a.tiny:
+        setup = h.build_setup("tiny", device="cpu")
+    else:
+        if not torch.cuda.is_available():
+            sys.exit("gpu_bench: no CUDA GPU here (use --tiny for the CPU smoke run)")
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        setup = h.build_setup("sd15-random", device="cuda", dtype="fp16")
+    cuda = setup.device.type == "cuda"
+    m_time = a.time_frames or (2 if a.tiny else 8)
+    mem_frames = a.mem_frames or ([2, 4] if a.tiny else [8, 64, 256])
+    backend = a.compile_backend or ("eager" if a.tiny else None)
+    device = h.device_name(setup)
+    print(f"# gpu_bench: {setup.describe} on {device}, torch {torch.__version__}; {a.steps} DDIM steps, "
+          f"guidance {a.guidance:g}; budget {a.budget_s:.0f} s", flush=True)
+    spec = lambda system, m, label="": h.RunSpec(system, m, a.steps, a.guidance, label=label)  # noqa: E731
+    speed: list[dict] = []
+
+    def add_speed(name, first=None, median=None, note="", **extra):
+        speed.append({"configuration": name, "first_s": first, "seconds": median, "note": note, **extra})
+        shown = "-" if median is None else f"{median:.2f} s"
+        print(f"  {name}: {shown} {note}", flush=True)
+
+    # 1. Speed at m_time frames: diffusers, then the engine as shipped (SDPA).
+    first, med = timed(setup, spec("diffusers", m_time), a.repeat)
+    add_speed("diffusers TextToVideoZeroPipeline (SDPA)", first, med)
+    first, med = timed(setup, spec("engine", m_time), a.repeat)
+    add_speed("engine (SDPA)", first, med)
+    step_estimate = med
+
+    # 2. Peak memory (engine as shipped; diffusers where it can hold the frames).
+    memory: list[dict] = []
+    for m in mem_frames:
+        row = {"frames": m}
+        memory.append(row)
+        for system in ("engine", "diffusers"):
+            if system == "diffusers" and m > a.diffusers_max_frames:
+                row["diffusers_note"] = f"not run: holds all {m} frames in one batch"
+                continue
+            need = step_estimate * m / m_time * 1.3
+            if not budget.allows(need):
+                row[f"{system}_note"] = f"not run: time budget (~{need:.0f} s needed)"
+                continue
+            try:
+                r = h.peak_memory(setup, spec(system, m))
+            except Exception as e:
+                if not h.is_out_of_memory(e):
+                    raise
+                torch.cuda.empty_cache()
+                row[f"{system}_note"] = "out of memory"
+                continue
+            row[f"{system}_peak"] = r.peak_bytes
+            row[f"{system}_s"] = r.seconds
+            print(f"  memory {system} {m} frames: {h.fmt_bytes(r.peak_bytes)} ({r.seconds:.1f} s)", flush=True)
+    per_frame = _diffusers_growth(memory)
+    for row in memory:
+        if "diffusers_peak" not in row and per_frame is not None and "diffusers_note" in row:
+            est = per_frame[0] + per_frame[1] * row["frames"]
+            row["diffusers_note"] += f" (~{h.fmt_bytes(int(est))} by its measured growth)"
+
+    # 3. The live preview against a denoising step.
+    preview = None
+    if budget.allows(step_estimate * 4):
+        preview = h.preview_cost(setup, spec("engine-loop", m_time), repeats=1)
+
+    # 4. Speed options around the engine.
+    for name, channels_last, compile_kwargs in (OPTIONS[k] for k in a.options):
+        if compile_kwargs is not None and compile_kwargs.get("mode") == "reduce-overhead" and not cuda:
+            add_speed(name, note="not run: CUDA graphs need a GPU")
+            continue
+        need = step_estimate * (a.repeat + 1) + (120 if compile_kwargs is not None and cuda else 0)
+        if not budget.allows(need):
+            add_speed(name, note=f"not run: time budget (~{need:.0f} s needed)")
+            continue
+        undo = apply_option(setup, channels_last, compile_kwargs, backend)
+        try:
+            first, med = timed(setup, spec("engine", m_time), a.repeat)
+            extra = dynamo_stats() if compile_kwargs is not None else {}
+            note = ""
+            if extra:
+                note = f"first run {first:.0f} s incl. compile; {extra['graphs']} graphs, {extra['graph_breaks']} breaks"
+            add_speed(name, first, med, note, **extra)
+        except Exception as e:  # an option that fails is a finding, not a crash
+            add_speed(name, note=f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}")
+        finally:
+            undo()
+    add_speed("token merging", note="not offered: the engine has no token merging (tomesd is not a dependency)")
+
+    report = {"device": device, "setup": setup.describe, "torch": torch.__version__, "steps": a.steps,
+              "guidance": a.guidance, "time_frames": m_time, "speed": speed, "memory": memory, "preview": preview,
+              "date": time.strftime("%Y-%m-%d")}
+    print(render(report, cuda))
+    if a.json:
+        a.json.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _diffusers_growth(memory: list[dict]) -> tuple[float, float] | None:
+    pts = [(r["frames"], r["diffusers_peak"]) for r in memory if "diffusers_peak" in r]
+    if len(pts) < 2:
+        return None
+    (m0, b0), (m1, b1) = pts[0], pts[-1]
+    slope = (b1 - b0) / (m1 - m0)
+    return b0 - slope * m0, slope
+
+
+def render(report: dict, cuda: bool) -> str:
+    speed = report["speed"]
+    base = next((s["seconds"] for s in speed if s["configuration"].startswith("diffusers")), None)
+    rows = []
+    for s in speed:
+        ratio = f"{base / s['seconds']:.2f}x" if base and s["seconds"] else "-"
+        rows.append([s["configuration"], "-" if s["seconds"] is None else f"{s['seconds']:.2f}", ratio,
+                     "-" if s["first_s"] is None else f"{s['first_s']:.1f}", s["note"]])
+    mem_rows = []
+    for r in report["memory"]:
+        cell = lambda k: h.fmt_bytes(r[f"{k}_peak"]) if f"{k}_peak" in r else r.get(f"{k}_note", "-")  # noqa: E731
+        mem_rows.append([str(r["frames"]), cell("engine"), cell("diffusers")])
+    what = "peak CUDA memory allocated" if cuda else "peak RSS of the run in a fresh process"
+    out = [f"\n{report['setup']} on {report['device']}, torch {report['torch']}, {report['date']}; "
+           f"{report['steps']} DDIM steps, guidance {report['guidance']:g}",
+           f"seconds per {report['time_frames']}-frame video (decode + MP4 export included; median of the runs after the first)",
+           h.table(["configuration", "s/video", "speed vs diffusers", "first run s", "note"], rows),
+           f"\n{what} per video",
+           h.table(["frames", "engine", "diffusers"], mem_rows)]
+    engine_best = min((s["seconds"] for s in speed if s["configuration"].startswith("engine") and s["seconds"]), default=None)
+    if base and engine_best:
+        r = base / engine_best
+        out.append(f"target: engine with its speed options >= 1.3x diffusers' speed at {report['time_frames']} frames: "
+                   f"{'MET' if r >= 1.3 else 'MISSED'} ({r:.2f}x)")
+    top = max(report["memory"], key=lambda r: r["frames"])
+    if "engine_peak" in top:
+        gb = top["engine_peak"] / 1e9
+        out.append(f"target: {top['frames']} frames in under 16 GB: {'MET' if gb < 16 else 'MISSED'} ({gb:.2f} GB)")
+    pv = report["preview"]
+    if pv:
+        out.append(f"live preview: {pv['overhead']:+.1%} of the loop time; callback {pv['callback_share']:.1%} of a "
+                   f"{pv['step_s'] * 1e3:.1f} ms step (target < 5%)")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""`t2vz eval` and `t2vz compare`: the command-line side of the measures.
+
+    t2vz eval VIDEO [--prompt TEXT] [--clip MODEL] [--json OUT.json] [--plot OUT.png]
+    t2vz compare A.mp4 B.mp4 ... --out grid.mp4 [--labels A B ...] [--height PX] [--fps N]
+
+Bad input (no such video, an unusable --clip, an unwritable output) raises `RequestError`, which
+the CLI turns into one line on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..engine.request import RequestError
+
+def add_measure_commands(sub) -> None:
+    """Add the `eval` and `compare` sub-commands to the CLI's sub-parsers."""
+    e = sub.add_parser("eval", help="measure a video's temporal consistency (and CLIP scores)")
+    e.add_argument("video", help="a video file or a folder of PNG frames")
+    e.add_argument("--prompt", help="text for the CLIP text score (default: the prompt in the video's t2vz recipe)")
+    e.add_argument("--clip", help="CLIP model: a folder or a hub id in the local cache (e.g. openai/clip-vit-base-patch32)")
+    e.add_argument("--device", default="cpu", help="device for CLIP: cpu (default), auto, cuda, cuda:N, mps")
+    e.add_argument("--json", dest="json_out", help="where to write the JSON (default: VIDEO.metrics.json beside it)")
+    e.add_argument("--plot", help="where to write the per-frame curves PNG (default: VIDEO.metrics.png beside it)")
+    e.add_argument("--no-plot", action="store_true", help="write no plot")
+    e.set_defaults(run=_eval)
+
+    c = sub.add_parser("compare", help="write a labelled side-by-side video of several videos")
+    c.add_argument("videos", nargs="+", help="two or more videos (or PNG folders)")
+    c.add_argument("--out", "-o", required=True, help="output video: .mp4, .webm, .gif, or a folder for PNG frames")
+    c.add_argument("--labels", nargs="+", help="one caption per video (default: the file names)")
+    c.add_argument("--height", type=int, help="height of every tile in pixels (default: the first video's)")
+    c.add_argument("--fps", type=float, help="frame rate (default: the first video's)")
+    c.set_defaults(run=_compare)
+
+
+def _beside(video: Path, suffix: str) -> Path:
+    base = video.with_name(video.name.rstrip("/\\")) if video.is_dir() else video.with_suffix("")
+    return base.with_name(base.name + suffix)
+
+
+def _writable(path: Path, what: str) -> None:
+    from ..media import check_target
+
+    try:
+        check_target(path, "mp4")  # any file format: a writable folder and not a folder itself
+    except (ValueError, OSError) as e:
+        raise RequestError(f"cannot write the {what}: {e}") from e
+
+
+def _recipe_prompt(video: Path) -> str | None:
+    from ..engine.request import GenerationRequest
+    from ..media import read_recipe
+
+    try:
+        text = read_recipe(video)
+        return GenerationRequest.from_json(text).prompts[0] if text else None
+    except Exception:  # a video without (or with a foreign) recipe simply has no prompt
+        return None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ..media import MediaError, probe_video
+    from .metrics import score_video
+    from .plot import curve_panels, save_panels
+
+    video = Path(args.video)
+    try:
+        info = probe_video(video)
+    except MediaError as e:
+        raise RequestError(str(e)) from e
+    if info.frames < 2:
+        raise RequestError(f"{video} has {info.frames} frame(s); the measures compare consecutive frames (need 2 or more)")
+    json_out = Path(args.json_out) if args.json_out else _beside(video, ".metrics.json")
+    plot_out = None if args.no_plot else Path(args.plot) if args.plot else _beside(video, ".metrics.png")
+    for path, what in ((json_out, "JSON"), (plot_out, "plot")):
+        if path is not None:
+            _writable(path, what)
+    prompt = args.prompt or _recipe_prompt(video)
+    clip = None
+    if args.clip:
+        from ..engine.models import ModelError, pick_device
+        from .clip import ClipError, ClipScorer
+
+        try:
+            clip = ClipScorer.load(args.clip, pick_device(args.device))
+        except (ClipError, ModelError) as e:
+            raise RequestError(str(e)) from e
+    elif args.prompt:
+        print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
+
+    scores = score_video(video, clip, prompt if clip is not None else None)
+    curves = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in scores.curves.items()}  # JSON has no NaN
+    report = {"video": str(video), **scores.summary(), "curves": curves}
+    json_out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    if plot_out is not None:
+        save_panels(curve_panels(scores), plot_out)
+    print(format_scores(scores))
+    print(f"wrote {json_out}" + (f" and {plot_out}" if plot_out else ""), file=sys.stderr)
+    return 0
+
+
+def format_scores(s) -> str:
+    def f(v, spec):
+        return "n/a" if v is None else format(v, spec)
+
+    lines = [
+        f"frames                  {s.frames} ({s.width}x{s.height})",
+        f"temporal flickering     {f(s.temporal_flickering, '.4f')}   (VBench; 1 = still; penalises motion too)",
+        f"dynamic degree          {f(s.dynamic_degree, '.3f')} px/frame (mean flow magnitude)",
+        f"warping error           {f(s.warping_error, '.5f')}   (MSE in [0,1], {s.flow}; not comparable with RAFT figures)",
+        f"  without flow          {f(s.zero_flow_error, '.5f')}   ({f(s.consistent_fraction, '.0%')} of pixels passed the flow check)",
+    ]
+    if s.clip_model:
+        lines.append(f"CLIP frame consistency  {f(s.clip_frame_consistency, '.4f')}   ({s.clip_model})")
+        lines.append(f"CLIP text score         {f(s.clip_text_score, '.2f')}" + (f"   prompt: {s.prompt!r}" if s.prompt else "   (no prompt)"))
+    return "\n".join(lines)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ..media import MediaError, check_target, export_format, probe_video
+    from .grid import compare_videos
+
+    if len(args.videos) < 2:
+        raise RequestError("compare needs two or more videos")
+    if args.labels and len(args.labels) != len(args.videos):
+        raise RequestError(f"--labels gave {len(args.labels)} caption(s) for {len(args.videos)} video(s)")
+    if args.height is not None and not 16 <= args.height <= 4096:
+        raise RequestError(f"--height must be between 16 and 4096 (got {args.height})")
+    if args.fps is not None and not 0 < args.fps <= 240:
+        raise RequestError(f"--fps must be above 0 and at most 240 (got {args.fps})")
+    for v in args.videos:
+        try:
+            probe_video(v)
+        except MediaError as e:
+            raise RequestError(str(e)) from e
+    try:
+        fmt = export_format(args.out)
+        check_target(Path(args.out), fmt)
+    except (ValueError, OSError) as e:
+        raise RequestError(str(e)) from e
+    report = compare_videos(args.videos, args.out, args.labels, args.height, args.fps)
+    print(report.path)
+    print(f"{report.frames} frames, {report.width}x{report.height}", file=sys.stderr)
+    return 0
