@@ -87,12 +87,16 @@ class CrossFrameAttnProcessor:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
 
         query = attn.to_q(hidden_states)  # (batch, tokens, inner)
-        out = torch.empty_like(query)
-        for g in self.frames.groups:
-            if self.frames.window:
-                out[g.start : g.stop] = self._windowed(attn, hidden_states, query, g)
-            else:
-                out[g.start : g.stop] = self._anchor_only(attn, hidden_states, query, g)
+        groups = self.frames.groups
+        if not self.frames.window and _uniform(groups):
+            out = self._all_at_once(attn, hidden_states, query, groups)
+        else:
+            out = torch.empty_like(query)
+            for g in groups:
+                if self.frames.window:
+                    out[g.start : g.stop] = self._windowed(attn, hidden_states, query, g)
+                else:
+                    out[g.start : g.stop] = self._anchor_only(attn, hidden_states, query, g)
 
         hidden_states = attn.to_out[1](attn.to_out[0](out))
         if spatial:
@@ -100,6 +104,26 @@ class CrossFrameAttnProcessor:
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
+
+    def _all_at_once(self, attn, hidden_states, query, groups: list[RowGroup]) -> torch.Tensor:
+        """The common case in one go: groups of equal size that tile the batch, one anchor each.
+        One projection for all anchors in the batch and one attention call for all groups,
+        instead of a pair per group (it matters where per-call overhead does: small models,
+        short steps)."""
+        cache = self.frames.anchor_kv.setdefault(self.name, {})
+        present = [g for g in groups if g.anchor_row is not None]
+        if present:
+            rows = hidden_states[[g.anchor_row for g in present]]
+            keys, values = attn.to_k(rows), attn.to_v(rows)
+            for i, g in enumerate(present):
+                cache[g.slot] = (keys[i : i + 1], values[i : i + 1])
+        key = torch.cat([cache[g.slot][0] for g in groups])  # (groups, tokens, inner)
+        value = torch.cat([cache[g.slot][1] for g in groups])
+        n, size = len(groups), groups[0].stop - groups[0].start
+        _, tokens, inner = query.shape
+        q = _heads(attn, query.reshape(n, size * tokens, inner))
+        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
+        return _merge(o).reshape(n * size, tokens, inner)
 
     def _anchor(self, attn, hidden_states, g: RowGroup, keys=None, values=None):
         cache = self.frames.anchor_kv.setdefault(self.name, {})
@@ -145,6 +169,14 @@ class CrossFrameAttnProcessor:
         q = _heads(attn, query[g.start : g.stop])
         o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, k)), _heads(attn, v), attn_mask=mask)
         return _merge(o)
+
+
+def _uniform(groups: list[RowGroup]) -> bool:
+    """Groups of one size, one after another from row 0, none blending two anchors."""
+    if not groups or any(g.next_slot is not None for g in groups):
+        return False
+    size = groups[0].stop - groups[0].start
+    return all(g.start == i * size and g.stop - g.start == size for i, g in enumerate(groups))
 
 
 def _attend(attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
