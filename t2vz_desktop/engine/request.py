@@ -15,7 +15,7 @@ from .camera import CameraKey, default_motion
 RECIPE_VERSION = 1
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SCHEDULERS = ("ddim", "euler-a", "dpm++")
-SD_DEFAULTS = {"steps": 50, "guidance": 7.5}  # the paper's and diffusers' defaults
+SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
 class RequestError(ValueError):
@@ -120,8 +120,8 @@ class GenerationRequest:
     seed: int | None = None  # None: a random seed, recorded in the recipe
     videos_per_prompt: int = 1  # video r of a prompt uses seed + r
     motion: tuple[float, float] | None = None  # output px per frame; None: 12 px at 512 px, scaled
-    t_restart: int = 941  # T: where every frame restarts (a timestep, not a step index)
-    t_warp: int = 881  # T': where the anchor is warped
+    t_restart: int | None = None  # T: where every frame restarts (a timestep); None: the model's, else 941
+    t_warp: int | None = None  # T': where the anchor is warped; None: the model's, else 881
     chunk_size: int = 8  # frames per UNet call; 0 = all at once
     cross_frame_attention: bool = True
     attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
@@ -163,8 +163,12 @@ class GenerationRequest:
         if self.motion is not None:
             need(len(self.motion) == 2 and all(abs(float(v)) <= 512 for v in self.motion),
                  f"--motion takes DX DY in pixels per frame, each within +-512 (got {self.motion})")
-        need(0 < self.t_warp < self.t_restart < 1000,
-             f"timesteps need 0 < T' < T < 1000 (got T={self.t_restart}, T'={self.t_warp})")
+        if self.t_restart is not None and self.t_warp is not None:
+            need(0 < self.t_warp < self.t_restart < 1000,
+                 f"timesteps need 0 < T' < T < 1000 (got T={self.t_restart}, T'={self.t_warp})")
+        for name in ("t_restart", "t_warp"):
+            v = getattr(self, name)
+            need(v is None or 0 < v < 1000, f"--{name.replace('_', '-')} must be a timestep from 1 to 999 (got {v})")
         need(0 <= self.chunk_size <= 100_000, f"--chunk-size must be 0 (all frames) or more (got {self.chunk_size})")
         need(0 < self.fps <= 240, f"--fps must be above 0 and at most 240 (got {self.fps})")
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
@@ -219,6 +223,8 @@ class GenerationRequest:
             seed=random.SystemRandom().randrange(2**31) if self.seed is None else self.seed,
             motion=tuple(self.motion) if self.motion is not None else default_motion(width, height),
             scheduler=self.scheduler or d["scheduler"],
+            t_restart=int(d["t_restart"] if self.t_restart is None else self.t_restart),
+            t_warp=int(d["t_warp"] if self.t_warp is None else self.t_warp),
         ).validate()
 
     def to_json(self) -> str:
