@@ -1,0 +1,187 @@
+"""Procedural training data for the built-in demo model.
+
+Each image is a 64x64 RGB scene of one flat-coloured shape on a plain background, with a
+plain-English caption such as "a small green star in the top left on a white background".
+Shapes are drawn at 4x resolution and downsampled with ``cv2.INTER_AREA``, so edges are
+anti-aliased while the inside of the object and the background keep their exact RGB values.
+
+Scenes are balanced: :func:`sample_scenes` walks through every combination of shape, object
+colour, background colour (never the same as the object's), size and position in a shuffled
+order before repeating any. Captions may leave out the size, the position or the background
+(:func:`caption`); the left-out attribute is still drawn, at random, so the model learns
+that "a red circle" means any red circle.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+IMAGE_SIZE = 64
+SUPERSAMPLE = 4
+
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
+
+# Fixed RGB value for each colour name. The object and the background are filled with exactly
+# these values (only the anti-aliased edge pixels mix them); tests and evaluate.py classify a
+# colour as the nearest of these in RGB.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "orange": (245, 140, 20),
+    "yellow": (240, 220, 30),
+    "green": (40, 170, 50),
+    "blue": (30, 70, 220),
+    "purple": (130, 50, 180),
+    "pink": (245, 130, 190),
+    "white": (245, 245, 245),
+    "black": (20, 20, 20),
+    "gray": (128, 128, 128),
+}
+
+SIZES: tuple[str, ...] = ("small", "large")
+# Object "radius" in pixels of the 64x64 image (circle radius, star outer radius, square
+# half-side / 0.85, triangle circumradius / 1.15), before a +-8% jitter.
+SIZE_RADIUS: dict[str, float] = {"small": 8.0, "large": 15.0}
+
+POSITIONS: tuple[str, ...] = (
+    "centre", "top left", "top right", "bottom left", "bottom right", "left", "right", "top", "bottom",
+)
+# How each position reads in a caption.
+POSITION_PHRASES: dict[str, str] = {
+    "centre": "in the centre",
+    "top left": "in the top left",
+    "top right": "in the top right",
+    "bottom left": "in the bottom left",
+    "bottom right": "in the bottom right",
+    "left": "on the left",
+    "right": "on the right",
+    "top": "at the top",
+    "bottom": "at the bottom",
+}
+
+# Probability that a caption leaves each optional attribute out.
+DROP_PROBABILITY: dict[str, float] = {"size": 0.35, "position": 0.35, "background": 0.3}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What one training image shows."""
+
+    shape: str
+    colour: str
+    background: str
+    size: str
+    position: str
+
+    def full_caption(self) -> str:
+        """The caption naming every attribute."""
+        return caption(self, keep_size=True, keep_position=True, keep_background=True)
+
+
+def all_scenes() -> list[Scene]:
+    """Every combination of attributes (object and background colours always differ)."""
+    return [
+        Scene(shape, colour, background, size, position)
+        for shape, colour, background, size, position in itertools.product(
+            SHAPES, COLOURS, COLOURS, SIZES, POSITIONS
+        )
+        if colour != background
+    ]
+
+
+def sample_scenes(n: int, seed: int) -> list[Scene]:
+    """``n`` scenes that cycle through all combinations, each cycle in a new random order."""
+    rng = np.random.default_rng(seed)
+    combos = all_scenes()
+    scenes: list[Scene] = []
+    while len(scenes) < n:
+        order = rng.permutation(len(combos))
+        scenes.extend(combos[i] for i in order[: n - len(scenes)])
+    return scenes
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def caption(scene: Scene, keep_size: bool, keep_position: bool, keep_background: bool) -> str:
+    """Plain-English caption of ``scene``; the colour and the shape are always named."""
+    words = [scene.size] if keep_size else []
+    words += [scene.colour, scene.shape]
+    text = f"{article(words[0])} {' '.join(words)}"
+    if keep_position:
+        text += " " + POSITION_PHRASES[scene.position]
+    if keep_background:
+        text += f" on {article(scene.background)} {scene.background} background"
+    return text
+
+
+def random_caption(scene: Scene, rng: np.random.Generator) -> str:
+    """Caption of ``scene`` that leaves out size, position and background at random."""
+    keep = rng.random(3) >= np.array(
+        [DROP_PROBABILITY["size"], DROP_PROBABILITY["position"], DROP_PROBABILITY["background"]]
+    )
+    return caption(scene, keep_size=bool(keep[0]), keep_position=bool(keep[1]), keep_background=bool(keep[2]))
+
+
+def shape_polygon(shape: str, cx: float, cy: float, r: float) -> np.ndarray:
+    """Vertices (n, 2) of an upright polygon for ``shape``; circles are drawn separately."""
+    if shape == "square":
+        h = 0.85 * r
+        return np.array([[cx - h, cy - h], [cx + h, cy - h], [cx + h, cy + h], [cx - h, cy + h]])
+    if shape == "triangle":
+        R = 1.15 * r  # circumradius; the centroid sits at (cx, cy)
+        angles = [-math.pi / 2 + k * 2 * math.pi / 3 for k in range(3)]
+        return np.array([[cx + R * math.cos(a), cy + R * math.sin(a)] for a in angles])
+    if shape == "star":
+        points = []
+        for k in range(10):
+            radius = r if k % 2 == 0 else 0.45 * r
+            a = -math.pi / 2 + k * math.pi / 5
+            points.append([cx + radius * math.cos(a), cy + radius * math.sin(a)])
+        return np.array(points)
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+def object_centre(position: str, r: float) -> tuple[float, float]:
+    """Centre (x, y) in pixels for ``position`` so that an object of radius ``r`` fits."""
+    margin = 1.2 * r + 3.0
+    low, mid, high = margin, IMAGE_SIZE / 2, IMAGE_SIZE - margin
+    x = low if "left" in position else high if "right" in position else mid
+    y = low if "top" in position else high if "bottom" in position else mid
+    return x, y
+
+
+def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``scene`` as a (64, 64, 3) uint8 RGB image, with a little size/position jitter."""
+    r = SIZE_RADIUS[scene.size] * rng.uniform(0.92, 1.08)
+    cx, cy = object_centre(scene.position, r)
+    cx += rng.uniform(-1.5, 1.5)
+    cy += rng.uniform(-1.5, 1.5)
+
+    s = SUPERSAMPLE
+    big = np.empty((IMAGE_SIZE * s, IMAGE_SIZE * s, 3), np.uint8)
+    big[:] = COLOURS[scene.background]
+    colour = tuple(int(c) for c in COLOURS[scene.colour])
+    # Pixel centres are at integer coordinates + 0.5 in the small image.
+    to_big = lambda v: v * s - 0.5  # noqa: E731
+    if scene.shape == "circle":
+        shift = 4  # sub-pixel precision for cv2.circle
+        centre = (round(to_big(cx) * 2**shift), round(to_big(cy) * 2**shift))
+        cv2.circle(big, centre, round(r * s * 2**shift), colour, thickness=-1, lineType=cv2.LINE_8, shift=shift)
+    else:
+        polygon = to_big(shape_polygon(scene.shape, cx, cy, r))
+        cv2.fillPoly(big, [np.round(polygon).astype(np.int32)], colour, lineType=cv2.LINE_8)
+    return cv2.resize(big, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def make_dataset(n: int, seed: int) -> tuple[np.ndarray, list[Scene]]:
+    """``n`` balanced scenes and their images, (n, 64, 64, 3) uint8."""
+    scenes = sample_scenes(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    images = np.stack([render(scene, rng) for scene in scenes]) if scenes else np.zeros((0, 64, 64, 3), np.uint8)
+    return images, scenes

@@ -1,0 +1,106 @@
+"""Architecture of the demo model: one config dataclass and builders for each component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
+
+from .data import IMAGE_SIZE
+
+# SD 1.x noise schedule, so the method's T=941 / T'=881 mean the same thing as with SD.
+SCHEDULE = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    vae_channels: tuple[int, ...] = (32, 64, 64)  # 3 levels: downsampling 4, 16x16 latents
+    vae_layers: int = 1
+    vae_groups: int = 16
+    latent_channels: int = 4
+    unet_channels: tuple[int, ...] = (64, 128, 128)
+    unet_layers: int = 1
+    unet_heads: int = 4
+    unet_groups: int = 32
+    text_width: int = 64
+    text_layers: int = 3
+    text_heads: int = 4
+
+    @property
+    def latent_size(self) -> int:
+        return IMAGE_SIZE // 2 ** (len(self.vae_channels) - 1)
+
+
+TINY = DemoConfig(
+    vae_channels=(8, 16), vae_groups=4, unet_channels=(16, 32), unet_heads=2, unet_groups=8,
+    text_width=16, text_layers=1, text_heads=2,
+)
+
+
+def build_vae(cfg: DemoConfig) -> AutoencoderKL:
+    n = len(cfg.vae_channels)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n,
+        block_out_channels=cfg.vae_channels,
+        layers_per_block=cfg.vae_layers,
+        latent_channels=cfg.latent_channels,
+        norm_num_groups=cfg.vae_groups,
+        sample_size=IMAGE_SIZE,
+    )
+    # Start with a small posterior std (logvar -6): the decoder then sees clean latents from the
+    # first step instead of unit noise, which the small KL weight would only slowly remove.
+    with torch.no_grad():
+        vae.quant_conv.bias[cfg.latent_channels :] = -6.0
+    return vae
+
+
+def build_unet(cfg: DemoConfig) -> UNet2DConditionModel:
+    n = len(cfg.unet_channels)
+    return UNet2DConditionModel(
+        sample_size=cfg.latent_size,
+        in_channels=cfg.latent_channels,
+        out_channels=cfg.latent_channels,
+        # Plain resnets at the full latent resolution, cross-attention on the coarser levels.
+        down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1),
+        up_block_types=("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",),
+        block_out_channels=cfg.unet_channels,
+        layers_per_block=cfg.unet_layers,
+        norm_num_groups=cfg.unet_groups,
+        cross_attention_dim=cfg.text_width,
+        attention_head_dim=cfg.unet_heads,  # diffusers' name for the number of heads
+    )
+
+
+def build_text_encoder(cfg: DemoConfig, tokenizer: PreTrainedTokenizerFast) -> CLIPTextModel:
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.text_width,
+        intermediate_size=4 * cfg.text_width,
+        num_hidden_layers=cfg.text_layers,
+        num_attention_heads=cfg.text_heads,
+        max_position_embeddings=tokenizer.model_max_length,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return CLIPTextModel(config)
+
+
+def build_train_scheduler() -> DDPMScheduler:
+    return DDPMScheduler(**SCHEDULE, clip_sample=False, prediction_type="epsilon")
+
+
+def build_sample_scheduler() -> DDIMScheduler:
+    return DDIMScheduler(
+        **SCHEDULE, steps_offset=1, clip_sample=False, set_alpha_to_one=False,
+        timestep_spacing="leading", prediction_type="epsilon",
+    )
+
+
+def count_parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,387 @@
+"""Train the built-in demo model from scratch on procedurally drawn scenes.
+
+    python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes 105
+
+Phase 1 trains the AutoencoderKL (L1 + MSE + edge loss + a small KL term). The training images
+are then encoded once; ``scaling_factor`` is set so the scaled latents have unit variance.
+Phase 2 trains the UNet and the text encoder jointly, as in diffusers' text-to-image example:
+noise-prediction MSE on the SD 1.x DDPM schedule with min-SNR weighting, AdamW, linear
+warm-up then cosine decay, EMA weights, and 10% empty captions for classifier-free guidance.
+``--minutes`` is split between the phases; the learning-rate schedules follow elapsed time, so
+the run ends on time on any machine. The result is an ordinary StableDiffusionPipeline folder,
+written to a temporary folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import data
+from .card import write_model_card
+from .model import (
+    TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler, build_unet,
+    build_vae, count_parameters,
+)
+from .tokenizer import build_tokenizer
+
+# Recommended sampling defaults. With 20 DDIM steps (leading spacing, steps_offset 1) the
+# timesteps are 951, 901, 851, ...: T=941 -> 951 and T'=881 -> 901 stay distinct.
+# T/T' lower than the paper's 941/881: with 16x16 latents and a small UNet, cross-frame attention
+# alone does not hold frames together at T=941 (each frame picks its own background); at 741/641
+# the frames keep the anchor's scene and the object moves with the motion field.
+DEFAULTS = {"steps": 20, "guidance": 5.0, "height": data.IMAGE_SIZE, "width": data.IMAGE_SIZE, "fps": 8,
+            "t_restart": 741, "t_warp": 641}
+
+
+@dataclass
+class TrainSettings:
+    out: Path
+    minutes: float = 105.0
+    vae_share: float = 0.25  # fraction of the budget for the VAE phase
+    seed: int = 0
+    threads: int = 2
+    num_images: int = 2 * 6480
+    vae_batch: int = 16
+    vae_lr: float = 2e-3
+    kl_weight: float = 1e-4
+    unet_batch: int = 48
+    unet_lr: float = 5e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.998
+    snr_gamma: float = 5.0
+    caption_dropout: float = 0.1
+    vae_steps: int | None = None  # fixed step counts instead of the time budget (tests)
+    unet_steps: int | None = None
+    tiny: bool = False
+    config: DemoConfig = field(default_factory=DemoConfig)
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    vae_losses: list[float]
+    unet_losses: list[float]
+    seconds: float
+
+
+class EMA:
+    """Exponential moving average of parameters, with diffusers' warm-up of the decay."""
+
+    def __init__(self, modules: list[torch.nn.Module], decay: float):
+        self.decay = decay
+        self.params = [p for m in modules for p in m.parameters()]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1 - decay)
+
+    @torch.no_grad()
+    def copy_to(self, modules: list[torch.nn.Module]) -> None:
+        for p, s in zip([p for m in modules for p in m.parameters()], self.shadow):
+            p.copy_(s)
+
+
+class Schedule:
+    """Linear warm-up, then cosine decay to 5% over the steps or the seconds allowed."""
+
+    def __init__(self, base_lr: float, warmup: int, max_steps: int | None, seconds: float):
+        self.base_lr, self.warmup, self.max_steps, self.seconds = base_lr, warmup, max_steps, seconds
+        self.start = time.monotonic()
+
+    def progress(self, step: int) -> float:
+        if self.max_steps is not None:
+            return step / self.max_steps
+        return (time.monotonic() - self.start) / self.seconds
+
+    def lr(self, step: int) -> float:
+        warm = min(1.0, (step + 1) / max(1, self.warmup))
+        cosine = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, self.progress(step))))
+        return self.base_lr * warm * cosine
+
+    def done(self, step: int) -> bool:
+        return self.progress(step) >= 1.0
+
+
+def adapt_threads(max_threads: int) -> None:
+    """Use ``max_threads`` only while the CPUs are otherwise idle.
+
+    On a shared machine a multi-threaded step waits for whichever of its threads was
+    descheduled; with other jobs running one thread is faster (measured: VAE step of batch 16
+    ~7 s with 2 threads against ~2 s with 1 while four other processes ran on 2 cores).
+    """
+    others = os.getloadavg()[0] - torch.get_num_threads()
+    want = max_threads if others < 1.0 else 1
+    if want != torch.get_num_threads():
+        torch.set_num_threads(want)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (n, h, w, 3) -> float (n, 3, h, w) in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def edge_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """L1 between horizontal and vertical pixel differences: keeps shape edges sharp."""
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    return (dx(x) - dx(y)).abs().mean() + (dy(x) - dy(y)).abs().mean()
+
+
+def train_vae(vae, images: np.ndarray, s: TrainSettings, seconds: float, log) -> list[float]:
+    gen = torch.Generator().manual_seed(s.seed + 10)
+    opt = torch.optim.AdamW(vae.parameters(), lr=s.vae_lr, weight_decay=0.0)
+    sched = Schedule(s.vae_lr, warmup=min(100, s.warmup_steps), max_steps=s.vae_steps, seconds=seconds)
+    losses, step = [], 0
+    bar = tqdm(total=s.vae_steps, desc="vae", unit="step", dynamic_ncols=True)
+    vae.train()
+    while not sched.done(step):
+        if step % 20 == 0:
+            adapt_threads(s.threads)
+        idx = torch.randint(0, len(images), (s.vae_batch,), generator=gen)
+        x = to_tensor(images[idx.numpy()])  # (b, 3, 64, 64)
+        posterior = vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen)
+        y = vae.decode(z).sample
+        kl = posterior.kl().mean() / z[0].numel()
+        loss = (y - x).abs().mean() + F.mse_loss(y, x) + edge_loss(y, x) + s.kl_weight * kl
+        for g in opt.param_groups:
+            g["lr"] = sched.lr(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        log("vae", step, loss.item(), sched.lr(step))
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+    bar.close()
+    vae.eval()
+    return losses
+
+
+@torch.no_grad()
+def encode_all(vae, images: np.ndarray, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and std of every image, (n, c, h, w) each, unscaled."""
+    means, stds = [], []
+    for i in range(0, len(images), batch):
+        posterior = vae.encode(to_tensor(images[i : i + batch])).latent_dist
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    return torch.cat(means), torch.cat(stds)
+
+
+def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: float, scenes, s: TrainSettings,
+               seconds: float, log) -> tuple[list[float], EMA]:
+    gen = torch.Generator().manual_seed(s.seed + 20)
+    rng = np.random.default_rng(s.seed + 21)
+    noise_scheduler = build_train_scheduler()
+    alphas_cumprod = noise_scheduler.alphas_cumprod
+    snr_all = alphas_cumprod / (1 - alphas_cumprod)
+    modules = [unet, text_encoder]
+    params = [p for m in modules for p in m.parameters()]
+    opt = torch.optim.AdamW(params, lr=s.unet_lr, weight_decay=1e-2)
+    ema = EMA(modules, s.ema_decay)
+    sched = Schedule(s.unet_lr, warmup=s.warmup_steps, max_steps=s.unet_steps, seconds=seconds)
+    losses, step = [], 0
+    bar = tqdm(total=s.unet_steps, desc="unet", unit="step", dynamic_ncols=True)
+    unet.train()
+    text_encoder.train()
+    while not sched.done(step):
+        if step % 20 == 0:
+            adapt_threads(s.threads)
+        idx = torch.randint(0, len(scenes), (s.unet_batch,), generator=gen)
+        z0 = latents_mean[idx] + latents_std[idx] * torch.randn(latents_mean[idx].shape, generator=gen)
+        z0 = z0 * scale  # (b, 4, 16, 16), unit variance
+        prompts = [
+            "" if rng.random() < s.caption_dropout else data.random_caption(scenes[i], rng) for i in idx.tolist()
+        ]
+        ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                        return_tensors="pt").input_ids  # (b, 20)
+        noise = torch.randn(z0.shape, generator=gen)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (s.unet_batch,), generator=gen)
+        zt = noise_scheduler.add_noise(z0, noise, t)
+        context = text_encoder(ids)[0]  # (b, 20, width)
+        pred = unet(zt, t, context).sample
+        # Min-SNR weighting (Hang et al. 2023) for epsilon prediction.
+        snr = snr_all[t]
+        weight = torch.clamp(snr, max=s.snr_gamma) / snr
+        per_sample = F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3))
+        loss = (weight * per_sample).mean()
+        for g in opt.param_groups:
+            g["lr"] = sched.lr(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update()
+        plain = per_sample.mean().item()
+        losses.append(plain)
+        step += 1
+        log("unet", step, plain, sched.lr(step))
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+    bar.close()
+    return losses, ema
+
+
+def portable_tokenizer_class(folder: Path) -> None:
+    """Name the tokenizer class ``PreTrainedTokenizerFast``, which every transformers version has.
+
+    transformers 5 saves its fast tokenizers as ``TokenizersBackend``, a name 4.x lacks; the
+    class is the same (``PreTrainedTokenizerFast`` is its alias in 5.x).
+    """
+    index_path = folder / "model_index.json"
+    index = json.loads(index_path.read_text())
+    index["tokenizer"] = ["transformers", "PreTrainedTokenizerFast"]
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    config_path = folder / "tokenizer" / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def write_folder_atomically(out: Path, write) -> None:
+    """Call ``write(tmp)`` on a fresh temporary folder beside ``out``, then swap it in."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def train(s: TrainSettings) -> TrainResult:
+    from diffusers import StableDiffusionPipeline
+
+    torch.manual_seed(s.seed)
+    torch.set_num_threads(s.threads)
+    started = time.monotonic()
+    cfg = TINY if s.tiny else s.config
+    budget = s.minutes * 60.0
+
+    images, scenes = data.make_dataset(s.num_images, s.seed)
+    tokenizer = build_tokenizer()
+    vae = build_vae(cfg)
+    unet = build_unet(cfg)
+    text_encoder = build_text_encoder(cfg, tokenizer)
+
+    rows: list[tuple] = []
+
+    def log(phase: str, step: int, loss: float, lr: float) -> None:
+        rows.append((phase, step, f"{loss:.6f}", f"{lr:.3e}", f"{time.monotonic() - started:.1f}",
+                     torch.get_num_threads()))
+
+    vae_losses = train_vae(vae, images, s, budget * s.vae_share, log)
+
+    means, stds = encode_all(vae, images)
+    sampled = means + stds * torch.randn(means.shape, generator=torch.Generator().manual_seed(s.seed + 30))
+    scale = float(1.0 / sampled.std())
+    vae.register_to_config(scaling_factor=scale)
+
+    # The UNet phase gets what is left, less a minute for saving.
+    unet_seconds = max(1.0, budget - (time.monotonic() - started) - 60.0)
+    unet_losses, ema = train_unet(unet, text_encoder, tokenizer, means, stds, scale, scenes, s, unet_seconds, log)
+    ema.copy_to([unet, text_encoder])
+    seconds = time.monotonic() - started
+
+    pipe = StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=build_sample_scheduler(),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    info = {
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items() if k != "config"},
+        "config": asdict(cfg),
+        "seconds": round(seconds, 1),
+        "vae_steps": len(vae_losses),
+        "unet_steps": len(unet_losses),
+        "vae_loss_first_last": [float(np.mean(vae_losses[:20])), float(np.mean(vae_losses[-20:]))],
+        "unet_loss_first_last": [float(np.mean(unet_losses[:50])), float(np.mean(unet_losses[-50:]))],
+        "scaling_factor": scale,
+        "parameters": {
+            "unet": count_parameters(unet), "vae": count_parameters(vae), "text_encoder": count_parameters(text_encoder),
+        },
+        "threads": s.threads,
+        "torch": torch.__version__,
+    }
+
+    def write(folder: Path) -> None:
+        pipe.save_pretrained(folder, safe_serialization=True)
+        portable_tokenizer_class(folder)
+        (folder / "t2vz.json").write_text(json.dumps(DEFAULTS, indent=2) + "\n")
+        (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        with open(folder / "training_log.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["phase", "step", "loss", "lr", "elapsed_s", "threads"])
+            writer.writerows(rows)
+        write_model_card(folder)
+        for path in folder.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+    write_folder_atomically(s.out, write)
+    return TrainResult(folder=s.out.resolve(), vae_losses=vae_losses, unet_losses=unet_losses, seconds=seconds)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainSettings:
+    p = argparse.ArgumentParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("resources/models/demo"), help="model folder to (re)write")
+    p.add_argument("--minutes", type=float, default=105.0, help="total training budget in minutes")
+    p.add_argument("--vae-share", type=float, default=0.25, help="fraction of the budget for the VAE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--num-images", type=int, default=2 * 6480, help="training images (6480 combinations)")
+    p.add_argument("--unet-lr", type=float, default=5e-4)
+    p.add_argument("--unet-batch", type=int, default=48)
+    p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
+    p.add_argument("--unet-steps", type=int, default=None, help="fixed UNet steps instead of the time budget")
+    p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
+    a = p.parse_args(argv)
+    s = TrainSettings(
+        out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
+        unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
+    )
+    if a.tiny:
+        s.num_images = min(s.num_images, 256)
+        s.vae_batch, s.unet_batch, s.warmup_steps = 8, 8, 5
+        s.vae_steps = a.vae_steps or 30
+        s.unet_steps = a.unet_steps or 30
+    return s
+
+
+def main(argv: list[str] | None = None) -> TrainResult:
+    s = parse_args(argv)
+    result = train(s)
+    print(f"wrote {result.folder} in {result.seconds / 60:.1f} min "
+          f"(VAE {len(result.vae_losses)} steps, UNet {len(result.unet_losses)} steps)")
+    return result
+
+
+if __name__ == "__main__":
+    main()

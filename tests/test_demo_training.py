@@ -1,0 +1,147 @@
+"""The built-in demo model: its data, its tokenizer, and a tiny end-to-end training run."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from t2vz_desktop.demo_model import data
+from t2vz_desktop.demo_model.evaluate import analyse, classify_shape, nearest_colour
+from t2vz_desktop.demo_model.tokenizer import build_tokenizer
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_every_combination_is_drawn_once_per_cycle_and_colours_differ():
+    combos = data.all_scenes()
+    assert len(combos) == len(data.SHAPES) * 10 * 9 * len(data.SIZES) * len(data.POSITIONS)
+    scenes = data.sample_scenes(len(combos), seed=3)
+    assert set(scenes) == set(combos)
+    assert all(s.colour != s.background for s in scenes)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_drawing_matches_caption_colours(seed):
+    rng = np.random.default_rng(seed)
+    for scene in data.sample_scenes(200, seed):
+        image = data.render(scene, rng)
+        assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+        r = data.SIZE_RADIUS[scene.size]
+        cx, cy = data.object_centre(scene.position, r)
+        # The object's inside has exactly the named RGB, the far corner the background's.
+        centre = image[int(cy), int(cx)]
+        assert tuple(centre) == data.COLOURS[scene.colour], scene
+        far = image[0, 63] if cx < 32 or cy > 32 else image[63, 0]
+        assert tuple(far) == data.COLOURS[scene.background], scene
+        assert nearest_colour(centre) == scene.colour
+        assert scene.colour != scene.background
+
+
+def test_edges_are_anti_aliased():
+    image = data.render(data.Scene("circle", "white", "black", "large", "centre"), np.random.default_rng(0))
+    levels = np.unique(image[..., 0])
+    assert len(levels) > 5  # not just the two fill values
+
+
+def test_captions_name_colour_and_shape_and_sometimes_drop_the_rest():
+    scene = data.Scene("star", "orange", "white", "small", "top left")
+    assert scene.full_caption() == "a small orange star in the top left on a white background"
+    rng = np.random.default_rng(0)
+    captions = {data.random_caption(scene, rng) for _ in range(200)}
+    assert "an orange star" in captions
+    assert all("orange star" in c for c in captions)
+    assert len(captions) == 8
+
+
+def test_contour_classifier_reads_the_renderer_back():
+    rng = np.random.default_rng(7)
+    for scene in data.sample_scenes(300, 7):
+        reading = analyse(data.render(scene, rng))
+        assert (reading.colour, reading.background, reading.shape, reading.position) == (
+            scene.colour, scene.background, scene.shape, scene.position), scene
+    assert classify_shape(np.zeros((64, 64), np.uint8)) is None
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tok")
+    build_tokenizer().save_pretrained(folder)
+    reloaded = PreTrainedTokenizerFast.from_pretrained(folder)
+    assert AutoTokenizer.from_pretrained(folder)("a red star").input_ids == reloaded("a red star").input_ids
+    return reloaded
+
+
+def test_whole_words_are_single_tokens(tokenizer):
+    ids = tokenizer("A Small RED star, in the top-left!").input_ids
+    assert tokenizer.convert_ids_to_tokens(ids) == [
+        "[BOS]", "a", "small", "red", "star", "in", "the", "top", "left", "[EOS]"]
+    assert tokenizer("a grey square in the center").input_ids == tokenizer("a gray square in the centre").input_ids
+
+
+def test_unknown_words_map_to_unk(tokenizer):
+    assert tokenizer.unk_token_id is not None
+    ids = tokenizer("a red zebra").input_ids
+    assert ids[3] == tokenizer.unk_token_id
+    assert tokenizer.unk_token_id not in tokenizer("a red star on a blue background").input_ids
+
+
+def test_pads_like_clip_and_longest_caption_fits(tokenizer):
+    longest = max((s.full_caption() for s in data.all_scenes()), key=lambda c: len(c.split()))
+    out = tokenizer(longest, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                    return_tensors="pt")
+    ids = out.input_ids[0].tolist()
+    assert len(ids) == tokenizer.model_max_length
+    assert ids[len(longest.split()) + 1] == tokenizer.eos_token_id  # nothing cut off
+    assert ids[-1] == tokenizer.pad_token_id
+    assert tokenizer.batch_decode(out.input_ids, skip_special_tokens=True)[0] == longest
+    assert tokenizer(["a red star", ""], padding="longest", return_tensors="pt").input_ids.shape == (2, 5)
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    from t2vz_desktop.demo_model import train
+
+    folder = tmp_path / "demo"
+    result = train.main(["--tiny", "--out", str(folder), "--threads", "1", "--vae-steps", "40", "--unet-steps", "40"])
+    assert np.mean(result.vae_losses[-5:]) < np.mean(result.vae_losses[:5])
+    assert np.mean(result.unet_losses[-10:]) < np.mean(result.unet_losses[:10])
+
+    with open(folder / "training_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["phase"] for r in rows} == {"vae", "unet"} and len(rows) == 80
+    defaults = json.loads((folder / "t2vz.json").read_text())
+    assert defaults["height"] == defaults["width"] == 64
+    assert (folder / "README.md").exists()
+    assert not list(tmp_path.glob(".demo.*"))  # the temporary folder was renamed into place
+
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+    assert pipe.tokenizer.unk_token_id is not None
+    assert 2 ** (len(pipe.vae.config.block_out_channels) - 1) == pipe.vae_scale_factor
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe("a red circle on a blue background", num_inference_steps=3, guidance_scale=5.0, height=64, width=64,
+                 generator=torch.Generator().manual_seed(0), output_type="np").images
+    assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all()
+
+
+def test_recommended_steps_keep_t941_and_t881_apart():
+    from t2vz_desktop.demo_model.model import build_sample_scheduler
+    from t2vz_desktop.demo_model.train import DEFAULTS
+
+    scheduler = build_sample_scheduler()
+    scheduler.set_timesteps(DEFAULTS["steps"])
+    steps = scheduler.timesteps.numpy()
+    assert np.abs(steps - 941).argmin() != np.abs(steps - 881).argmin()
