@@ -356,3 +356,20 @@ def test_self_test_makes_a_clip_through_the_worker_thread(qtbot, tiny_folder, mo
         assert "demo model is missing" in capsys.readouterr().err
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_worker_whose_engine_cannot_load_still_reports_the_failure(monkeypatch, tmp_path):
+    import sys
+
+    from t2vz_desktop.app.worker import GenerationWorker, Job
+
+    def broken_engine(job):
+        raise ImportError("torch is broken here")
+
+    worker = GenerationWorker()
+    failures = []
+    worker.failed.connect(lambda job_id, message: failures.append(message))
+    monkeypatch.setattr(worker, "_generate", broken_engine)
+    monkeypatch.setitem(sys.modules, "t2vz_desktop.engine.jobs", None)  # importing it now fails too
+    worker.run(Job("j1", {"prompts": ["x"]}, tmp_path))
+    assert failures and "could not be loaded" in failures[0] and "torch is broken here" in failures[0]

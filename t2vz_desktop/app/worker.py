@@ -129,10 +129,13 @@ class GenerationWorker(QObject):
 
     def _explain(self, e: BaseException) -> tuple[str, str]:
         """('cancelled' | 'error', a message a user can act on)."""
-        from ..conditions import ConditionError
-        from ..engine.jobs import Cancelled, RequestError
-        from ..engine.models import ModelError
-        from ..media import MediaError
+        try:
+            from ..conditions import ConditionError
+            from ..engine.jobs import Cancelled, RequestError
+            from ..engine.models import ModelError
+            from ..media import MediaError
+        except BaseException as broken:  # noqa: BLE001 - torch itself did not load: say so, never hang
+            return "error", f"the engine could not be loaded ({type(broken).__name__}: {broken}); was: {e}"
 
         if isinstance(e, Cancelled):
             return "cancelled", "cancelled"
