@@ -45,11 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--memory-only", action="store_true", help="only the peak-memory runs (CPU children / CUDA)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     a = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    try:
-        return run(a)
-    finally:
-        torch.set_num_threads(threads)
+    return h.keeping_threads(run, a)
 
 
 def run(a) -> dict:

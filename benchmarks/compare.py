@@ -58,11 +58,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--out", type=Path, default=Path("out/compare"),
                    help="folder for the CSV and the PNG (default out/compare, ignored by git)")
     a = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    try:
-        return run(a)
-    finally:
-        torch.set_num_threads(threads)
+    return h.keeping_threads(run, a)
 
 
 def run(a) -> list[dict]:

@@ -105,11 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    try:
-        return run(a)
-    finally:
-        torch.set_num_threads(threads)
+    return h.keeping_threads(run, a)
 
 
 def run(a) -> dict:

@@ -459,6 +459,15 @@ def preview_cost(setup: Setup, spec: RunSpec, repeats: int = 2) -> dict:
 # Output
 
 
+def keeping_threads(run, args):
+    """Run a benchmark and give torch its thread count back (they set their own)."""
+    threads = torch.get_num_threads()
+    try:
+        return run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "-"

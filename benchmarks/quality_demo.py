@@ -98,11 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--ablations", nargs="+", choices=list(ABLATIONS), default=list(ABLATIONS), metavar="ABLATION")
     p.add_argument("--out", type=Path, default=Path("out/quality-demo"), help="folder for the CSV (default out/quality-demo)")
     a = p.parse_args(argv)
-    threads = torch.get_num_threads()
-    try:
-        return run(a)
-    finally:
-        torch.set_num_threads(threads)
+    return h.keeping_threads(run, a)
 
 
 def run(a) -> dict:
