@@ -40,13 +40,12 @@ for extra in (ROOT, ROOT / "tests"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from t2vz_desktop.engine.jobs import ModelCache, export_result, run_generation  # noqa: E402
+from t2vz_desktop.engine.jobs import ModelCache, export_result, run_generation, text_tables, video_plan  # noqa: E402
 from t2vz_desktop.engine.models import LoadedModel, load_model, make_scheduler, pick_device, pick_dtype, quiet_libraries  # noqa: E402
 from t2vz_desktop.engine.motion import default_motion  # noqa: E402
 from t2vz_desktop.engine.preview import PreviewMap, fit_preview_map, latents_to_rgb  # noqa: E402
-from t2vz_desktop.engine.prompts import encode_prompts  # noqa: E402
 from t2vz_desktop.engine.request import GenerationRequest  # noqa: E402
-from t2vz_desktop.engine.sampler import VideoPlan, sample_video  # noqa: E402
+from t2vz_desktop.engine.sampler import sample_video  # noqa: E402
 from t2vz_desktop.media import ExportOptions, export_video  # noqa: E402
 
 GiB = 1024**3
@@ -244,18 +243,12 @@ def engine_request(setup: Setup, spec: RunSpec) -> GenerationRequest:
 
 
 def loop_inputs(setup: Setup, spec: RunSpec):
-    """What `sample_video` needs for `spec`, made as `run_generation` makes it."""
+    """What `sample_video` needs for `spec`, made by the same engine functions as `run_generation`."""
     model = setup.model
     recipe = engine_request(setup, spec).resolve(model.defaults, model.native_size)
     pipe = model.pipe
-    factor = model.vae_scale_factor
-    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, setup.device)
-    dx, dy = recipe.motion
-    plan = VideoPlan(
-        frames=recipe.frames, seeds=[recipe.seed], latent_size=(recipe.height // factor, recipe.width // factor),
-        steps=recipe.steps, shift_per_frame=(dx / factor, dy / factor), t_restart=recipe.t_restart,
-        t_warp=recipe.t_warp, chunk_size=recipe.chunk_size, cross_frame=recipe.cross_frame_attention,
-    )
+    text = text_tables(pipe, recipe, setup.device)
+    plan = video_plan(recipe, model, setup.device)
     return text, plan, lambda: make_scheduler(recipe.scheduler, pipe.scheduler.config)
 
 

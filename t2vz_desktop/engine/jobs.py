@@ -179,6 +179,33 @@ def subject_tokens(tokenizer, recipe: GenerationRequest) -> list[list[int]]:
     return [p for p in per_prompt for _ in range(recipe.videos_per_prompt)]
 
 
+def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bool = False) -> VideoPlan:
+    """The sampler's plan for a resolved recipe, in latent units (guided: a video-to-video edit)."""
+    pipe = model.pipe
+    factor = model.vae_scale_factor
+    dx, dy = recipe.motion
+    return VideoPlan(
+        frames=recipe.frames,
+        seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
+        latent_size=(recipe.height // factor, recipe.width // factor),
+        steps=recipe.steps,
+        shift_per_frame=(dx / factor, dy / factor),
+        t_restart=recipe.t_restart,
+        t_warp=recipe.t_warp,
+        chunk_size=recipe.chunk_size,
+        cross_frame=recipe.cross_frame_attention,
+        attention_window=recipe.attention_window,
+        noise_window=recipe.noise_window,
+        camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
+        init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
+        keys=tuple(k.frame for k in recipe.prompt_keys) if recipe.prompt_keys else (0,),
+        key_seeds=tuple(k.seed for k in recipe.prompt_keys) if recipe.prompt_keys else (None,),
+        background=recipe.background_smoothing,
+        subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
+        init="shared" if guided and not recipe.edit.motion_field else "motion",
+    )
+
+
 def run_generation(
     request: GenerationRequest,
     on_event: EventSink | None = None,
@@ -218,27 +245,7 @@ def run_generation(
         emit(ProgressEvent("warning", w))
     device = pipe._execution_device
     text = text_tables(pipe, recipe, device)
-    dx, dy = recipe.motion
-    plan = VideoPlan(
-        frames=recipe.frames,
-        seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
-        latent_size=(recipe.height // factor, recipe.width // factor),
-        steps=recipe.steps,
-        shift_per_frame=(dx / factor, dy / factor),
-        t_restart=recipe.t_restart,
-        t_warp=recipe.t_warp,
-        chunk_size=recipe.chunk_size,
-        cross_frame=recipe.cross_frame_attention,
-        attention_window=recipe.attention_window,
-        noise_window=recipe.noise_window,
-        camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
-        init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
-        keys=tuple(k.frame for k in recipe.prompt_keys) if recipe.prompt_keys else (0,),
-        key_seeds=tuple(k.seed for k in recipe.prompt_keys) if recipe.prompt_keys else (None,),
-        background=recipe.background_smoothing,
-        subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
-        init="motion" if guided is None or recipe.edit.motion_field else "shared",
-    )
+    plan = video_plan(recipe, model, device, guided is not None)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     loop_started = time.perf_counter()
 
