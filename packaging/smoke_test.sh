@@ -141,6 +141,12 @@ for round in cold warm; do
     if grep -q "self-test: OK" "$TMP/selftest-$round.log"; then
         shown=$(awk '/window shown/ {printf "%.2f", $1; exit}' "$TMP/selftest-$round.log")
         pass "t2vz-desktop --self-test ($round): window shown ${shown} s after launch; $(grep -o 'self-test: OK.*' "$TMP/selftest-$round.log" | tr -d '\r')"
+        # The empty HOME has no weights, so the first-run dialog must offer the demo model.
+        if grep -q "first-run check: .*demo model offered: True" "$TMP/selftest-$round.log"; then
+            pass "first-run check ($round): $(grep -o 'first-run check:.*' "$TMP/selftest-$round.log" | tr -d '\r')"
+        else
+            fail "first-run check ($round): no first-run report offering the demo model"; show_log "selftest-$round" 20
+        fi
     else
         fail "t2vz-desktop --self-test ($round)"; show_log "selftest-$round" 20
         break

@@ -350,7 +350,8 @@ def test_self_test_makes_a_clip_through_the_worker_thread(qtbot, tiny_folder, mo
     threads = torch.get_num_threads()
     try:
         assert app_main.main(["--self-test", "--model", str(tiny_folder)]) == 0
-        assert "self-test: OK - 4 frames 32x32" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "self-test: OK - 4 frames 32x32" in out and "self-test: first-run check: gpu " in out
         monkeypatch.setattr("t2vz_desktop.app.panel.demo_model_present", lambda: False)
         assert app_main.main(["--self-test"]) == 1  # no demo model: a message, not a crash
         assert "demo model is missing" in capsys.readouterr().err

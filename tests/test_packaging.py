@@ -38,14 +38,9 @@ def spec_lists() -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def firstrun():
-    spec = importlib.util.spec_from_file_location("t2vz_firstrun", PACKAGING / "firstrun.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    from t2vz_desktop.engine import system
+
+    return system
 
 
 def test_spec_carries_every_resource_folder_and_names_both_executables():

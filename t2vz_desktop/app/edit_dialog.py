@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from ..engine.request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, ControlSpec, EditSpec
 from .images import thumbnail
 from .panel import _dspin, _row, _spin
-from .sysinfo import hub_cache_dir
+from ..engine.system import hub_cache_dir
 
 MODES = ("canny", "pose", "depth", "pix2pix")
 PREVIEW_FRAMES = 4

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.perf_counter()
 
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from .theme import apply_dark_theme
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         window.open_project(Path(args.project))
     else:
         window.check_recovery()
+    QTimer.singleShot(0, window.first_run_check)  # after the window is up: the dialog is not modal
     return app.exec()
 
 
@@ -52,7 +53,12 @@ def self_test(app, window, model: str, startup_s: float) -> int:
 
     from .panel import demo_model_present
 
+    from ..engine.system import first_run_report
+
     print(f"self-test: window shown in {startup_s:.2f} s (torch loaded: {'torch' in sys.modules})")
+    report = first_run_report()
+    print(f"self-test: first-run check: gpu {report['gpu']}, {len(report['models'])} Stable Diffusion model(s) "
+          f"found, demo model offered: {report['offer_demo']}")
     if model == "demo" and not demo_model_present():
         print("self-test: FAILED - the built-in demo model is missing (resources/models/demo); "
               "make it with `python -m t2vz_desktop.demo_model.train`", file=sys.stderr)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from ..engine.camera import CameraKey
 from ..engine.paths import resources_dir
 from ..engine.request import SCHEDULERS, PromptKey
-from .sysinfo import hub_cache_models
+from ..engine.system import find_models
 from .worker import Job
 
 CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
@@ -283,11 +283,22 @@ class GenerationPanel(QWidget):
         self.model.clear()
         if demo_model_present():
             self.model.addItem("Built-in demo model", "demo")
-        for hub_id in hub_cache_models():
-            self.model.addItem(hub_id, hub_id)
+        for found in find_models():  # Hugging Face cache, then the user's Models folder
+            label = found.name if found.kind == "hub cache" else f"{Path(found.name).name} (Models folder)"
+            self.model.addItem(label, found.name)
         self.model.addItem("Open model folder/file...", OPEN_MODEL)
         self.model.setPlaceholderText("Choose a model...")
         self.model.setCurrentIndex(0 if self.model.count() > 1 else -1)  # never "Open..." by default
+
+    def refresh_models(self) -> None:
+        """Re-read the model list (after the user dropped weights into the Models folder),
+        keeping the current choice."""
+        current = self.model.currentData()
+        self.model.blockSignals(True)
+        self._fill_models()
+        if current and current != OPEN_MODEL:
+            self.set_model(current)
+        self.model.blockSignals(False)
 
     def _model_chosen(self, index: int) -> None:
         if self.model.itemData(index) != OPEN_MODEL:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 
 def process_memory() -> int:
@@ -39,22 +38,6 @@ def available_memory() -> int:
     except OSError:
         pass
     return 1 << 40
-
-
-def hub_cache_dir() -> Path:
-    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-    return Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
-
-
-def hub_cache_models() -> list[str]:
-    """Hub ids of diffusers models in the local Hugging Face cache (folder names, no network)."""
-    hub = hub_cache_dir()
-    found = []
-    if hub.is_dir():
-        for folder in sorted(hub.glob("models--*--*")):
-            if any((snap / "model_index.json").exists() for snap in (folder / "snapshots").glob("*")):
-                found.append(folder.name[len("models--"):].replace("--", "/", 1))
-    return found
 
 
 def format_bytes(n: float) -> str:

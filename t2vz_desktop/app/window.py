@@ -8,13 +8,15 @@ import os
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QStyle, QWidget,
 )
 
+from .. import __version__
 from ..engine.paths import resources_dir
+from ..engine.system import describe_build, first_run_report, models_dir
 from ..media import MediaError, iter_frames, probe_video, read_recipe
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
@@ -127,7 +129,10 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             "zoom_out": self._action("Zoom &out", lambda: self.timeline.zoom(0.8), "-"),
             "generate": self._action("&Generate", self.panel.request_generation, "Ctrl+Return", "generate"),
             "cancel": self._action("&Cancel jobs", self.queue.cancel, "Ctrl+.", S.SP_BrowserStop),
-            "about": self._action("&About", self.about),
+            "about": self._action("&About t2vz-desktop", self.about),
+            "models_folder": self._action("Open &Models folder", self.open_models_folder,
+                                          tip="Drop diffusers folders or .safetensors checkpoints here"),
+            "first_run": self._action("Check &GPU and models...", lambda: self.first_run_check(force=True)),
         }
         undo = self.doc.undo.createUndoAction(self, "&Undo")
         undo.setShortcuts([QKeySequence(QKeySequence.Undo)])
@@ -143,7 +148,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             file.addAction(a[name])
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        for name in ("save", "save_as", None, "import", "export", None, "settings", None, "quit"):
+        for name in ("save", "save_as", None, "import", "export", None, "settings", "models_folder", None, "quit"):
             file.addSeparator() if name is None else file.addAction(a[name])
         edit = bar.addMenu("&Edit")
         for name in ("undo", "redo", None, "split", "delete"):
@@ -157,7 +162,9 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         view = bar.addMenu("&View")
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
-        bar.addMenu("&Help").addAction(a["about"])
+        help_menu = bar.addMenu("&Help")
+        for name in ("models_folder", "first_run", None, "about"):
+            help_menu.addSeparator() if name is None else help_menu.addAction(a[name])
 
         tools = self.addToolBar("Main")
         tools.setObjectName("main-toolbar")
@@ -232,8 +239,61 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
                                       "Recover the autosaved project?", QMessageBox.Yes | QMessageBox.No)
         return answer == QMessageBox.Yes
 
-    def about(self) -> None:
-        QMessageBox.about(self, APP_NAME, "t2vz-desktop: a video editor with Text2Video-Zero generation.")
+    def about(self) -> QMessageBox:
+        """Version, the torch this installation runs on (a bundle's build_info.json), where
+        models are looked for. Non-blocking, so that a test can read it."""
+        text = (f"<b>t2vz-desktop {__version__}</b><br>A video editor that makes and edits videos with "
+                f"Text2Video-Zero.<br><br>Build: {describe_build()}<br>Device: "
+                f"{self.device_label.text().removeprefix('Device: ')}<br>Models folder: {models_dir()}")
+        box = QMessageBox(QMessageBox.Information, f"About {APP_NAME}", text, QMessageBox.Ok, self)
+        box.setIconPixmap(_icon("app").pixmap(64, 64))
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+        self.about_box = box
+        return box
+
+    def open_models_folder(self) -> Path:
+        """Create the Models folder if needed and show it in the file manager."""
+        folder = models_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            self.notify(f"Cannot create the Models folder {folder}: {err.strerror}", error=True)
+            return folder
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        self.statusBar().showMessage(f"Models folder: {folder} (new models appear in the model list)", 8000)
+        self.panel.refresh_models()
+        return folder
+
+    def first_run_check(self, report: dict | None = None, force: bool = False) -> QMessageBox | None:
+        """On the first start (or when asked from Help): say when there is no usable GPU or no
+        Stable Diffusion weights, and offer the built-in demo model and the Models folder."""
+        if not force and self.settings.value("first_run/done", False, type=bool):
+            return None
+        self.settings.setValue("first_run/done", True)
+        report = first_run_report() if report is None else report
+        if not (force or report["offer_demo"]):
+            return None
+        warn = report["gpu"] == "driver-too-old"
+        box = QMessageBox(QMessageBox.Warning if warn else QMessageBox.Information,
+                          "GPU and models" if force else "Welcome to t2vz-desktop", report["message"],
+                          QMessageBox.NoButton, self)
+        demo = box.addButton("Use the built-in demo model", QMessageBox.AcceptRole)
+        folder = box.addButton("Open Models folder", QMessageBox.ActionRole)
+        box.addButton(QMessageBox.Close)
+        box.setDefaultButton(demo)
+
+        def clicked(button) -> None:
+            if button is demo:
+                self.panel.set_model("demo")
+            elif button is folder:
+                self.open_models_folder()
+
+        box.buttonClicked.connect(clicked)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+        self.first_run_box = box
+        return box
 
     # -- view refresh ---------------------------------------------------------------------------
     def _refresh(self) -> None:

@@ -1,15 +1,13 @@
-"""First-run checks of a bundle, Qt-free and without importing torch (they must answer in
-milliseconds, before the main window shows).
-
-This is the reference implementation for the app's first-run dialogs (packaging/README.md,
-"First run"); it is meant to move to `t2vz_desktop/engine/system.py` once the app uses it.
+"""What this machine and this installation offer, found in milliseconds without importing torch
+or Qt (the app asks before its window shows; the CLI and the packaging smoke test ask too).
 
 - `models_dir()`: the "Models" folder the user drops weights into and opens from the app.
 - `find_models()`: Stable Diffusion weights in the Hugging Face cache and the Models folder.
+- `bundle_info()`: what a packaged build holds (torch flavour, CUDA version), {} in a checkout.
 - `cuda_check()`: is there an NVIDIA driver, and is it new enough for the torch in the bundle?
 - `first_run_report()`: the above, as the few sentences a first-run dialog shows.
 
-Run `python packaging/firstrun.py` (or, in a bundle, read resources/build_info.json) to see it.
+`python -m t2vz_desktop.engine.system` prints the report.
 """
 
 from __future__ import annotations
@@ -20,6 +18,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .paths import resources_dir
 
 # Oldest NVIDIA driver that runs each CUDA major version (NVIDIA's CUDA toolkit release notes,
 # "minor version compatibility": any 12.x build runs on a 525.60.13+ driver, and so on).
@@ -73,18 +73,56 @@ def find_models(models: Path | None = None) -> list[FoundModel]:
     return found
 
 
+def hub_cache_models() -> list[str]:
+    """Hub ids of the diffusers models in the local Hugging Face cache."""
+    return [m.name for m in find_models(Path("/nonexistent")) if m.kind == "hub cache"]
+
+
 def bundle_info() -> dict:
-    """resources/build_info.json of a bundle ({} in a checkout): torch flavour, CUDA version."""
-    if os.environ.get("T2VZ_RESOURCES"):
-        resources = Path(os.environ["T2VZ_RESOURCES"])
-    elif getattr(sys, "_MEIPASS", None):
-        resources = Path(sys._MEIPASS) / "resources"
-    else:
-        return {}
+    """resources/build_info.json, which packaging/build_linux.sh writes into a bundle: torch
+    flavour and version, CUDA version. {} in a development checkout (there is no such file)."""
     try:
-        return json.loads((resources / "build_info.json").read_text())
+        info = json.loads((resources_dir() / "build_info.json").read_text())
     except (OSError, ValueError):
         return {}
+    return info if isinstance(info, dict) else {}
+
+
+def installed_torch_cuda() -> str | None:
+    """CUDA version the installed torch was built for ("12.8"), None for a CPU build; read from
+    torch/version.py as text, because importing torch takes seconds."""
+    import importlib.util
+    import re
+
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    try:
+        text = (Path(spec.origin).parent / "version.py").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^cuda\b[^=]*=\s*['\"]([0-9.]+)['\"]", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def describe_build(info: dict | None = None) -> str:
+    """One line for Help > About: which torch this installation runs on."""
+    info = bundle_info() if info is None else info
+    if not info:
+        try:
+            from importlib.metadata import version
+
+            torch_version = version("torch")
+        except Exception:  # noqa: BLE001 - not installed: the engine will say so when asked
+            torch_version = "not installed"
+        return f"development checkout (torch {torch_version})"
+    flavour = info.get("torch_flavour", "unknown")
+    cuda = f", CUDA {info['cuda_version']}" if info.get("cuda_version") else ""
+    return f"packaged build, {info.get('platform', '')}: torch {info.get('torch_version', '?')} ({flavour}{cuda})".replace(
+        "build, :", "build:")
 
 
 @dataclass
@@ -131,9 +169,9 @@ def cuda_check(bundle_cuda: str | None, driver: tuple[int, int] | None | str = "
         driver = driver_cuda_version()
     version = driver_version_string() if driver else None
     if bundle_cuda is None:
-        msg = "This is the CPU build of t2vz-desktop: videos are made on the processor (slow)."
+        msg = "This installation's torch is a CPU build: videos are made on the processor (slow)."
         if driver:
-            msg += " An NVIDIA driver is installed: the CUDA build would use the GPU."
+            msg += " An NVIDIA driver is installed: a CUDA build of torch would use the GPU."
         return CudaCheck("cpu-bundle", driver, version, None, msg)
     need_major, need_minor = (int(x) for x in bundle_cuda.split(".")[:2])
     if not driver:
@@ -155,7 +193,7 @@ def first_run_report(info: dict | None = None, models: Path | None = None) -> di
     """What a first-run dialog needs: the GPU verdict, the weights found, and whether to offer
     the built-in demo model (no usable GPU, or no Stable Diffusion weights)."""
     info = bundle_info() if info is None else info
-    gpu = cuda_check(info.get("cuda_version"))
+    gpu = cuda_check(info.get("cuda_version") if info else installed_torch_cuda())
     found = find_models(models)
     offer_demo = gpu.status != "ok" or not found
     lines = [gpu.message]
