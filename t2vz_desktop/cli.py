@@ -90,6 +90,7 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--camera", action="append", metavar="FRAME[:KEY=VALUE,...]",
                    help="camera keyframe, e.g. 0 or 24:zoom=1.5,rotate=10,pan=20/0,ease=ease; replaces --motion")
     g.add_argument("--image", dest="init_image", help="image-to-video: start from this image")
+    g.add_argument("--end-image", dest="end_image", help="image-to-video: end on this image (with --image)")
     g.add_argument("--fps", type=float)
     g.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"])
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")

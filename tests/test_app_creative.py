@@ -331,6 +331,14 @@ def test_animate_this_frame_fills_the_start_image(window, tmp_path):
     assert picture.pixelColor(4, 20).red() == pytest.approx(255, abs=12)  # the white bar of frame 5
     window.timeline.set_playhead(50)
     assert window.animate_frame() is None  # nothing there
+    # An end image travels with the start image into the request and back from a recipe.
+    window.panel.set_end_image(str(path))
+    fields = window.panel.fields()
+    assert fields["end_image"] == str(path)
+    recipe = GenerationRequest(**fields).validate()
+    window.panel.set_end_image(None)
+    window.panel.apply_recipe(recipe.to_json())
+    assert window.panel.end_image.text() == str(path)
 
 
 def test_context_menus_offer_the_new_actions(window, tiny_folder, tmp_path):

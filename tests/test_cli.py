@@ -74,6 +74,7 @@ BAD = {
     "upscale 0": ["--upscale", "0"],
     "unknown flag": ["--colour", "red"],
     "unknown device": ["--device", "tpu"],
+    "end image without a start image": ["--end-image", "end.png"],
 }
 
 

@@ -11,6 +11,7 @@ from diffusers import DDIMScheduler, StableDiffusionPipeline
 from t2vz_desktop.engine.decode import decode_latents, to_uint8
 from t2vz_desktop.engine.jobs import CancelToken, Cancelled, GenerationRequest, run_generation
 from t2vz_desktop.engine.motion import default_motion, translate
+from t2vz_desktop.engine.request import RequestError
 from t2vz_desktop.engine.noise_schedule import motion_steps, renoise, MotionSteps
 
 SIZE = 32  # the tiny VAE halves it: 16x16 latents
@@ -305,6 +306,38 @@ def test_camera_video_and_image_to_video(tiny_folder, model_cache, tmp_path):
     assert torch.allclose(i2v.latents[0], expected[0], atol=1e-5)  # frame 0 is the image
     assert GenerationRequest.from_json(i2v.recipe.to_json()).init_image == str(path)
     assert GenerationRequest.from_json(a.recipe.to_json()).camera == cam
+
+
+def test_end_image_pins_the_last_frame_and_is_chunk_exact(tiny_folder, model_cache, tmp_path):
+    import cv2
+
+    from t2vz_desktop.engine.preview import scaled_latents
+
+    start, end = np.zeros((SIZE, SIZE, 3), np.uint8), np.zeros((SIZE, SIZE, 3), np.uint8)
+    start[8:24, 4:16] = (220, 40, 40)
+    end[8:24, 16:28] = (40, 40, 220)
+    paths = []
+    for name, image in (("start", start), ("end", end)):
+        paths.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), image[..., ::-1])
+    runs = [run_generation(request(tiny_folder, init_image=str(paths[0]), end_image=str(paths[1]), frames=5,
+                                   chunk_size=c, videos_per_prompt=2), cache=model_cache) for c in (2, 0)]
+    assert torch.allclose(runs[0].latents, runs[1].latents, atol=1e-4)
+    vae = runs[0].model.pipe.vae
+    with torch.no_grad():
+        want = [scaled_latents(vae, torch.from_numpy(im).permute(2, 0, 1)[None].float() / 127.5 - 1)[0]
+                for im in (start, end)]
+    latents = runs[0].latents
+    for video in range(2):
+        assert torch.allclose(latents[video * 5], want[0], atol=1e-5)
+        assert torch.allclose(latents[video * 5 + 4], want[1], atol=1e-5)
+        assert not torch.allclose(latents[video * 5 + 2], want[1], atol=1e-2)  # in between: generated
+    assert GenerationRequest.from_json(runs[0].recipe.to_json()).end_image == str(paths[1])
+    for bad, message in (({"end_image": str(paths[1])}, "needs a start image"),
+                         ({"init_image": str(paths[0]), "end_image": str(paths[1]), "frames": 2}, "at least 3 frames"),
+                         ({"init_image": str(paths[0]), "end_image": str(paths[1]), "attention_window": 2}, "does not combine")):
+        with pytest.raises(RequestError, match=message):
+            request(tiny_folder, **bad).validate()
 
 
 def test_prompt_travel_is_chunk_exact_and_moves_between_the_keys(tiny_folder, model_cache):

@@ -226,7 +226,13 @@ class GenerationPanel(QWidget):
         self.init_image.setToolTip("Image-to-video: frame 0 is this image (PNG or JPEG)")
         browse = QToolButton()
         browse.setText("...")
-        browse.clicked.connect(self._choose_image)
+        browse.clicked.connect(lambda: self._choose_image(self.set_init_image, "Start image"))
+        self.end_image = QLineEdit()
+        self.end_image.setPlaceholderText("none: the video ends where it goes")
+        self.end_image.setToolTip("Image-to-video: the last frame is this image (needs a start image)")
+        browse_end = QToolButton()
+        browse_end.setText("...")
+        browse_end.clicked.connect(lambda: self._choose_image(self.set_end_image, "End image"))
         keys = QVBoxLayout()
         keys.addWidget(QLabel("Camera keys"))
         keys.addWidget(self.camera_keys.with_buttons())
@@ -234,6 +240,8 @@ class GenerationPanel(QWidget):
         keys.addWidget(self.prompt_keys.with_buttons())
         keys.addWidget(QLabel("Start image"))
         keys.addWidget(_row(self.init_image, browse))
+        keys.addWidget(QLabel("End image"))
+        keys.addWidget(_row(self.end_image, browse_end))
         box = QGroupBox()
         box.setLayout(keys)
         self.keyframes = Section("Keyframes", box)
@@ -329,13 +337,18 @@ class GenerationPanel(QWidget):
     def randomize_seed(self) -> None:
         self.seed.setValue(random.randrange(MAX_SEED))
 
-    def _choose_image(self) -> None:
-        file, _ = QFileDialog.getOpenFileName(self, "Start image", "", "Images (*.png *.jpg *.jpeg *.webp)")
+    def _choose_image(self, setter, title: str) -> None:
+        file, _ = QFileDialog.getOpenFileName(self, title, "", "Images (*.png *.jpg *.jpeg *.webp)")
         if file:
-            self.set_init_image(file)
+            setter(file)
 
     def set_init_image(self, path: str | Path | None) -> None:
         self.init_image.setText("" if path is None else str(path))
+        if path is not None:
+            self.keyframes.set_expanded(True)
+
+    def set_end_image(self, path: str | Path | None) -> None:
+        self.end_image.setText("" if path is None else str(path))
         if path is not None:
             self.keyframes.set_expanded(True)
 
@@ -379,6 +392,7 @@ class GenerationPanel(QWidget):
             "camera": self.camera(),
             "prompt_keys": travel,
             "init_image": self.init_image.text().strip() or None,
+            "end_image": self.end_image.text().strip() or None,
             "negative_prompt": self.negative.toPlainText().strip(),
             "model": self.model_name() or "demo",
             "frames": self.frames.value(),
@@ -444,6 +458,7 @@ class GenerationPanel(QWidget):
         travel = r.get("prompt_keys") or []
         self.prompt_keys.set_rows([[k["frame"], k["prompt"]] for k in travel])
         self.set_init_image(r.get("init_image"))
+        self.set_end_image(r.get("end_image"))
         if camera or travel or r.get("init_image"):
             self.keyframes.set_expanded(True)
 

@@ -286,7 +286,7 @@ class Project:
             if not keys and frame != 0:  # a path starts where the clip starts
                 keys.append({**key, "frame": 0})
         else:
-            clash = [name for name, on in (("edits", recipe.get("edit")), ("a start image", recipe.get("init_image")),
+            clash = [name for name, on in (("edits", recipe.get("edit")), ("a start image", recipe.get("init_image") or recipe.get("end_image")),
                                            ("an attention window", recipe.get("attention_window")),
                                            ("background smoothing", recipe.get("background_smoothing"))) if on]
             if clash:

@@ -136,7 +136,10 @@ def text_tables(pipe, recipe: GenerationRequest, device) -> Conditioning:
     instruct = recipe.edit is not None and recipe.edit.instruct
     text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
                           image_guidance=recipe.edit.image_guidance if instruct else None)
-    return repeat_per_video(text, recipe.videos_per_prompt)
+    text = repeat_per_video(text, recipe.videos_per_prompt)
+    if recipe.end_image is not None:  # two anchors per video: the loop reads text per frame
+        text = repeat_per_video(text, recipe.frames)
+    return text
 
 
 def travel_text(pipe, recipe: GenerationRequest, device) -> Conditioning:
@@ -152,15 +155,16 @@ def travel_text(pipe, recipe: GenerationRequest, device) -> Conditioning:
                         uncond=None if uncond is None else uncond.repeat(videos, 1, 1))
 
 
-def image_latent(vae, recipe: GenerationRequest, device) -> torch.Tensor:
-    """The user's start image, cropped to the video's size, as a scaled latent.  # (c, h, w)"""
+def image_latent(vae, recipe: GenerationRequest, device, path: str | None = None) -> torch.Tensor:
+    """The user's start image (or `path`), cropped to the video's size, as a scaled latent.  # (c, h, w)"""
     import cv2
 
     from ..conditions.source import fit_frame
 
-    image = cv2.imread(str(recipe.init_image), cv2.IMREAD_COLOR)
+    path = recipe.init_image if path is None else path
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise RequestError(f"cannot read the image {recipe.init_image}")
+        raise RequestError(f"cannot read the image {path}")
     rgb = fit_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), recipe.width, recipe.height, "crop")
     pixels = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
     with torch.no_grad():
@@ -184,6 +188,11 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
     pipe = model.pipe
     factor = model.vae_scale_factor
     dx, dy = recipe.motion
+    keys, key_seeds = (0,), (None,)
+    if recipe.prompt_keys:
+        keys, key_seeds = tuple(k.frame for k in recipe.prompt_keys), tuple(k.seed for k in recipe.prompt_keys)
+    elif recipe.end_image is not None:  # the end image is the last frame's anchor
+        keys, key_seeds = (0, recipe.frames - 1), (None, None)
     return VideoPlan(
         frames=recipe.frames,
         seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
@@ -198,8 +207,9 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         noise_window=recipe.noise_window,
         camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
         init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
-        keys=tuple(k.frame for k in recipe.prompt_keys) if recipe.prompt_keys else (0,),
-        key_seeds=tuple(k.seed for k in recipe.prompt_keys) if recipe.prompt_keys else (None,),
+        end_image=None if recipe.end_image is None else image_latent(pipe.vae, recipe, device, recipe.end_image),
+        keys=keys,
+        key_seeds=key_seeds,
         background=recipe.background_smoothing,
         subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
         init="shared" if guided and not recipe.edit.motion_field else "motion",
@@ -217,8 +227,9 @@ def run_generation(
     started = time.perf_counter()
     request.validate()
     locate_model(request.model, request.allow_unsafe_pickle)  # a wrong name fails before any work
-    if request.init_image is not None and not Path(request.init_image).is_file():
-        raise RequestError(f"image {request.init_image} does not exist")
+    for image in (request.init_image, request.end_image):
+        if image is not None and not Path(image).is_file():
+            raise RequestError(f"image {image} does not exist")
     for lora in request.loras:
         if not Path(lora.path).expanduser().is_file():
             raise ModelError(f"LoRA file {lora.path} does not exist")

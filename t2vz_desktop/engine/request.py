@@ -141,6 +141,7 @@ class GenerationRequest:
     prompt_blend: str = "slerp"  # how embeddings move between keys: linear | slerp
     camera: list[CameraKey] | None = None  # keyframed pan/zoom/rotation; replaces `motion` when given
     init_image: str | None = None  # image-to-video: frame 0 is this image
+    end_image: str | None = None  # image-to-video: the last frame is this image (needs init_image)
     loras: list[LoraSpec] = field(default_factory=list)
     edit: EditSpec | None = None  # video-to-video; frames, size and fps then come from the source
     extra: dict = field(default_factory=dict)  # free-form notes kept in the recipe
@@ -191,6 +192,12 @@ class GenerationRequest:
             need(self.attention_window == 0 and self.background_smoothing == 0 and self.init_image is None
                  and self.edit is None,
                  "prompt travel does not combine with --attention-window, --background-smoothing, --image or edits yet")
+        if self.end_image is not None:
+            need(self.init_image is not None, "an end image needs a start image (--image)")
+            need(self.frames >= 3, "a video with an end image needs at least 3 frames")
+            need(self.prompt_keys is None and self.attention_window == 0 and self.background_smoothing == 0
+                 and self.edit is None,
+                 "an end image does not combine with prompt keys, --attention-window, --background-smoothing or edits yet")
         if self.camera is not None:
             need(len(self.camera) > 0, "a camera path needs at least one key")
             frames_seen = [k.frame for k in self.camera]

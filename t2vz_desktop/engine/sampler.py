@@ -39,6 +39,7 @@ class VideoPlan:
     noise_window: int = 0  # > 0: FreeNoise-style re-use of the first window's noise
     camera: torch.Tensor | None = None  # per-frame camera (frames, 3, 3) in latent pixels; replaces the shift
     init_image: torch.Tensor | None = None  # image-to-video: frame 0's scaled latent (c, h, w), pinned
+    end_image: torch.Tensor | None = None  # and the last frame's (keys must then be (0, frames - 1))
     keys: tuple[int, ...] = (0,)  # anchor frames; prompt travel keys several (text then per frame)
     key_seeds: tuple[int | None, ...] = (None,)  # per key: its own seed, or None to share frame 0's noise
     background: float = 0.0  # > 0: background smoothing strength (paper section 3.3)
@@ -107,7 +108,8 @@ def sample_video(
     shifts = (since_key[:, None] * torch.tensor(plan.shift_per_frame, dtype=torch.float64)).repeat(v, 1)
     travel = n_keys > 1
     cond_rows = torch.arange(v * m) if travel else None
-    anchor_rows = torch.tensor([i * m + key for i in range(v) for key in keys]) if travel else None
+    key_rows = torch.tensor([i * m + key for i in range(v) for key in keys])  # video-major, key order
+    anchor_rows = key_rows if travel else None
     smoothing = plan.background > 0 and plan.init == "motion" and plan.subject_tokens is not None
     frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing else None
     maps = None
@@ -134,9 +136,13 @@ def sample_video(
     pinned = None
     if plan.init_image is not None:
         # Image-to-video: frame 0 is the user's image at every step, noised to that step with
-        # one fixed noise (re-noising to T' alone would keep too little of it).
+        # one fixed noise (re-noising to T' alone would keep too little of it); an end image
+        # pins the last frame the same way, as the anchor of a second key.
         pinned_noise = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32)
-        image = plan.init_image.to(device, torch.float32)[None].expand(v, -1, -1, -1)
+        images = [plan.init_image] + ([] if plan.end_image is None else [plan.end_image])
+        if len(images) != n_keys:
+            raise ValueError(f"{len(images)} pinned image(s) for {n_keys} key(s)")
+        image = torch.stack(images).to(device, torch.float32).repeat(v, 1, 1, 1)  # (videos * keys, c, h, w)
 
         def pinned(i: int) -> torch.Tensor:
             if i >= len(ts):
@@ -148,9 +154,10 @@ def sample_video(
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
         t = ts[i]
+        pins = slice(None) if phase == "anchor" else key_rows.to(x.device)
         if pinned is not None:
             x = x.clone()
-            x[::layout.frames] = pinned(i)
+            x[pins] = pinned(i)
         model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
         rows = anchor_rows if phase == "anchor" else cond_rows
         out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames, rows).float()
@@ -160,7 +167,7 @@ def sample_video(
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
         x = scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
         if pinned is not None:
-            x[::layout.frames] = pinned(i + 1)
+            x[pins] = pinned(i + 1)
         if maps is not None and phase == "video":
             x = smooth_background(x)
         return x
