@@ -192,6 +192,7 @@ class RunSpec:
     motion: tuple[float, float] | None = None  # output px per frame; None: the paper's, scaled
     chunk_size: int = 8
     label: str = ""  # variant name for tables
+    options: dict = field(default_factory=dict)  # further GenerationRequest fields (consistency options)
 
     @property
     def name(self) -> str:
@@ -238,7 +239,7 @@ def engine_request(setup: Setup, spec: RunSpec) -> GenerationRequest:
         prompts=[spec.prompt], model=setup.model_ref, frames=spec.frames, width=setup.size, height=setup.size,
         steps=spec.steps, guidance=spec.guidance, seed=spec.seed, motion=motion_of(setup, spec),
         chunk_size=spec.chunk_size, cross_frame_attention=spec.cross_frame, scheduler="ddim",
-        device=str(setup.device), fps=8.0,
+        device=str(setup.device), fps=8.0, **spec.options,
     )
 
 

@@ -70,7 +70,8 @@ def test_quality_demo_scores_every_ablation(tmp_path):
     summary = result["summary"]
     assert list(summary) == list(quality_demo.ABLATIONS)
     assert all(s["videos"] == 2 for s in summary.values())
-    assert all(0 <= s["colour_acc"] <= 1 and s["warping_error"] is not None for s in summary.values())
+    assert all(0 <= s["colour_acc"][0] <= 1 and s["warping_error"] is not None for s in summary.values())
+    assert summary["all four"]["warping_error_vs_paper"] is not None and "seconds" in result["rows"][0]
     rows = result["rows"]
     still = [r for r in rows if r["ablation"] == "no motion"]
     assert all(r["motion_x"] == 0 and r["motion_y"] == 0 for r in still)
