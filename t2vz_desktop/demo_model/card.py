@@ -28,6 +28,15 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def crops(s: dict) -> str:
+    """How the VAE phase used crops (settings from before crops existed have none)."""
+    if not s.get("vae_crop"):
+        return ""
+    return (f" The first {s['vae_crop_share']:.0%} of the phase trained on random {s['vae_crop']}x{s['vae_crop']}"
+            " crops (a quarter of the cost per image; the VAE is convolutional but for one attention block,"
+            " and crops keep it from tying content to absolute position), the rest on whole images.")
+
+
 def single_thread_share(folder: Path) -> float:
     """Fraction of logged training steps that ran with one torch thread."""
     with open(folder / "training_log.csv", newline="") as f:
@@ -99,7 +108,7 @@ def write_model_card(folder: Path) -> Path:
         " and background (30%) at random.",
         f"- Phase 1, VAE: {info['vae_steps']:,} steps of batch {s['vae_batch']}, AdamW lr {s['vae_lr']:g}, loss L1 +"
         f" MSE + edge L1 + {s['kl_weight']:g} x KL; loss {info['vae_loss_first_last'][0]:.4f} ->"
-        f" {info['vae_loss_first_last'][1]:.4f}. Then every image was encoded once; scaling_factor ="
+        f" {info['vae_loss_first_last'][1]:.4f}." + crops(s) + " Then every image was encoded once; scaling_factor ="
         " 1 / std of the sampled latents.",
         f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}, AdamW lr"
         f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay, epsilon"
@@ -108,8 +117,9 @@ def write_model_card(folder: Path) -> Path:
         f" weights, which are the saved ones; noise-prediction MSE {info['unet_loss_first_last'][0]:.4f} ->"
         f" {info['unet_loss_first_last'][1]:.4f}.",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
-        f" {info['threads']} threads; {single_thread_share(folder):.0%} of the steps ran on one thread because"
-        " other jobs shared the machine (`adapt_threads` in train.py).",
+        f" {info['threads']} threads" + (
+            f"; {single_thread_share(folder):.0%} of the steps ran on one thread because other jobs shared the"
+            " machine (`adapt_threads` in train.py)." if single_thread_share(folder) > 0.05 else "."),
         "- The loss of every step is in `training_log.csv`.",
         "",
         "## Accuracy",
