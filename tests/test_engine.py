@@ -1,6 +1,7 @@
 """The method, as a user would check it: frame 0 is plain Stable Diffusion, motion moves content
 the right way, chunking and batching do not change a video, and cancel writes nothing."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -243,6 +244,24 @@ def test_background_smoothing_is_chunk_exact_and_keeps_frame_0(tiny_folder, mode
     assert torch.allclose(a, b, atol=1e-4)
     assert torch.equal(b[0], plain[0])  # the anchor is never blended
     assert (a[1:] - plain[1:]).abs().max() > 1e-3
+
+
+def test_every_consistency_option_at_once_is_chunk_exact_and_zeros_are_the_paper(tiny_folder, model_cache):
+    every = dict(frames=7, attention_window=1, noise_window=3, background_smoothing=0.6, subject="red circle")
+    a = run_generation(request(tiny_folder, chunk_size=2, **every), cache=model_cache)
+    b = run_generation(request(tiny_folder, chunk_size=0, **every), cache=model_cache)
+    assert torch.allclose(a.latents, b.latents, atol=1e-4)
+    smoothed = [frames_u8(r) for r in (a, b)]  # the post-process smoother works on decoded frames
+    a.recipe, b.recipe = replace(a.recipe, smooth=0.5), replace(b.recipe, smooth=0.5)
+    assert np.abs(frames_u8(a).astype(int) - frames_u8(b).astype(int)).max() <= 1
+    assert np.abs(frames_u8(a).astype(int) - smoothed[0].astype(int)).max() > 0
+    zeros = dict(attention_window=0, noise_window=0, background_smoothing=0.0, smooth=0.0)
+    plain = run_generation(request(tiny_folder, frames=7), cache=model_cache)
+    off = run_generation(request(tiny_folder, frames=7, **zeros), cache=model_cache)
+    assert torch.equal(plain.latents, off.latents)
+    recipe = json.loads(a.recipe.to_json())
+    assert {k: recipe[k] for k in every if k != "frames"} == {k: v for k, v in every.items() if k != "frames"}
+    assert "engine_version" in recipe
 
 
 def test_blend_background_follows_the_papers_formula():
