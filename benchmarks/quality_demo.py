@@ -28,13 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import harness as h  # noqa: E402
 from t2vz_desktop.demo_model import data  # noqa: E402
-from t2vz_desktop.demo_model.evaluate import analyse, evaluation_scenes  # noqa: E402
+from t2vz_desktop.demo_model.evaluate import analyse, centroid, evaluation_scenes, object_region  # noqa: E402
 from t2vz_desktop.engine.jobs import run_generation  # noqa: E402
 from t2vz_desktop.measure import score_frames  # noqa: E402
 
@@ -72,19 +71,9 @@ def prompt_set(n: int) -> list[data.Scene]:
 
 
 def object_centroid(image: np.ndarray) -> tuple[float, float] | None:
-    """Centroid (x, y) of the largest region that differs from the background, found as
-    evaluate.analyse finds the object (median of the outer ring, distance > 45, 8-connected)."""
-    img = image.astype(np.float32)
-    ring = np.concatenate([img[:2].reshape(-1, 3), img[-2:].reshape(-1, 3), img[:, :2].reshape(-1, 3),
-                           img[:, -2:].reshape(-1, 3)])
-    mask = (np.sqrt(((img - np.median(ring, axis=0)) ** 2).sum(-1)) > 45).astype(np.uint8)
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count < 2:
-        return None
-    label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    if stats[label, cv2.CC_STAT_AREA] < 6:
-        return None
-    return float(centroids[label][0]), float(centroids[label][1])
+    """Centroid (x, y) of the object as evaluate.analyse finds it, None when there is none."""
+    region = object_region(image)
+    return None if region is None else centroid(region)
 
 
 def object_scores(frames: list[np.ndarray], scene: data.Scene, motion: tuple[float, float]) -> dict:

@@ -81,27 +81,40 @@ def position_of(cx: float, cy: float) -> str:
     return f"{row} {col}".strip() or "centre"
 
 
-def analyse(image: np.ndarray) -> Reading:
-    """Read background colour, object colour, shape and position from a (64, 64, 3) uint8 image."""
+def background_rgb(image: np.ndarray) -> np.ndarray:
+    """Median colour of the two-pixel outer ring, where the object rarely reaches.  # (3,)"""
     img = image.astype(np.float32)
     ring = np.concatenate([img[:2].reshape(-1, 3), img[-2:].reshape(-1, 3), img[:, :2].reshape(-1, 3),
                            img[:, -2:].reshape(-1, 3)])
-    bg_rgb = np.median(ring, axis=0)
-    background = nearest_colour(bg_rgb)
-    distance = np.sqrt(((img - bg_rgb) ** 2).sum(-1))  # (64, 64)
-    mask = (distance > 45).astype(np.uint8)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return np.median(ring, axis=0)
+
+
+def object_region(image: np.ndarray) -> np.ndarray | None:
+    """The object: the largest 8-connected region farther than 45 RGB levels from the background
+    colour, as a 0/1 uint8 mask (h, w); None when there is none of at least 6 pixels."""
+    distance = np.sqrt(((image.astype(np.float32) - background_rgb(image)) ** 2).sum(-1))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((distance > 45).astype(np.uint8), connectivity=8)
     if count < 2:
-        return Reading(background, None, None, None)
+        return None
     label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    if stats[label, cv2.CC_STAT_AREA] < 6:
+    return (labels == label).astype(np.uint8) if stats[label, cv2.CC_STAT_AREA] >= 6 else None
+
+
+def centroid(region: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(region)
+    return float(xs.mean()), float(ys.mean())
+
+
+def analyse(image: np.ndarray) -> Reading:
+    """Read background colour, object colour, shape and position from a (64, 64, 3) uint8 image."""
+    background = nearest_colour(background_rgb(image))
+    region = object_region(image)
+    if region is None:
         return Reading(background, None, None, None)
-    region = (labels == label).astype(np.uint8)
     inner = cv2.erode(region, np.ones((3, 3), np.uint8))
-    pixels = img[inner.astype(bool)] if inner.sum() >= 3 else img[region.astype(bool)]
-    colour = nearest_colour(np.median(pixels, axis=0))
-    cx, cy = centroids[label]
-    return Reading(background, colour, classify_shape(region), position_of(cx, cy))
+    pixels = image[inner.astype(bool)] if inner.sum() >= 3 else image[region.astype(bool)]
+    colour = nearest_colour(np.median(pixels.astype(np.float32), axis=0))
+    return Reading(background, colour, classify_shape(region), position_of(*centroid(region)))
 
 
 def evaluation_scenes() -> list[data.Scene]:
