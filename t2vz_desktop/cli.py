@@ -74,6 +74,8 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--videos-per-prompt", type=int)
     g.add_argument("--motion", type=float, nargs=2, metavar=("DX", "DY"), help="pixels per frame; +DX moves right")
+    g.add_argument("--motion-fill", choices=["noise", "reflect"],
+                   help="what enters the view: fresh noise (default) or the official code's mirror image")
     g.add_argument("--t-restart", type=int, help="timestep T where all frames restart (default 941)")
     g.add_argument("--t-warp", type=int, help="timestep T' where frame 0 is warped (default 881)")
     g.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all); memory stays flat")

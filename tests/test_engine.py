@@ -264,6 +264,23 @@ def test_every_consistency_option_at_once_is_chunk_exact_and_zeros_are_the_paper
     assert "engine_version" in recipe
 
 
+def test_motion_fill_noise_is_chunk_exact_and_old_recipes_keep_the_mirror(tiny_folder, model_cache):
+    kw = dict(frames=5, motion=(4.0, 2.0))
+    a = run_generation(request(tiny_folder, chunk_size=2, **kw), cache=model_cache)
+    b = run_generation(request(tiny_folder, chunk_size=0, **kw), cache=model_cache)
+    mirror = run_generation(request(tiny_folder, motion_fill="reflect", **kw), cache=model_cache)
+    assert a.recipe.motion_fill == "noise" and torch.allclose(a.latents, b.latents, atol=1e-4)
+    assert torch.allclose(a.latents[0], mirror.latents[0], atol=1e-3)  # the anchor does not move
+    assert (a.latents[1:] - mirror.latents[1:]).abs().max() > 1e-3
+    old = json.loads(mirror.recipe.to_json())
+    del old["motion_fill"]  # a recipe written before the option existed
+    again = GenerationRequest.from_json(json.dumps(old))
+    assert again.motion_fill == "reflect"
+    assert torch.equal(run_generation(again, cache=model_cache).latents, mirror.latents)
+    with pytest.raises(RequestError, match="motion-fill"):
+        request(tiny_folder, motion_fill="wrap").validate()
+
+
 def test_blend_background_follows_the_papers_formula():
     from t2vz_desktop.engine.background import blend_background
 

@@ -206,6 +206,7 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         attention_window=recipe.attention_window,
         noise_window=recipe.noise_window,
         camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
+        fill=recipe.motion_fill,
         init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
         end_image=None if recipe.end_image is None else image_latent(pipe.vae, recipe, device, recipe.end_image),
         keys=keys,

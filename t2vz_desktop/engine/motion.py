@@ -66,6 +66,14 @@ def camera_matrices(keys: list[CameraKey], num_frames: int, scale: float) -> tor
     return torch.stack([m @ first_inverse for m in mats])
 
 
+def translation_matrices(shifts: torch.Tensor) -> torch.Tensor:
+    """Camera matrices of pure shifts (n, 2) -> (n, 3, 3), so that a shift can use camera_warp's
+    valid-region mask."""
+    mats = torch.eye(3, dtype=torch.float64).repeat(len(shifts), 1, 1)
+    mats[:, :2, 2] = shifts.to(torch.float64)
+    return mats
+
+
 def camera_warp(latents: torch.Tensor, matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply each frame's camera to its latent. Returns the warped latents and where they show
     content that was in view (1) rather than content entering the frame (0), so that the caller

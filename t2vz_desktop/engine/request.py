@@ -120,6 +120,10 @@ class GenerationRequest:
     seed: int | None = None  # None: a random seed, recorded in the recipe
     videos_per_prompt: int = 1  # video r of a prompt uses seed + r
     motion: tuple[float, float] | None = None  # output px per frame; None: 12 px at 512 px, scaled
+    # What enters the view as the motion field shifts the anchor: "noise" (fresh noise at T, as
+    # camera paths do) or "reflect" (the official code's mirror image, which copies objects near
+    # the edge; recipes from before this option get it, so they still reproduce).
+    motion_fill: str = "noise"
     t_restart: int | None = None  # T: where every frame restarts (a timestep); None: the model's, else 941
     t_warp: int | None = None  # T': where the anchor is warped; None: the model's, else 881
     chunk_size: int = 8  # frames per UNet call; 0 = all at once
@@ -198,6 +202,7 @@ class GenerationRequest:
             need(self.prompt_keys is None and self.attention_window == 0 and self.background_smoothing == 0
                  and self.edit is None,
                  "an end image does not combine with prompt keys, --attention-window, --background-smoothing or edits yet")
+        need(self.motion_fill in ("noise", "reflect"), f"--motion-fill must be noise or reflect (got {self.motion_fill})")
         if self.camera is not None:
             need(len(self.camera) > 0, "a camera path needs at least one key")
             frames_seen = [k.frame for k in self.camera]
@@ -258,6 +263,7 @@ class GenerationRequest:
             raise RequestError("the recipe has no prompts")
         if data.get("motion") is not None:
             data["motion"] = tuple(data["motion"])
+        data.setdefault("motion_fill", "reflect")  # the only behaviour before the option existed
         try:
             if data.get("edit") is not None:
                 data["edit"] = EditSpec.from_dict(data["edit"])

@@ -17,7 +17,7 @@ from .attention import FrameBatch, install_cross_frame_attention, restore_attent
 from .background import SubjectMaps, blend_background, install_probes
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
-from .motion import camera_warp, translate
+from .motion import camera_warp, translate, translation_matrices
 from .noise_schedule import estimate_x0, expand_history, motion_steps, noise_scale, noised, renoise, snapshot
 from .seeds import frame_generators, randn_per_frame, shuffled_windows
 
@@ -38,6 +38,7 @@ class VideoPlan:
     attention_window: int = 0  # earlier frames each frame attends to besides the anchor
     noise_window: int = 0  # > 0: FreeNoise-style re-use of the first window's noise
     camera: torch.Tensor | None = None  # per-frame camera (frames, 3, 3) in latent pixels; replaces the shift
+    fill: str = "reflect"  # what a shift brings into view: "reflect" (mirror) or "noise" (fresh noise at T)
     init_image: torch.Tensor | None = None  # image-to-video: frame 0's scaled latent (c, h, w), pinned
     end_image: torch.Tensor | None = None  # and the last frame's (keys must then be (0, frames - 1))
     keys: tuple[int, ...] = (0,)  # anchor frames; prompt travel keys several (text then per frame)
@@ -126,9 +127,9 @@ def sample_video(
         """W_k applied to the anchor of every frame k, and where the result shows content that
         was in view (None: everywhere).  # (videos * frames, c, h, w)"""
         repeated = anchors[source.to(anchors.device)]
-        if cameras is None:
+        if cameras is None and plan.fill == "reflect":
             return translate(repeated, shifts), None
-        return camera_warp(repeated, cameras)
+        return camera_warp(repeated, cameras if cameras is not None else translation_matrices(shifts))
 
     def spread(anchors: torch.Tensor) -> torch.Tensor:
         return warp(anchors)[0]
