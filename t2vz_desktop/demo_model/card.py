@@ -76,7 +76,10 @@ def write_model_card(folder: Path) -> Path:
         "- Unknown words become `[UNK]` and are ignored by the model (it never saw them).",
         "",
         f"Recommended settings (`t2vz.json`): {defaults['steps']} DDIM steps, guidance {defaults['guidance']},"
-        f" {defaults['width']}x{defaults['height']} pixels, {defaults['fps']} fps.",
+        f" {defaults['width']}x{defaults['height']} pixels, {defaults['fps']} fps, and the method's T/T' at"
+        f" timesteps {defaults['t_restart']}/{defaults['t_warp']} instead of the paper's 941/881: with 16x16"
+        " latents this small UNet settles where the object is late in the schedule, so frames restarted at a"
+        " high T draw the object anew in their own place instead of where the motion field moved it.",
         "",
         "## Components",
         "",
@@ -153,6 +156,14 @@ def write_model_card(folder: Path) -> Path:
                 " towards pink/gray backgrounds and ignore the prompted position. A longer VAE phase on an"
                 " unshared machine is the first thing to improve.",
             ]
+        lines += [
+            "",
+            "Known limitations: the training scenes put the object at 9 fixed positions (+-1.5 px), in 2"
+            " sizes (+-8%) and upright, so the model pulls an object that the motion field, a zoom or a"
+            " rotation moved back toward those (a video's motion is only partly kept), and it mostly"
+            " ignores the background colour and the position words (rows above). Drawing continuous"
+            " positions, sizes and angles in `data.py` and retraining is the fix.",
+        ]
         lines += ["", "Per prompted name:", "", "| name | colour | background | shape |", "|---|---|---|---|"]
         for name, row in evaluation["per_name"].items():
             cells = [f"{row[k]:.0%}" if k in row else "" for k in ("colour", "background", "shape")]
