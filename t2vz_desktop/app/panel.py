@@ -221,27 +221,21 @@ class GenerationPanel(QWidget):
         self.prompt_keys.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.prompt_keys.setToolTip("Prompt travel: from each frame on the video moves toward its prompt "
                                     "(frame 0 defaults to the main prompt)")
-        self.init_image = QLineEdit()
-        self.init_image.setPlaceholderText("none: text-to-video")
-        self.init_image.setToolTip("Image-to-video: frame 0 is this image (PNG or JPEG)")
-        browse = QToolButton()
-        browse.setText("...")
-        browse.clicked.connect(lambda: self._choose_image(self.set_init_image, "Start image"))
-        self.end_image = QLineEdit()
-        self.end_image.setPlaceholderText("none: the video ends where it goes")
-        self.end_image.setToolTip("Image-to-video: the last frame is this image (needs a start image)")
-        browse_end = QToolButton()
-        browse_end.setText("...")
-        browse_end.clicked.connect(lambda: self._choose_image(self.set_end_image, "End image"))
+        self.init_image, start_row = self._image_field("none: text-to-video",
+                                                       "Image-to-video: frame 0 is this image (PNG or JPEG)",
+                                                       self.set_init_image, "Start image")
+        self.end_image, end_row = self._image_field("none: the video ends where it goes",
+                                                    "Image-to-video: the last frame is this image (needs a start image)",
+                                                    self.set_end_image, "End image")
         keys = QVBoxLayout()
         keys.addWidget(QLabel("Camera keys"))
         keys.addWidget(self.camera_keys.with_buttons())
         keys.addWidget(QLabel("Prompt keys"))
         keys.addWidget(self.prompt_keys.with_buttons())
         keys.addWidget(QLabel("Start image"))
-        keys.addWidget(_row(self.init_image, browse))
+        keys.addWidget(start_row)
         keys.addWidget(QLabel("End image"))
-        keys.addWidget(_row(self.end_image, browse_end))
+        keys.addWidget(end_row)
         box = QGroupBox()
         box.setLayout(keys)
         self.keyframes = Section("Keyframes", box)
@@ -336,6 +330,16 @@ class GenerationPanel(QWidget):
     # -- requests -----------------------------------------------------------------------------
     def randomize_seed(self) -> None:
         self.seed.setValue(random.randrange(MAX_SEED))
+
+    def _image_field(self, placeholder: str, tip: str, setter, title: str) -> tuple[QLineEdit, QWidget]:
+        """A path box with a browse button that hands the chosen file to `setter`."""
+        edit = QLineEdit()
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        browse = QToolButton()
+        browse.setText("...")
+        browse.clicked.connect(lambda: self._choose_image(setter, title))
+        return edit, _row(edit, browse)
 
     def _choose_image(self, setter, title: str) -> None:
         file, _ = QFileDialog.getOpenFileName(self, title, "", "Images (*.png *.jpg *.jpeg *.webp)")
