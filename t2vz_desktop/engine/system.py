@@ -73,11 +73,6 @@ def find_models(models: Path | None = None) -> list[FoundModel]:
     return found
 
 
-def hub_cache_models() -> list[str]:
-    """Hub ids of the diffusers models in the local Hugging Face cache."""
-    return [m.name for m in find_models(Path("/nonexistent")) if m.kind == "hub cache"]
-
-
 def bundle_info() -> dict:
     """resources/build_info.json, which packaging/build_linux.sh writes into a bundle: torch
     flavour and version, CUDA version. {} in a development checkout (there is no such file)."""
