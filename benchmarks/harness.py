@@ -43,6 +43,7 @@ for extra in (ROOT, ROOT / "tests"):
 from t2vz_desktop.engine.jobs import ModelCache, export_result, run_generation, text_tables, video_plan  # noqa: E402
 from t2vz_desktop.engine.models import LoadedModel, load_model, make_scheduler, pick_device, pick_dtype, quiet_libraries  # noqa: E402
 from t2vz_desktop.engine.motion import default_motion  # noqa: E402
+from t2vz_desktop.engine.noise_schedule import motion_steps  # noqa: E402
 from t2vz_desktop.engine.preview import PreviewMap, fit_preview_map, latents_to_rgb  # noqa: E402
 from t2vz_desktop.engine.request import GenerationRequest  # noqa: E402
 from t2vz_desktop.engine.sampler import sample_video  # noqa: E402
@@ -234,6 +235,17 @@ def motion_of(setup: Setup, spec: RunSpec) -> tuple[float, float]:
     return tuple(spec.motion) if spec.motion is not None else default_motion(setup.size, setup.size)
 
 
+def diffusers_t0_t1(setup: Setup, spec: RunSpec, scheduler) -> dict:
+    """diffusers' t0/t1 for the T/T' the engine resolves for this model (a model's t2vz.json may
+    move them from 941/881): diffusers restarts at timesteps[-t1 - 1] and warps at
+    timesteps[-t0 - 1]."""
+    recipe = engine_request(setup, spec).resolve(setup.model.defaults, setup.model.native_size)
+    scheduler.set_timesteps(spec.steps)
+    at = motion_steps(scheduler.timesteps, recipe.t_restart, recipe.t_warp)
+    last = len(scheduler.timesteps) - 1
+    return {"t0": last - at.warp, "t1": last - at.restart}
+
+
 def engine_request(setup: Setup, spec: RunSpec) -> GenerationRequest:
     return GenerationRequest(
         prompts=[spec.prompt], model=setup.model_ref, frames=spec.frames, width=setup.size, height=setup.size,
@@ -318,6 +330,7 @@ def run_once(setup: Setup, spec: RunSpec, keep_frames: bool = False, counter: Un
             # diffusers' strength is in pixels of a 512 px frame and moves content by -strength
             motion_field_strength_x=-dx * 512 / setup.size, motion_field_strength_y=-dy * 512 / setup.size,
             generator=torch.Generator("cpu").manual_seed(spec.seed), output_type="np",
+            **diffusers_t0_t1(setup, spec, pipe.scheduler),
         ).images
         frames = to_uint8(images)
         export_video(iter(frames), out, ExportOptions(fps=8.0))
