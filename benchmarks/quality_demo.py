@@ -179,7 +179,7 @@ def summarise(rows: list[dict], ablations: list[str]) -> dict[str, dict]:
         paired = [(r, base[(r["prompt"], r["seed"])]) for r in rs if (r["prompt"], r["seed"]) in base]
         if name != BASELINE and paired:
             for k in ("warping_error", "dynamic_degree", "seconds"):
-                ref = np.mean([b[k] for _, b in paired if b[k] is not None]) if paired else None
+                ref = np.mean([b[k] for _, b in paired if b[k] is not None])
                 diffs = [r[k] - b[k] for r, b in paired if r[k] is not None and b[k] is not None]
                 d = interval(diffs)
                 s[f"{k}_vs_paper"] = None if d is None or not ref else (d[0] / ref, d[1] / ref)
