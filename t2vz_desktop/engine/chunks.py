@@ -168,15 +168,19 @@ def predict_noise(
     out = torch.empty_like(model_input)
     if frames is not None:
         frames.new_step()
+    device = model_input.device
     for batch in batches:
         if not batch:
             continue
-        index = torch.tensor(batch, device=model_input.device)
+        # A run of rows is a slice; only travel's scattered rows need an index tensor. Either
+        # way no host data goes to the device here: such a copy waits for the GPU to finish.
+        contiguous = batch == list(range(batch[0], batch[-1] + 1))
+        index = slice(batch[0], batch[-1] + 1) if contiguous else torch.tensor(batch, device=device)
         n = len(batch)
         x = model_input[index].repeat(len(branches), 1, 1, 1)
         emb = torch.cat([e[cond_rows[index]] for e, _ in branches])
         frame_index = frame_of_row[index].repeat(len(branches))
-        with_image = torch.tensor([img for _, img in branches], device=x.device).repeat_interleave(n)
+        with_image = torch.cat([torch.full((n,), img, dtype=torch.bool, device=device) for _, img in branches])
         if frames is not None:
             if travel:
                 frames.groups = _travel_groups(layout, batch, len(branches))

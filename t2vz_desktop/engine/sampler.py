@@ -104,12 +104,14 @@ def sample_video(
     anchor_gens = [gens[key] for gens in generators for key in keys]  # anchors: video-major, key order
     # Every frame starts as a warp of the anchor of the last key at or before it.
     key_of_frame = [video.anchor_of(k) for k in range(m)]
-    source = torch.tensor([i * n_keys + key_of_frame[k] for i in range(v) for k in range(m)])
+    # Index tensors live on the device from the start: copying one there inside the loop
+    # would wait for the GPU at every step.
+    source = torch.tensor([i * n_keys + key_of_frame[k] for i in range(v) for k in range(m)], device=device)
     since_key = torch.tensor([k - keys[key_of_frame[k]] for k in range(m)], dtype=torch.float64)
     shifts = (since_key[:, None] * torch.tensor(plan.shift_per_frame, dtype=torch.float64)).repeat(v, 1)
     travel = n_keys > 1
-    cond_rows = torch.arange(v * m) if travel else None
-    key_rows = torch.tensor([i * m + key for i in range(v) for key in keys])  # video-major, key order
+    cond_rows = torch.arange(v * m, device=device) if travel else None
+    key_rows = torch.tensor([i * m + key for i in range(v) for key in keys], device=device)  # video-major, key order
     anchor_rows = key_rows if travel else None
     smoothing = plan.background > 0 and plan.init == "motion" and plan.subject_tokens is not None
     frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing else None
@@ -126,7 +128,7 @@ def sample_video(
     def warp(anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """W_k applied to the anchor of every frame k, and where the result shows content that
         was in view (None: everywhere).  # (videos * frames, c, h, w)"""
-        repeated = anchors[source.to(anchors.device)]
+        repeated = anchors[source]
         if cameras is None and plan.fill == "reflect":
             return translate(repeated, shifts), None
         return camera_warp(repeated, cameras if cameras is not None else translation_matrices(shifts))
@@ -155,7 +157,7 @@ def sample_video(
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
         t = ts[i]
-        pins = slice(None) if phase == "anchor" else key_rows.to(x.device)
+        pins = slice(None) if phase == "anchor" else key_rows
         if pinned is not None:
             x = x.clone()
             x[pins] = pinned(i)
