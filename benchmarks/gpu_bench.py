@@ -7,7 +7,8 @@ On CUDA (default): UNet, VAE and text encoder with Stable Diffusion 1.5's exact 
    speed option applied around it: channels-last UNet, torch.compile, both, and
    torch.compile(mode="reduce-overhead") (CUDA graphs); token merging is not offered;
 2. peak CUDA memory at 8, 64 and 256 frames (engine; diffusers where it can hold them);
-3. the live preview's cost against a denoising step.
+3. the live preview's cost against a denoising step;
+4. one UNet forward at the batch of a step, with diffusers' and with the engine's processors.
 Everything runs under a time budget (--budget-s); what does not fit is marked, not dropped.
 
     python benchmarks/gpu_bench.py --tiny      # CPU, tiny components: how the script is tested
@@ -26,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import harness as h  # noqa: E402
+
+from t2vz_desktop.engine.attention import FrameBatch, RowGroup, install_cross_frame_attention, restore_attention  # noqa: E402
 
 # (name, channels_last, compile kwargs or None), most promising first: each compilation of SD's
 # UNet costs ~50 s per graph on an H100/H200 (FACTS.md), and the engine's loop makes 2 graphs at
@@ -176,7 +179,11 @@ def run(a) -> dict:
     if budget.allows(step_estimate * 4):
         preview = h.preview_cost(setup, spec("engine-loop", m_time), repeats=1)
 
-    # 4. Speed options around the engine.
+    # 4. One UNet forward at the batch of a step (frames x 2 guidance branches); cheap, so it
+    # runs before the compilations that may use up the budget.
+    forward = unet_forward(setup, frames=m_time, repeats=3 if a.tiny else 20) if budget.allows(30) else None
+
+    # 5. Speed options around the engine.
     for name, channels_last, compile_kwargs in (OPTIONS[k] for k in a.options):
         if compile_kwargs is not None and compile_kwargs.get("mode") == "reduce-overhead" and not cuda:
             add_speed(name, note="not run: CUDA graphs need a GPU")
@@ -201,11 +208,58 @@ def run(a) -> dict:
 
     report = {"device": device, "setup": setup.describe, "torch": torch.__version__, "steps": a.steps,
               "guidance": a.guidance, "time_frames": m_time, "speed": speed, "memory": memory, "preview": preview,
+              "unet_forward": forward,
               "date": time.strftime("%Y-%m-%d")}
     print(render(report, cuda))
     if a.json:
         a.json.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+@torch.no_grad()
+def unet_forward(setup, frames: int, repeats: int) -> dict:
+    """Median milliseconds of one UNet forward on a batch of `frames` x 2 (guidance) latents at
+    the timed size: with diffusers' own SDPA processors (the figure other projects quote), with
+    the engine's cross-frame processors (what each denoising step costs), and channels-last."""
+    unet = setup.model.pipe.unet
+    device, dtype = setup.device, setup.model.dtype
+    f = setup.model.pipe.vae_scale_factor
+    g = torch.Generator(device).manual_seed(0)
+    batch = 2 * frames
+    latents = torch.randn(batch, unet.config.in_channels, setup.size // f, setup.size // f, generator=g,
+                          device=device, dtype=dtype)
+    text = torch.randn(batch, 77, unet.config.cross_attention_dim, generator=g, device=device, dtype=dtype)
+    t = torch.tensor(500, device=device)
+    groups = [RowGroup(0, frames, slot=0, anchor_row=0), RowGroup(frames, batch, slot=1, anchor_row=frames)]
+
+    def median_ms(before=None) -> float:
+        times = []
+        for i in range(repeats + 5):  # 5 warm-ups (clocks ramp up; 3 were not enough on an H100)
+            if before:
+                before()
+            h.sync(device)
+            start = time.perf_counter()
+            unet(latents, t, encoder_hidden_states=text)
+            h.sync(device)
+            if i >= 5:
+                times.append(time.perf_counter() - start)
+        return 1e3 * sorted(times)[len(times) // 2]
+
+    out = {"batch": batch, "plain_ms": median_ms()}
+    fb = FrameBatch(groups=groups)
+    previous = install_cross_frame_attention(unet, fb)
+    try:
+        out["engine_ms"] = median_ms(fb.new_step)
+    finally:
+        restore_attention(unet, previous)
+    unet.to(memory_format=torch.channels_last)
+    try:
+        out["channels_last_ms"] = median_ms()
+    finally:
+        unet.to(memory_format=torch.contiguous_format)
+    print(f"  UNet forward, batch {batch}: diffusers' processors {out['plain_ms']:.1f} ms, engine's cross-frame "
+          f"{out['engine_ms']:.1f} ms, channels-last {out['channels_last_ms']:.1f} ms", flush=True)
+    return out
 
 
 def _diffusers_growth(memory: list[dict]) -> tuple[float, float] | None:
@@ -245,6 +299,10 @@ def render(report: dict, cuda: bool) -> str:
     if "engine_peak" in top:
         gb = top["engine_peak"] / 1e9
         out.append(f"target: {top['frames']} frames in under 16 GB: {'MET' if gb < 16 else 'MISSED'} ({gb:.2f} GB)")
+    fw = report.get("unet_forward")
+    if fw:
+        out.append(f"UNet forward, batch {fw['batch']} (median): diffusers' SDPA processors {fw['plain_ms']:.1f} ms, "
+                   f"engine's cross-frame processors {fw['engine_ms']:.1f} ms, channels-last {fw['channels_last_ms']:.1f} ms")
     pv = report["preview"]
     if pv:
         out.append(f"live preview: {pv['overhead']:+.1%} of the loop time; callback {pv['callback_share']:.1%} of a "

@@ -121,3 +121,13 @@ def test_gpu_script_runs_its_cpu_smoke_mode(tmp_path):
     assert "need a GPU" in cudagraphs["note"]
     assert report["memory"][0]["engine_peak"] > 0 and "not run" in report["memory"][0]["diffusers_note"]
     assert "speed vs diffusers" in proc.stdout and "token merging" in proc.stdout
+    forward = report["unet_forward"]
+    assert forward["batch"] == 4 and min(forward["plain_ms"], forward["engine_ms"], forward["channels_last_ms"]) > 0
+
+
+def test_attention_layouts_agree_and_are_timed():
+    proc = subprocess.run([sys.executable, str(BENCH / "attention_layout.py"), "--tiny", "--repeats", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| 256") or line.startswith("| 64")]
+    assert len(rows) == 2 and "differs" not in proc.stdout and "n/a" not in proc.stdout, proc.stdout
