@@ -86,6 +86,9 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--background-smoothing", type=float,
                    help="pull the background toward frame 0 (paper 3.3), 0 (off) to 1; the paper uses about 0.6")
     g.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")
+    g.add_argument("--subject-mask", choices=["refined", "attention"],
+                   help="background smoothing's mask: attention picks the object and the latent draws its "
+                        "outline (refined, default), or the attention map alone")
     g.add_argument("--prompt-at", nargs=2, action="append", metavar=("FRAME", "TEXT"),
                    help="prompt travel: from FRAME on, move toward TEXT (the first key is the prompt at frame 0)")
     g.add_argument("--prompt-blend", choices=["linear", "slerp"], help="embedding interpolation between keys")

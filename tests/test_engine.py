@@ -299,6 +299,55 @@ def test_background_smoothing_reports_its_mask_for_the_preview(tiny_folder, mode
     assert GenerationRequest.from_json(request(tiny_folder, background_smoothing=0.6).to_json()).background_smoothing == 0.6
 
 
+def test_refined_mask_follows_the_latent_outline_from_a_coarse_attention_map():
+    from t2vz_desktop.engine.background import refine_with_latent
+
+    latent = torch.zeros(4, 16, 16)
+    latent[:, 4:10, 5:12] = torch.tensor([1.0, -0.5, 0.3, 0.8])[:, None, None]  # the object
+    latent += 0.05 * torch.randn(latent.shape, generator=torch.Generator().manual_seed(0))
+    truth = torch.zeros(16, 16, dtype=torch.bool)
+    truth[4:10, 5:12] = True
+    # A blurry blob on the object's right part that spills onto the background, as 8x8 maps do.
+    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    attention = torch.exp(-((yy - 7) ** 2 + (xx - 10) ** 2) / 18)
+    attention = (attention - attention.min()) / (attention.max() - attention.min())
+    iou = lambda m: float(((m > 0.5) & truth).sum() / ((m > 0.5) | truth).sum())  # noqa: E731
+    assert iou(refine_with_latent(attention, latent)) == 1.0 and iou(((attention - 0.4) / 0.2).clamp(0, 1)) < 0.6
+    # nothing above the seed level: the attention map alone, never an empty split
+    flat = torch.full((16, 16), 0.5)
+    assert torch.equal(refine_with_latent(flat, latent), ((flat - 0.4) / 0.2).clamp(0, 1))
+
+
+def test_subject_mask_options_layers_and_old_recipes(tiny_folder, model_cache):
+    from t2vz_desktop.engine.attention import FrameBatch
+    from t2vz_desktop.engine.background import SubjectMaps, SubjectProbe, install_probes
+
+    kw = dict(frames=4, steps=4, background_smoothing=0.6, subject="red circle")
+    refined = run_generation(request(tiny_folder, chunk_size=2, **kw), cache=model_cache)
+    assert refined.recipe.subject_mask == "refined"
+    assert torch.allclose(refined.latents, run_generation(request(tiny_folder, chunk_size=0, **kw),
+                                                          cache=model_cache).latents, atol=1e-4)
+    attention = run_generation(request(tiny_folder, subject_mask="attention", **kw), cache=model_cache)
+    assert (refined.latents[1:] - attention.latents[1:]).abs().max() > 1e-4
+    old = json.loads(attention.recipe.to_json())
+    del old["subject_mask"]  # written before the option: the attention map alone
+    assert GenerationRequest.from_json(json.dumps(old)).subject_mask == "attention"
+    with pytest.raises(RequestError, match="subject-mask"):
+        request(tiny_folder, subject_mask="saliency").validate()
+
+    unet = model_cache.get(request(tiny_folder).resolve({}, SIZE))[0].pipe.unet
+    names = [n for n in unet.attn_processors if n.endswith("attn2.processor")]
+    maps = SubjectMaps({0: [1]}, (16, 16))
+    previous = install_probes(unet, FrameBatch(), maps, (names[0].rsplit(".", 2)[0],))
+    try:
+        probed = [n for n, p in unet.attn_processors.items() if isinstance(p, SubjectProbe)]
+        assert probed == [names[0]] and unet.attn_processors[names[0]].max_tokens == 16 * 16
+    finally:
+        unet.set_attn_processor(previous)
+    with pytest.raises(ValueError, match="starts with"):
+        install_probes(unet, FrameBatch(), maps, ("no_such_block",))
+
+
 def test_camera_path_zooms_rotates_and_its_translation_matches_motion():
     from t2vz_desktop.engine.motion import CameraKey, camera_matrices, camera_warp, translate
 

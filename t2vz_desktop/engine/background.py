@@ -4,9 +4,15 @@ The paper splits each frame into a salient object and background with a saliency
 pulls the background toward the warped anchor: x^k <- M^k x^k + (1 - M^k)(a W_k(x^0) + (1 - a) x^k).
 The official code never ran it (its detector is missing). Here the mask comes from the UNet's
 own cross-attention: how much frame 0's pixels attend to the prompt's subject words, in the
-low-resolution layers where those maps are object-shaped. SDPA returns no attention weights, so
-a probe processor computes them explicitly for the anchor rows only; the mask is then warped to
-every frame with the motion field, like the latents themselves.
+low-resolution layers where those maps are object-shaped (a model may name its own layers in
+t2vz.json's "subject_layers"). SDPA returns no attention weights, so a probe processor computes
+them explicitly for the anchor rows only; the mask is then warped to every frame with the
+motion field, like the latents themselves.
+
+Attention maps are coarse (8x8 or 16x16 cells) and blurred across the object's edge, so by
+default they only say which object is meant: the pixels they mark most strongly seed a
+two-cluster split of the anchor's own predicted clean latent (subject vs the rest, by latent
+colour), which follows the object's outline at latent resolution ("refined").
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class SubjectMaps:
 
     tokens: dict[int, list[int]]  # slot -> token positions of that slot's prompt
     latent_size: tuple[int, int]
+    refine: bool = False  # outline from the anchor's predicted latent (refine_with_latent)
+    latents: dict[int, torch.Tensor] = field(default_factory=dict)  # slot -> anchor's predicted x0 (c, h, w)
     sums: dict[int, torch.Tensor] = field(default_factory=dict)  # slot -> (h, w)
     counts: dict[int, int] = field(default_factory=dict)
 
@@ -73,9 +81,30 @@ class SubjectMaps:
             return None
         m = self.sums[slot] / self.counts[slot]
         m = (m - m.min()) / (m.max() - m.min()).clamp(min=1e-8)
+        if self.refine and slot in self.latents:
+            return refine_with_latent(m, self.latents[slot].float().cpu())
         # Object pixels attend to the subject several times more than background pixels; a
         # threshold at 40% of the range separates them on demo-model images.
         return ((m - 0.4) / 0.2).clamp(0, 1)
+
+
+def refine_with_latent(attention: torch.Tensor, latent: torch.Tensor, seed: float = 0.7, rounds: int = 3) -> torch.Tensor:
+    """Foreground mask (h, w) in [0, 1]: two-means clustering of the latent's pixels (c, h, w),
+    started from the pixels where the attention map (h, w, in [0, 1]) is at least `seed`.
+    Soft where a pixel is about as close to both clusters' means."""
+    pixels = latent.flatten(1)  # (c, h * w)
+    fg = attention.flatten() >= seed
+    near_fg = near_bg = None
+    for _ in range(rounds):
+        if fg.all() or not fg.any():
+            break
+        mean_fg, mean_bg = pixels[:, fg].mean(1, keepdim=True), pixels[:, ~fg].mean(1, keepdim=True)
+        near_fg, near_bg = ((pixels - mean_fg) ** 2).sum(0), ((pixels - mean_bg) ** 2).sum(0)
+        fg = near_fg < near_bg
+    if near_fg is None:  # nothing to split: the attention map alone
+        return ((attention - 0.4) / 0.2).clamp(0, 1)
+    share = near_bg / (near_fg + near_bg).clamp(min=1e-8)  # 0.5 on the boundary between the clusters
+    return ((share - 0.4) / 0.2).clamp(0, 1).reshape(attention.shape)
 
 
 class SubjectProbe:
@@ -102,14 +131,17 @@ class SubjectProbe:
         return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
 
 
-def install_probes(unet, frames: FrameBatch, maps: SubjectMaps) -> dict:
-    """Probe the cross-attention layers at a quarter of the latent's pixels or fewer; returns the
-    processors as they were."""
+def install_probes(unet, frames: FrameBatch, maps: SubjectMaps, layers: tuple[str, ...] | None = None) -> dict:
+    """Probe the cross-attention layers whose names start with one of `layers` or, by default,
+    those at a quarter of the latent's pixels or fewer; returns the processors as they were."""
     previous = dict(unet.attn_processors)
     h, w = maps.latent_size
+    chosen = [n for n in previous if n.endswith("attn2.processor") and (layers is None or n.startswith(tuple(layers)))]
+    if layers is not None and not chosen:
+        raise ValueError(f"none of the model's cross-attention layers starts with {list(layers)}")
+    limit = h * w // 4 if layers is None else h * w  # named layers are read at any resolution
     unet.set_attn_processor({
-        name: SubjectProbe(p, frames, maps, max_tokens=h * w // 4) if name.endswith("attn2.processor") else p
-        for name, p in previous.items()
+        name: SubjectProbe(p, frames, maps, max_tokens=limit) if name in chosen else p for name, p in previous.items()
     })
     return previous
 

@@ -213,6 +213,8 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         key_seeds=key_seeds,
         background=recipe.background_smoothing,
         subject_tokens=subject_tokens(pipe.tokenizer, recipe) if recipe.background_smoothing else None,
+        subject_mask=recipe.subject_mask,
+        subject_layers=tuple(model.defaults["subject_layers"]) if model.defaults.get("subject_layers") else None,
         init="shared" if guided and not recipe.edit.motion_field else "motion",
     )
 

@@ -133,6 +133,10 @@ class GenerationRequest:
     smooth: float = 0.0  # flow-guided smoothing of the decoded frames, 0 (off) to 1
     background_smoothing: float = 0.0  # paper section 3.3 strength (about 0.6 in the paper); 0: off
     subject: str | None = None  # words whose attention marks the foreground; None: guessed from the prompt
+    # How background smoothing's foreground mask is made: "refined" (the subject words'
+    # attention picks the object, the anchor's own predicted latent draws its outline) or
+    # "attention" (the attention map alone, thresholded: all there was before the option).
+    subject_mask: str = "refined"
     fps: float = 8.0
     scheduler: str | None = None  # None: ddim (euler-a for instruction editing)
     device: str = "auto"
@@ -203,6 +207,8 @@ class GenerationRequest:
                  and self.edit is None,
                  "an end image does not combine with prompt keys, --attention-window, --background-smoothing or edits yet")
         need(self.motion_fill in ("noise", "reflect"), f"--motion-fill must be noise or reflect (got {self.motion_fill})")
+        need(self.subject_mask in ("refined", "attention"),
+             f"--subject-mask must be refined or attention (got {self.subject_mask})")
         if self.camera is not None:
             need(len(self.camera) > 0, "a camera path needs at least one key")
             frames_seen = [k.frame for k in self.camera]
@@ -264,6 +270,7 @@ class GenerationRequest:
         if data.get("motion") is not None:
             data["motion"] = tuple(data["motion"])
         data.setdefault("motion_fill", "reflect")  # the only behaviour before the option existed
+        data.setdefault("subject_mask", "attention")  # likewise
         try:
             if data.get("edit") is not None:
                 data["edit"] = EditSpec.from_dict(data["edit"])

@@ -45,6 +45,8 @@ class VideoPlan:
     key_seeds: tuple[int | None, ...] = (None,)  # per key: its own seed, or None to share frame 0's noise
     background: float = 0.0  # > 0: background smoothing strength (paper section 3.3)
     subject_tokens: list[list[int]] | None = None  # per video: prompt positions of the subject
+    subject_mask: str = "attention"  # "refined": the anchor's predicted latent draws the mask's outline
+    subject_layers: tuple[str, ...] | None = None  # cross-attention layers to read (None: the low-resolution ones)
     # "motion": the paper's motion dynamics. "shared": every frame starts from frame 0's noise
     # and all are denoised together from the first step, as the official guided modes do (the
     # condition video carries the motion).
@@ -117,7 +119,8 @@ def sample_video(
     frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing else None
     maps = None
     if smoothing:
-        maps = SubjectMaps({text.text_branch * v + i: t for i, t in enumerate(plan.subject_tokens)}, (h, w))
+        maps = SubjectMaps({text.text_branch * v + i: t for i, t in enumerate(plan.subject_tokens)}, (h, w),
+                           refine=plan.subject_mask == "refined")
     done = 0
 
     cameras = None
@@ -165,6 +168,11 @@ def sample_video(
         rows = anchor_rows if phase == "anchor" else cond_rows
         out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames, rows).float()
         done += 1
+        if maps is not None and maps.refine:
+            # The anchors' predicted clean latents, where the mask's outline comes from.
+            anchors = estimate_x0(scheduler, x[: v] if phase == "anchor" else x[::m], out[: v] if phase == "anchor"
+                                  else out[::m], i)
+            maps.latents = {text.text_branch * v + j: anchors[j] for j in range(v)}
         if callback is not None:
             x0 = estimate_x0(scheduler, x, out, i)
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
@@ -196,7 +204,7 @@ def sample_video(
     nets = (attention_models or [unet]) if plan.cross_frame else []
     previous = [install_cross_frame_attention(net, frames, prefix=f"{i}:") for i, net in enumerate(nets)]
     if maps is not None:
-        previous.append(install_probes(unet, frames, maps))
+        previous.append(install_probes(unet, frames, maps, plan.subject_layers))
         nets = nets + [unet]
     try:
         # 1. x_T^0 ~ N(0, I), the anchor of each video only.
