@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from t2vz_desktop.demo_model import data
-from t2vz_desktop.demo_model.evaluate import analyse, classify_shape, nearest_colour
+from t2vz_desktop.demo_model.evaluate import analyse, classify_shape, nearest_colour, position_of
 from t2vz_desktop.demo_model.tokenizer import build_tokenizer
 
 
@@ -29,10 +29,14 @@ def test_every_combination_is_drawn_once_per_cycle_and_colours_differ():
 def test_drawing_matches_caption_colours(seed):
     rng = np.random.default_rng(seed)
     for scene in data.sample_scenes(200, seed):
-        image = data.render(scene, rng)
+        cx, cy, r, angle = data.placement(scene, rng)
+        image = data.draw(scene, cx, cy, r, angle)
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8
-        r = data.SIZE_RADIUS[scene.size]
-        cx, cy = data.object_centre(scene.position, r)
+        # The whole object is inside the image and its centre in the third the caption names.
+        assert data.extent(scene.shape, r) < min(cx, cy, 64 - cx, 64 - cy), scene
+        assert position_of(cx, cy) == ("centre" if scene.position == "centre" else scene.position), scene
+        lo, hi = data.SIZE_RANGE[scene.size]
+        assert lo <= r <= hi, scene
         # The object's inside has exactly the named RGB, the far corner the background's.
         centre = image[int(cy), int(cx)]
         assert tuple(centre) == data.COLOURS[scene.colour], scene
@@ -145,3 +149,11 @@ def test_recommended_steps_keep_t941_and_t881_apart():
     scheduler.set_timesteps(DEFAULTS["steps"])
     steps = scheduler.timesteps.numpy()
     assert np.abs(steps - 941).argmin() != np.abs(steps - 881).argmin()
+
+
+def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():
+    from t2vz_desktop.demo_model.mask_layers import MIN_SCORE, choose
+
+    assert choose({"a": MIN_SCORE + 0.5, "b": 0.6, "c": MIN_SCORE}) == ["a", "c"]
+    assert choose({"a": 1.1, "b": 0.6}) == ["a"]  # none object-shaped enough: the best one
+    assert choose({}) == []

@@ -107,6 +107,20 @@ def refine_with_latent(attention: torch.Tensor, latent: torch.Tensor, seed: floa
     return ((share - 0.4) / 0.2).clamp(0, 1).reshape(attention.shape)
 
 
+def subject_attention(attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
+                      tokens: list[int]) -> torch.Tensor:
+    """Each pixel's attention to the text positions `tokens`, summed, averaged over heads.
+    SDPA does not return its probabilities, so they are computed here.  # (rows, pixels)"""
+    q = attn.to_q(hidden_states)  # (rows, pixels, inner)
+    k = attn.to_k(encoder_hidden_states)  # (rows, text tokens, inner)
+    rows, heads = q.shape[0], attn.heads
+    d = q.shape[-1] // heads
+    q = q.view(rows, -1, heads, d).transpose(1, 2)
+    k = k.view(rows, -1, heads, d).transpose(1, 2)
+    probs = torch.softmax(q @ k.transpose(-1, -2) * attn.scale, dim=-1)  # (rows, heads, pixels, text)
+    return probs[..., tokens].sum(-1).mean(1)
+
+
 class SubjectProbe:
     """Cross-attention processor that also records anchor rows' attention to subject tokens."""
 
@@ -121,13 +135,7 @@ class SubjectProbe:
                 if g.anchor_row is None or not tokens:
                     continue
                 row = slice(g.anchor_row, g.anchor_row + 1)
-                q = attn.to_q(hidden_states[row])  # (1, pixels, inner)
-                k = attn.to_k(encoder_hidden_states[row])  # (1, text tokens, inner)
-                heads, d = attn.heads, q.shape[-1] // attn.heads
-                q = q.view(1, -1, heads, d).transpose(1, 2)
-                k = k.view(1, -1, heads, d).transpose(1, 2)
-                probs = torch.softmax(q @ k.transpose(-1, -2) * attn.scale, dim=-1)  # (1, heads, pixels, text)
-                self.maps.add(g.slot, probs[0, :, :, tokens].sum(-1).mean(0))
+                self.maps.add(g.slot, subject_attention(attn, hidden_states[row], encoder_hidden_states[row], tokens)[0])
         return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
 
 
