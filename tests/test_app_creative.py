@@ -150,13 +150,16 @@ def test_consistency_options_reach_the_request(window):
     panel.noise_window.setValue(4)
     panel.background.setValue(0.6)
     panel.subject.setText("horse")
+    assert panel.fields()["subject_mask"] == "refined"
+    panel.subject_mask.setCurrentText("attention")
     panel.smooth.setValue(0.5)
     fields = panel.fields()
     assert (fields["attention_window"], fields["noise_window"], fields["background_smoothing"],
-            fields["subject"], fields["smooth"]) == (1, 4, 0.6, "horse", 0.5)
+            fields["subject"], fields["subject_mask"], fields["smooth"]) == (1, 4, 0.6, "horse", "attention", 0.5)
     GenerationRequest(**fields).validate()
-    panel.apply_recipe(GenerationRequest(**{**fields, "attention_window": 2}).to_json())
+    panel.apply_recipe(GenerationRequest(**{**fields, "attention_window": 2, "subject_mask": "refined"}).to_json())
     assert panel.attention_window.value() == 2 and panel.consistency.expanded
+    assert panel.subject_mask.currentText() == "refined"
 
 
 def test_background_smoothing_job_shows_its_mask_over_the_preview(window, qtbot, tiny_folder):

@@ -199,6 +199,11 @@ class GenerationPanel(QWidget):
         self.subject = QLineEdit()
         self.subject.setPlaceholderText("subject words (default: guessed from the prompt)")
         self.subject.setToolTip("Words of the prompt whose attention marks the foreground, e.g. 'horse'")
+        self.subject_mask = QComboBox()
+        self.subject_mask.addItems(["refined", "attention"])
+        self.subject_mask.setToolTip("How background smoothing finds the foreground: refined (the subject's "
+                                     "attention picks the object, frame 0's own latent draws its outline) or "
+                                     "attention (the coarse attention map alone)")
         self.smooth = _dspin(0, 1, 0.0, "Flow-guided smoothing of the decoded frames, 0 (off) to 1")
         self.smooth.setSingleStep(0.1)
         self.smooth.setSpecialValueText("off")
@@ -207,6 +212,7 @@ class GenerationPanel(QWidget):
         consistency.addRow("Noise window", self.noise_window)
         consistency.addRow("Background", self.background)
         consistency.addRow("Subject", self.subject)
+        consistency.addRow("Subject mask", self.subject_mask)
         consistency.addRow("Post smoothing", self.smooth)
         box = QGroupBox()
         box.setLayout(consistency)
@@ -392,6 +398,7 @@ class GenerationPanel(QWidget):
             "noise_window": self.noise_window.value(),
             "background_smoothing": round(self.background.value(), 3),
             "subject": self.subject.text().strip() or None,
+            "subject_mask": self.subject_mask.currentText(),
             "smooth": round(self.smooth.value(), 3),
             "camera": self.camera(),
             "prompt_keys": travel,
@@ -454,6 +461,7 @@ class GenerationPanel(QWidget):
         self.noise_window.setValue(r.get("noise_window", 0))
         self.background.setValue(r.get("background_smoothing", 0.0))
         self.subject.setText(r.get("subject") or "")
+        self.subject_mask.setCurrentText(r.get("subject_mask", "refined"))
         self.smooth.setValue(r.get("smooth", 0.0))
         self.consistency.set_expanded(self.consistency.expanded or any(
             r.get(k) for k in ("attention_window", "noise_window", "background_smoothing", "smooth")))
