@@ -274,7 +274,7 @@ def _generate(args: argparse.Namespace) -> int:
             bar.update(e.step - bar.n)
 
     try:
-        result = run_generation(request, on_event)
+        result = run_generation(request, on_event, previews=False)  # a progress bar shows no images
     except ModelError as e:
         raise RequestError(str(e)) from e
     options = ExportOptions(fps=result.recipe.fps, format=fmt, upscale=args.upscale)

@@ -147,6 +147,17 @@ def test_preview_after_every_step_for_every_frame(tiny_folder, model_cache):
     assert steps[-1].eta_s == 0
 
 
+def test_previews_off_still_counts_steps_and_changes_nothing(tiny_folder, model_cache):
+    events = []
+    quiet = run_generation(request(tiny_folder, frames=4, steps=6, background_smoothing=0.6), on_event=events.append,
+                           cache=model_cache, previews=False)
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == list(range(1, steps[-1].total + 1))
+    assert all(e.preview is None and e.mask is None for e in steps)
+    silent = run_generation(request(tiny_folder, frames=4, steps=6, background_smoothing=0.6), cache=model_cache)
+    assert torch.equal(quiet.latents, silent.latents)
+
+
 def test_cancel_stops_between_steps(tiny_folder, model_cache):
     token = CancelToken()
     seen = []

@@ -224,8 +224,11 @@ def run_generation(
     on_event: EventSink | None = None,
     cancel: CancelToken | None = None,
     cache: ModelCache | None = None,
+    previews: bool = True,
 ) -> GenerationResult:
-    """Load (or reuse) the model, denoise every frame, and return the latents with the recipe."""
+    """Load (or reuse) the model, denoise every frame, and return the latents with the recipe.
+    Step events carry a preview image (and background smoothing's mask) unless `previews` is
+    off; without `on_event` the loop makes no step events at all."""
     emit = on_event or (lambda e: None)
     started = time.perf_counter()
     request.validate()
@@ -267,16 +270,17 @@ def run_generation(
         elapsed = time.perf_counter() - loop_started
         emit(ProgressEvent(
             "step", step=s.step, total=s.total, timestep=s.timestep, phase=s.phase,
-            preview=latents_to_rgb(s.denoised, preview), elapsed_s=elapsed,
+            preview=None if s.denoised is None else latents_to_rgb(s.denoised, preview), elapsed_s=elapsed,
             mask=None if s.subject_mask is None else (s.subject_mask[:, 0] * 255).round().byte().cpu().numpy(),
             eta_s=elapsed / s.step * (s.total - s.step),
         ))
 
     emit(ProgressEvent("status", "denoising"))
     latents = sample_video(
-        pipe.unet, scheduler, text, plan, device, on_step, cancel,
+        pipe.unet, scheduler, text, plan, device, on_step if on_event is not None else None, cancel,
         denoiser=guided.denoiser if guided else None,
         attention_models=guided.attention_models if guided else None,
+        previews=previews,
     )
     audio = guided.audio if guided else None
     return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings, audio)

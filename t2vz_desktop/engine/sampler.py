@@ -65,7 +65,7 @@ class StepState:
     total: int
     timestep: int
     phase: str  # "anchor": frame 0 alone, before T'; "video": all frames, from T
-    denoised: torch.Tensor  # current x0 estimate of every frame  # (videos * frames, c, h, w)
+    denoised: torch.Tensor | None  # x0 estimate of every frame (None: previews off)  # (videos * frames, c, h, w)
     subject_mask: torch.Tensor | None = None  # background smoothing's foreground  # (videos * frames, h, w)
 
 
@@ -84,8 +84,12 @@ def sample_video(
     cancel: CancelToken | None = None,
     denoiser: Denoiser | None = None,
     attention_models: list | None = None,
+    previews: bool = True,
 ) -> torch.Tensor:
     """Denoised latents of every frame of every video.  # (videos * frames, c, h, w)
+
+    With `previews` off the callback still counts the steps but gets no x0 estimate or mask
+    (each costs work and, on a GPU, a wait for the step to finish).
 
     `denoiser` replaces the plain UNet call in guided modes (ControlNet, Instruct-Pix2Pix);
     `attention_models` are the networks that get cross-frame attention (default: the UNet).
@@ -173,9 +177,11 @@ def sample_video(
             anchors = estimate_x0(scheduler, x[: v] if phase == "anchor" else x[::m], out[: v] if phase == "anchor"
                                   else out[::m], i)
             maps.latents = {text.text_branch * v + j: anchors[j] for j in range(v)}
-        if callback is not None:
+        if callback is not None and previews:
             x0 = estimate_x0(scheduler, x, out, i)
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
+        elif callback is not None:
+            callback(StepState(done, total, int(t), phase, None))
         x = scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
         if pinned is not None:
             x[pins] = pinned(i + 1)
