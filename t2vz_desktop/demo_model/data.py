@@ -10,6 +10,15 @@ colour, background colour (never the same as the object's), size and position in
 order before repeating any. Captions may leave out the size, the position or the background
 (:func:`caption`); the left-out attribute is still drawn, at random, so the model learns
 that "a red circle" means any red circle.
+
+Two placements (:func:`placement`). "fixed", which the committed demo model was trained on:
+each position word is one spot (+-1.5 px), each size word one radius (+-8%), shapes upright.
+A model trained so learns those spots as a prior and pulls what the motion field moves, zooms
+or turns back onto them (the committed model does, to rightward motion, zoom and rotation).
+"continuous": the centre anywhere in the third of the image the position word names, the
+radius anywhere in the size word's range, polygons turned by any angle. In one 94-minute run
+(2026-11-26) it fixed rotation but the model's shapes fell to 40% (squares and triangles came
+out as blobs): the harder task needs more training than the 2-hour CPU budget gave it.
 """
 
 from __future__ import annotations
@@ -43,9 +52,21 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 
 SIZES: tuple[str, ...] = ("small", "large")
-# Object "radius" in pixels of the 64x64 image (circle radius, star outer radius, square
+PLACEMENTS: tuple[str, ...] = ("fixed", "continuous")
+# "fixed": object "radius" in pixels of the 64x64 image (circle radius, star outer radius, square
 # half-side / 0.85, triangle circumradius / 1.15), before a +-8% jitter.
 SIZE_RADIUS: dict[str, float] = {"small": 8.0, "large": 15.0}
+# "continuous": range of the object "radius" in pixels of the 64x64 image (circle radius, star outer radius,
+# square half-side / 0.85, triangle circumradius / 1.15), drawn uniformly. The gap between the
+# two keeps the words apart; the ranges together cover a 2.7x zoom.
+SIZE_RANGE: dict[str, tuple[float, float]] = {"small": (6.0, 10.0), "large": (11.5, 16.0)}
+# Positions split each axis in thirds at these fractions of the image (evaluate.position_of
+# reads a centroid with the same thresholds); centres keep this many pixels from a split, so
+# a caption's word cannot be read back as the neighbouring one.
+THIRDS = (0.4, 0.6)
+SPLIT_GUARD = 1.0
+# Rotation turns a shape onto itself after this many radians (circles are not turned).
+SYMMETRY: dict[str, float] = {"square": math.pi / 2, "triangle": 2 * math.pi / 3, "star": 2 * math.pi / 5}
 
 POSITIONS: tuple[str, ...] = (
     "centre", "top left", "top right", "bottom left", "bottom right", "left", "right", "top", "bottom",
@@ -128,27 +149,38 @@ def random_caption(scene: Scene, rng: np.random.Generator) -> str:
     return caption(scene, keep_size=bool(keep[0]), keep_position=bool(keep[1]), keep_background=bool(keep[2]))
 
 
-def shape_polygon(shape: str, cx: float, cy: float, r: float) -> np.ndarray:
-    """Vertices (n, 2) of an upright polygon for ``shape``; circles are drawn separately."""
+def shape_polygon(shape: str, cx: float, cy: float, r: float, angle: float = 0.0) -> np.ndarray:
+    """Vertices (n, 2) of the polygon for ``shape``, turned ``angle`` radians counter-clockwise
+    on screen from upright; circles are drawn separately."""
     if shape == "square":
-        h = 0.85 * r
-        return np.array([[cx - h, cy - h], [cx + h, cy - h], [cx + h, cy + h], [cx - h, cy + h]])
-    if shape == "triangle":
-        R = 1.15 * r  # circumradius; the centroid sits at (cx, cy)
-        angles = [-math.pi / 2 + k * 2 * math.pi / 3 for k in range(3)]
-        return np.array([[cx + R * math.cos(a), cy + R * math.sin(a)] for a in angles])
-    if shape == "star":
-        points = []
-        for k in range(10):
-            radius = r if k % 2 == 0 else 0.45 * r
-            a = -math.pi / 2 + k * math.pi / 5
-            points.append([cx + radius * math.cos(a), cy + radius * math.sin(a)])
-        return np.array(points)
-    raise ValueError(f"unknown shape {shape!r}")
+        corners = [(math.sqrt(2) * 0.85 * r, math.pi / 4 + k * math.pi / 2) for k in range(4)]
+    elif shape == "triangle":
+        corners = [(1.15 * r, math.pi / 2 + k * 2 * math.pi / 3) for k in range(3)]  # centroid at (cx, cy)
+    elif shape == "star":
+        corners = [(r if k % 2 == 0 else 0.45 * r, math.pi / 2 + k * math.pi / 5) for k in range(10)]
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+    # Screen y grows downward, so a counter-clockwise angle subtracts from y.
+    return np.array([[cx + d * math.cos(a + angle), cy - d * math.sin(a + angle)] for d, a in corners])
+
+
+def extent(shape: str, r: float) -> float:
+    """Farthest any point of ``shape`` of radius ``r`` reaches from its centre, at any angle."""
+    return {"circle": r, "square": math.sqrt(2) * 0.85 * r, "triangle": 1.15 * r, "star": r}[shape]
+
+
+def axis_range(word: str, low_word: str, high_word: str, margin: float) -> tuple[float, float]:
+    """Interval of centre coordinates along one axis for a position word ("left", "top", ...)."""
+    split_low, split_high = (IMAGE_SIZE * t for t in THIRDS)
+    if low_word in word:
+        return margin, split_low - SPLIT_GUARD
+    if high_word in word:
+        return split_high + SPLIT_GUARD, IMAGE_SIZE - margin
+    return split_low + SPLIT_GUARD, split_high - SPLIT_GUARD
 
 
 def object_centre(position: str, r: float) -> tuple[float, float]:
-    """Centre (x, y) in pixels for ``position`` so that an object of radius ``r`` fits."""
+    """The "fixed" placement's centre (x, y) in pixels for ``position`` and radius ``r``."""
     margin = 1.2 * r + 3.0
     low, mid, high = margin, IMAGE_SIZE / 2, IMAGE_SIZE - margin
     x = low if "left" in position else high if "right" in position else mid
@@ -156,13 +188,31 @@ def object_centre(position: str, r: float) -> tuple[float, float]:
     return x, y
 
 
-def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``scene`` as a (64, 64, 3) uint8 RGB image, with a little size/position jitter."""
-    r = SIZE_RADIUS[scene.size] * rng.uniform(0.92, 1.08)
-    cx, cy = object_centre(scene.position, r)
-    cx += rng.uniform(-1.5, 1.5)
-    cy += rng.uniform(-1.5, 1.5)
+def placement(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> tuple[float, float, float, float]:
+    """Centre x, y (pixels), radius and angle (radians) for ``scene``. "fixed": the position's
+    spot and the size's radius, jittered a little, upright. "continuous": uniform within what
+    the size and position words allow, keeping the whole object 1 px inside the image."""
+    if mode == "fixed":
+        r = SIZE_RADIUS[scene.size] * rng.uniform(0.92, 1.08)
+        cx, cy = object_centre(scene.position, r)
+        return cx + rng.uniform(-1.5, 1.5), cy + rng.uniform(-1.5, 1.5), r, 0.0
+    if mode != "continuous":
+        raise ValueError(f"unknown placement {mode!r}")
+    r = float(rng.uniform(*SIZE_RANGE[scene.size]))
+    margin = extent(scene.shape, r) + 1.0
+    x = float(rng.uniform(*axis_range(scene.position, "left", "right", margin)))
+    y = float(rng.uniform(*axis_range(scene.position, "top", "bottom", margin)))
+    angle = float(rng.uniform(0.0, SYMMETRY[scene.shape])) if scene.shape in SYMMETRY else 0.0
+    return x, y, r, angle
 
+
+def render(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> np.ndarray:
+    """Draw ``scene`` as a (64, 64, 3) uint8 RGB image at a random :func:`placement`."""
+    return draw(scene, *placement(scene, rng, mode))
+
+
+def draw(scene: Scene, cx: float, cy: float, r: float, angle: float = 0.0) -> np.ndarray:
+    """Draw ``scene`` with its object centred at (cx, cy), radius ``r``, turned ``angle``."""
     s = SUPERSAMPLE
     big = np.empty((IMAGE_SIZE * s, IMAGE_SIZE * s, 3), np.uint8)
     big[:] = COLOURS[scene.background]
@@ -174,14 +224,14 @@ def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
         centre = (round(to_big(cx) * 2**shift), round(to_big(cy) * 2**shift))
         cv2.circle(big, centre, round(r * s * 2**shift), colour, thickness=-1, lineType=cv2.LINE_8, shift=shift)
     else:
-        polygon = to_big(shape_polygon(scene.shape, cx, cy, r))
+        polygon = to_big(shape_polygon(scene.shape, cx, cy, r, angle))
         cv2.fillPoly(big, [np.round(polygon).astype(np.int32)], colour, lineType=cv2.LINE_8)
     return cv2.resize(big, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def make_dataset(n: int, seed: int) -> tuple[np.ndarray, list[Scene]]:
-    """``n`` balanced scenes and their images, (n, 64, 64, 3) uint8."""
+def make_dataset(n: int, seed: int, mode: str = "fixed") -> tuple[np.ndarray, list[Scene]]:
+    """``n`` balanced scenes and their images, (n, 64, 64, 3) uint8, at ``mode`` placements."""
     scenes = sample_scenes(n, seed)
     rng = np.random.default_rng(seed + 1)
-    images = np.stack([render(scene, rng) for scene in scenes]) if scenes else np.zeros((0, 64, 64, 3), np.uint8)
+    images = np.stack([render(scene, rng, mode) for scene in scenes]) if scenes else np.zeros((0, 64, 64, 3), np.uint8)
     return images, scenes

@@ -62,12 +62,16 @@ def classify_shape(mask: np.ndarray) -> str | None:
     circularity = 4 * np.pi * area / perimeter**2
     _, _, w, h = cv2.boundingRect(c)
     extent = area / (w * h)
+    # A square turned 45 degrees fills only half of its upright box, as a triangle does; the
+    # smallest turned rectangle tells them apart (triangle 0.5, circle 0.79, square 1).
+    (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+    turned_extent = area / max(rw * rh, 1e-6)
     vertices = len(cv2.approxPolyDP(c, 0.04 * perimeter, True))
     if solidity < 0.8:
         return "star"
-    if vertices == 3 or extent < 0.62:
+    if vertices == 3 or turned_extent < 0.62:
         return "triangle"
-    if vertices == 4 and extent > 0.85:
+    if vertices == 4 and turned_extent > 0.85:
         return "square"
     if circularity > 0.85 or extent < 0.84:
         return "circle"
@@ -75,9 +79,9 @@ def classify_shape(mask: np.ndarray) -> str | None:
 
 
 def position_of(cx: float, cy: float) -> str:
-    size = data.IMAGE_SIZE
-    col = "left" if cx < size * 0.4 else "right" if cx > size * 0.6 else ""
-    row = "top" if cy < size * 0.4 else "bottom" if cy > size * 0.6 else ""
+    low, high = (data.IMAGE_SIZE * t for t in data.THIRDS)
+    col = "left" if cx < low else "right" if cx > high else ""
+    row = "top" if cy < low else "bottom" if cy > high else ""
     return f"{row} {col}".strip() or "centre"
 
 

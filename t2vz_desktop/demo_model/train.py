@@ -58,6 +58,7 @@ class TrainSettings:
     seed: int = 0
     threads: int = 2
     num_images: int = 2 * 6480
+    placement: str = "fixed"  # data.PLACEMENTS
     vae_batch: int = 16
     vae_lr: float = 2e-3
     kl_weight: float = 1e-4
@@ -295,7 +296,7 @@ def train(s: TrainSettings) -> TrainResult:
     cfg = TINY if s.tiny else s.config
     budget = s.minutes * 60.0
 
-    images, scenes = data.make_dataset(s.num_images, s.seed)
+    images, scenes = data.make_dataset(s.num_images, s.seed, s.placement)
     tokenizer = build_tokenizer()
     vae = build_vae(cfg)
     unet = build_unet(cfg)
@@ -314,7 +315,7 @@ def train(s: TrainSettings) -> TrainResult:
     scale = float(1.0 / sampled.std())
     vae.register_to_config(scaling_factor=scale)
 
-    # The UNet phase gets what is left, less a minute for saving.
+    # The UNet phase gets what is left, less a minute for measuring the mask layers and saving.
     unet_seconds = max(1.0, budget - (time.monotonic() - started) - 60.0)
     unet_losses, ema = train_unet(unet, text_encoder, tokenizer, means, stds, scale, scenes, s, unet_seconds, log)
     ema.copy_to([unet, text_encoder])
@@ -339,11 +340,19 @@ def train(s: TrainSettings) -> TrainResult:
         "threads": s.threads,
         "torch": torch.__version__,
     }
+    settings = dict(DEFAULTS)
+    if not s.tiny:  # the tiny model draws no objects to measure
+        from .mask_layers import choose, layer_scores
+
+        pipe.set_progress_bar_config(disable=True)
+        scores = layer_scores(pipe)
+        info["subject_layer_scores"] = scores
+        settings["subject_layers"] = choose(scores)
 
     def write(folder: Path) -> None:
         pipe.save_pretrained(folder, safe_serialization=True)
         portable_tokenizer_class(folder)
-        (folder / "t2vz.json").write_text(json.dumps(DEFAULTS, indent=2) + "\n")
+        (folder / "t2vz.json").write_text(json.dumps(settings, indent=2) + "\n")
         (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
         with open(folder / "training_log.csv", "w", newline="") as f:
             writer = csv.writer(f)
@@ -365,6 +374,8 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--num-images", type=int, default=2 * 6480, help="training images (6480 combinations)")
+    p.add_argument("--placement", choices=data.PLACEMENTS, default="fixed",
+                   help="where objects sit: fixed spots, sizes and upright (the committed model), or continuous")
     p.add_argument("--unet-lr", type=float, default=5e-4)
     p.add_argument("--unet-batch", type=int, default=48)
     p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
@@ -374,6 +385,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
+        placement=a.placement,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
