@@ -45,6 +45,8 @@ ABLATIONS = {
     "window 4": {"options": {**PAPER, "attention_window": 4}},
     "correlated noise 8": {"options": {**PAPER, "noise_window": 8}},
     "background smoothing 0.6": {"options": {**PAPER, "background_smoothing": 0.6}},
+    "background smoothing 0.3": {"options": {**PAPER, "background_smoothing": 0.3}},
+    "background smoothing 0.15": {"options": {**PAPER, "background_smoothing": 0.15}},
     "smoother 0.5": {"options": {**PAPER, "smooth": 0.5}},
     "window 1 + smoother 0.5": {"options": {**PAPER, "attention_window": 1, "smooth": 0.5}},
     "window 1 + noise 8 + smoother 0.5": {"options": {**PAPER, "attention_window": 1, "noise_window": 8, "smooth": 0.5}},
