@@ -34,4 +34,4 @@ if ! python3 -c "import diffusers, av" >/dev/null 2>&1; then
     export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
-exec python3 -W ignore benchmarks/gpu_bench.py "$@"
+exec python3 -W ignore benchmarks/${GPU_SCRIPT:-gpu_bench.py} "$@"
