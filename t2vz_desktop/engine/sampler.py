@@ -172,13 +172,15 @@ def sample_video(
         rows = anchor_rows if phase == "anchor" else cond_rows
         out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames, rows).float()
         done += 1
+        x0 = estimate_x0(scheduler, x, out, i) if callback is not None and previews else None
         if maps is not None and maps.refine:
-            # The anchors' predicted clean latents, where the mask's outline comes from.
-            anchors = estimate_x0(scheduler, x[: v] if phase == "anchor" else x[::m], out[: v] if phase == "anchor"
-                                  else out[::m], i)
+            # The anchors' predicted clean latents, where the mask's outline comes from (the
+            # estimate is per row, so the preview's, when there is one, already holds them).
+            # Anchor rows are video-major in key order: each video's first key is every n_keys-th.
+            rows_of = (lambda y: y[::n_keys]) if phase == "anchor" else (lambda y: y[::m])
+            anchors = rows_of(x0) if x0 is not None else estimate_x0(scheduler, rows_of(x), rows_of(out), i)
             maps.latents = {text.text_branch * v + j: anchors[j] for j in range(v)}
-        if callback is not None and previews:
-            x0 = estimate_x0(scheduler, x, out, i)
+        if x0 is not None:
             callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
         elif callback is not None:
             callback(StepState(done, total, int(t), phase, None))
