@@ -131,3 +131,14 @@ def test_attention_layouts_agree_and_are_timed():
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| 256") or line.startswith("| 64")]
     assert len(rows) == 2 and "differs" not in proc.stdout and "n/a" not in proc.stdout, proc.stdout
+
+
+def test_eager_profile_splits_the_engine_time_and_counts_host_waits(capsys):
+    import eager_profile
+
+    report = eager_profile.main(["--tiny"])
+    assert all(report[s]["median_s"] > 0 for s in ("diffusers", "engine", "engine-loop"))
+    # On the CPU the profiler still sees .item() calls (the scheduler reads its tables with them).
+    assert report["engine"]["waits"].get("aten::_local_scalar_dense", 0) > 0
+    assert report["engine"]["busiest"] and report["diffusers"]["busiest"]
+    assert "engine: loop" in capsys.readouterr().out
