@@ -22,7 +22,9 @@ COLOURS = list(data.COLOURS)
 # rotation are only partly kept. These tests must pass once a model trained with
 # `--placement continuous` is committed (strict: an unexpected pass fails, so the marks cannot
 # outlive the flaw). A 94-minute run of that placement (2026-11-26) passed the rotation test but
-# failed the shape test (48%: squares and triangles drawn as blobs), so it was not committed.
+# failed the shape test (48%: squares and triangles drawn as blobs), so it was not committed; a
+# 107-minute run with a longer UNet phase passed shape (62%) and rotation but failed the subject
+# mask (IoU 0.36), zoom, and rightward motion (objects started near the right edge), so neither was.
 SNAPS = pytest.mark.xfail(strict=True, reason="demo model trained on 9 fixed positions, 2 sizes, upright shapes")
 
 
@@ -93,27 +95,40 @@ def test_frame0_has_the_prompted_shape(stills):
 # -------------------------------------------------------------------------- motion
 
 
-def velocity(frames: list[np.ndarray]) -> tuple[float, float, int]:
-    """Least-squares centroid velocity (x, y) in px per frame, and in how many frames it was found."""
-    points = [(k, c) for k, f in enumerate(frames) if (c := object_centre(f)) is not None]
-    if len(points) < 2:
-        return math.nan, math.nan, len(points)
+def in_view(frames: list[np.ndarray]) -> list[tuple[int, tuple[float, float]]]:
+    """(frame, centroid) for the frames before the object first touches the image border or is
+    lost: a clipped object's centroid is not the object's, and once it has left, the model draws
+    a new one elsewhere (the prompt still asks for it)."""
+    points = []
+    for k, f in enumerate(frames):
+        region = object_region(f)
+        if region is None or region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
+            break
+        points.append((k, centroid(region)))
+    return points
+
+
+def velocity(points: list[tuple[int, tuple[float, float]]]) -> tuple[float, float]:
+    """Least-squares centroid velocity (x, y) in px per frame."""
     k = np.array([p[0] for p in points], np.float64)
     xy = np.array([p[1] for p in points], np.float64)
-    return float(np.polyfit(k, xy[:, 0], 1)[0]), float(np.polyfit(k, xy[:, 1], 1)[0]), len(points)
+    return float(np.polyfit(k, xy[:, 0], 1)[0]), float(np.polyfit(k, xy[:, 1], 1)[0])
 
 
-# Leftward motion is kept within 30%; rightward is pulled back by the position prior (same seeds).
-@pytest.mark.parametrize("dx", [pytest.param(3.0, marks=SNAPS), -3.0])
+# Measured while the object is wholly in view (the prompts leave its start to the model, and one
+# that starts near the edge leaves the frame within a few frames of 2 px).
+@pytest.mark.parametrize("dx", [pytest.param(2.0, marks=SNAPS), -2.0])
 def test_motion_moves_the_object_by_dx_per_frame(cache, dx):
-    videos = generate(cache, ["a small red circle on a blue background", "a small yellow square on a purple background"],
+    videos = generate(cache, ["a small red circle on a blue background", "a small yellow square on a purple background",
+                              "a small green star on a white background"],
                       frames=8, motion=(dx, 0.0), videos_per_prompt=2, seed=0)
-    speeds = [velocity(v) for v in videos]
-    vx = [s[0] for s in speeds]
-    measured = float(np.nanmedian(vx))
-    assert all(s[2] >= 6 for s in speeds), f"object lost in some frames: found in {[s[2] for s in speeds]} of 8"
+    tracks = [in_view(v) for v in videos]
+    measured_tracks = [t for t in tracks if len(t) >= 4]
+    assert len(measured_tracks) >= 4, f"object wholly in view for {[len(t) for t in tracks]} of 8 frames (>= 4 needed in 4 videos)"
+    speeds = [velocity(t) for t in measured_tracks]
+    measured = float(np.median([s[0] for s in speeds]))
     assert abs(measured - dx) <= 0.3 * abs(dx), \
-        f"asked {dx:+.1f} px/frame, centroid moved {measured:+.2f} px/frame (median of {[round(v, 2) for v in vx]})"
+        f"asked {dx:+.1f} px/frame, centroid moved {measured:+.2f} px/frame (median of {[round(s[0], 2) for s in speeds]})"
     assert all(abs(s[1]) < 1.0 for s in speeds), f"vertical drift {[round(s[1], 2) for s in speeds]} px/frame"
 
 

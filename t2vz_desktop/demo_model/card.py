@@ -192,8 +192,11 @@ def write_model_card(folder: Path) -> Path:
                 "Known limitation: trained on fixed spots, sizes and upright shapes, it pulls an object that"
                 " the motion field, a zoom or a rotation moved back toward those, so rightward motion, zoom"
                 " and rotation are only partly kept. Trained with `--placement continuous` (same budget,"
-                " 2026-11-26) a model kept rotation but drew squares and triangles as blobs (shape 40%):"
-                " that placement needs a longer run than the 2-hour CPU budget.",
+                " 2026-11-26) a model kept rotation but drew squares and triangles as blobs (shape 40%);"
+                " a second run with more of the budget for the UNet (`--minutes 108 --vae-share 0.22`,"
+                " 5,769 UNet steps) reached shape 62% and kept rotation, but its subject-attention mask"
+                " missed the object (IoU 0.36), a zoom still stopped growing and the object drifted"
+                " vertically under a sideways motion, so this model stays.",
             ]
         lines += ["", "Per prompted name:", "", "| name | colour | background | shape |", "|---|---|---|---|"]
         for name, row in evaluation["per_name"].items():
