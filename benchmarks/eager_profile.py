@@ -25,16 +25,12 @@ import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import harness as h  # noqa: E402
+from gpu_bench import timed  # noqa: E402
 
 # Host ops that wait for the device (or copy through it); their counts per run are the figure.
 WAITS = ("aten::_local_scalar_dense", "aten::item", "cudaStreamSynchronize", "cudaDeviceSynchronize",
          "cudaMemcpyAsync", "cudaMemcpy", "Memcpy DtoH (Device -> Pageable)", "Memcpy HtoD (Pageable -> Device)",
          "Memcpy DtoH (Device -> Pinned)", "Memcpy HtoD (Pinned -> Device)")
-
-
-def median_seconds(setup, spec, repeat: int) -> float:
-    runs = sorted(h.run_once(setup, spec).seconds for _ in range(repeat))
-    return runs[len(runs) // 2]
 
 
 def profiled(setup, spec, cuda: bool, top: int) -> dict:
@@ -85,14 +81,13 @@ def main(argv: list[str] | None = None) -> dict:
     cuda = setup.device.type == "cuda"
     print(f"# eager_profile: {setup.describe} on {h.device_name(setup)}, torch {torch.__version__}; "
           f"{a.frames} frames, {a.steps} steps", flush=True)
+    specs = {system: h.RunSpec(system, a.frames, a.steps, 7.5) for system in ("diffusers", "engine", "engine-loop")}
     report = {}
-    for system in ("diffusers", "engine", "engine-loop"):
-        spec = h.RunSpec(system, a.frames, a.steps, 7.5)
-        h.run_once(setup, spec)  # warm-up
-        report[system] = {"median_s": median_seconds(setup, spec, a.repeat)}
+    for system, spec in specs.items():
+        report[system] = {"median_s": timed(setup, spec, a.repeat)[1]}  # after a warm-up run
         print(f"{system}: {report[system]['median_s']:.3f} s (median of {a.repeat})", flush=True)
     for system in ("diffusers", "engine"):
-        found = profiled(setup, h.RunSpec(system, a.frames, a.steps, 7.5), cuda, a.top)
+        found = profiled(setup, specs[system], cuda, a.top)
         report[system].update(found)
         device = "" if found["device_ms"] is None else f", device self time {found['device_ms']:.0f} ms"
         print(f"\n## {system} under the profiler: {found['seconds']:.3f} s{device}")
@@ -100,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         for key, count, ms in found["busiest"]:
             print(f"  {ms:9.1f} ms  x{count:<6} {key}")
         if cuda:
-            sites = sync_sites(setup, h.RunSpec(system, a.frames, a.steps, 7.5), a.top)
+            sites = sync_sites(setup, specs[system], a.top)
             report[system]["sync_sites"] = sites
             print("host waits by source line: " + (", ".join(f"{k} x{n}" for k, n in sites) or "none"))
     loop, whole = report["engine-loop"]["median_s"], report["engine"]["median_s"]

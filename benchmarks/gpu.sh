@@ -9,6 +9,7 @@
 #   bash benchmarks/gpu.sh --download-wheels   # here, once: the wheels the GPU image lacks -> .whl/
 #   bash benchmarks/gpu.sh                     # on the GPU machine (device tool: carry [".whl"])
 #   bash benchmarks/gpu.sh --tiny              # CPU smoke run with tiny components (a test runs it)
+#   GPU_SCRIPT=eager_profile.py bash benchmarks/gpu.sh   # another script of benchmarks/, same set-up
 #
 # The GPU image has CUDA torch, transformers and accelerate but not diffusers or PyAV, and it
 # cannot download: they travel as wheels in .whl/ (ignored by git through .git/info/exclude:

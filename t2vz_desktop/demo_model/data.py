@@ -56,8 +56,7 @@ PLACEMENTS: tuple[str, ...] = ("fixed", "continuous")
 # "fixed": object "radius" in pixels of the 64x64 image (circle radius, star outer radius, square
 # half-side / 0.85, triangle circumradius / 1.15), before a +-8% jitter.
 SIZE_RADIUS: dict[str, float] = {"small": 8.0, "large": 15.0}
-# "continuous": range of the object "radius" in pixels of the 64x64 image (circle radius, star outer radius,
-# square half-side / 0.85, triangle circumradius / 1.15), drawn uniformly. The gap between the
+# "continuous": range of the same "radius", drawn uniformly. The gap between the
 # two keeps the words apart; the ranges together cover a 2.7x zoom.
 SIZE_RANGE: dict[str, tuple[float, float]] = {"small": (6.0, 10.0), "large": (11.5, 16.0)}
 # Positions split each axis in thirds at these fractions of the image (evaluate.position_of
