@@ -327,6 +327,9 @@ def test_refined_mask_follows_the_latent_outline_from_a_coarse_attention_map():
     # nothing above the seed level: the attention map alone, never an empty split
     flat = torch.full((16, 16), 0.5)
     assert torch.equal(refine_with_latent(flat, latent), ((flat - 0.4) / 0.2).clamp(0, 1))
+    # A map that lights the background instead (as some of the demo model's layers do for large
+    # objects): the split is the same, and the subject is still the cluster the background surrounds.
+    assert iou(refine_with_latent(1 - attention, latent)) == 1.0
 
 
 def test_subject_mask_options_layers_and_old_recipes(tiny_folder, model_cache):

@@ -12,7 +12,8 @@ motion field, like the latents themselves.
 Attention maps are coarse (8x8 or 16x16 cells) and blurred across the object's edge, so by
 default they only say which object is meant: the pixels they mark most strongly seed a
 two-cluster split of the anchor's own predicted clean latent (subject vs the rest, by latent
-colour), which follows the object's outline at latent resolution ("refined").
+colour), which follows the object's outline at latent resolution ("refined"); of the two
+clusters, the subject is the one the background surrounds.
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ class SubjectMaps:
 
 def refine_with_latent(attention: torch.Tensor, latent: torch.Tensor, seed: float = 0.7, rounds: int = 3) -> torch.Tensor:
     """Foreground mask (h, w) in [0, 1]: two-means clustering of the latent's pixels (c, h, w),
-    started from the pixels where the attention map (h, w, in [0, 1]) is at least `seed`.
-    Soft where a pixel is about as close to both clusters' means."""
+    started from the pixels where the attention map (h, w, in [0, 1]) is at least `seed`; the
+    subject is the cluster with less of its area on the frame's edge. Soft where a pixel is
+    about as close to both clusters' means."""
     pixels = latent.flatten(1)  # (c, h * w)
     fg = attention.flatten() >= seed
     near_fg = near_bg = None
@@ -101,8 +103,17 @@ def refine_with_latent(attention: torch.Tensor, latent: torch.Tensor, seed: floa
         mean_fg, mean_bg = pixels[:, fg].mean(1, keepdim=True), pixels[:, ~fg].mean(1, keepdim=True)
         near_fg, near_bg = ((pixels - mean_fg) ** 2).sum(0), ((pixels - mean_bg) ** 2).sum(0)
         fg = near_fg < near_bg
-    if near_fg is None:  # nothing to split: the attention map alone
+    if near_fg is None or fg.all() or not fg.any():  # nothing to split: the attention map alone
         return ((attention - 0.4) / 0.2).clamp(0, 1)
+    # Which cluster is the subject: the attention only seeded the split, and on some images the
+    # subject words' maps light the background more than the object, so the clusters settle the
+    # other way round. A scene's background is what surrounds it: the subject is the cluster
+    # with less of its area on the frame's edge (the boundary prior of saliency detection).
+    edge = torch.zeros(attention.shape, dtype=torch.bool)
+    edge[0], edge[-1], edge[:, 0], edge[:, -1] = True, True, True, True
+    edge = edge.flatten()
+    if (edge & fg).sum() / fg.sum() > (edge & ~fg).sum() / (~fg).sum():
+        near_fg, near_bg = near_bg, near_fg
     share = near_bg / (near_fg + near_bg).clamp(min=1e-8)  # 0.5 on the boundary between the clusters
     return ((share - 0.4) / 0.2).clamp(0, 1).reshape(attention.shape)
 
