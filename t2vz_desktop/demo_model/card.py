@@ -125,8 +125,8 @@ def write_model_card(folder: Path) -> Path:
         "",
         "```",
         f"python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes {s['minutes']:g}"
-        f" --seed {s['seed']} --threads {s['threads']}"
-        + (f" --placement {s['placement']}" if s.get("placement", "fixed") != "fixed" else ""),
+        f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
+        f" --seed {s['seed']} --threads {s['threads']}",
         "```",
         "",
         f"- Data: {s['num_images']:,} images from `t2vz_desktop/demo_model/data.py` (seed {s['seed']}), balanced"
@@ -190,13 +190,18 @@ def write_model_card(folder: Path) -> Path:
             lines += [
                 "",
                 "Known limitation: trained on fixed spots, sizes and upright shapes, it pulls an object that"
-                " the motion field, a zoom or a rotation moved back toward those, so rightward motion, zoom"
-                " and rotation are only partly kept. Trained with `--placement continuous` (same budget,"
-                " 2026-11-26) a model kept rotation but drew squares and triangles as blobs (shape 40%);"
-                " a second run with more of the budget for the UNet (`--minutes 108 --vae-share 0.22`,"
-                " 5,769 UNet steps) reached shape 62% and kept rotation, but its subject-attention mask"
-                " missed the object (IoU 0.36), a zoom still stopped growing and the object drifted"
-                " vertically under a sideways motion, so this model stays.",
+                " the motion field, a zoom or a rotation moved back toward those: it keeps no rotation, and"
+                " some objects stay on their spot for a few frames of a motion and then jump.",
+            ]
+        else:
+            square = evaluation["per_name"].get("square", {}).get("shape")
+            lines += [
+                "",
+                "Known limitation: trained on squares turned by any angle, it draws most squares with"
+                " rounded corners at this size and budget, and the classifier reads them as circles"
+                + (f" (square {square:.0%} below)" if square is not None else "") + ". A model trained on"
+                " fixed, upright placement (`--placement fixed`) drew squares better (63%) but kept no"
+                " rotation and pulled moving objects back to its nine spots.",
             ]
         lines += ["", "Per prompted name:", "", "| name | colour | background | shape |", "|---|---|---|---|"]
         for name, row in evaluation["per_name"].items():

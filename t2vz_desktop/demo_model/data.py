@@ -11,14 +11,13 @@ order before repeating any. Captions may leave out the size, the position or the
 (:func:`caption`); the left-out attribute is still drawn, at random, so the model learns
 that "a red circle" means any red circle.
 
-Two placements (:func:`placement`). "fixed", which the committed demo model was trained on:
-each position word is one spot (+-1.5 px), each size word one radius (+-8%), shapes upright.
-A model trained so learns those spots as a prior and pulls what the motion field moves, zooms
-or turns back onto them (the committed model does, to rightward motion, zoom and rotation).
-"continuous": the centre anywhere in the third of the image the position word names, the
-radius anywhere in the size word's range, polygons turned by any angle. In one 94-minute run
-(2026-11-26) it fixed rotation but the model's shapes fell to 40% (squares and triangles came
-out as blobs): the harder task needs more training than the 2-hour CPU budget gave it.
+Two placements (:func:`placement`). "fixed": each position word is one spot (+-1.5 px), each
+size word one radius (+-8%), shapes upright. A model trained so learns those spots as a prior
+and pulls what the motion field moves, zooms or turns back onto them (the demo model committed
+until 2026-11-27 kept no rotation at all). "continuous", which the committed model was trained
+on: the centre anywhere in the third of the image the position word names, the radius anywhere
+in the size word's range, polygons turned by any angle. It is the harder task: squares turned
+by any angle come out rounded at this size and budget (see the model card).
 """
 
 from __future__ import annotations

@@ -51,14 +51,14 @@ DEFAULTS = {"steps": 20, "guidance": 5.0, "height": data.IMAGE_SIZE, "width": da
 @dataclass
 class TrainSettings:
     out: Path
-    minutes: float = 105.0
-    vae_share: float = 0.3  # fraction of the budget for the VAE phase
+    minutes: float = 108.0
+    vae_share: float = 0.22  # fraction of the budget for the VAE phase
     vae_crop: int = 32  # crop size for the first part of the VAE phase (0: never crop)
     vae_crop_share: float = 0.6  # fraction of the VAE phase spent on crops
     seed: int = 0
     threads: int = 2
-    num_images: int = 2 * 6480
-    placement: str = "fixed"  # data.PLACEMENTS
+    num_images: int = 4 * 6480
+    placement: str = "continuous"  # data.PLACEMENTS
     vae_batch: int = 16
     vae_lr: float = 2e-3
     kl_weight: float = 1e-4
@@ -369,13 +369,13 @@ def train(s: TrainSettings) -> TrainResult:
 def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p = argparse.ArgumentParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("resources/models/demo"), help="model folder to (re)write")
-    p.add_argument("--minutes", type=float, default=105.0, help="total training budget in minutes")
-    p.add_argument("--vae-share", type=float, default=0.3, help="fraction of the budget for the VAE")
+    p.add_argument("--minutes", type=float, default=108.0, help="total training budget in minutes")
+    p.add_argument("--vae-share", type=float, default=0.22, help="fraction of the budget for the VAE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--num-images", type=int, default=2 * 6480, help="training images (6480 combinations)")
-    p.add_argument("--placement", choices=data.PLACEMENTS, default="fixed",
-                   help="where objects sit: fixed spots, sizes and upright (the committed model), or continuous")
+    p.add_argument("--num-images", type=int, default=4 * 6480, help="training images (6480 combinations)")
+    p.add_argument("--placement", choices=data.PLACEMENTS, default="continuous",
+                   help="where objects sit: anywhere, any size in range, turned (the committed model), or fixed spots")
     p.add_argument("--unet-lr", type=float, default=5e-4)
     p.add_argument("--unet-batch", type=int, default=48)
     p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
