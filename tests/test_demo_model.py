@@ -19,13 +19,8 @@ from t2vz_desktop.engine.request import GenerationRequest, PromptKey
 
 COLOURS = list(data.COLOURS)
 # A candidate model can be checked before it replaces the committed one:
-# T2VZ_TEST_DEMO_MODEL=/path/to/folder python -m pytest tests/test_demo_model.py --runxfail
+# T2VZ_TEST_DEMO_MODEL=/path/to/folder python -m pytest tests/test_demo_model.py
 MODEL = os.environ.get("T2VZ_TEST_DEMO_MODEL", "demo")
-# The committed model was trained on upright shapes only and keeps them upright: a rotation
-# path moves the triangle along its arc but does not turn it. A model trained with
-# `--placement continuous` turned it (2026-11-26, two runs, neither committed: see the card).
-# Strict: an unexpected pass fails, so the mark cannot outlive the flaw.
-UPRIGHT = pytest.mark.xfail(strict=True, reason="demo model trained on upright shapes only")
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +230,6 @@ def test_triangle_angle_reads_a_drawn_turn():
         assert abs(measured - turn) < 5, f"turned {turn}, measured {measured:.1f}"
 
 
-@UPRIGHT
 def test_rotation_path_turns_an_asymmetric_shape(cache):
     turn = 40.0
     prompt = "a large yellow triangle on a blue background"
