@@ -101,10 +101,14 @@ CENTRE = 31.5  # the image centre, in pixels of a 64 px frame
 def seeds_with_room(cache, prompt: str, fits, count: int, tries: int = 40) -> list[int]:
     """The first `count` seeds in 0..tries-1 whose frame 0 shows an object for which
     `fits(region)` holds (frame 0 of a video is the one-frame video of its seed)."""
-    stills = generate(cache, [prompt], frames=1, videos_per_prompt=tries, seed=0)
-    seeds = [s for s, video in enumerate(stills) if (r := object_region(video[0])) is not None and fits(r)]
-    assert len(seeds) >= count, f"only seeds {seeds} of 0..{tries - 1} start '{prompt}' where the camera keeps it in view"
-    return seeds[:count]
+    seeds: list[int] = []
+    for start in range(0, tries, 8):  # in batches, stopping once enough are found
+        stills = generate(cache, [prompt], frames=1, videos_per_prompt=8, seed=start)  # video r: seed start + r
+        seeds += [start + r for r, video in enumerate(stills) if (region := object_region(video[0])) is not None
+                  and fits(region)]
+        if len(seeds) >= count:
+            return seeds[:count]
+    raise AssertionError(f"only seeds {seeds} of 0..{tries - 1} start '{prompt}' where the camera keeps it in view")
 
 
 def extent(region: np.ndarray) -> tuple[int, int, int, int]:
