@@ -199,9 +199,9 @@ def write_model_card(folder: Path) -> Path:
                 "",
                 "Known limitation: trained on squares turned by any angle, it draws most squares with"
                 " rounded corners at this size and budget, and the classifier reads them as circles"
-                + (f" (square {square:.0%} below)" if square is not None else "") + ". A model trained on"
-                " fixed, upright placement (`--placement fixed`) drew squares better (63%) but kept no"
-                " rotation and pulled moving objects back to its nine spots.",
+                + (f" (square {square:.0%} below)" if square is not None else "") + ". The model trained"
+                " on fixed, upright placement (`--placement fixed`, the demo model until 2026-11-27) drew"
+                " squares better (63%) but kept no rotation and pulled moving objects back to its nine spots.",
             ]
         lines += ["", "Per prompted name:", "", "| name | colour | background | shape |", "|---|---|---|---|"]
         for name, row in evaluation["per_name"].items():

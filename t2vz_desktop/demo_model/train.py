@@ -369,15 +369,15 @@ def train(s: TrainSettings) -> TrainResult:
 def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p = argparse.ArgumentParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("resources/models/demo"), help="model folder to (re)write")
-    p.add_argument("--minutes", type=float, default=108.0, help="total training budget in minutes")
-    p.add_argument("--vae-share", type=float, default=0.22, help="fraction of the budget for the VAE")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--num-images", type=int, default=4 * 6480, help="training images (6480 combinations)")
-    p.add_argument("--placement", choices=data.PLACEMENTS, default="continuous",
+    p.add_argument("--minutes", type=float, default=TrainSettings.minutes, help="total training budget in minutes")
+    p.add_argument("--vae-share", type=float, default=TrainSettings.vae_share, help="fraction of the budget for the VAE")
+    p.add_argument("--seed", type=int, default=TrainSettings.seed)
+    p.add_argument("--threads", type=int, default=TrainSettings.threads, help="torch CPU threads")
+    p.add_argument("--num-images", type=int, default=TrainSettings.num_images, help="training images (6480 combinations)")
+    p.add_argument("--placement", choices=data.PLACEMENTS, default=TrainSettings.placement,
                    help="where objects sit: anywhere, any size in range, turned (the committed model), or fixed spots")
-    p.add_argument("--unet-lr", type=float, default=5e-4)
-    p.add_argument("--unet-batch", type=int, default=48)
+    p.add_argument("--unet-lr", type=float, default=TrainSettings.unet_lr)
+    p.add_argument("--unet-batch", type=int, default=TrainSettings.unet_batch)
     p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=int, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
