@@ -102,6 +102,24 @@ def object_scores(frames: list[np.ndarray], scene: data.Scene, motion: tuple[flo
     return row
 
 
+def aimed_motion(setup, a, scene: data.Scene, seed: int) -> tuple[float, float] | None:
+    """The asked motion's speed, pointed from the object's centroid in frame 0 to the centre.
+    Frame 0 of a video is the one-frame video of the same seed, so one frame tells where the
+    object starts; without an object the motion keeps its direction."""
+    spec = h.RunSpec("engine", 1, a.steps, a.guidance, seed=seed, prompt=scene.full_caption(), label="aim",
+                     options=PAPER)
+    result = run_generation(h.engine_request(setup, spec), cache=setup.cache)
+    frame = next(iter(result.frames()))
+    speed = float(np.hypot(*a.motion)) if a.motion is not None else float(np.hypot(*result.recipe.motion))
+    c = object_centroid(frame)
+    h_, w_ = frame.shape[:2]
+    d = None if c is None else np.array([(w_ - 1) / 2 - c[0], (h_ - 1) / 2 - c[1]])
+    if d is None or np.hypot(*d) < 1:
+        return a.motion
+    d = d / np.hypot(*d)
+    return (round(float(speed * d[0]), 4), round(float(speed * d[1]), 4))
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     h.add_setup_args(p)
@@ -112,6 +130,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--guidance", type=float, default=None, help="default: the model's recommended guidance")
     p.add_argument("--motion", type=float, nargs=2, metavar=("DX", "DY"),
                    help="output px per frame (default: the engine's default motion); keep the object in view")
+    p.add_argument("--toward-centre", action="store_true",
+                   help="per video, turn the motion (same speed) from the object's place in frame 0 toward the "
+                        "frame's centre, so that it stays in view (the demo model mostly ignores position words)")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--clip", help="CLIP model (folder or cached hub id) for the CLIP measures")
     p.add_argument("--ablations", nargs="+", choices=list(ABLATIONS), default=list(ABLATIONS), metavar="ABLATION")
     p.add_argument("--out", type=Path, default=Path("out/quality-demo"), help="folder for the CSV (default out/quality-demo)")
@@ -135,12 +157,13 @@ def run(a) -> dict:
     # Variants take turns on each prompt and seed, so that a machine that slows down or speeds up
     # during the run (other jobs, thermal limits) weighs on every variant alike: run one after the
     # other, two halves of a run read 20% apart in time with no cost in between.
-    for seed in range(a.seeds):
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
         for i, scene in enumerate(scenes):
+            asked = aimed_motion(setup, a, scene, seed) if a.toward_centre else a.motion
             for name in a.ablations:
                 variant = dict(ABLATIONS[name])
-                if a.motion is not None and "motion" not in variant:
-                    variant["motion"] = tuple(a.motion)
+                if asked is not None and "motion" not in variant:
+                    variant["motion"] = tuple(asked)
                 spec = h.RunSpec("engine", a.frames, a.steps, a.guidance, seed=seed, prompt=scene.full_caption(),
                                  label=name, **variant)
                 t0 = time.perf_counter()
