@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # OpenMP threads that spin while they wait turn a busy CPU into a stalled one: with torch on 2
 # cores beside another busy process, the demo model's 8 frames took 117 s spinning against 10 s

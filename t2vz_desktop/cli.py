@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .engine.request import INSTRUCT_MODEL, GenerationRequest, RequestError
+from .engine.request import DEFAULT_SMOOTH, INSTRUCT_MODEL, GenerationRequest, RequestError
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
 
@@ -82,7 +82,8 @@ def _add_generation_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
     g.add_argument("--attention-window", type=int, help="also attend to N earlier frames (1: sparse-causal)")
     g.add_argument("--noise-window", type=int, help="FreeNoise-style noise re-use every N frames (0: off)")
-    g.add_argument("--smooth", type=float, help="flow-guided smoothing of the frames, 0 (off) to 1")
+    g.add_argument("--smooth", type=float, help="flow-guided smoothing of the frames against flicker, 0 (off) to 1 "
+                   f"(default {DEFAULT_SMOOTH:g})")
     g.add_argument("--background-smoothing", type=float,
                    help="pull the background toward frame 0 (paper 3.3), 0 (off) to 1; the paper uses about 0.6")
     g.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")

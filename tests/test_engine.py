@@ -258,14 +258,13 @@ def test_background_smoothing_is_chunk_exact_and_keeps_frame_0(tiny_folder, mode
 
 
 def test_every_consistency_option_at_once_is_chunk_exact_and_zeros_are_the_paper(tiny_folder, model_cache):
-    every = dict(frames=7, attention_window=1, noise_window=3, background_smoothing=0.6, subject="red circle")
+    every = dict(frames=7, attention_window=1, noise_window=3, background_smoothing=0.6, subject="red circle", smooth=0.5)
     a = run_generation(request(tiny_folder, chunk_size=2, **every), cache=model_cache)
     b = run_generation(request(tiny_folder, chunk_size=0, **every), cache=model_cache)
     assert torch.allclose(a.latents, b.latents, atol=1e-4)
-    smoothed = [frames_u8(r) for r in (a, b)]  # the post-process smoother works on decoded frames
-    a.recipe, b.recipe = replace(a.recipe, smooth=0.5), replace(b.recipe, smooth=0.5)
+    # the post-process smoother works on decoded frames
     assert np.abs(frames_u8(a).astype(int) - frames_u8(b).astype(int)).max() <= 1
-    assert np.abs(frames_u8(a).astype(int) - smoothed[0].astype(int)).max() > 0
+    assert np.abs(frames_u8(a).astype(int) - frames_u8(replace(a, recipe=replace(a.recipe, smooth=0.0))).astype(int)).max() > 0
     zeros = dict(attention_window=0, noise_window=0, background_smoothing=0.0, smooth=0.0)
     plain = run_generation(request(tiny_folder, frames=7), cache=model_cache)
     off = run_generation(request(tiny_folder, frames=7, **zeros), cache=model_cache)
@@ -290,6 +289,23 @@ def test_motion_fill_noise_is_chunk_exact_and_old_recipes_keep_the_mirror(tiny_f
     assert torch.equal(run_generation(again, cache=model_cache).latents, mirror.latents)
     with pytest.raises(RequestError, match="motion-fill"):
         request(tiny_folder, motion_fill="wrap").validate()
+
+
+def test_smoothing_is_on_by_default_and_recipes_from_before_keep_it_off(tiny_folder, model_cache):
+    from t2vz_desktop.engine.request import DEFAULT_SMOOTH
+
+    made = run_generation(request(tiny_folder, frames=4), cache=model_cache)
+    assert made.recipe.smooth == DEFAULT_SMOOTH > 0
+    recipe = json.loads(made.recipe.to_json())
+    assert recipe["smooth"] == DEFAULT_SMOOTH  # written out, so a later default cannot change this video
+    del recipe["smooth"]  # a recipe from before the option: it made unsmoothed frames
+    old = GenerationRequest.from_json(json.dumps(recipe))
+    assert old.smooth == 0.0
+    again = run_generation(old, cache=model_cache)
+    assert torch.equal(again.latents, made.latents)
+    unsmoothed = replace(made, recipe=replace(made.recipe, smooth=0.0))
+    assert np.array_equal(frames_u8(again), frames_u8(unsmoothed))
+    assert not np.array_equal(frames_u8(made), frames_u8(unsmoothed))
 
 
 def test_blend_background_follows_the_papers_formula():

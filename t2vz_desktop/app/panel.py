@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from ..engine.camera import CameraKey
 from ..engine.paths import resources_dir
-from ..engine.request import SCHEDULERS, PromptKey
+from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, PromptKey
 from ..engine.system import find_models
 from .worker import Job
 
@@ -204,7 +204,8 @@ class GenerationPanel(QWidget):
         self.subject_mask.setToolTip("How background smoothing finds the foreground: refined (the subject's "
                                      "attention picks the object, frame 0's own latent draws its outline) or "
                                      "attention (the coarse attention map alone)")
-        self.smooth = _dspin(0, 1, 0.0, "Flow-guided smoothing of the decoded frames, 0 (off) to 1")
+        self.smooth = _dspin(0, 1, DEFAULT_SMOOTH, "Flow-guided smoothing of the decoded frames (blends each frame "
+                             f"with its motion-aligned neighbours against flicker), 0 (off) to 1; default {DEFAULT_SMOOTH:g}")
         self.smooth.setSingleStep(0.1)
         self.smooth.setSpecialValueText("off")
         consistency = QFormLayout()
@@ -463,8 +464,8 @@ class GenerationPanel(QWidget):
         self.subject.setText(r.get("subject") or "")
         self.subject_mask.setCurrentText(r.get("subject_mask", "refined"))
         self.smooth.setValue(r.get("smooth", 0.0))
-        self.consistency.set_expanded(self.consistency.expanded or any(
-            r.get(k) for k in ("attention_window", "noise_window", "background_smoothing", "smooth")))
+        self.consistency.set_expanded(self.consistency.expanded or self.smooth.value() != DEFAULT_SMOOTH or any(
+            r.get(k) for k in ("attention_window", "noise_window", "background_smoothing")))
         camera = r.get("camera") or []
         self.camera_keys.set_rows([[k["frame"], *k["pan"], k["zoom"], k["rotate"], k["ease"]] for k in camera])
         travel = r.get("prompt_keys") or []
