@@ -7,7 +7,7 @@ object in every frame) plus centroid motion: the object's centroid is tracked ov
 line fitted to it gives its velocity, compared with the motion asked for.
 
     python benchmarks/quality_demo.py --model demo                     # the real table (CPU, minutes)
-    python benchmarks/quality_demo.py --model demo --frames 48 --seeds 5 --motion 0.5 0.25 \
+    python benchmarks/quality_demo.py --model demo --frames 48 --seeds 5 --motion 0.5 0.25 --toward-centre \
         --ablations "paper method" "engine"                             # the consistency check at 48 frames
     python benchmarks/quality_demo.py --tiny --prompts 2 --seeds 1 --frames 3 --steps 4   # smoke run
 
