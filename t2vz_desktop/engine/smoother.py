@@ -9,9 +9,9 @@ memory does not grow with the video.
 
 Cost: the two flows of a pair of frames serve both frames (frame k's "next" flows are frame
 k+1's "previous" flows), and frames larger than FLOW_SIDE are flowed at a reduced size, the flow
-scaled back up. At 512 x 512 on one core of the CI machine that takes the smoother from 318 to
-61 ms a frame (benchmarks/smoother_cost.py), beside an H200 that makes a frame in 0.3-0.5 s;
-frames up to FLOW_SIDE, the demo model's included, are flowed at full size.
+scaled back up. At 512 x 512 on one core of the CI machine that takes the smoother from about
+390 to 66 ms a frame (benchmarks/smoother_cost.py), beside an H200 that makes a frame in
+0.3-0.5 s; frames up to FLOW_SIDE, the demo model's included, are flowed at full size.
 """
 
 from __future__ import annotations
@@ -51,15 +51,14 @@ def _flow_grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def _grid(h: int, w: int) -> np.ndarray:
-    key = (h, w)
-    if key not in _GRIDS:
-        _GRIDS[key] = np.mgrid[0:h, 0:w][::-1].transpose(1, 2, 0).astype(np.float32)  # (H, W, 2) as (x, y)
-    return _GRIDS[key]
-
-
-_GRIDS: dict[tuple[int, int], np.ndarray] = {}
+_GRIDS: dict[tuple[int, int], np.ndarray] = {}  # pixel coordinates per frame size, made once
 _CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
+
+
+def _grid(h: int, w: int) -> np.ndarray:
+    if (h, w) not in _GRIDS:
+        _GRIDS[h, w] = np.mgrid[0:h, 0:w][::-1].transpose(1, 2, 0).astype(np.float32)  # (H, W, 2) as (x, y)
+    return _GRIDS[h, w]
 
 
 def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -78,7 +77,9 @@ def _trusted(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return (disagreement < 0.01 * scale + 0.5).astype(np.float32)
 
 
-def _full_size(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _flow(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow from grey image a to grey image b, at full size (h, w): a(x) ~ b(x + flow(x))."""
+    flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     h, w = size
     if flow.shape[:2] == (h, w):
         return flow
@@ -88,8 +89,7 @@ def _full_size(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _pair(a: _Frame, b: _Frame) -> _Pair:
     size = a.rgb.shape[:2]
-    a_to_b = _full_size(cv2.calcOpticalFlowFarneback(a.grey, b.grey, None, 0.5, 3, 15, 3, 5, 1.2, 0), size)
-    b_to_a = _full_size(cv2.calcOpticalFlowFarneback(b.grey, a.grey, None, 0.5, 3, 15, 3, 5, 1.2, 0), size)
+    a_to_b, b_to_a = _flow(a.grey, b.grey, size), _flow(b.grey, a.grey, size)
     return _Pair(a_to_b, b_to_a, _trusted(a_to_b, b_to_a), _trusted(b_to_a, a_to_b))
 
 
