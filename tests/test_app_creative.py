@@ -18,7 +18,7 @@ import tiny_models
 from t2vz_desktop.app.project import EditError, MediaItem, Project, new_id
 from t2vz_desktop.app.timeline import LANE_H
 from t2vz_desktop.engine.camera import CameraKey
-from t2vz_desktop.engine.request import GenerationRequest, PromptKey
+from t2vz_desktop.engine.request import DEFAULT_SMOOTH, GenerationRequest, PromptKey
 
 
 def square_video(path: Path, frames: int = 8, fps: int = 8) -> Path:
@@ -152,10 +152,11 @@ def test_consistency_options_reach_the_request(window):
     panel.subject.setText("horse")
     assert panel.fields()["subject_mask"] == "refined"
     panel.subject_mask.setCurrentText("attention")
-    panel.smooth.setValue(0.5)
+    assert panel.fields()["smooth"] == DEFAULT_SMOOTH > 0  # the engine's default, shown as such
+    panel.smooth.setValue(0.3)
     fields = panel.fields()
     assert (fields["attention_window"], fields["noise_window"], fields["background_smoothing"],
-            fields["subject"], fields["subject_mask"], fields["smooth"]) == (1, 4, 0.6, "horse", "attention", 0.5)
+            fields["subject"], fields["subject_mask"], fields["smooth"]) == (1, 4, 0.6, "horse", "attention", 0.3)
     GenerationRequest(**fields).validate()
     panel.apply_recipe(GenerationRequest(**{**fields, "attention_window": 2, "subject_mask": "refined"}).to_json())
     assert panel.attention_window.value() == 2 and panel.consistency.expanded
