@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from t2vz_desktop.engine.smoother import smooth_frames  # noqa: E402
-from test_smoother import panning_scene  # noqa: E402
+from test_smoother import mean_error, panning_scene  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,14 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         smoothed = list(smooth_frames(noisy, a.strength))
         ms = 1000 * (time.perf_counter() - t0) / len(noisy)
-        inner = range(1, len(noisy) - 1)
-
-        def error(frames, where=None):
-            pick = (lambda k, f: f[where[k]]) if where else (lambda k, f: f)
-            return np.mean([np.abs(pick(k, frames[k]).astype(int) - pick(k, clean[k])).mean() for k in inner])
-
-        print(f"| {size} | {ms:.0f} | {error(noisy):.2f} | {error(smoothed):.2f} | {error(noisy, band):.2f} "
-              f"| {error(smoothed, band):.2f} |")
+        errors = [mean_error(f, clean, where) for where in (None, band) for f in (noisy, smoothed)]
+        print(f"| {size} | {ms:.0f} | " + " | ".join(f"{e:.2f}" for e in errors) + " |")
 
 
 if __name__ == "__main__":

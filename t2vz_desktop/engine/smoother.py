@@ -28,7 +28,7 @@ COLOUR_TOLERANCE = 30.0  # RGB levels (mean over channels) at which a warped nei
 
 @dataclass
 class _Frame:
-    rgb: np.ndarray  # (H, W, 3) uint8
+    rgb: np.ndarray  # (H, W, 3) float32, converted once: each frame is blended and twice a neighbour
     grey: np.ndarray  # at flow size
 
 
@@ -98,10 +98,10 @@ def _blend(frame: _Frame, neighbours: list[tuple[_Frame, np.ndarray, np.ndarray]
     A warped pixel also counts less the more its colour differs from the frame's own, down to
     nothing at COLOUR_TOLERANCE: flow smoothed over an object's edge passes the forward-backward
     test in a band the object just uncovered, and without this the object's colour bled into it."""
-    own = frame.rgb.astype(np.float32)
+    own = frame.rgb
     total, weight = own.copy(), np.ones(own.shape[:2], np.float32)
     for other, flow, trusted in neighbours:
-        warped = _warp(other.rgb.astype(np.float32), flow)
+        warped = _warp(other.rgb, flow)
         difference = cv2.transform(cv2.absdiff(warped, own), _CHANNEL_MEAN)  # (H, W)
         agree = np.clip(1.0 - difference / COLOUR_TOLERANCE, 0.0, 1.0)
         w = strength * trusted * agree
@@ -119,7 +119,7 @@ def smooth_frames(frames: Iterable[np.ndarray], strength: float) -> Iterator[np.
     current: _Frame | None = None
     before: _Pair | None = None  # between previous and current
     for rgb in frames:
-        item = _Frame(rgb, _flow_grey(rgb))
+        item = _Frame(rgb.astype(np.float32), _flow_grey(rgb))
         if current is not None:
             after = _pair(current, item)
             neighbours = [(item, after.a_to_b, after.trusted_a)]
