@@ -31,3 +31,21 @@ def model_cache():
     from t2vz_desktop.engine.jobs import ModelCache
 
     return ModelCache(capacity=3)
+
+
+def media_zoo_dir():
+    """The team's real-footage files: ../shared/media-zoo beside the checkout, as CI lays it out
+    (T2VZ_MEDIA_ZOO overrides, for a worktree elsewhere)."""
+    from pathlib import Path
+
+    override = os.environ.get("T2VZ_MEDIA_ZOO")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "shared" / "media-zoo"
+
+
+@pytest.fixture(scope="session")
+def media_zoo():
+    """Folder of ../shared/media-zoo (see its MANIFEST.md for what a correct tool gives)."""
+    folder = media_zoo_dir()
+    if not (folder / "MANIFEST.md").is_file():
+        pytest.skip(f"the shared media zoo is not at {folder} (set T2VZ_MEDIA_ZOO)")
+    return folder
