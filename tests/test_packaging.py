@@ -141,7 +141,7 @@ def test_ci_workflow_builds_every_platform():
 def test_ci_keeps_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     run = (ROOT / ".ci" / "run").read_text()
-    test_line = next(line for line in run.splitlines() if "pytest" in line)
+    test_line = next(line for line in run.splitlines() if "python -m pytest" in line)
     assert test_line in readme
 
 
