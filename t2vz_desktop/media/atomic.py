@@ -34,7 +34,7 @@ an MP4/WebM always matches its own video, whatever the sidecar says.
 
 `settle(path)` then removes `.part` leftovers of `path` whose writer is gone: the pid in the
 name is no longer running, or was started after the file was last written (a reused pid). Files
-of a live writer, and those of this process (another thread may be writing them), are kept.
+of a live writer are kept, and so are this process's own while a group (any thread) holds them.
 Nothing here imports Qt.
 """
 
@@ -54,7 +54,7 @@ from pathlib import Path
 PART = ".part"
 JOURNAL = ".t2vz-commit"
 _NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}(?P<kind>\.part|\.t2vz-commit)$")
-_committing: set[Path] = set()  # journals this process is carrying out right now
+_active: set[Path] = set()  # temps and journals of this process still being written or carried out
 _lock = threading.Lock()
 
 
@@ -101,6 +101,8 @@ class AtomicGroup:
         if self.moves and final.parent != self.moves[0][1].parent:
             raise ValueError(f"{final} is not in {self.moves[0][1].parent}, the folder of this group")
         temp = temp_sibling(final)
+        with _lock:
+            _active.add(temp)
         self.moves.append((temp, final))
         return temp
 
@@ -117,8 +119,15 @@ class AtomicGroup:
             self.discard()
 
     def discard(self) -> None:
-        for temp, _ in self.moves:
-            _remove(temp)
+        try:
+            for temp, _ in self.moves:
+                _remove(temp)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with _lock:
+            _active.difference_update(t for t, _ in self.moves)
 
     def commit(self) -> None:
         """Put every temp in place (see the module docstring for the steps and what a kill leaves)."""
@@ -128,6 +137,8 @@ class AtomicGroup:
             if not self._journal_written:  # not committed: the old set stands, the temps go
                 self.discard()
             raise
+        finally:
+            self._release()  # what is left now is a leftover for `settle`
 
     def _commit(self) -> None:
         moves = [(t, f) for t, f in self.moves if t.exists() or t.is_symlink()]
@@ -152,21 +163,23 @@ class AtomicGroup:
             if temp.is_dir() and final.exists():
                 aside = temp_sibling(final)
                 asides.append(aside)
+                with _lock:
+                    _active.add(aside)
                 steps.append(["move", final.name, aside.name, False])  # only while `aside` is free
             steps.append(["move", temp.name, final.name, True])
         steps += [["remove", p.name] for p in self.removals]
         journal = temp_sibling(moves[0][1] if moves else self.removals[0], JOURNAL)
         with _lock:
-            _committing.add(journal)
+            _active.add(journal)
         try:
             _write_journal(journal, {"t2vz_commit": 1, "pid": os.getpid(), "steps": steps})
             self._journal_written = True  # from here on `settle` rolls forward, never back
             _run_journal(journal, steps)
+            for aside in asides:
+                _remove(aside)
         finally:
             with _lock:
-                _committing.discard(journal)
-        for aside in asides:
-            _remove(aside)
+                _active.difference_update([journal, *asides])
 
 
 def settle(path: str | os.PathLike[str]) -> list[str]:
@@ -276,8 +289,8 @@ def _safe(name: object) -> bool:
 def _in_use(file: Path, pid: int) -> bool:
     """Whether the writer of `file` (a `.part` or journal named with `pid`) may still be at work."""
     if pid == os.getpid():
-        with _lock:  # this process's journals are in use only while being carried out
-            return file in _committing if file.name.endswith(JOURNAL) else True
+        with _lock:  # ours: in use while a group of this process (any thread) still holds it
+            return file in _active
     if not _pid_alive(pid):
         return False
     started = _process_start(pid)

@@ -351,7 +351,7 @@ def check_target(path: Path, fmt: str) -> None:
         probe.touch(exist_ok=False)
     except OSError as e:
         raise PermissionError(f"cannot export to {path}: folder {parent} is not writable ({e.strerror})") from e
-    probe.unlink()
+    probe.unlink(missing_ok=True)  # another thread's clean-up may have taken it already
     if fmt != "png" and path.is_dir():
         raise IsADirectoryError(f"cannot export to {path}: it is a folder")
     if fmt == "png" and path.exists():
