@@ -4,9 +4,7 @@ whole timeline rendered to a file (top track wins, imported audio mixed in) for 
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-from ..media import ExportOptions, MediaError, export_format, export_video, iter_frames
+from ..media import AtomicGroup, ExportOptions, MediaError, check_target, export_format, export_video, iter_frames
 from .project import Clip, MediaItem, Project
 
 AUDIO_RATE = 48_000
@@ -229,6 +227,7 @@ def render_timeline(
     """Render the whole timeline to `out`; all or nothing (a cancel or error leaves no file)."""
     out = Path(out)
     fmt = export_format(out, options.format)
+    check_target(out, fmt)  # also finishes or clears what a killed export to `out` left
     total = project.duration
     if total == 0:
         raise ValueError("the timeline is empty: put a clip on it first")
@@ -256,10 +255,12 @@ def _write_with_audio(
     frames: Iterator[np.ndarray], audio: np.ndarray, out: Path, fmt: str, width: int, height: int, options: RenderOptions
 ) -> None:
     """The media layer writes video only; this muxes the mixed sound beside it, interleaved."""
-    temp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
     rate = Fraction(options.fps).limit_denominator(1001)
-    try:
-        with av.open(str(temp), "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as box:
+    # The shared atomic write (media/atomic.py): a kill leaves the earlier file, never half of one.
+    # Our own file object, because PyAV leaks the descriptor of a file it opened itself when
+    # writing the header fails (a full disk).
+    with AtomicGroup() as group, open(group.temp_for(out), "wb") as file:
+        with av.open(file, "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as box:
             video = box.add_stream("libx264" if fmt == "mp4" else "libvpx-vp9", rate=rate)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
             video.options = {"crf": str(options.crf)} if fmt == "mp4" else {"crf": str(options.crf), "b": "0"}
@@ -280,6 +281,3 @@ def _write_with_audio(
                     sent += n
             box.mux(video.encode(None))
             box.mux(sound.encode(None))
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)

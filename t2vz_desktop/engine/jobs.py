@@ -6,7 +6,6 @@ text, uint8 arrays), so a Qt worker can forward them as signals without touching
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -16,7 +15,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, export_video
+from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, write_export
+from ..media.atomic import AtomicGroup
 from .background import default_subject, subject_token_positions
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
@@ -300,7 +300,8 @@ def export_result(
     cancel: CancelToken | None = None,
 ) -> list[ExportReport]:
     """Decode and write every video of a result, each with its own re-make recipe. All or nothing:
-    if one video fails or the job is cancelled, the videos already written by this call go too."""
+    the videos and sidecars appear together under their final names when the last is written; if
+    one fails, the job is cancelled or the process is killed, the earlier files at those names stay."""
     emit = on_event or (lambda e: None)
     fmt = export_format(out, options.format)
     paths = output_paths(Path(out), result.videos, fmt)
@@ -308,16 +309,12 @@ def export_result(
         check_target(p, fmt)
     reports: list[ExportReport] = []
     total = result.videos * result.recipe.frames
-    try:
+    with AtomicGroup() as group:
         for video, path in enumerate(paths):
             frames = _counted(result.frames(video), video * result.recipe.frames, total, emit, cancel)
             opts = replace(options, format=fmt, metadata=result.video_recipe(video).to_json(),
                            audio=options.audio or result.audio)
-            reports.append(export_video(frames, path, opts))
-    except BaseException:
-        for r in reports:
-            remove_export(r)
-        raise
+            reports.append(write_export(frames, path, opts, group))
     return reports
 
 
@@ -329,11 +326,3 @@ def _counted(frames: Iterator[np.ndarray], done: int, total: int, emit: EventSin
         emit(ProgressEvent("decode", f"writing frame {done}/{total}", step=done, total=total))
         yield frame
 
-
-def remove_export(report: ExportReport) -> None:
-    if report.path.is_dir():
-        shutil.rmtree(report.path, ignore_errors=True)
-    else:
-        report.path.unlink(missing_ok=True)
-    if report.sidecar is not None and report.sidecar.parent != report.path:
-        report.sidecar.unlink(missing_ok=True)

@@ -96,12 +96,27 @@ def _eval(args: argparse.Namespace) -> int:
     scores = score_video(video, clip, prompt if clip is not None else None)
     curves = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in scores.curves.items()}  # JSON has no NaN
     report = {"video": str(video), **scores.summary(), "curves": curves}
-    json_out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    if plot_out is not None:
-        save_panels(curve_panels(scores), plot_out)
+    _write_outputs(json.dumps(report, indent=2, allow_nan=False) + "\n", json_out, plot_out,
+                   lambda temp: save_panels(curve_panels(scores), temp))
     print(format_scores(scores))
     print(f"wrote {json_out}" + (f" and {plot_out}" if plot_out else ""), file=sys.stderr)
     return 0
+
+
+def _write_outputs(text: str, json_out: Path, plot_out: Path | None, save_plot) -> None:
+    """The JSON and the plot of one run appear together, or (on an error or a kill) neither
+    replaces the earlier pair (media/atomic.py); `_writable` (check_target) has already finished
+    or removed what a killed run left. A plot in another folder than the JSON is written
+    atomically on its own."""
+    from contextlib import nullcontext
+
+    from ..media import AtomicGroup
+
+    apart = plot_out is not None and plot_out.parent != json_out.parent  # a journal needs one folder
+    with AtomicGroup() as group, (AtomicGroup() if apart else nullcontext(group)) as plot_group:
+        group.temp_for(json_out).write_text(text, encoding="utf-8")
+        if plot_out is not None:
+            save_plot(plot_group.temp_for(plot_out))
 
 
 def format_scores(s) -> str:

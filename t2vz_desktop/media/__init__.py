@@ -1,10 +1,18 @@
 """Media layer: PyAV/OpenCV reading and writing of videos. Never imports Qt or torch."""
 
+from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
 from .audio import AudioClip, has_audio
-from .export import ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe
+from .export import (
+    ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe, write_export,
+)
 from .reader import MediaError, VideoInfo, iter_frames, probe_video, read_metadata
 
 __all__ = [
+    "AtomicGroup",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "clean_folder",
+    "settle",
     "AudioClip",
     "has_audio",
     "ExportOptions",
@@ -18,4 +26,5 @@ __all__ = [
     "probe_video",
     "read_metadata",
     "read_recipe",
+    "write_export",
 ]

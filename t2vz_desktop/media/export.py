@@ -1,11 +1,14 @@
-"""Stream frames to MP4 (H.264), WebM (VP9), GIF or a PNG folder, atomically, with the recipe kept."""
+"""Stream frames to MP4 (H.264), WebM (VP9), GIF or a PNG folder, with the recipe kept.
+
+Atomic, pairs included: a video and its sidecar recipe (or several videos of one job) are written
+under temp names and put in place in one step by atomic.AtomicGroup, so a kill at any moment
+leaves the earlier export or the new one; see atomic.py for how, and for what a kill leaves.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -15,6 +18,7 @@ import av
 import cv2
 import numpy as np
 
+from .atomic import AtomicGroup, settle, temp_sibling
 from .audio import AudioClip, add_audio_stream, audio_packets
 from .reader import PNG_FRAME, MediaError, read_metadata
 
@@ -62,7 +66,19 @@ def export_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
 def export_video(
     frames: Iterable[np.ndarray], path: str | os.PathLike[str], options: ExportOptions | None = None
 ) -> ExportReport:
-    """Write uint8 RGB frames (H, W, 3), pulled one at a time; nothing is left at `path` on error."""
+    """Write uint8 RGB frames (H, W, 3), pulled one at a time. The video and its sidecar recipe
+    appear together under their final names or not at all (atomic.py); on an error or a kill the
+    earlier export at `path`, if any, stays whole."""
+    with AtomicGroup() as group:
+        report = write_export(frames, path, options, group)
+    return report
+
+
+def write_export(
+    frames: Iterable[np.ndarray], path: str | os.PathLike[str], options: ExportOptions | None, group: AtomicGroup
+) -> ExportReport:
+    """`export_video` into temp names of `group`, which puts them in place when committed; several
+    calls into one group make several videos that appear all together."""
     opts = options or ExportOptions()
     fmt = export_format(path, opts.format)
     path = Path(path)
@@ -97,31 +113,27 @@ def export_video(
             frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         return frame
 
-    temp = _temp_sibling(path)
-    temp_sidecar = _temp_sibling(sidecar) if sidecar and fmt != "png" else None
+    temp = group.temp_for(path)
+    temp_sidecar = group.temp_for(sidecar) if sidecar and fmt != "png" else None
+    if sidecar is None and fmt != "png" and _is_own_recipe(path.with_suffix(".json")):
+        # An earlier export's recipe beside a video it no longer describes would be read back as
+        # the new video's (read_recipe falls back to the sidecar), so it goes in the same step.
+        group.remove_on_commit(path.with_suffix(".json"))
+    writer: _PngWriter | _AvWriter
+    if fmt == "png":
+        writer = _PngWriter(temp)
+    else:
+        writer = _AvWriter(temp, fmt, width + pad_w, height + pad_h, rate, opts)
     try:
-        if fmt == "png":
-            writer: _PngWriter | _AvWriter = _PngWriter(temp)
-        else:
-            writer = _AvWriter(temp, fmt, width + pad_w, height + pad_h, rate, opts)
-        try:
-            writer.write(prepared(first))
-            for frame in it:
-                writer.write(prepared(_checked(frame, writer.count, shape)))
-        except BaseException:
-            writer.close(flush=False)  # the temp file must be closed before it is deleted
-            raise
-        writer.close()
-        if sidecar is not None:
-            (temp_sidecar or temp / RECIPE_FILE).write_text(opts.metadata, encoding="utf-8")
-        _move_into_place(temp, path)
-        if temp_sidecar is not None and sidecar is not None:
-            os.replace(temp_sidecar, sidecar)
-    except BaseException:  # a cancel (KeyboardInterrupt, custom exception) must clean up too
-        for leftover in (temp, temp_sidecar):
-            if leftover is not None:
-                _remove(leftover)
+        writer.write(prepared(first))
+        for frame in it:
+            writer.write(prepared(_checked(frame, writer.count, shape)))
+    except BaseException:  # a cancel (KeyboardInterrupt, custom exception) must close it too
+        writer.close(flush=False)  # the temp file must be closed before it is deleted
         raise
+    writer.close()
+    if sidecar is not None:
+        (temp_sidecar or temp / RECIPE_FILE).write_text(opts.metadata, encoding="utf-8")
     size = (width + pad_w, height + pad_h)
     return ExportReport(path, fmt, writer.count, *size, float(rate), sidecar, notes)
 
@@ -129,6 +141,7 @@ def export_video(
 def read_recipe(path: str | os.PathLike[str]) -> str | None:
     """The recipe embedded in the video, else the one in its sidecar; None if there is neither."""
     path = Path(path)
+    _settle_quietly(path)  # an export cut short between its video and its sidecar is finished first
     if path.is_dir():
         sidecar = path / RECIPE_FILE
     else:
@@ -150,7 +163,15 @@ class _AvWriter:
     ):
         # faststart puts the index first, so a browser can play the MP4 while downloading it.
         muxer_options = {"movflags": "+faststart"} if fmt == "mp4" else {}
-        self.container = av.open(str(file), "w", format=fmt, options=muxer_options)
+        # Our own file object, not a path: when FFmpeg fails to write the header (a full disk)
+        # PyAV never closes a file it opened itself, and each failed export leaked a descriptor.
+        self.file = open(file, "wb")
+        self.audio = None
+        try:
+            self.container = av.open(self.file, "w", format=fmt, options=muxer_options)
+        except BaseException:
+            self.file.close()
+            raise
         self.time_base = 1 / rate
         self.count = 0
         self.gif_palette: _GifPalette | None = None
@@ -171,13 +192,12 @@ class _AvWriter:
             elif fmt == "webm":
                 # b=0 makes crf constant quality instead of a bit-rate cap.
                 self.stream.options = {"crf": str(opts.crf), "b": "0", "row-mt": "1"}
-            self.audio = None
             if opts.audio is not None and fmt in ("mp4", "webm"):
                 audio_stream = add_audio_stream(self.container, fmt, opts.audio)
                 self.audio = audio_packets(audio_stream, opts.audio)
                 self.pending: av.Packet | None = None
         except BaseException:
-            self.container.close()
+            self.close(flush=False)
             raise
 
     def write(self, frame: np.ndarray) -> None:
@@ -205,13 +225,23 @@ class _AvWriter:
             self.container.mux(packet)
 
     def close(self, flush: bool = True) -> None:
+        """Finish the file (flush=True) and close it, the audio source and the file descriptor,
+        whatever fails on the way."""
         try:
             if flush and self.count:  # an encoder is only opened by its first frame
                 self._encode(self.gif_palette.push(None) if self.gif_palette else [])
                 self.container.mux(self.stream.encode(None))
                 self._finish_audio()
         finally:
-            self.container.close()
+            try:
+                try:
+                    self.container.close()
+                finally:
+                    if self.audio is not None:  # the source's container, open in the generator
+                        self.audio.close()
+                        self.audio = None
+            finally:
+                self.file.close()
 
     def _finish_audio(self) -> None:
         """The rest of the sound, cut at the end of the video."""
@@ -312,13 +342,16 @@ def check_target(path: Path, fmt: str) -> None:
         raise FileNotFoundError(f"cannot export to {path}: {parent} {problem}")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot export to {path}: folder {parent} is not writable")
+    # Finish or clear what an export to this name that was killed left behind.
+    for name in (path, path.with_suffix(".json")):
+        settle(name)
     # os.access says yes to root everywhere; a real file tells about read-only file systems too.
-    probe = _temp_sibling(path)
+    probe = temp_sibling(path)
     try:
         probe.touch(exist_ok=False)
     except OSError as e:
         raise PermissionError(f"cannot export to {path}: folder {parent} is not writable ({e.strerror})") from e
-    probe.unlink()
+    probe.unlink(missing_ok=True)  # another thread's clean-up may have taken it already
     if fmt != "png" and path.is_dir():
         raise IsADirectoryError(f"cannot export to {path}: it is a folder")
     if fmt == "png" and path.exists():
@@ -333,31 +366,22 @@ def check_target(path: Path, fmt: str) -> None:
             )
 
 
-def _temp_sibling(path: Path) -> Path:
-    # Hidden and in the same folder, so the final rename stays on one file system. Not mkstemp:
-    # its 0600 mode would stay on the exported file.
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-
-
-def _move_into_place(temp: Path, path: Path) -> None:
-    if temp.is_dir() and path.exists():  # a folder cannot be renamed over a non-empty one
-        old = _temp_sibling(path)
-        os.replace(path, old)
+def _settle_quietly(path: Path) -> None:
+    """`settle` for a reader: a read-only folder or a failed roll-forward must not stop a read."""
+    for name in (path, path.with_suffix(".json")):
         try:
-            os.replace(temp, path)
-        except BaseException:
-            os.replace(old, path)  # put the earlier export back
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(temp, path)
+            settle(name)
+        except OSError:
+            pass
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+def _is_own_recipe(path: Path) -> bool:
+    """Whether `path` is a t2vz recipe sidecar (a user's own .json is never touched)."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and "t2vz_recipe" in content
 
 
 def _is_json(text: str) -> bool:
