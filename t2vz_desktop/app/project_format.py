@@ -49,7 +49,8 @@ def read_project(path: Path) -> Project:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        cut = "; the file ends early (cut short?)" if e.pos >= len(text.rstrip()) else ""
+        ends_early = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+        cut = "; the file ends early (cut short?)" if ends_early else ""
         raise ProjectFileError(f"{path.name} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}{cut})") from e
     except RecursionError as e:
         raise ProjectFileError(f"{path.name} is nested too deeply to be a t2vz project") from e
