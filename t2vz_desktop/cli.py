@@ -237,7 +237,10 @@ def _read_recipe(path: Path) -> GenerationRequest:
         raise RequestError(f"cannot read the recipe {path} ({e})") from e
     if text is None:
         raise RequestError(f"{path} holds no t2vz recipe")
-    return GenerationRequest.from_json(text)
+    # A consent the recipe asks for (allow_unsafe_pickle) is dropped with a warning: only the
+    # user's own flag, applied over the recipe in build_request, grants it.
+    return GenerationRequest.from_json(text, f"recipe {path.name}",
+                                       warn=lambda message: print(f"t2vz: warning: {message}", file=sys.stderr))
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from t2vz_desktop.app.project import EditError, MediaItem, Project, ProjectFileError
+from t2vz_desktop.engine.request import GenerationRequest
+
+RECIPE = GenerationRequest(prompts=["a red ball"]).to_json()  # a project's recipes are checked on load
 
 
 def project_with_clips():
@@ -83,7 +86,7 @@ def test_save_and_load_round_trip_with_relative_paths(tmp_path):
     p = Project.new(64, 64, 8)
     for name in ("a.mp4", "b.mp4"):
         (media / name).write_bytes(b"x")
-        p.add_media(MediaItem(name, str(media / name), name, 64, 48, 8.0, 10, recipe='{"t2vz_recipe": 1}' if name == "a.mp4" else None))
+        p.add_media(MediaItem(name, str(media / name), name, 64, 48, 8.0, 10, recipe=RECIPE if name == "a.mp4" else None))
         p.add_clip(p.tracks[-1].id, name)
     path = tmp_path / "proj.t2vz"
     p.save(path)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget
 from test_app_fixtures import count_frames, make_clip, window  # noqa: F401 - the fixture
 
 from t2vz_desktop.app.project import MediaItem, Project
+from t2vz_desktop.engine.request import GenerationRequest
 from t2vz_desktop.app.timeline import HEADER_W, RULER_H, TRACK_H
 from t2vz_desktop.media import ExportOptions, export_video
 
@@ -250,11 +251,13 @@ def test_tracks_can_be_added_removed_and_reordered_with_undo(window):
 
 def test_project_save_and_open_round_trip(window, qtbot, tmp_path):
     imported = make_clip(tmp_path / "imported.mp4", 8, 8)
-    generated = make_clip(window.data_dir.parent / "gen.mp4", 6, 8)
-    generated.with_suffix(".json").write_text('{"t2vz_recipe": 1, "prompts": ["x"]}')
+    window.generated_dir().mkdir(parents=True)  # where the app writes what it generates
+    generated = make_clip(window.generated_dir() / "gen.mp4", 6, 8)
+    recipe = GenerationRequest(prompts=["x"]).to_json()
+    generated.with_suffix(".json").write_text(recipe)
     window.import_files([imported], window.doc.project.tracks[1].id, 0)
     window.doc.edit("Add generated", lambda p: p.add_clip(p.tracks[0].id, p.add_media(
-        MediaItem("gen1", str(generated), "gen.mp4", 64, 48, 8.0, 6, recipe='{"t2vz_recipe": 1}', generated=True)).id, 4))
+        MediaItem("gen1", str(generated), "gen.mp4", 64, 48, 8.0, 6, recipe=recipe, generated=True)).id, 4))
     path = tmp_path / "project" / "film.t2vz"
     path.parent.mkdir()
     assert window.save_project(path)

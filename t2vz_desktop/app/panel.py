@@ -6,8 +6,8 @@ by the worker thread, so nothing here slows the window's start.
 
 from __future__ import annotations
 
-import json
 import random
+from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from ..engine.camera import CameraKey
 from ..engine.paths import resources_dir
-from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, PromptKey
+from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, GenerationRequest, PromptKey
 from ..engine.system import find_models
 from .worker import Job
 
@@ -437,9 +437,11 @@ class GenerationPanel(QWidget):
             fields["seed"] = self.seed.value()
         self.generate_requested.emit(fields)
 
-    def apply_recipe(self, recipe: str) -> None:
-        """Fill the panel from a generated clip's recipe ("Re-use settings")."""
-        r = json.loads(recipe)
+    def apply_recipe(self, recipe: str, source: str = "the recipe") -> None:
+        """Fill the panel from a generated clip's recipe ("Re-use settings"); RequestError (naming
+        `source` and the field) for a malformed one, before anything changes. Consent fields such
+        as allow_unsafe_pickle are not taken: generating asks the user (MainWindow.generate)."""
+        r = asdict(GenerationRequest.from_json(recipe, source))
         self.prompt.setPlainText(r["prompts"][0])
         self.negative.setPlainText(r.get("negative_prompt", ""))
         self.set_model(r["model"])
@@ -456,7 +458,7 @@ class GenerationPanel(QWidget):
             self.dx.setValue(motion[0])
             self.dy.setValue(motion[1])
         self.chunk.setValue(r.get("chunk_size", 8))
-        self.scheduler.setCurrentText(r.get("scheduler", "ddim"))
+        self.scheduler.setCurrentText(r["scheduler"] or "ddim")
         self.device.setCurrentText(r.get("device", "auto"))
         self.attention_window.setValue(r.get("attention_window", 0))
         self.noise_window.setValue(r.get("noise_window", 0))

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMAT_VERSION = 1
@@ -354,70 +353,33 @@ class Project:
     def _sort(track: Track) -> None:
         track.clips.sort(key=lambda c: c.start)
 
-    # -- files -------------------------------------------------------------------------------
+    # -- files (project_format.py reads and writes them) -------------------------------------
     def to_dict(self, base: Path | None = None) -> dict:
         """JSON-ready data; media paths relative to `base` (the project file's folder) if given."""
-        media = []
-        for item in self.media.values():
-            d = asdict(item)
-            d.pop("offline")
-            if base is not None:
-                d["path"] = _relative(Path(item.path), base)
-            media.append(d)
-        return {
-            "t2vz_project": FORMAT_VERSION,
-            "settings": {"width": self.width, "height": self.height, "fps": self.fps},
-            "media": media,
-            "tracks": [{"id": t.id, "name": t.name, "clips": [asdict(c) for c in t.clips]} for t in self.tracks],
-        }
+        from .project_format import project_data
+
+        return project_data(self, base)
 
     @classmethod
     def from_dict(cls, data: dict, base: Path | None = None) -> "Project":
-        version = data.get("t2vz_project")
-        if not isinstance(version, int):
-            raise ProjectFileError("not a t2vz project (no 't2vz_project' version)")
-        if version > FORMAT_VERSION:
-            raise ProjectFileError(f"the project was saved by a newer t2vz-desktop (format {version})")
-        s = data["settings"]
-        project = cls(int(s["width"]), int(s["height"]), float(s["fps"]))
-        for d in data["media"]:
-            item = MediaItem(**d)
-            path = Path(item.path)
-            if base is not None and not path.is_absolute():
-                path = base / path
-            item.path = os.path.normpath(path)
-            item.offline = not Path(item.path).exists()
-            project.media[item.id] = item
-        for t in data["tracks"]:
-            project.tracks.append(Track(t["id"], t["name"], [Clip(**c) for c in t["clips"]]))
-        return project
+        """A project from JSON data written by anyone, after every check (ProjectFileError)."""
+        from .project_format import project_from_data
 
-    def save(self, path: str | Path) -> None:
-        """Write the project as JSON, atomically: a crash mid-write leaves the old file intact."""
-        path = Path(path)
-        text = json.dumps(self.to_dict(path.parent.resolve()), indent=2)
-        temp = path.with_name(f".{path.name}.{new_id()}.part")
-        try:
-            with open(temp, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
+        return project_from_data(data, base)
+
+    def save(self, path: str | Path, own_media: tuple[Path, ...] = ()) -> None:
+        """Write the project atomically; generated clips inside `own_media` (the app's own
+        generated-media folders) are copied beside it first (project_format.write_project)."""
+        from .project_format import write_project
+
+        write_project(self, Path(path), own_media)
 
     @classmethod
     def load(cls, path: str | Path) -> "Project":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls.from_dict(data, path.parent.resolve())
-        except ProjectFileError as e:
-            raise ProjectFileError(f"{path.name}: {e}") from e
-        except OSError as e:
-            raise ProjectFileError(f"cannot read {path}: {e.strerror}") from e
-        except (ValueError, KeyError, TypeError) as e:
-            raise ProjectFileError(f"{path.name} is not a readable t2vz project ({e})") from e
+        """The project in a file; ProjectFileError naming the file and the field if it fails."""
+        from .project_format import read_project
+
+        return read_project(Path(path))
 
     def offline_media(self) -> list[MediaItem]:
         return [m for m in self.media.values() if m.offline]
@@ -432,13 +394,6 @@ def _working_recipe(item: MediaItem) -> dict:
     if not text:
         raise EditError(f"{item.name} was not generated here: it has no keyframes")
     return json.loads(text)
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return Path(os.path.relpath(path.resolve(), base)).as_posix()
-    except ValueError:  # another drive on Windows: keep the absolute path
-        return str(path)
 
 
 def media_folder(project_file: Path) -> Path:

@@ -4,14 +4,19 @@ project), recent projects, autosave and recovery after a crash."""
 from __future__ import annotations
 
 import os
-import shutil
+import time
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from .project import PROJECT_SUFFIX, Project, ProjectFileError, media_folder
 
 MAX_RECENT = 8
+# Autosave runs this long after the last change, so a burst of edits costs one write; while
+# changes keep coming it still runs at the latest AUTOSAVE_MAX_WAIT_MS after the first of them.
+AUTOSAVE_DELAY_MS = 15_000
+AUTOSAVE_MAX_WAIT_MS = 60_000
 
 
 class ProjectFilesMixin:
@@ -57,20 +62,20 @@ class ProjectFilesMixin:
         path = Path(path)
         return self.save_project(path if path.suffix == PROJECT_SUFFIX else path.with_suffix(PROJECT_SUFFIX))
 
+    def own_media_folders(self) -> tuple[Path, ...]:
+        """The folders this app generates clips into: app data for unsaved projects (this session's
+        and those of crashed sessions, which recovery reopens) and the open project's media folder."""
+        folders = [self.data_dir / "unsaved"]
+        if self.doc.path is not None:
+            folders.append(media_folder(self.doc.path))
+        return tuple(folders)
+
     def save_project(self, path: Path) -> bool:
-        """Write the project; generated clips not yet beside it are copied into its media folder."""
+        """Write the project; generated clips of our own folders (own_media_folders) not yet beside
+        it are copied into its media folder. A media path the file brought in stays a reference."""
         path = Path(path).resolve()
-        target = media_folder(path)
         try:
-            for item in self.doc.project.media.values():
-                source = Path(item.path)
-                if item.generated and not item.offline and source.parent != target:
-                    target.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, target / source.name)
-                    if source.with_suffix(".json").is_file():
-                        shutil.copy2(source.with_suffix(".json"), target / (source.stem + ".json"))
-                    item.path = str(target / source.name)
-            self.doc.project.save(path)
+            self.doc.project.save(path, self.own_media_folders())
         except OSError as e:
             self.notify(f"Could not save {path}: {e}", error=True)
             return False
@@ -109,6 +114,26 @@ class ProjectFilesMixin:
     @property
     def autosave_path(self) -> Path:
         return self.data_dir / "autosave" / f"autosave-{os.getpid()}.t2vz"
+
+    def _init_autosave(self) -> None:
+        self.autosave_delay_ms = AUTOSAVE_DELAY_MS  # tests shorten these
+        self.autosave_max_wait_ms = AUTOSAVE_MAX_WAIT_MS
+        self._first_unsaved_change = 0.0
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.doc.changed.connect(self._schedule_autosave)
+
+    def _schedule_autosave(self) -> None:
+        """(Re)start the autosave countdown after a change: debounced, with a deadline."""
+        if not self.doc.dirty:
+            self.autosave_timer.stop()
+            return
+        now = time.monotonic()
+        if not self.autosave_timer.isActive():
+            self._first_unsaved_change = now
+        left = self.autosave_max_wait_ms - 1000 * (now - self._first_unsaved_change)
+        self.autosave_timer.start(max(0, int(min(self.autosave_delay_ms, left))))
 
     def autosave(self) -> None:
         if not self.doc.dirty:

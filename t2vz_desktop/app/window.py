@@ -27,6 +27,7 @@ from .monitor import PreviewMonitor
 from .panel import GenerationPanel
 from .project import MediaItem, Project, media_folder, new_id
 from .project_files import ProjectFilesMixin
+from .project_format import usable_recipe
 from .images import to_qimage
 from .render import FrameCache, fit_frame, frame_at, prefetch_at
 from .sysinfo import format_bytes, process_memory
@@ -36,7 +37,6 @@ from .worker import Job, JobOutput, JobQueue, StepUpdate
 
 APP_NAME = "t2vz-desktop"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
-AUTOSAVE_MS = 60_000
 
 
 class MainWindow(ProjectFilesMixin, QMainWindow):
@@ -52,6 +52,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.frames = FrameCache()
         self.queue = queue or JobQueue()
         self.recovered_from: Path | None = None
+        self.allowed_pickles: set[Path] = set()  # checkpoints the user allowed in a dialog this session
 
         self.monitor = PreviewMonitor()
         self.panel = GenerationPanel()
@@ -71,9 +72,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
 
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._tick)
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start(AUTOSAVE_MS)
+        self._init_autosave()
         self._build_actions()
         self._build_status_bar()
         self._connect()
@@ -232,6 +231,15 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save,
         )
         return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_allow_pickle(self, path: Path) -> bool:
+        """Whether to load a pickle checkpoint, asked naming the file (tests replace this): the
+        only way the app grants allow_unsafe_pickle, never a recipe's or a project's value."""
+        answer = QMessageBox.warning(
+            self, APP_NAME, f"{path.name} is a pickle checkpoint ({path}).\nLoading it can run any code "
+            "that whoever made it put inside. Load it only if you trust where it came from.\n\nLoad it?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
 
     def ask_recover(self, path: Path) -> bool:
         """Whether to open an autosave left by a session that did not close (tests replace this)."""
@@ -436,8 +444,8 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
 
         _, clip = self.doc.project.find_clip(clip_id)
         item = self.doc.project.media[clip.media_id]
-        try:
-            request = GenerationRequest.from_json(item.edited_recipe or item.recipe)
+        try:  # the recipe's own allow_unsafe_pickle is dropped here; generate() asks the user
+            request = GenerationRequest.from_json(item.edited_recipe or item.recipe, f"the recipe of {item.name}")
         except RequestError as e:
             self.notify(f"Cannot re-generate {item.name}: {e}", error=True)
             return None
@@ -503,7 +511,13 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         if item is None or not item.recipe:
             self.notify("This clip was not generated here: it has no settings to re-use.")
             return
-        self.panel.apply_recipe(item.recipe)
+        from ..engine.request import RequestError
+
+        try:
+            self.panel.apply_recipe(item.recipe, f"the recipe of {item.name}")
+        except RequestError as e:
+            self.notify(f"Cannot re-use the settings of {item.name}: {e}", error=True)
+            return
         self.notify(f"Settings of {item.name} loaded into the generation panel.")
 
     def project_settings(self) -> None:
@@ -548,8 +562,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         # a header can look fine over broken data: decode the first frame before accepting it
         if info.frames < 1 or next(iter_frames(path, 0, 1), None) is None:
             raise MediaError(f"no frames could be decoded from {path}")
-        recipe = read_recipe(path)
-        recipe = recipe if recipe and '"t2vz_recipe"' in recipe else None
+        recipe = usable_recipe(read_recipe(path))  # a video made elsewhere may carry anything
         return MediaItem(new_id(), str(path.resolve()), path.name, info.width, info.height,
                          info.fps or self.doc.project.fps, info.frames, info.has_audio, recipe, generated=False)
 
@@ -560,7 +573,20 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             return media_folder(self.doc.path)
         return self.data_dir / "unsaved" / self.session
 
-    def generate(self, fields: dict, above_clip: str = "") -> Job:
+    def generate(self, fields: dict, above_clip: str = "") -> Job | None:
+        """Queue a generation; None when the user refuses the consent it needs (a pickle checkpoint)."""
+        from ..engine.request import CONSENT_FIELDS, pickle_checkpoint
+
+        # Consent comes from the user only: whatever the fields carry (a recipe's values, via
+        # Re-generate) is dropped, and a pickle checkpoint needs a yes in a dialog naming the file.
+        fields = {k: v for k, v in fields.items() if k not in CONSENT_FIELDS}
+        checkpoint = pickle_checkpoint(fields.get("model"))
+        if checkpoint is not None:
+            if checkpoint.resolve() not in self.allowed_pickles and not self.ask_allow_pickle(checkpoint):
+                self.notify(f"Not generating: {checkpoint.name} is a pickle checkpoint and was not allowed.", error=True)
+                return None
+            self.allowed_pickles.add(checkpoint.resolve())
+            fields["allow_unsafe_pickle"] = True
         fields = {**fields, "fps": self.doc.project.fps}
         job = Job(new_id(), fields, self.generated_dir(), above_clip=above_clip)
         self.queue.submit(job)

@@ -14,10 +14,9 @@ from pathlib import Path
 import torch
 
 from .paths import resources_dir
-from .request import DEFAULT_MODEL, SCHEDULERS  # noqa: F401  (re-exported)
+from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS  # noqa: F401  (re-exported)
 
 DEMO_MODEL = "demo"
-PICKLE_SUFFIXES = {".ckpt", ".bin", ".pt", ".pth"}
 FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 # diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
 SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21"}

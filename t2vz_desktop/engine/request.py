@@ -7,8 +7,13 @@ is a complete recipe: the same recipe gives the same frames.
 from __future__ import annotations
 
 import json
+import math
 import random
-from dataclasses import asdict, dataclass, field, fields, replace
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
 
 from .camera import CameraKey, default_motion
 
@@ -24,6 +29,109 @@ SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  #
 
 class RequestError(ValueError):
     """A request value is out of range or malformed; the message is for the user."""
+
+
+# Opt-ins that let a run do something unsafe. They are the user's own decision, taken from a flag
+# on the command line or a dialog naming the file, never from a file (a recipe, a project, a
+# video's embedded recipe): whoever wrote the file is not the person who runs it. `from_json`
+# drops them and `to_json` does not write them.
+CONSENT_FIELDS = frozenset({"allow_unsafe_pickle"})
+PICKLE_SUFFIXES = frozenset({".ckpt", ".bin", ".pt", ".pth"})  # checkpoints that torch unpickles
+
+
+def pickle_checkpoint(model: str | None) -> Path | None:
+    """The file that `model` names when it is a pickle checkpoint, whose loading can run any code
+    and so needs allow_unsafe_pickle; None for anything else (a folder, .safetensors, a hub id)."""
+    path = Path(model).expanduser() if model else None
+    return path if path is not None and path.suffix.lower() in PICKLE_SUFFIXES and path.is_file() else None
+
+
+class FieldError(ValueError):
+    """A value read from a file has the wrong kind; `field` is its path, e.g. ``camera[1].zoom``."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field = field
+
+
+def from_data(cls: type, data: object, where: str = ""):
+    """Build dataclass `cls` from JSON data, checking every value against the field's annotation
+    (int, float, str, bool, dict, ``X | None``, ``list[X]``, ``tuple[X, ...]``, nested dataclasses).
+
+    A bool is not a number, NaN and infinities are not numbers, and a whole float (``8.0``) is
+    taken as an int. Ranges are left to the caller's own rules. Raises FieldError naming the
+    path from `where` (``tracks[0].clips[2].out_point``) for a wrong kind, a missing field with
+    no default, or a key the dataclass does not have.
+    """
+    return _convert(cls, data, where)
+
+
+def _hints(cls: type) -> dict:
+    cached = _HINTS.get(cls)
+    if cached is None:
+        cached = _HINTS[cls] = typing.get_type_hints(cls)
+    return cached
+
+
+_HINTS: dict[type, dict] = {}
+_KINDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false", dict: "an object"}
+
+
+def _convert(kind, value, where: str):
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _convert(options[0], value, where)
+        raise FieldError(where, "has a type this reader does not handle")  # a programming error
+    if origin is list:
+        if not isinstance(value, list):
+            raise FieldError(where, f"must be a list (got {_shown(value)})")
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise FieldError(where, f"must be a list of {len(args)} (got {_shown(value)})")
+        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise FieldError(where, f"must be an object (got {_shown(value)})")
+        hints, prefix = _hints(kind), f"{where}." if where else ""
+        unknown = sorted(set(value) - set(hints))
+        if unknown:
+            raise FieldError(prefix + unknown[0], "is not a known field")
+        values = {}
+        for f in fields(kind):
+            if f.name in value:
+                values[f.name] = _convert(hints[f.name], value[f.name], prefix + f.name)
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise FieldError(prefix + f.name, "is missing")
+        return kind(**values)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise FieldError(where, f"must be a finite number (got {value})")
+            return float(value)
+    elif kind is str or kind is dict:
+        if isinstance(value, kind):
+            return value
+    else:
+        raise FieldError(where, "has a type this reader does not handle")  # a programming error
+    raise FieldError(where, f"must be {_KINDS[kind]} (got {_shown(value)})")
+
+
+def _shown(value) -> str:
+    text = json.dumps(value) if isinstance(value, str | bool | int | float) or value is None else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 CONTROL_MODES = ("canny", "pose", "depth")
@@ -104,11 +212,6 @@ class EditSpec:
         need(0 <= self.canny_low < self.canny_high <= 255,
              f"Canny thresholds need 0 <= low < high <= 255 (got {self.canny_low}, {self.canny_high})")
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "EditSpec":
-        data = dict(data)
-        data["controls"] = [ControlSpec(**c) for c in data.get("controls", [])]
-        return cls(**data)
 
 
 @dataclass
@@ -252,38 +355,53 @@ class GenerationRequest:
     def to_json(self) -> str:
         # The engine version travels with the recipe. Every option added later defaults to the
         # behaviour before it existed, so an old recipe, which lacks it, still makes its video.
+        # Consent fields stay out: a recipe says what to make, not what its reader allows.
         from .. import __version__
 
-        return json.dumps({"t2vz_recipe": RECIPE_VERSION, "engine_version": __version__, **asdict(self)}, indent=2)
+        data = {k: v for k, v in asdict(self).items() if k not in CONSENT_FIELDS}
+        return json.dumps({"t2vz_recipe": RECIPE_VERSION, "engine_version": __version__, **data}, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "GenerationRequest":
+    def from_json(cls, text: str, source: str = "the recipe",
+                  warn: Callable[[str], None] | None = None) -> "GenerationRequest":
+        """A request from recipe JSON written by anyone: a RequestError naming `source` and the
+        field for anything malformed (wrong kind, NaN, out of range, unknown field, unknown
+        version). Consent fields (CONSENT_FIELDS) are dropped: one that a recipe turns on is
+        reported through `warn` and is NOT granted; the user gives it with the flag or a dialog."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise RequestError(f"the recipe is not valid JSON ({e})") from e
-        if not isinstance(data, dict) or data.pop("t2vz_recipe", None) is None:
-            raise RequestError("not a t2vz recipe (no 't2vz_recipe' key)")
+            raise RequestError(f"{source} is not valid JSON ({e})") from e
+        except RecursionError as e:
+            raise RequestError(f"{source} is nested too deeply to be a recipe") from e
+        if not isinstance(data, dict) or "t2vz_recipe" not in data:
+            raise RequestError(f"{source} is not a t2vz recipe (no 't2vz_recipe' key)")
+        version = data.pop("t2vz_recipe")
+        if type(version) is not int or not 1 <= version <= RECIPE_VERSION:
+            raise RequestError(f"{source}: t2vz_recipe {_shown(version)} is not a recipe version this "
+                               f"t2vz-desktop reads (1 to {RECIPE_VERSION}); a newer release may read it")
         data.pop("engine_version", None)
+        for name in sorted(CONSENT_FIELDS & set(data)):
+            if data.pop(name) and warn is not None:
+                flag = "--" + name.replace("_", "-")
+                warn(f"{source} asks to {CONSENT_WARNINGS.get(name, name)}; ignored - pass {flag} yourself "
+                     "if you trust it")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise RequestError(f"the recipe has unknown field(s): {', '.join(unknown)}")
+            raise RequestError(f"{source} has unknown field(s): {', '.join(unknown)}")
         if "prompts" not in data:
-            raise RequestError("the recipe has no prompts")
-        if data.get("motion") is not None:
-            data["motion"] = tuple(data["motion"])
+            raise RequestError(f"{source} has no prompts")
         data.setdefault("motion_fill", "reflect")  # the only behaviour before the option existed
         data.setdefault("subject_mask", "attention")  # likewise
         data.setdefault("smooth", 0.0)  # likewise: no smoothing before the option, off by default until 0.2.0
         try:
-            if data.get("edit") is not None:
-                data["edit"] = EditSpec.from_dict(data["edit"])
-            data["loras"] = [LoraSpec(**x) for x in data.get("loras", [])]
-            if data.get("prompt_keys") is not None:
-                data["prompt_keys"] = [PromptKey(**k) for k in data["prompt_keys"]]
-            if data.get("camera") is not None:
-                data["camera"] = [CameraKey(**{**k, "pan": tuple(k.get("pan", (0.0, 0.0)))}) for k in data["camera"]]
-            return cls(**data).validate()
-        except TypeError as e:
-            raise RequestError(f"the recipe has a malformed value ({e})") from e
+            return from_data(cls, data).validate()
+        except FieldError as e:
+            raise RequestError(f"{source}: {e}") from e
+        except RequestError as e:
+            raise RequestError(f"{source}: {e}") from e
+
+
+# What each consent field would allow, in the warning when a file asks for it.
+CONSENT_WARNINGS = {"allow_unsafe_pickle": "allow pickle checkpoints (which can run any code)"}
