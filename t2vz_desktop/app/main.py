@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:  # leave the user's settings and autosaves alone
             settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat)
             window = MainWindow(settings, Path(tmp) / "data")
+            window.errors.install()
             window.show()
             return self_test(app, window, args.model, time.perf_counter() - started)
     window = MainWindow()
+    window.errors.install()  # from here on every uncaught error is a dialog and a line in the log
     window.show()
     if args.project:
         window.open_project(Path(args.project))
