@@ -197,6 +197,8 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.panel.generate_requested.connect(self.generate)
         self.panel.cancel_requested.connect(self.queue.cancel)
         self.bin.files_dropped.connect(self.import_files)
+        self.bin.thumbnail_ready.connect(self.timeline.update)
+        self.bin.thumbnail_failed.connect(lambda e: self.errors.report(e, "Cannot make a thumbnail"))
         self.bin.add_to_timeline.connect(self.add_media_to_timeline)
         self.bin.reuse_requested.connect(self.reuse_settings)
         self.bin.remove_requested.connect(self.remove_media)
