@@ -14,6 +14,9 @@
 #   4. `t2vz condition --mode pose` when the bundle carries MediaPipe
 #   5. `t2vz-desktop --self-test`: window offscreen, one job through the worker thread, exit 0;
 #      run twice, the second run's launch-to-window time is the warm start time
+#   6. `t2vz-desktop --self-test --play 60`: the generated clip then plays in a loop for 60 s
+#      (PLAY_S); the process must survive and the monitor keep showing new frames (a Qt binding
+#      with a refcount fault aborts within a minute of playback)
 # Exit status: 0 when every check passed, 1 otherwise. Heavy steps run under nice (NICE=19).
 set -uo pipefail
 
@@ -152,6 +155,14 @@ for round in cold warm; do
         break
     fi
 done
+
+# --- 6. playback for a minute ----------------------------------------------------------------
+PLAY_S="${PLAY_S:-60}"
+if run play t2vz-desktop --self-test --model "$MODEL" --play "$PLAY_S" && grep -q "self-test: play OK" "$TMP/play.log"; then
+    pass "t2vz-desktop --self-test --play $PLAY_S: $(grep -o 'self-test: play OK.*' "$TMP/play.log" | tr -d '\r')"
+else
+    fail "t2vz-desktop --self-test --play $PLAY_S (the process died or the frames stopped)"; show_log play 20
+fi
 
 # --- .deb: remove again, nothing may be left -------------------------------------------------
 if [ -n "${ROOTFS:-}" ]; then

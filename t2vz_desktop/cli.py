@@ -293,6 +293,10 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -306,8 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         print("t2vz: cancelled; nothing was written", file=sys.stderr)
         return CANCELLED
     except Exception as e:  # a runtime failure: one line, not a traceback
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"t2vz: failed: {message}", file=sys.stderr)
+        from .media import MediaError
+
+        if isinstance(e, MediaError):  # video data that breaks off after a good header is bad input too
+            print(f"t2vz: error: {_first_line(e)}", file=sys.stderr)
+            return BAD_INPUT
+        print(f"t2vz: failed: {_first_line(e)}", file=sys.stderr)
         return FAILED
     return BAD_INPUT
 

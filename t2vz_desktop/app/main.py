@@ -1,5 +1,7 @@
 """Start the desktop app: `python main.py`, the `t2vz-desktop` entry point, or `--self-test`
-(opens the window offscreen, makes one short video through the worker thread, exits 0 on success)."""
+(opens the window offscreen, makes one short video through the worker thread, exits 0 on success;
+with `--play SECONDS` it then plays the timeline in a loop for that long, as a user would, and
+exits 0 only if the process survived and the monitor kept showing new frames)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", nargs="?", help="a .t2vz project to open")
     parser.add_argument("--self-test", action="store_true", help="open offscreen, make one short video, exit")
     parser.add_argument("--model", default="demo", help="model for --self-test (default: the built-in demo)")
+    parser.add_argument("--play", type=float, metavar="SECONDS",
+                        help="with --self-test: then play the timeline in a loop for SECONDS")
     args, qt_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.play is not None and (not args.self_test or not 0 < args.play <= 3600):
+        parser.error("--play SECONDS needs --self-test and 0 < SECONDS <= 3600")
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.perf_counter()
@@ -35,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:  # leave the user's settings and autosaves alone
             settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat)
             window = MainWindow(settings, Path(tmp) / "data")
+            window.errors.install()
             window.show()
-            return self_test(app, window, args.model, time.perf_counter() - started)
+            return self_test(app, window, args.model, time.perf_counter() - started, args.play)
     window = MainWindow()
+    window.errors.install()  # from here on every uncaught error is a dialog and a line in the log
     window.show()
     if args.project:
         window.open_project(Path(args.project))
@@ -47,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
-def self_test(app, window, model: str, startup_s: float) -> int:
-    """Generate a short clip through the real queue and worker thread; 0 if it reaches the timeline."""
+def self_test(app, window, model: str, startup_s: float, play_s: float | None = None) -> int:
+    """Generate a short clip through the real queue and worker thread; 0 if it reaches the timeline
+    (and, with `play_s`, if playing it for that long then shows new frames)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     from .panel import demo_model_present
@@ -79,16 +88,71 @@ def self_test(app, window, model: str, startup_s: float) -> int:
     QTimer.singleShot(600_000, loop.quit)
     loop.exec()
     clips = sum(len(t.clips) for t in window.doc.project.tracks)
+    generated = "ok" in outcome and clips == 1
+    if generated:
+        out = outcome["ok"]
+        print(f"self-test: OK - {out.frames} frames {out.width}x{out.height} in {out.seconds:.1f} s, "
+              f"{outcome.get('steps', 0)} previews, clip on the timeline")
+    played = play_test(window, play_s) if generated and play_s else True
     window.doc.undo.setClean()  # nothing to save: the close must not ask
     window.close()
     app.processEvents()
-    if "ok" not in outcome or clips != 1:
+    if not generated:
         print(f"self-test: FAILED - {outcome.get('error', 'no result within 10 minutes')}", file=sys.stderr)
         return 1
-    out = outcome["ok"]
-    print(f"self-test: OK - {out.frames} frames {out.width}x{out.height} in {out.seconds:.1f} s, "
-          f"{outcome.get('steps', 0)} previews, clip on the timeline")
-    return 0
+    return 0 if played else 1
+
+
+def play_test(window, seconds: float) -> bool:
+    """Play the timeline in a loop for `seconds` (the window's own play action and timer) and count
+    the pictures the monitor was given and painted; True if new frames kept coming."""
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+
+    shown: list[int] = []  # the playhead of every picture handed to the monitor
+    paints = [0]
+    monitor = window.monitor
+    show = monitor.show_timeline_frame
+
+    def counting_show(frame, text: str = "") -> None:
+        if frame is not None:
+            shown.append(window.timeline.playhead)
+        show(frame, text)
+
+    class PaintCounter(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            if event.type() == QEvent.Paint:
+                paints[0] += 1
+            return False
+
+    counter = PaintCounter()
+    monitor.view.installEventFilter(counter)
+    monitor.show_timeline_frame = counting_show
+
+    def keep_playing() -> None:  # the clip is short: start again from the top when it ends
+        if not window.play_timer.isActive():
+            window.timeline.set_playhead(0)
+            window.toggle_play()
+
+    loop = QEventLoop()
+    again = QTimer()
+    again.timeout.connect(keep_playing)
+    again.start(20)
+    keep_playing()
+    started = time.perf_counter()
+    QTimer.singleShot(round(seconds * 1000), loop.quit)
+    loop.exec()
+    again.stop()
+    window.stop_playback()
+    monitor.view.removeEventFilter(counter)
+    del monitor.show_timeline_frame
+    elapsed = time.perf_counter() - started
+    fps = window.doc.project.fps
+    advanced = sum(1 for a, b in zip(shown, shown[1:]) if a != b)
+    ok = advanced >= max(2, seconds * fps / 4)  # a quarter of real time: slow machines pass, a stuck loop not
+    print(f"self-test: play {'OK' if ok else 'FAILED'} - {elapsed:.1f} s of playback, {len(shown)} frames shown "
+          f"({len(shown) / elapsed:.1f}/s at {fps:g} fps), {advanced} advances, {paints[0]} monitor paints",
+          file=sys.stdout if ok else sys.stderr)
+    return ok
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QPixmap
+from PySide6.QtCore import QMimeData, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QAction, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from ..media import MediaError, iter_frames
-from .images import thumbnail
+from .images import thumbnail_image
 from .project import MediaItem, Project
 
 MEDIA_MIME = "application/x-t2vz-media"
@@ -21,12 +21,39 @@ def dropped_files(mime: QMimeData) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
 
 
+class _ThumbnailSignals(QObject):
+    done = Signal(str, object)  # key, QImage or None (nothing decodable)
+    failed = Signal(str, object)  # key, the unexpected exception
+
+
+class _ThumbnailJob(QRunnable):
+    """Decode a file's first frame and shrink it, on a pool thread: an 8192x8192 frame costs
+    about a second, which on the GUI thread froze the window."""
+
+    def __init__(self, key: str, path: str, signals: _ThumbnailSignals):
+        super().__init__()
+        self.key, self.path, self.signals = key, path, signals
+
+    def run(self) -> None:
+        try:
+            frame = next(iter_frames(self.path, 0, 1), None)
+            image = None if frame is None else thumbnail_image(frame, THUMB.width(), THUMB.height())
+        except MediaError:
+            image = None  # import already said what is wrong with the file: a black thumbnail
+        except Exception as e:  # noqa: BLE001 - a bug: reported on the GUI thread
+            self.signals.failed.emit(self.key, e)
+            image = None
+        self.signals.done.emit(self.key, image)
+
+
 class MediaBin(QListWidget):
     files_dropped = Signal(list)  # [Path]
     reuse_requested = Signal(str)  # media id
     add_to_timeline = Signal(str)
     remove_requested = Signal(str)
     edit_requested = Signal(str)  # media id: "Edit with..."
+    thumbnail_ready = Signal()  # a thumbnail came in from the pool: whoever draws them repaints
+    thumbnail_failed = Signal(object)  # an unexpected exception while thumbnailing
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -43,6 +70,15 @@ class MediaBin(QListWidget):
         self.viewport().setAcceptDrops(True)  # drops land on the viewport, not the view
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self._thumbs: dict[str, QPixmap] = {}  # by file path: decoding a first frame is not free
+        self._pending: set[str] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # one decode at a time: the GUI thread keeps a core
+        self._signals = _ThumbnailSignals()  # no parent: a job may outlive the bin and still emit
+        self._signals.done.connect(self._thumbnail_done)
+        self._signals.failed.connect(lambda key, e: self.thumbnail_failed.emit(e))
+        self._loading = QPixmap(THUMB)
+        self._loading.fill(Qt.darkGray)
+        self.destroyed.connect(self._pool.clear)
         self.itemDoubleClicked.connect(lambda item: self.add_to_timeline.emit(item.data(Qt.UserRole)))
 
     def refresh(self, project: Project) -> None:
@@ -52,6 +88,7 @@ class MediaBin(QListWidget):
         for media in project.media.values():
             item = QListWidgetItem(QIcon(self.thumbnail_for(media)), self._label(media))
             item.setData(Qt.UserRole, media.id)
+            item.setData(Qt.UserRole + 1, media.path)
             item.setToolTip(self._tooltip(media))
             self.addItem(item)
             if media.id == selected:
@@ -62,21 +99,42 @@ class MediaBin(QListWidget):
         return items[0].data(Qt.UserRole) if items else None
 
     def thumbnail_for(self, media: MediaItem) -> QPixmap:
+        """The cached thumbnail; the first call for a file returns a grey placeholder at once and
+        makes the thumbnail on a pool thread (thumbnail_ready says when it is in)."""
         key = f"{media.path}|{media.offline}"
-        if key not in self._thumbs:
-            frame = None
-            if not media.offline:
-                try:
-                    frame = next(iter_frames(media.path, 0, 1), None)
-                except MediaError:
-                    frame = None
-            if frame is None:
-                pixmap = QPixmap(THUMB)
-                pixmap.fill(Qt.darkRed if media.offline else Qt.black)
-            else:
-                pixmap = thumbnail(frame, THUMB.width(), THUMB.height())
+        if key in self._thumbs:
+            return self._thumbs[key]
+        if media.offline:
+            pixmap = QPixmap(THUMB)
+            pixmap.fill(Qt.darkRed)
             self._thumbs[key] = pixmap
-        return self._thumbs[key]
+            return pixmap
+        if key not in self._pending:
+            self._pending.add(key)
+            self._pool.start(_ThumbnailJob(key, media.path, self._signals))
+        return self._loading
+
+    def pending_thumbnails(self) -> int:
+        return len(self._pending)
+
+    def wait_for_thumbnails(self, ms: int = -1) -> bool:
+        """Block until the pool is idle (closing, tests); the results arrive as queued signals."""
+        return self._pool.waitForDone(ms)
+
+    def _thumbnail_done(self, key: str, image: QImage | None) -> None:
+        self._pending.discard(key)
+        if image is None:
+            pixmap = QPixmap(THUMB)
+            pixmap.fill(Qt.black)
+        else:
+            pixmap = QPixmap.fromImage(image)
+        self._thumbs[key] = pixmap
+        path = key.rsplit("|", 1)[0]
+        for row in range(self.count()):  # the items of this file show it now
+            item = self.item(row)
+            if item.data(Qt.UserRole + 1) == path:
+                item.setIcon(QIcon(pixmap))
+        self.thumbnail_ready.emit()
 
     @staticmethod
     def _label(media: MediaItem) -> str:

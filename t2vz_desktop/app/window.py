@@ -16,11 +16,13 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..engine.paths import resources_dir
+from ..engine.request import RequestError
 from ..engine.system import describe_build, first_run_report, models_dir
 from ..media import MediaError, iter_frames, probe_video, read_recipe
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
 from .edit_dialog import EditDialog, EditSource
+from .errors import ErrorReporter, log_path, reports_errors
 from .export_dialog import ExportDialog
 from .media_bin import MediaBin
 from .monitor import PreviewMonitor
@@ -40,6 +42,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
 
 
 class MainWindow(ProjectFilesMixin, QMainWindow):
+    open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
+
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
         super().__init__()
         apply_dark_theme(QApplication.instance())  # whoever opens the window gets the same look
@@ -48,6 +52,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.data_dir = data_dir or Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
         self.session = new_id()
         self.messages: list[str] = []  # every message shown to the user, newest last
+        self.errors = ErrorReporter(log_path(self.data_dir), self.notify, self)
         self.doc = ProjectDocument(Project.new(), self)
         self.frames = FrameCache()
         self.queue = queue or JobQueue()
@@ -191,6 +196,8 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         self.panel.generate_requested.connect(self.generate)
         self.panel.cancel_requested.connect(self.queue.cancel)
         self.bin.files_dropped.connect(self.import_files)
+        self.bin.thumbnail_ready.connect(self.timeline.update)
+        self.bin.thumbnail_failed.connect(lambda e: self.errors.report(e, "Cannot make a thumbnail"))
         self.bin.add_to_timeline.connect(self.add_media_to_timeline)
         self.bin.reuse_requested.connect(self.reuse_settings)
         self.bin.remove_requested.connect(self.remove_media)
@@ -416,6 +423,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         return menu
 
     # -- video-to-video, re-generation, image-to-video ---------------------------------------------
+    @reports_errors("Cannot open Edit with...")
     def edit_with(self, clip_id: str = "", media_id: str = "") -> EditDialog | None:
         """Open 'Edit with...' for a timeline clip (its in/out points give the frame range) or a
         bin item (all of it; the result then goes on the bottom track)."""
@@ -506,6 +514,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
     def remove_media(self, media_id: str) -> None:
         self.doc.edit("Remove media", lambda p: p.remove_media(media_id))
 
+    @reports_errors("Cannot re-use the settings")
     def reuse_settings(self, media_id: str) -> None:
         item = self.doc.project.media.get(media_id)
         if item is None or not item.recipe:
@@ -542,6 +551,8 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
                 items.append(self._probe(Path(path)))
             except MediaError as e:
                 problems.append(f"{Path(path).name}: {e}")
+            except Exception as e:  # noqa: BLE001 - a bug met on this file: the dialog, then the next file
+                self.errors.report(e, f"Cannot import {Path(path).name}")
         if items:
             def add(p: Project) -> None:
                 at = frame

@@ -139,17 +139,36 @@ def _read_png(file: Path) -> np.ndarray:
 @contextmanager
 def _open(path: Path) -> Iterator[av.container.InputContainer]:
     if not path.is_file():
-        raise MediaError(f"no such file: {path}")
+        raise MediaError(f"{'not a regular file' if path.exists() else 'no such file'}: {path}")
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
-        raise MediaError(f"not a video file: {path} ({e.strerror})") from None
+        raise MediaError(f"not a video file: {path} ({e.strerror or type(e).__name__})") from None
+    except OSError as e:  # a FIFO, a permission, a symlink loop: the OS said no before FFmpeg could
+        raise MediaError(f"cannot read {path}: {e.strerror or e}") from None
     try:
-        if not container.streams.video:
-            raise MediaError(f"no video stream in {path}")
+        _check_streams(container, path)
         yield container
+    except av.FFmpegError as e:  # the header read fine, the data does not
+        raise MediaError(f"broken video file: {path} ({e.strerror or type(e).__name__})") from None
     finally:
         container.close()
+
+
+def _check_streams(container: av.container.InputContainer, path: Path) -> None:
+    """Refuse what opens but holds no usable video: raises MediaError naming the file."""
+    videos = container.streams.video
+    if not videos:
+        raise MediaError(f"no video stream in {path}")
+    # An MP4's cover art is a video stream holding one picture (disposition attached_pic):
+    # taking it as video gives a one-frame 90000 fps clip.
+    if all(s.disposition & av.stream.Disposition.attached_pic for s in videos):
+        raise MediaError(f"only cover art, no video in {path}")
+    codec = videos[0].codec_context
+    # PyAV leaves codec_context None where FFmpeg has no decoder for the sample description
+    # (a damaged stsd box); width/height 0 is the same damage in another place.
+    if codec is None or codec.width <= 0 or codec.height <= 0:
+        raise MediaError(f"broken video file: {path} (no decoder for its video stream)")
 
 
 def _decoded(container: av.container.InputContainer, path: Path) -> Iterator[av.VideoFrame]:
