@@ -12,7 +12,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .engine.request import DEFAULT_SMOOTH, INSTRUCT_MODEL, GenerationRequest, RequestError
+from .engine.request import (
+    DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SD_DEFAULTS, GenerationRequest, RequestError,
+)
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
 
@@ -26,86 +28,158 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+_EPILOG = """\
+commands take --help of their own, e.g. `t2vz generate --help`.
+The desktop app: `t2vz-desktop`, or `python main.py` with no command (`python main.py film.t2vz`
+opens a project); `python main.py --self-test` opens it offscreen, makes one short video with the
+built-in demo model and exits 0 when all went well.
+exit codes: 0 done; 2 bad input (one line on stderr, before any model loads, nothing written);
+1 a failure while running; 130 cancelled."""
+
+
+def _demo_defaults() -> dict:
+    """The demo model's own defaults (its t2vz.json), for --help; {} when it is missing."""
+    import json
+
+    from .engine.paths import resources_dir
+
+    try:
+        return json.loads((resources_dir() / "models" / "demo" / "t2vz.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="t2vz", description="Text2Video-Zero video generation.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    g = sub.add_parser("generate", help="make a video from text")
+    p = _Parser(prog="t2vz", description="Text2Video-Zero video generation and editing from the command line.",
+                epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    demo = _demo_defaults()
+    g = sub.add_parser("generate", help="make a video from text", description="Make a video from text (or from "
+                       "a start image). Options left out take the model's own defaults, or the --recipe's values.")
     g.add_argument("prompt", nargs="*", help="one or more prompts (each makes a video)")
-    _add_generation_options(g)
-    e = sub.add_parser("edit", help="make a new video from a source video (pose/edges/depth, or an instruction)")
+    _add_output_options(g)
+    _add_model_options(g)
+    _add_sampling_options(g, demo, edit=False)
+    _add_motion_options(g, demo, edit=False)
+    _add_video_options(g)
+    e = sub.add_parser("edit", help="make a new video from a source video (pose/edges/depth, or an instruction)",
+                       description="Make a new video from a source video: ControlNet-guided (canny, pose, depth) "
+                       "or by an instruction (pix2pix). Frames, size and frame rate come from the source.")
     e.add_argument("source", nargs="?", help="the source video (may come from --recipe)")
-    e.add_argument("--prompt", "-p", action="append", help="what to make (pix2pix: the instruction); repeat for several")
-    e.add_argument("--mode", action="append", choices=["canny", "pose", "depth", "pix2pix"],
+    x = e.add_argument_group("editing")
+    x.add_argument("--prompt", "-p", action="append", help="what to make (pix2pix: the instruction); repeat for several")
+    x.add_argument("--mode", action="append", choices=["canny", "pose", "depth", "pix2pix"],
                    help="how the source steers the result; repeat for several ControlNets (e.g. pose and canny)")
-    e.add_argument("--controlnet", action="append", help="ControlNet weights per --mode (folder, file or hub id)")
-    e.add_argument("--control-scale", action="append", type=float, help="strength per --mode (default 1.0)")
-    e.add_argument("--condition", action="append", help="a ready condition video per --mode (skeleton, depth)")
-    e.add_argument("--start", type=int, default=0, help="first source frame")
-    e.add_argument("--end", type=int, help="source frame to stop before")
-    e.add_argument("--step", type=int, default=1, help="use every N-th source frame")
-    e.add_argument("--source-fps", type=float, help="resample the source to this frame rate")
-    e.add_argument("--fit", choices=["crop", "pad"], default="crop", help="meet the output aspect by crop or pad")
-    e.add_argument("--low", type=int, default=100, help="Canny low threshold")
-    e.add_argument("--high", type=int, default=200, help="Canny high threshold")
-    e.add_argument("--depth-model", help="transformers depth-estimation model (folder or cached hub id)")
-    e.add_argument("--image-guidance", type=float, default=1.0, help="pix2pix: how closely to keep the source")
-    e.add_argument("--motion-field", action="store_true", help="the paper's motion init instead of shared noise")
-    e.add_argument("--no-audio", action="store_true", help="drop the source's sound")
-    _add_generation_options(e)
+    x.add_argument("--controlnet", action="append", help="ControlNet weights per --mode (folder, file or hub id; "
+                   "default: lllyasviel/sd-controlnet-canny, -openpose or -depth from the local cache)")
+    x.add_argument("--control-scale", action="append", type=float, help="strength per --mode (default 1.0)")
+    x.add_argument("--condition", action="append", help="a ready condition video per --mode (skeleton, depth)")
+    x.add_argument("--start", type=int, default=0, help="first source frame (default 0)")
+    x.add_argument("--end", type=int, help="source frame to stop before (default: the end)")
+    x.add_argument("--step", type=int, default=1, help="use every N-th source frame (default 1)")
+    x.add_argument("--source-fps", type=float, help="resample the source to this frame rate (default: its own)")
+    x.add_argument("--fit", choices=["crop", "pad"], default="crop",
+                   help="meet the output aspect by crop or pad (default crop)")
+    x.add_argument("--low", type=int, default=100, help="Canny low threshold (default 100)")
+    x.add_argument("--high", type=int, default=200, help="Canny high threshold (default 200)")
+    x.add_argument("--depth-model", help="transformers depth-estimation model (folder or cached hub id)")
+    x.add_argument("--image-guidance", type=float, default=1.0,
+                   help="pix2pix: how closely to keep the source (default 1.0)")
+    x.add_argument("--motion-field", action="store_true",
+                   help="the paper's motion init instead of shared noise (enables the motion options)")
+    x.add_argument("--no-audio", action="store_true", help="drop the source's sound")
+    _add_output_options(e)
+    _add_model_options(e)
+    _add_sampling_options(e, demo, edit=True)
+    _add_motion_options(e, demo, edit=True)
     for add in _EXTRA_COMMANDS:
         add(sub)
     return p
 
 
-def _add_generation_options(g: argparse.ArgumentParser) -> None:
-    g.add_argument("--out", "-o", required=True, help="output file: .mp4, .webm, .gif, or a folder for PNG frames")
-    g.add_argument("--recipe", help="a recipe .json (or a video with its recipe) to start from; flags override it")
-    g.add_argument("--model", help="demo, a hub id in the local cache, a diffusers folder, or a .safetensors file")
-    g.add_argument("--model-config", help="configuration folder (or sd15/sd21/sd21-base) for a single-file checkpoint")
-    g.add_argument("--allow-unsafe-pickle", action="store_true", default=None, help="allow .ckpt/.bin/.pt checkpoints")
-    g.add_argument("--lora", nargs=2, action="append", metavar=("FILE", "SCALE"),
+def _add_output_options(g: argparse.ArgumentParser) -> None:
+    o = g.add_argument_group("output")
+    o.add_argument("--out", "-o", required=True, help="output file: .mp4, .webm, .gif, or a folder for PNG frames")
+    o.add_argument("--format", choices=["mp4", "webm", "gif", "png"], help="output format (default: from --out)")
+    o.add_argument("--upscale", type=float, default=1.0, help="resize frames on export by this factor (default 1)")
+    o.add_argument("--recipe", help="a recipe .json (or a video with its recipe) to start from; flags override it")
+    o.add_argument("--quiet", "-q", action="store_true", help="no progress bar or status lines")
+
+
+def _add_model_options(g: argparse.ArgumentParser) -> None:
+    m = g.add_argument_group("model and device")
+    m.add_argument("--model", help="demo, a hub id in the local cache, a diffusers folder, or a .safetensors file "
+                   f"(default {DEFAULT_MODEL}; pix2pix: {INSTRUCT_MODEL})")
+    m.add_argument("--model-config", help="configuration folder (or sd15/sd21/sd21-base) for a single-file "
+                   "checkpoint (default: read from the checkpoint)")
+    m.add_argument("--allow-unsafe-pickle", action="store_true", default=None, help="allow .ckpt/.bin/.pt checkpoints")
+    m.add_argument("--lora", nargs=2, action="append", metavar=("FILE", "SCALE"),
                    help="apply a LoRA .safetensors with a strength; repeat for several")
-    g.add_argument("--negative", help="negative prompt")
-    g.add_argument("--frames", type=int)
-    g.add_argument("--width", type=int)
-    g.add_argument("--height", type=int)
-    g.add_argument("--steps", type=int)
-    g.add_argument("--guidance", type=float, help="classifier-free guidance; 1 turns it off")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--videos-per-prompt", type=int)
-    g.add_argument("--motion", type=float, nargs=2, metavar=("DX", "DY"), help="pixels per frame; +DX moves right")
-    g.add_argument("--motion-fill", choices=["noise", "reflect"],
-                   help="what enters the view: fresh noise (default) or the official code's mirror image")
-    g.add_argument("--t-restart", type=int, help="timestep T where all frames restart (default 941)")
-    g.add_argument("--t-warp", type=int, help="timestep T' where frame 0 is warped (default 881)")
-    g.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all); memory stays flat")
-    g.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
-    g.add_argument("--attention-window", type=int, help="also attend to N earlier frames (1: sparse-causal)")
-    g.add_argument("--noise-window", type=int, help="FreeNoise-style noise re-use every N frames (0: off)")
-    g.add_argument("--smooth", type=float, help="flow-guided smoothing of the frames against flicker, 0 (off) to 1 "
+    m.add_argument("--device", help="auto (default: CUDA, else MPS, else the CPU), cpu, cuda, cuda:N, mps")
+    m.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="weights' precision (default auto: fp16 on CUDA, else fp32)")
+    m.add_argument("--offload", action="store_true", default=None, help="model CPU offload for small GPUs (CUDA only)")
+    m.add_argument("--vae-tiling", action="store_true", default=None, help="decode large frames in tiles")
+
+
+def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) -> None:
+    s = g.add_argument_group("sampling")
+    model_size = "the source's, short side 512 for SD" if edit else f"the model's own: 512 for SD, {demo.get('width', 64)} demo"
+    s.add_argument("--negative", help="negative prompt (default: none)")
+    s.add_argument("--width", type=int, help=f"frame width, a multiple of 8 (default {model_size})")
+    s.add_argument("--height", type=int, help="frame height, a multiple of 8 (default: as for --width)")
+    steps = ("ControlNet 20, pix2pix 50" if edit
+             else f"the model's own: {SD_DEFAULTS['steps']} for SD, {demo.get('steps', 20)} demo")
+    guidance = ("ControlNet 9.0, pix2pix 7.5" if edit
+                else f"the model's own: {SD_DEFAULTS['guidance']:g} for SD, {demo.get('guidance', 5.0):g} demo")
+    s.add_argument("--steps", type=int, help=f"denoising steps (default {steps})")
+    s.add_argument("--guidance", type=float, help=f"classifier-free guidance; 1 turns it off (default {guidance})")
+    s.add_argument("--seed", type=int, help="seed (default: random, recorded in the recipe)")
+    s.add_argument("--videos-per-prompt", type=int, help="videos per prompt, video r with seed + r (default 1)")
+    s.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"],
+                   help="sampler (default ddim; pix2pix: euler-a)")
+    s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
+    s.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
+    s.add_argument("--attention-window", type=int,
+                   help="also attend to N earlier frames (1: sparse-causal; default 0: frame 0 only, the paper)")
+    s.add_argument("--noise-window", type=int, help="FreeNoise-style noise re-use every N frames (default 0: off)")
+    s.add_argument("--smooth", type=float, help="flow-guided smoothing of the frames against flicker, 0 (off) to 1 "
                    f"(default {DEFAULT_SMOOTH:g})")
-    g.add_argument("--background-smoothing", type=float,
-                   help="pull the background toward frame 0 (paper 3.3), 0 (off) to 1; the paper uses about 0.6")
-    g.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")
-    g.add_argument("--subject-mask", choices=["refined", "attention"],
+
+
+def _add_motion_options(g: argparse.ArgumentParser, demo: dict, edit: bool) -> None:
+    title = "motion (with --motion-field only)" if edit else "motion"
+    m = g.add_argument_group(title)
+    m.add_argument("--motion", type=float, nargs=2, metavar=("DX", "DY"),
+                   help="pixels per frame; +DX moves content right, +DY down (default: 12 at 512 px, scaled "
+                        "to the size)")
+    m.add_argument("--motion-fill", choices=["noise", "reflect"],
+                   help="what enters the view: fresh noise (default) or a mirror image like the official code's")
+    m.add_argument("--t-restart", type=int, help="timestep T where all frames restart (default: the model's own, "
+                   f"{SD_DEFAULTS['t_restart']} for SD, {demo.get('t_restart', 401)} demo)")
+    m.add_argument("--t-warp", type=int, help="timestep T' where frame 0 is warped (default: the model's own, "
+                   f"{SD_DEFAULTS['t_warp']} for SD, {demo.get('t_warp', 301)} demo)")
+    m.add_argument("--background-smoothing", type=float,
+                   help="pull the background toward frame 0 (paper 3.3), 0 (off, default) to 1; the paper uses "
+                        "about 0.6")
+    m.add_argument("--subject", help="words of the prompt that name the foreground (default: guessed)")
+    m.add_argument("--subject-mask", choices=["refined", "attention"],
                    help="background smoothing's mask: attention picks the object and the latent draws its "
                         "outline (refined, default), or the attention map alone")
-    g.add_argument("--prompt-at", nargs=2, action="append", metavar=("FRAME", "TEXT"),
+
+
+def _add_video_options(g: argparse.ArgumentParser) -> None:
+    v = g.add_argument_group("length, camera, prompt travel, image-to-video")
+    v.add_argument("--frames", type=int, help="video length in frames (default 8)")
+    v.add_argument("--fps", type=float, help="frame rate of the video (default 8)")
+    v.add_argument("--camera", action="append", metavar="FRAME[:KEY=VALUE,...]",
+                   help="camera keyframe, e.g. 0 or 24:zoom=1.5,rotate=10,pan=20/0,ease=ease; instead of --motion")
+    v.add_argument("--prompt-at", nargs=2, action="append", metavar=("FRAME", "TEXT"),
                    help="prompt travel: from FRAME on, move toward TEXT (the first key is the prompt at frame 0)")
-    g.add_argument("--prompt-blend", choices=["linear", "slerp"], help="embedding interpolation between keys")
-    g.add_argument("--camera", action="append", metavar="FRAME[:KEY=VALUE,...]",
-                   help="camera keyframe, e.g. 0 or 24:zoom=1.5,rotate=10,pan=20/0,ease=ease; replaces --motion")
-    g.add_argument("--image", dest="init_image", help="image-to-video: start from this image")
-    g.add_argument("--end-image", dest="end_image", help="image-to-video: end on this image (with --image)")
-    g.add_argument("--fps", type=float)
-    g.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"])
-    g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
-    g.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"])
-    g.add_argument("--offload", action="store_true", default=None, help="model CPU offload for small GPUs")
-    g.add_argument("--vae-tiling", action="store_true", default=None, help="decode large frames in tiles")
-    g.add_argument("--format", choices=["mp4", "webm", "gif", "png"], help="output format (default: from --out)")
-    g.add_argument("--upscale", type=float, default=1.0, help="resize frames on export by this factor")
-    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    v.add_argument("--prompt-blend", choices=["linear", "slerp"],
+                   help="embedding interpolation between keys (default slerp)")
+    v.add_argument("--image", dest="init_image", help="image-to-video: start from this image")
+    v.add_argument("--end-image", dest="end_image", help="image-to-video: end on this image (with --image)")
 
 
 def _condition_command(sub) -> None:
@@ -190,8 +264,13 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         except ValueError as e:
             raise RequestError(f"--lora takes FILE SCALE, with a number as SCALE ({e})") from e
         base.pop("lora", None)
-    if args.camera:
-        base["camera"] = [parse_camera_key(text) for text in args.camera]
+    camera = getattr(args, "camera", None)
+    if camera:
+        base["camera"] = [parse_camera_key(text) for text in camera]
+    if args.motion is not None and base.get("camera"):  # a camera path replaces the constant motion
+        where = "--camera" if camera else f"the recipe's camera path ({args.recipe})"
+        raise RequestError(f"--motion does nothing with {where}; give the pan in the camera keys "
+                           "(pan=X/Y) or drop the camera")
     if getattr(args, "prompt_at", None):
         from .engine.request import PromptKey
 
@@ -246,18 +325,20 @@ def _read_recipe(path: Path) -> GenerationRequest:
 def _generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .engine.jobs import ProgressEvent, export_result, run_generation
+    from .engine.jobs import ProgressEvent, export_result, preflight, run_generation
     from .engine.models import ModelError
-    from .media import ExportOptions, check_target, export_format
+    from .media import ExportOptions, export_format
 
     request = build_request(args)
     if not args.upscale or not 0 < args.upscale <= 8:
         raise RequestError(f"--upscale must be above 0 and at most 8 (got {args.upscale})")
     try:
-        fmt = export_format(args.out, args.format)
-        check_target(Path(args.out), fmt)
-    except (ValueError, OSError) as e:
+        # Every check that needs no model, the output target included, before a word is printed;
+        # run_generation repeats it (cheap) and reports its warnings as events.
+        preflight(request, args.out, args.format)
+    except ModelError as e:
         raise RequestError(str(e)) from e
+    fmt = export_format(args.out, args.format)
 
     bar = None
 

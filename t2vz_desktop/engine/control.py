@@ -25,23 +25,40 @@ class ControlInput:
     scale: float = 1.0
 
 
+def locate_controlnet(name: str) -> str:
+    """What `name` is, found without loading: "folder", "file" (.safetensors) or "hub cache".
+    Raises ModelError naming what to pass instead, so a wrong --controlnet fails before any load."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return "folder"
+    if path.is_file():
+        if path.suffix.lower() != ".safetensors":
+            raise ModelError(f"{path.name}: ControlNet files must be .safetensors")
+        return "file"
+    if not HUB_ID.fullmatch(name):
+        raise ModelError(f"no ControlNet at '{name}': pass a folder, a .safetensors file or a cached hub id")
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise ModelError(f"ControlNet '{name}' is not in the local Hugging Face cache: fetch it with "
+                         f"`hf download {name}`, or pass --controlnet FOLDER or FILE")
+    return "hub cache"
+
+
 def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
     """A ControlNet from a folder, a .safetensors file (SD 1.5 layout) or a hub id in the cache."""
     from diffusers import ControlNetModel
 
-    path = Path(name).expanduser()
+    kind = locate_controlnet(name)
     try:
-        if path.is_dir():
-            net = ControlNetModel.from_pretrained(path, dtype=dtype, local_files_only=True)
-        elif path.is_file():
-            if path.suffix.lower() != ".safetensors":
-                raise ModelError(f"{path.name}: ControlNet files must be .safetensors")
+        if kind == "folder":
+            net = ControlNetModel.from_pretrained(Path(name).expanduser(), dtype=dtype, local_files_only=True)
+        elif kind == "file":
             config = resources_dir() / "configs" / "controlnet-sd15"
-            net = ControlNetModel.from_single_file(str(path), config=str(config), dtype=dtype, local_files_only=True)
-        elif HUB_ID.fullmatch(name):
-            net = ControlNetModel.from_pretrained(name, dtype=dtype, local_files_only=True)
+            net = ControlNetModel.from_single_file(str(Path(name).expanduser()), config=str(config), dtype=dtype,
+                                                   local_files_only=True)
         else:
-            raise ModelError(f"no ControlNet at '{name}': pass a folder, a .safetensors file or a cached hub id")
+            net = ControlNetModel.from_pretrained(name, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as e:
         raise ModelError(
             f"ControlNet '{name}' could not be loaded ({_first_line(e)}); download it into the local Hugging "

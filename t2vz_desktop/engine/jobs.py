@@ -23,8 +23,9 @@ from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
 from .guided import open_clip, prepare_guided
-from .models import LoadedModel, ModelError, load_model, locate_model, make_scheduler
+from .models import LoadedModel, load_model, make_scheduler
 from .motion import camera_matrices
+from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
 from .prompts import encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
 from .request import GenerationRequest, RequestError
@@ -33,7 +34,7 @@ from .smoother import smooth_frames
 
 __all__ = [
     "Cancelled", "CancelToken", "GenerationRequest", "GenerationResult", "ModelCache",
-    "ProgressEvent", "RequestError", "export_result", "run_generation",
+    "ProgressEvent", "RequestError", "export_result", "output_paths", "preflight", "run_generation",
 ]
 
 
@@ -231,14 +232,10 @@ def run_generation(
     off; without `on_event` the loop makes no step events at all."""
     emit = on_event or (lambda e: None)
     started = time.perf_counter()
-    request.validate()
-    locate_model(request.model, request.allow_unsafe_pickle)  # a wrong name fails before any work
-    for image in (request.init_image, request.end_image):
-        if image is not None and not Path(image).is_file():
-            raise RequestError(f"image {image} does not exist")
-    for lora in request.loras:
-        if not Path(lora.path).expanduser().is_file():
-            raise ModelError(f"LoRA file {lora.path} does not exist")
+    # Every check that needs no model comes first, and nothing is said before it passes, so a bad
+    # input is one error line and no status lines.
+    for w in preflight(request):
+        emit(ProgressEvent("warning", w))
     emit(ProgressEvent("status", f"loading model {request.model}"))
     cache = cache or _DEFAULT_CACHE
     model, preview = cache.get(request)
@@ -284,15 +281,6 @@ def run_generation(
     )
     audio = guided.audio if guided else None
     return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings, audio)
-
-
-def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
-    """One path per video: `out` itself for one video, else numbered siblings (clip-01.mp4, ...)."""
-    if videos == 1:
-        return [out]
-    suffix = "" if fmt == "png" else out.suffix
-    stem = out.name[: len(out.name) - len(suffix)] if suffix else out.name.rstrip("/")
-    return [out.with_name(f"{stem}-{i + 1:02d}{suffix}") for i in range(videos)]
 
 
 def export_result(

@@ -240,8 +240,9 @@ def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
     if not isinstance(try_to_load_from_cache(name, "model_index.json"), str):
         cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
         raise ModelError(
-            f"model '{name}' is not in the local Hugging Face cache ({cache}/hub): download it there "
-            "first, or pass a model folder or a .safetensors file to --model, or use --model demo"
+            f"model '{name}' is not in the local Hugging Face cache ({cache}/hub): fetch it with "
+            f"`hf download {name}`, or pass a model folder or a .safetensors file to --model, or try "
+            "the tool with --model demo"
         )
     return ModelSource("hub cache", None, name)
 

@@ -1,0 +1,144 @@
+"""Pre-flight: every check of a request that needs no model, in one place, run before any load.
+
+A wrong flag or a missing file should be refused in a moment, not after a 20-40 s model load.
+`preflight` touches files (probes videos and images, reads checkpoint headers), asks torch
+which devices exist and looks names up in the local Hugging Face cache; it never loads
+weights. The CLI, `run_generation` and the app call the same function, so a check lives here
+once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+from ..media import MediaError, check_target, export_format
+from .control import locate_controlnet
+from .models import ModelError, locate_model, pick_device, pick_dtype, single_file_config
+from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
+
+
+def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
+    """One path per video: `out` itself for one video, else numbered siblings (clip-01.mp4, ...)."""
+    if videos == 1:
+        return [out]
+    suffix = "" if fmt == "png" else out.suffix
+    stem = out.name[: len(out.name) - len(suffix)] if suffix else out.name.rstrip("/")
+    return [out.with_name(f"{stem}-{i + 1:02d}{suffix}") for i in range(videos)]
+
+
+def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: str | None = None) -> list[str]:
+    """Check `request` (and the output target `out`, if given) without loading any model.
+
+    Returns warnings for settings that work but are probably not meant (fp16 on the CPU,
+    --offload without a GPU); raises RequestError or ModelError (messages for the user) for
+    anything that cannot work: a value out of range, a device that is not there, a missing or
+    unreadable model, image, LoRA, source or condition video, a ControlNet not in the cache,
+    an output that cannot be written.
+    """
+    request.validate()
+    instruct = request.edit is not None and request.edit.instruct
+    try:
+        source = locate_model(request.model, request.allow_unsafe_pickle)
+    except ModelError as e:
+        if instruct and request.model == INSTRUCT_MODEL:  # the generic advice (--model demo) cannot edit
+            raise ModelError(f"--mode pix2pix needs the Instruct-Pix2Pix model '{INSTRUCT_MODEL}' in the local "
+                             f"Hugging Face cache: fetch it with `hf download {INSTRUCT_MODEL}`, or pass another "
+                             "Instruct-Pix2Pix model with --model") from e
+        raise
+    if instruct and source.path is not None and source.path.is_dir():
+        _check_instruct_unet(source.path, request.model)
+    if source.kind == "single file" and source.path.suffix.lower() == ".safetensors":
+        single_file_config(source.path, request.model_config, False)  # reads the header only
+    warnings = _device_warnings(request)
+    for image in (request.init_image, request.end_image):
+        if image is not None:
+            _check_image(image)
+    for lora in request.loras:
+        file = Path(lora.path).expanduser()
+        if not file.is_file():
+            raise ModelError(f"LoRA file {lora.path} does not exist")
+        if file.suffix.lower() != ".safetensors":
+            raise ModelError(f"LoRA '{lora.path}' is not a .safetensors file")
+    if request.loras and importlib.util.find_spec("peft") is None:
+        raise ModelError("LoRA files need the 'peft' package: pip install peft")
+    if request.edit is not None:
+        _check_edit(request)
+    if out is not None:
+        try:
+            fmt = export_format(out, fmt)
+            for path in output_paths(Path(out), len(request.prompts) * request.videos_per_prompt, fmt):
+                check_target(path, fmt)
+        except (ValueError, OSError) as e:
+            raise RequestError(str(e)) from e
+    return warnings
+
+
+def _device_warnings(request: GenerationRequest) -> list[str]:
+    device = pick_device(request.device)
+    pick_dtype(request.dtype, device)
+    warnings = []
+    # A warning, not a refusal: fp16 does run on the CPU (in half the memory), and a recipe made
+    # on a GPU with --dtype fp16 must still re-make its video on a machine without one.
+    if device.type == "cpu" and request.dtype == "fp16":
+        warnings.append("--dtype fp16 on the CPU runs about 3x slower than fp32 (the CPU has no fast "
+                        "half-precision kernels); use --dtype fp32 or auto unless memory is short")
+    if request.offload and device.type != "cuda":
+        warnings.append(f"--offload only works with a CUDA GPU; ignored on {device.type}")
+    return warnings
+
+
+def _check_instruct_unet(folder: Path, name: str) -> None:
+    """An instruction edit needs a UNet that also takes the source frame's latent (twice the
+    latent channels, engine/edit.py); a text-to-image model (the demo, SD) takes the latent
+    alone and would fail only after the load."""
+    import json
+
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((folder / "vae" / "config.json").read_text(encoding="utf-8"))
+        channels, needed = unet["in_channels"], 2 * vae.get("latent_channels", 4)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # the loader names what is wrong with the folder
+    if channels != needed:
+        raise RequestError(f"--mode pix2pix needs an Instruct-Pix2Pix model; '{name}' is a text-to-image model "
+                           f"({channels} UNet input channels, not {needed}): leave out --model to use "
+                           f"{INSTRUCT_MODEL}, or use --mode canny|pose|depth with it")
+
+
+def _check_image(path: str) -> None:
+    import cv2
+
+    if not Path(path).is_file():
+        raise RequestError(f"image {path} does not exist")
+    if cv2.imread(str(path), cv2.IMREAD_COLOR) is None:
+        raise RequestError(f"cannot read the image {path}")
+
+
+def _check_edit(request: GenerationRequest) -> None:
+    """Probe the source and each condition video (headers only) and find each ControlNet."""
+    from ..conditions.source import SourceSpec, open_source
+
+    e = request.edit
+    spec = SourceSpec(e.source, e.start, e.end, e.step, e.fps, request.width, request.height, e.fit)
+    try:
+        clip = open_source(spec)
+        for c in e.controls:
+            if c.condition:
+                ready = open_source(replace(spec, path=c.condition))
+                if ready.frames != clip.frames:
+                    raise RequestError(f"condition video {c.condition} has {ready.frames} frames in the chosen "
+                                       f"range, the source has {clip.frames}")
+    except (MediaError, ValueError) as err:
+        if isinstance(err, RequestError):
+            raise
+        raise RequestError(str(err)) from err
+    for c in e.controls:
+        locate_controlnet(c.model or DEFAULT_CONTROLNETS[c.mode])
+        if c.mode == "pose" and not c.condition and importlib.util.find_spec("mediapipe") is None:
+            from ..conditions import MEDIAPIPE_INSTALL, is_condition_video
+
+            if not is_condition_video("pose", clip):  # a skeleton video needs no detector
+                raise RequestError(f"pose extraction needs MediaPipe; install it with: {MEDIAPIPE_INSTALL} "
+                                   "(or give a skeleton video with --condition)")

@@ -1,0 +1,154 @@
+"""Bad flags are refused before any model loads, and the refusal is the only line on stderr (no
+status lines first, without -q too); settings that work but are probably not meant get a
+warning line instead of silence."""
+
+import numpy as np
+import pytest
+import torch
+
+from t2vz_desktop.cli import main
+from t2vz_desktop.engine import jobs
+from t2vz_desktop.media import ExportOptions, export_video
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fail the test if anything gets as far as loading a model or a ControlNet."""
+    loads = []
+
+    def refuse(*args, **kwargs):
+        loads.append(args)
+        raise RuntimeError("a model was loaded before the input was checked")
+
+    monkeypatch.setattr(jobs.ModelCache, "get", refuse)
+    monkeypatch.setattr(jobs.ModelCache, "get_net", refuse)
+    monkeypatch.setattr(jobs, "load_model", refuse)
+    return loads
+
+
+def video(path, frames=6):
+    """A small real MP4 (a square moving right), written by the project's own exporter."""
+    def make():
+        for i in range(frames):
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[14:34, 4 + 4 * i : 24 + 4 * i] = 255
+            yield image
+
+    export_video(make(), path, ExportOptions(fps=8))
+    return path
+
+
+def generate_args(model, out):  # no -q: the status lines would show
+    return ["generate", "a red circle", "--model", str(model), "--width", "32", "--height", "24",
+            "--frames", "6", "--steps", "4", "--seed", "5", "--device", "cpu", "--out", str(out)]
+
+
+def edit_args(model, source, out, *extra):
+    return ["edit", str(source), "-p", "a blue square", "--model", str(model), "--steps", "3", "--seed", "1",
+            "--device", "cpu", "--out", str(out), *extra]
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("t2vz: error: "), err
+    return lines[0]
+
+
+def _generate_cases(tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "style.txt").write_text("not a LoRA")
+    (tmp_path / "clip-02.mp4").mkdir()  # the second numbered output is taken by a folder
+    start = tmp_path / "start.png"
+    import cv2
+
+    cv2.imwrite(str(start), np.full((24, 32, 3), 128, np.uint8))
+    return {
+        "missing --image": (["--image", str(tmp_path / "none.png")], "none.png"),
+        "unreadable --image": (["--image", str(tmp_path / "notes.png")], "notes.png"),
+        "missing --end-image": (["--image", str(start), "--end-image", str(tmp_path / "end.png")], "end.png"),
+        "missing --lora": (["--lora", str(tmp_path / "none.safetensors"), "0.8"], "none.safetensors"),
+        "--lora not safetensors": (["--lora", str(tmp_path / "style.txt"), "0.8"], "style.txt"),
+        "width not a multiple of 8": (["--width", "30"], "--width"),
+        "--camera with --motion": (["--camera", "0", "--camera", "5:pan=10/0", "--motion", "3", "0"], "--motion"),
+        "numbered output taken": (["--out", str(tmp_path / "clip.mp4"), "--videos-per-prompt", "2"], "clip-02.mp4"),
+        "output folder missing": (["--out", str(tmp_path / "no" / "clip.mp4")], "does not exist"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing --image", "unreadable --image", "missing --end-image", "missing --lora",
+                                  "--lora not safetensors", "width not a multiple of 8", "--camera with --motion",
+                                  "numbered output taken", "output folder missing"])
+def test_bad_generate_flags_are_one_line_before_any_model_loads(tiny_folder, tmp_path, capsys, no_model_load, case):
+    extra, named = _generate_cases(tmp_path)[case]
+    before = set(tmp_path.iterdir())
+    assert main(generate_args(tiny_folder, tmp_path / "clip.mp4") + extra) == 2
+    assert named in one_error_line(capsys)
+    assert no_model_load == []
+    assert set(tmp_path.iterdir()) == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so --device cuda is not bad input")
+def test_cuda_without_cuda_is_refused_before_loading(tiny_folder, tmp_path, capsys, no_model_load):
+    args = generate_args(tiny_folder, tmp_path / "clip.mp4")
+    args[args.index("--device") + 1] = "cuda"
+    assert main(args) == 2
+    assert "cuda" in one_error_line(capsys)
+    assert no_model_load == []
+
+
+def _edit_cases(tmp_path, tiny_folder):
+    source = video(tmp_path / "source.mp4")
+    short = video(tmp_path / "short.mp4", frames=3)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    return source, {
+        "missing source": (["--mode", "canny"], tmp_path / "none.mp4", "none.mp4"),
+        "unreadable source": (["--mode", "canny"], tmp_path / "notes.mp4", "notes.mp4"),
+        "missing --condition": (["--mode", "pose", "--condition", str(tmp_path / "skel.mp4")], source, "skel.mp4"),
+        "--condition of another length": (["--mode", "pose", "--condition", str(short)], source, "short.mp4"),
+        "missing --controlnet folder": (["--mode", "canny", "--controlnet", str(tmp_path / "cn")], source, "cn"),
+        "--controlnet not in the cache": (["--mode", "canny", "--controlnet", "nobody/no-controlnet"], source,
+                                          "hf download nobody/no-controlnet"),
+        "start past the end": (["--mode", "canny", "--start", "50"], source, "start 50"),
+        "pix2pix with a text-to-image model": (["--mode", "pix2pix"], source, "Instruct-Pix2Pix"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing source", "unreadable source", "missing --condition",
+                                  "--condition of another length", "missing --controlnet folder",
+                                  "--controlnet not in the cache", "start past the end",
+                                  "pix2pix with a text-to-image model"])
+def test_bad_edit_inputs_are_one_line_before_any_model_loads(tiny_folder, tmp_path, capsys, no_model_load, case):
+    _, cases = _edit_cases(tmp_path, tiny_folder)
+    extra, source, named = cases[case]
+    before = set(tmp_path.iterdir())
+    assert main(edit_args(tiny_folder, source, tmp_path / "out.mp4", *extra)) == 2
+    assert named in one_error_line(capsys)
+    assert no_model_load == []
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_pix2pix_without_its_model_names_the_download_not_the_demo(tmp_path, capsys, no_model_load):
+    from huggingface_hub import try_to_load_from_cache
+
+    from t2vz_desktop.engine.request import INSTRUCT_MODEL
+
+    if isinstance(try_to_load_from_cache(INSTRUCT_MODEL, "model_index.json"), str):
+        pytest.skip(f"{INSTRUCT_MODEL} is in this machine's cache")
+    source = video(tmp_path / "source.mp4")
+    assert main(["edit", str(source), "--mode", "pix2pix", "-p", "make it snowy", "--out", str(tmp_path / "o.mp4")]) == 2
+    line = one_error_line(capsys)
+    assert f"hf download {INSTRUCT_MODEL}" in line and "--model demo" not in line  # the demo cannot edit
+
+
+def test_missing_hub_model_names_the_command_that_fetches_it(tmp_path, capsys, no_model_load):
+    assert main(["generate", "x", "--model", "nobody/no-such-model", "--out", str(tmp_path / "o.mp4")]) == 2
+    assert "`hf download nobody/no-such-model`" in one_error_line(capsys)
+
+
+def test_fp16_and_offload_on_the_cpu_say_so(tiny_folder, tmp_path, capsys):
+    out = tmp_path / "clip.mp4"
+    assert main(generate_args(tiny_folder, out) + ["--dtype", "fp16", "--offload"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert any("fp16" in w and "slower" in w for w in warnings), warnings
+    assert any("--offload" in w and "ignored" in w for w in warnings), warnings
