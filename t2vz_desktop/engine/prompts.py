@@ -4,6 +4,8 @@ cut at the tokenizer's length limit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from .chunks import Conditioning
@@ -44,7 +46,9 @@ def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning
     def rep(x):
         return None if x is None else x.repeat_interleave(videos_per_prompt, dim=0)
 
-    return Conditioning(cond=rep(text.cond), uncond=rep(text.uncond), guidance=text.guidance)
+    # replace(), not a new Conditioning: every other field (Instruct-Pix2Pix's image guidance)
+    # must come through unchanged.
+    return replace(text, cond=rep(text.cond), uncond=rep(text.uncond))
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, u: float) -> torch.Tensor:
