@@ -258,3 +258,27 @@ def test_image_guidance_1_is_two_branch_guidance_on_the_image_branches(tiny_pix2
     two = run_generation(pix2pix_request(tiny_pix2pix, square_video, 1.0), cache=model_cache)
     assert all(w.all() and len(w) == 2 * N for w in seen)  # (negative + image, prompt + image)
     assert torch.allclose(three.latents, two.latents, atol=1e-4)  # measured 2e-5 on latents up to 30: rounding
+
+
+def test_depth_edit_without_depth_model_uses_the_cached_default(tiny_folder, tiny_controlnet, square_video, tmp_path,
+                                                                monkeypatch):
+    """`edit --mode depth` with no --depth-model finds Intel/dpt-hybrid-midas in the local Hugging
+    Face cache, as `condition --mode depth` does."""
+    import huggingface_hub
+
+    from t2vz_desktop.conditions import DEFAULT_DEPTH_MODEL
+
+    cache = tmp_path / "hub"
+    repo = cache / ("models--" + DEFAULT_DEPTH_MODEL.replace("/", "--"))
+    revision = "0" * 40
+    tiny_models.save_tiny_depth_model(repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))  # read at import otherwise
+    out = tmp_path / "depth.mp4"
+    args = ["edit", str(square_video), "--mode", "depth", "--controlnet", str(tiny_controlnet), "-p", "a red square",
+            "--model", str(tiny_folder), "--steps", "2", "--width", "32", "--height", "32", "--out", str(out), "-q"]
+    assert main(args) == 0
+    assert probe_video(out).frames == N
+    assert GenerationRequest.from_json(read_recipe(out)).edit.controls[0].mode == "depth"
