@@ -34,9 +34,12 @@ def encode_prompts(
     """One embedding per prompt, and one for the negative prompt when guidance is on (> 1, or
     always for Instruct-Pix2Pix, whose image branches need it)."""
     guided = guidance > 1.0 or image_guidance is not None
-    cond, uncond = pipe.encode_prompt(
-        prompts, device, 1, guided, negative_prompt=[negative] * len(prompts) if guided else None
-    )
+    # One prompt per text-encoder call: its rounding depends on the batch size, and a video
+    # taken out of a batch must be re-made from its own recipe bit for bit.
+    pairs = [pipe.encode_prompt([p], device, 1, guided, negative_prompt=[negative] if guided else None)
+             for p in prompts]
+    cond = torch.cat([c for c, _ in pairs])
+    uncond = torch.cat([u for _, u in pairs]) if guided else None
     return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance,
                         image_guidance=image_guidance)
 
