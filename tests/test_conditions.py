@@ -115,28 +115,9 @@ def test_a_ready_condition_video_is_only_resized(square_video: Path) -> None:
 @pytest.fixture(scope="module")
 def tiny_depth_model(tmp_path_factory) -> Path:
     """A DPT depth model with random weights (30 k parameters) saved with its image processor."""
-    import torch
-    from transformers import DPTConfig, DPTForDepthEstimation
-    from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil
+    import tiny_models
 
-    config = DPTConfig(
-        hidden_size=16,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=32,
-        image_size=32,
-        patch_size=8,
-        backbone_out_indices=[0, 1, 2, 3],
-        reassemble_factors=[4, 2, 1, 0.5],
-        neck_hidden_sizes=[8, 8, 8, 8],
-        fusion_hidden_size=8,
-        head_hidden_size=8,
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("depth") / "tiny-dpt"
-    DPTForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessorPil(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(folder)
-    return folder
+    return tiny_models.save_tiny_depth_model(tmp_path_factory.mktemp("depth") / "tiny-dpt")
 
 
 def test_the_depth_model_gives_one_value_per_pixel(tiny_depth_model: Path) -> None:

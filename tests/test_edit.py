@@ -193,3 +193,92 @@ def test_bad_edit_inputs_exit_2_and_leave_nothing(tiny_folder, tiny_controlnet, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("t2vz: error:") and "\n" not in err, err
     assert set(tmp_path.iterdir()) == before
+
+
+def pix2pix_request(model, source, image_guidance, **kw):
+    e = EditSpec(source=str(source), instruct=True, image_guidance=image_guidance)
+    base = dict(prompts=["make it red"], model=str(model), steps=4, seed=1, width=32, height=32, device="cpu",
+                edit=e, chunk_size=0)
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def test_image_guidance_changes_the_edit_and_frame_0_is_diffusers_instruct_pix2pix(tiny_pix2pix, square_video,
+                                                                                     model_cache):
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
+
+    from t2vz_desktop.media import iter_frames
+
+    runs = {s: run_generation(pix2pix_request(tiny_pix2pix, square_video, s), cache=model_cache) for s in (1.0, 1.5, 5.0)}
+    assert (runs[1.0].latents - runs[1.5].latents).abs().max() > 1e-2
+    assert (runs[1.5].latents - runs[5.0].latents).abs().max() > 1e-2
+    # Frame 0 attends to itself: it is the image diffusers' pipeline makes from the first source
+    # frame with the same seed, guidance and image guidance (same branch order and formula).
+    pipe = runs[1.5].model.pipe
+    reference = StableDiffusionInstructPix2PixPipeline(
+        vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer, unet=pipe.unet,
+        scheduler=EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False)
+    reference.set_progress_bar_config(disable=True)
+    first = fit_frame(next(iter(iter_frames(square_video))), 32, 32, "crop")
+    recipe = runs[1.5].recipe
+    latent = reference("make it red", image=first[None].astype(np.float32) / 255, num_inference_steps=recipe.steps,
+                       guidance_scale=recipe.guidance, image_guidance_scale=1.5, output_type="latent",
+                       generator=torch.Generator("cpu").manual_seed(1)).images[0]
+    # latents reach 30 here: 1e-3 is rounding (measured 4e-4); image guidance 1.0 is 2.6 away
+    assert torch.allclose(runs[1.5].latents[0], latent, atol=1e-3)
+
+
+def test_image_guidance_1_is_two_branch_guidance_on_the_image_branches(tiny_pix2pix, square_video, model_cache,
+                                                                        monkeypatch):
+    """e_u + s_I (e_i - e_u) + s_T (e_t - e_i) at s_I = 1 is e_i + s_T (e_t - e_i): classifier-free
+    guidance between the two branches that see the source image."""
+    seen = []
+    real = edit.instruct_denoiser
+
+    def spy(unet, latents):
+        inner = real(unet, latents)
+
+        def call(x, t, emb, frames, with_image):
+            seen.append(with_image.clone())
+            return inner(x, t, emb, frames, with_image)
+
+        return call
+
+    monkeypatch.setattr("t2vz_desktop.engine.guided.instruct_denoiser", spy)
+    three = run_generation(pix2pix_request(tiny_pix2pix, square_video, 1.0), cache=model_cache)
+    assert all((~w).sum() == len(w) // 3 for w in seen)  # the branch without the image did run
+    from dataclasses import replace
+
+    from t2vz_desktop.engine import jobs
+
+    real_tables = jobs.text_tables
+    monkeypatch.setattr(jobs, "text_tables", lambda *a: replace(real_tables(*a), image_guidance=None))
+    seen.clear()
+    two = run_generation(pix2pix_request(tiny_pix2pix, square_video, 1.0), cache=model_cache)
+    assert all(w.all() and len(w) == 2 * N for w in seen)  # (negative + image, prompt + image)
+    assert torch.allclose(three.latents, two.latents, atol=1e-4)  # measured 2e-5 on latents up to 30: rounding
+
+
+def test_depth_edit_without_depth_model_uses_the_cached_default(tiny_folder, tiny_controlnet, square_video, tmp_path,
+                                                                monkeypatch):
+    """`edit --mode depth` with no --depth-model finds Intel/dpt-hybrid-midas in the local Hugging
+    Face cache, as `condition --mode depth` does."""
+    import huggingface_hub
+
+    from t2vz_desktop.conditions import DEFAULT_DEPTH_MODEL
+
+    cache = tmp_path / "hub"
+    repo = cache / ("models--" + DEFAULT_DEPTH_MODEL.replace("/", "--"))
+    revision = "0" * 40
+    tiny_models.save_tiny_depth_model(repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))  # read at import otherwise
+    out = tmp_path / "depth.mp4"
+    args = ["edit", str(square_video), "--mode", "depth", "--controlnet", str(tiny_controlnet), "-p", "a red square",
+            "--model", str(tiny_folder), "--steps", "2", "--width", "32", "--height", "32", "--out", str(out), "-q"]
+    assert main(args) == 0
+    assert probe_video(out).frames == N
+    assert GenerationRequest.from_json(read_recipe(out)).edit.controls[0].mode == "depth"

@@ -479,3 +479,33 @@ def test_travel_embeddings_hit_the_keys_and_move_between_them():
         assert torch.allclose(out[0], keyed[0]) and torch.allclose(out[4], keyed[1]) and torch.allclose(out[6], keyed[1])
         dist = [(out[k] - keyed[1]).norm() for k in range(5)]
         assert all(b < a for a, b in zip(dist, dist[1:]))
+
+
+def test_a_video_taken_out_of_a_batch_is_re_made_bit_for_bit(tiny_folder, tmp_path):
+    """2 prompts x 2 videos per prompt: each video's own recipe (its PNG folder's recipe.json)
+    re-makes its frames exactly, though it now runs alone."""
+    from t2vz_desktop.cli import main
+    from t2vz_desktop.media import iter_frames
+
+    batch = tmp_path / "batch"
+    assert main(["generate", "a red circle", "a blue star", "--videos-per-prompt", "2", "--model", str(tiny_folder),
+                 "--frames", "5", "--width", str(SIZE), "--height", str(SIZE), "--steps", "4", "--seed", "7",
+                 "--chunk-size", "3", "--device", "cpu", "--out", str(batch), "-q"]) == 0
+    for i in range(1, 5):
+        made = tmp_path / f"batch-{i:02d}"
+        again = tmp_path / f"again-{i:02d}"
+        assert main(["generate", "--recipe", str(made / "recipe.json"), "--out", str(again), "-q"]) == 0
+        a, b = list(iter_frames(made)), list(iter_frames(again))
+        assert len(a) == 5 and all(np.array_equal(x, y) for x, y in zip(a, b)), f"video {i} changed"
+
+
+def test_chunk_2_8_and_all_agree_within_rounding_with_every_option_at_once(tiny_folder, model_cache):
+    """README's bound: the chunk size changes only the kernels' rounding (<= 1/255 per pixel)."""
+    from t2vz_desktop.engine.motion import CameraKey
+
+    every = dict(frames=9, attention_window=1, noise_window=3, background_smoothing=0.6, subject="red circle",
+                 smooth=0.5, camera=[CameraKey(0), CameraKey(8, zoom=1.3, ease="ease")])
+    runs = [run_generation(request(tiny_folder, chunk_size=c, **every), cache=model_cache) for c in (2, 8, 0)]
+    for r in runs[:2]:
+        assert torch.allclose(r.latents, runs[2].latents, atol=1e-4)
+        assert np.abs(frames_u8(r).astype(int) - frames_u8(runs[2]).astype(int)).max() <= 1

@@ -5,6 +5,7 @@ Plain functions, no pytest fixtures, so any test (or benchmark) can import them:
     build_tiny_components(seed=0, in_channels=4) -> dict   # unet, vae, text_encoder, tokenizer, scheduler
     save_tiny_folder(path) -> Path                          # a diffusers folder (from_pretrained)
     save_tiny_single_file(path) -> (ckpt, config_folder)    # one LDM .safetensors + configs (from_single_file)
+    save_tiny_depth_model(path) -> Path                     # a DPT depth model + image processor folder
 
 The architecture keeps SD 1.x's block layout at toy widths: a VAE that downsamples by 2 (a 32x32
 image has a 16x16x4 latent), a two-level UNet with cross-attention, a 2-layer CLIP text encoder
@@ -171,6 +172,32 @@ def save_tiny_folder(path: str | Path, seed: int = 0, in_channels: int = 4) -> P
     """Save the tiny pipeline as a diffusers folder that `StableDiffusionPipeline.from_pretrained` loads."""
     path = Path(path)
     build_tiny_pipeline(seed, in_channels).save_pretrained(path)
+    return path
+
+
+def save_tiny_depth_model(path: str | Path, seed: int = 0) -> Path:
+    """A DPT depth-estimation model with random weights (30 k parameters) saved with its image
+    processor, as transformers' from_pretrained reads it (a folder, or a hub cache snapshot)."""
+    from transformers import DPTConfig, DPTForDepthEstimation
+    from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil
+
+    config = DPTConfig(
+        hidden_size=16,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=32,
+        image_size=32,
+        patch_size=8,
+        backbone_out_indices=[0, 1, 2, 3],
+        reassemble_factors=[4, 2, 1, 0.5],
+        neck_hidden_sizes=[8, 8, 8, 8],
+        fusion_hidden_size=8,
+        head_hidden_size=8,
+    )
+    torch.manual_seed(seed)
+    path = Path(path)
+    DPTForDepthEstimation(config).save_pretrained(path)
+    DPTImageProcessorPil(size={"height": 32, "width": 32}, keep_aspect_ratio=False).save_pretrained(path)
     return path
 
 

@@ -520,8 +520,6 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         if item is None or not item.recipe:
             self.notify("This clip was not generated here: it has no settings to re-use.")
             return
-        from ..engine.request import RequestError
-
         try:
             self.panel.apply_recipe(item.recipe, f"the recipe of {item.name}")
         except RequestError as e:

@@ -33,16 +33,18 @@ LOW_PERCENTILE, HIGH_PERCENTILE = 2.0, 98.0
 
 
 class DepthEstimator:
-    """A transformers depth-estimation model loaded from a folder or the local hub cache only."""
+    """A transformers depth-estimation model loaded from a folder or the local hub cache only.
+    `model` None is DEFAULT_DEPTH_MODEL: the one place where a missing choice becomes the
+    default, so a caller that passes its unset option through gets the default, not 'None'."""
 
-    def __init__(self, model: str | Path = DEFAULT_DEPTH_MODEL, device: str | None = None):
+    def __init__(self, model: str | Path | None = None, device: str | None = None):
         try:
             import torch
             from transformers import AutoImageProcessor, AutoModelForDepthEstimation, pipeline
         except ImportError as e:
             raise ConditionError(f"depth estimation needs torch and transformers ({e.msg})") from None
 
-        name = str(model)
+        name = DEFAULT_DEPTH_MODEL if model is None else str(model)
         folder = Path(name).expanduser()
         if folder.exists() and not (folder / "config.json").is_file():
             raise ConditionError(f"depth model folder {folder} has no config.json")

@@ -164,7 +164,11 @@ def predict_noise(
         size = len(others) if chunk_size <= 0 else chunk_size
         batches = [key_rows] + [others[a : a + size] for a in range(0, len(others), size)]
     else:
-        batches = [list(range(a, b)) for a, b in chunk_bounds(layout.rows, chunk_size)]
+        # Chunks never span two videos: a video then meets the model in the same calls (same
+        # batch sizes, same rows) in a batch as alone, and the model's kernels, whose rounding
+        # depends on the batch size, give it the same numbers: re-made alone, it is bit-exact.
+        batches = [list(range(v * layout.frames + a, v * layout.frames + b))
+                   for v in range(layout.videos) for a, b in chunk_bounds(layout.frames, chunk_size)]
     out = torch.empty_like(model_input)
     if frames is not None:
         frames.new_step()

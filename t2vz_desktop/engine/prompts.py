@@ -4,6 +4,8 @@ cut at the tokenizer's length limit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from .chunks import Conditioning
@@ -32,9 +34,12 @@ def encode_prompts(
     """One embedding per prompt, and one for the negative prompt when guidance is on (> 1, or
     always for Instruct-Pix2Pix, whose image branches need it)."""
     guided = guidance > 1.0 or image_guidance is not None
-    cond, uncond = pipe.encode_prompt(
-        prompts, device, 1, guided, negative_prompt=[negative] * len(prompts) if guided else None
-    )
+    # One prompt per text-encoder call: its rounding depends on the batch size, and a video
+    # taken out of a batch must be re-made from its own recipe bit for bit.
+    pairs = [pipe.encode_prompt([p], device, 1, guided, negative_prompt=[negative] if guided else None)
+             for p in prompts]
+    cond = torch.cat([c for c, _ in pairs])
+    uncond = torch.cat([u for _, u in pairs]) if guided else None
     return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance,
                         image_guidance=image_guidance)
 
@@ -44,7 +49,9 @@ def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning
     def rep(x):
         return None if x is None else x.repeat_interleave(videos_per_prompt, dim=0)
 
-    return Conditioning(cond=rep(text.cond), uncond=rep(text.uncond), guidance=text.guidance)
+    # replace(), not a new Conditioning: every other field (Instruct-Pix2Pix's image guidance)
+    # must come through unchanged.
+    return replace(text, cond=rep(text.cond), uncond=rep(text.uncond))
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, u: float) -> torch.Tensor:
