@@ -380,3 +380,20 @@ def test_a_worker_whose_engine_cannot_load_still_reports_the_failure(monkeypatch
     monkeypatch.setitem(sys.modules, "t2vz_desktop.engine.jobs", None)  # importing it now fails too
     worker.run(Job("j1", {"prompts": ["x"]}, tmp_path))
     assert failures and "could not be loaded" in failures[0] and "torch is broken here" in failures[0]
+
+
+def test_a_worker_refuses_a_bad_input_before_it_loads_a_model(tmp_path):
+    """The engine's pre-flight runs before any load: a missing start image is refused at once,
+    the status bar never says a model was loaded, and the cache stays empty."""
+    from t2vz_desktop.app.worker import GenerationWorker, Job
+    from t2vz_desktop.engine.jobs import ModelCache
+
+    cache = ModelCache(1)
+    worker = GenerationWorker(cache=cache)
+    failures, loaded = [], []
+    worker.failed.connect(lambda job_id, message: failures.append(message))
+    worker.loaded.connect(lambda device, model: loaded.append(model))
+    worker.run(Job("j1", {"prompts": ["x"], "model": "demo", "frames": 2,
+                          "init_image": str(tmp_path / "missing.png")}, tmp_path))
+    assert failures and "missing.png" in failures[0]
+    assert loaded == [] and cache.loaded() == []

@@ -109,7 +109,9 @@ class GenerationWorker(QObject):
             self._cache.evict_oldest()
 
         def on_event(e) -> None:
-            if e.kind == "step":
+            if e.kind == "loaded":  # after the engine's pre-flight: a bad input is refused before any load
+                self.loaded.emit(e.device, e.message)
+            elif e.kind == "step":
                 self.step.emit(StepUpdate(job.id, e.step, e.total, e.phase, e.preview, e.elapsed_s, e.eta_s, e.mask))
             elif e.kind == "decode":
                 self.status.emit(job.id, f"writing frame {e.step}/{e.total}")
@@ -117,9 +119,6 @@ class GenerationWorker(QObject):
                 self.status.emit(job.id, e.message)
 
         request = GenerationRequest(**job.fields).validate()
-        self.status.emit(job.id, f"loading model {request.model}")
-        model, _ = self._cache.get(request)  # loaded now so the status bar can say where it runs;
-        self.loaded.emit(str(model.device), model.name)  # run_generation finds it in the cache
         result = run_generation(request, on_event, job.cancel, self._cache)
         job.out_dir.mkdir(parents=True, exist_ok=True)
         path = job.out_dir / f"{_slug(job.title)}-{job.id}.mp4"
