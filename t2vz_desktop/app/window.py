@@ -521,9 +521,9 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             self.notify("This clip was not generated here: it has no settings to re-use.")
             return
         try:
-            self.panel.apply_recipe(item.recipe, f"the recipe of {item.name}")
-        except RequestError as e:
-            self.notify(f"Cannot re-use the settings of {item.name}: {e}", error=True)
+            self.panel.apply_recipe(item.recipe, "its recipe")
+        except RequestError as e:  # written by anyone: say it is the file, not the user
+            self.notify(f"The settings stored with {item.name} are damaged and cannot be re-used ({e})", error=True)
             return
         self.notify(f"Settings of {item.name} loaded into the generation panel.")
 
