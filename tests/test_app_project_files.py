@@ -100,4 +100,6 @@ def test_autosave_still_runs_while_changes_keep_coming(window, tmp_path):
     window.doc.edit("Add track", lambda p: p.add_track())
     window._first_unsaved_change -= 0.8  # the first unsaved change was 0.8 s ago
     window.doc.edit("Add track", lambda p: p.add_track())
-    assert window.autosave_timer.remainingTime() <= 200  # the deadline wins over the debounce
+    # The deadline (200 ms left) wins over the 10 s debounce. Qt's default coarse timers may
+    # round an interval by up to 5% (208 ms was seen in CI), so allow that slack, not more.
+    assert window.autosave_timer.remainingTime() <= 200 * 1.05 + 1
