@@ -293,6 +293,42 @@ def test_image_to_video_keeps_the_image_and_moves_its_object(cache, tmp_path):
         f"frame 4 should show the star 12 px right of the image's: moved ({c4[0] - c0[0]:+.1f}, {c4[1] - c0[1]:+.1f})"
 
 
+def background_rgb(image: np.ndarray) -> np.ndarray:
+    """Mean colour outside the object and a 4 px border (where motion brings in reflections)."""
+    region = object_region(image)
+    outside = np.ones(image.shape[:2], bool) if region is None else ~region.astype(bool)
+    outside[:4], outside[-4:], outside[:, :4], outside[:, -4:] = False, False, False, False
+    return image[outside].astype(np.float64).mean(0)
+
+
+@pytest.mark.parametrize("start_bg,end_bg", [("pink", "white"), ("green", "black")])
+def test_frames_between_a_start_and_an_end_image_go_from_one_to_the_other(cache, tmp_path, start_bg, end_bg):
+    """Each frame between stays in the two images' colour range and moves toward the end image:
+    frame 1 nearer the start, frame 6 nearer the end. Before, every frame between kept the start's
+    content and the end image popped in at the last frame (frame 6 was 0.14 of the way).
+
+    The pairs are ones whose in-between colours the demo model can draw: it knows ten flat
+    colours, and a dissolve between two whose middle it never saw (orange to green, say) is drawn
+    in a nearby known colour (yellow), which can lie outside the RGB range of the two."""
+    paths = []
+    for name, bg, seed in (("start", start_bg, 0), ("end", end_bg, 1)):
+        image = data.render(data.Scene("circle", "red", bg, "large", "centre"), np.random.default_rng(seed))
+        paths.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    start, end = (background_rgb(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)) for p in paths)
+    low, high = np.minimum(start, end) - 8, np.maximum(start, end) + 8
+    for seed in (0, 1):
+        frames = generate(cache, ["a large red circle"], frames=8, init_image=str(paths[0]), end_image=str(paths[1]),
+                          seed=seed)[0]
+        colours = [background_rgb(f) for f in frames[1:-1]]
+        shown = [tuple(int(c) for c in rgb) for rgb in colours]
+        assert all(np.all((rgb >= low) & (rgb <= high)) for rgb in colours), \
+            f"seed {seed}: background per frame {shown}, outside {start.astype(int)}..{end.astype(int)} +- 8"
+        way = [float(np.dot(rgb - start, end - start) / np.dot(end - start, end - start)) for rgb in colours]
+        assert way[0] < 0.5 < way[-1] and all(b >= a - 0.05 for a, b in zip(way, way[1:])), \
+            f"seed {seed}: share of the way from start to end per frame between: {[round(w, 2) for w in way]}"
+
+
 # -------------------------------------------------------------------------- background smoothing's mask
 
 

@@ -18,6 +18,7 @@ import torch
 from ..media import AudioClip, ExportOptions, ExportReport, check_target, export_format, write_export
 from ..media.atomic import AtomicGroup
 from .background import default_subject, subject_token_positions
+from .between import dissolve_latents
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
@@ -156,20 +157,32 @@ def travel_text(pipe, recipe: GenerationRequest, device) -> Conditioning:
                         uncond=None if uncond is None else uncond.repeat(videos, 1, 1))
 
 
-def image_latent(vae, recipe: GenerationRequest, device, path: str | None = None) -> torch.Tensor:
-    """The user's start image (or `path`), cropped to the video's size, as a scaled latent.  # (c, h, w)"""
+def image_pixels(recipe: GenerationRequest, path: str) -> torch.Tensor:
+    """An image file cropped to the video's size, in [-1, 1].  # (1, 3, height, width)"""
     import cv2
 
     from ..conditions.source import fit_frame
 
-    path = recipe.init_image if path is None else path
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise RequestError(f"cannot read the image {path}")
     rgb = fit_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), recipe.width, recipe.height, "crop")
-    pixels = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def image_latent(vae, recipe: GenerationRequest, device, path: str | None = None) -> torch.Tensor:
+    """The user's start image (or `path`), cropped to the video's size, as a scaled latent.  # (c, h, w)"""
+    pixels = image_pixels(recipe, recipe.init_image if path is None else path)
     with torch.no_grad():
         return scaled_latents(vae, pixels.to(device, vae.dtype))[0].float()
+
+
+def end_image_dissolve(vae, recipe: GenerationRequest, device, latent_size) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Every frame's start between the start and end images (between.py), in latent units."""
+    images = torch.cat([image_pixels(recipe, recipe.init_image), image_pixels(recipe, recipe.end_image)]).to(device)
+    camera = None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, 1)
+    batch = recipe.chunk_size or recipe.frames
+    return dissolve_latents(vae, images, recipe.frames, recipe.motion, camera, recipe.motion_fill, latent_size, batch)
 
 
 def subject_tokens(tokenizer, recipe: GenerationRequest) -> list[list[int]]:
@@ -194,10 +207,14 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         keys, key_seeds = tuple(k.frame for k in recipe.prompt_keys), tuple(k.seed for k in recipe.prompt_keys)
     elif recipe.end_image is not None:  # the end image is the last frame's anchor
         keys, key_seeds = (0, recipe.frames - 1), (None, None)
+    latent_size = (recipe.height // factor, recipe.width // factor)
+    between, between_in_view = None, None
+    if recipe.end_image is not None:
+        between, between_in_view = end_image_dissolve(pipe.vae, recipe, device, latent_size)
     return VideoPlan(
         frames=recipe.frames,
         seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
-        latent_size=(recipe.height // factor, recipe.width // factor),
+        latent_size=latent_size,
         steps=recipe.steps,
         shift_per_frame=(dx / factor, dy / factor),
         t_restart=recipe.t_restart,
@@ -210,6 +227,8 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         fill=recipe.motion_fill,
         init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
         end_image=None if recipe.end_image is None else image_latent(pipe.vae, recipe, device, recipe.end_image),
+        between=between,
+        between_in_view=between_in_view,
         keys=keys,
         key_seeds=key_seeds,
         background=recipe.background_smoothing,

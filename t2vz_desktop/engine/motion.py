@@ -8,6 +8,7 @@ interpolated bilinearly when it is not a whole number.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -91,3 +92,38 @@ def camera_warp(latents: torch.Tensor, matrices: torch.Tensor) -> tuple[torch.Te
     warped = F.grid_sample(latents.float(), grid.to(device=latents.device, dtype=torch.float32),
                            mode="bilinear", padding_mode="border", align_corners=True)
     return warped.to(latents.dtype), valid.to(latents.device)
+
+
+Warp = Callable[[torch.Tensor], tuple[torch.Tensor, "torch.Tensor | None"]]
+
+
+def key_warp(frames: int, videos: int, keys: tuple[int, ...], key_of_frame: list[int],
+             shift_per_frame: tuple[float, float], camera: torch.Tensor | None, fill: str,
+             device: torch.device) -> Warp:
+    """W_k for every frame k of every video: the anchor of key `key_of_frame[k]` (an index into
+    `keys`) moved by the motion from that key's frame to frame k, (k - key) * shift_per_frame, or
+    C_k C_key^-1 of the per-frame `camera` (frames, 3, 3). Units are those of the tensors warped.
+
+    The returned function maps anchors (videos * len(keys), n, h, w), video-major in key order,
+    to (videos * frames, n, h, w) and where the result shows content that was in view
+    ((videos * frames, 1, h, w); None: everywhere, as a plain shift's reflect fill leaves
+    nothing unknown).
+    """
+    n_keys = len(keys)
+    # Index tensors live on the device from the start: copying one there inside the loop
+    # would wait for the GPU at every step.
+    source = torch.tensor([i * n_keys + key_of_frame[k] for i in range(videos) for k in range(frames)], device=device)
+    since_key = torch.tensor([k - keys[key_of_frame[k]] for k in range(frames)], dtype=torch.float64)
+    shifts = (since_key[:, None] * torch.tensor(shift_per_frame, dtype=torch.float64)).repeat(videos, 1)
+    cameras = None
+    if camera is not None:
+        at_key = torch.stack([camera[k] @ torch.linalg.inv(camera[keys[key_of_frame[k]]]) for k in range(frames)])
+        cameras = at_key.repeat(videos, 1, 1)  # (videos * frames, 3, 3)
+
+    def warp(anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        repeated = anchors[source]
+        if cameras is None and fill == "reflect":
+            return translate(repeated, shifts), None
+        return camera_warp(repeated, cameras if cameras is not None else translation_matrices(shifts))
+
+    return warp

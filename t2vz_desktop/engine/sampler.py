@@ -17,7 +17,7 @@ from .attention import FrameBatch, install_cross_frame_attention, restore_attent
 from .background import SubjectMaps, blend_background, install_probes
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
-from .motion import camera_warp, translate, translation_matrices
+from .motion import key_warp
 from .noise_schedule import estimate_x0, expand_history, motion_steps, noise_scale, noised, renoise, snapshot
 from .seeds import frame_generators, randn_per_frame, shuffled_windows
 
@@ -41,6 +41,8 @@ class VideoPlan:
     fill: str = "reflect"  # what a shift brings into view: "reflect" (mirror) or "noise" (fresh noise at T)
     init_image: torch.Tensor | None = None  # image-to-video: frame 0's scaled latent (c, h, w), pinned
     end_image: torch.Tensor | None = None  # and the last frame's (keys must then be (0, frames - 1))
+    between: torch.Tensor | None = None  # with end_image: every frame's clean start (frames, c, h, w), see between.py
+    between_in_view: torch.Tensor | None = None  # where `between` shows known content (frames, 1, h, w); None: all
     keys: tuple[int, ...] = (0,)  # anchor frames; prompt travel keys several (text then per frame)
     key_seeds: tuple[int | None, ...] = (None,)  # per key: its own seed, or None to share frame 0's noise
     background: float = 0.0  # > 0: background smoothing strength (paper section 3.3)
@@ -110,11 +112,6 @@ def sample_video(
     anchor_gens = [gens[key] for gens in generators for key in keys]  # anchors: video-major, key order
     # Every frame starts as a warp of the anchor of the last key at or before it.
     key_of_frame = [video.anchor_of(k) for k in range(m)]
-    # Index tensors live on the device from the start: copying one there inside the loop
-    # would wait for the GPU at every step.
-    source = torch.tensor([i * n_keys + key_of_frame[k] for i in range(v) for k in range(m)], device=device)
-    since_key = torch.tensor([k - keys[key_of_frame[k]] for k in range(m)], dtype=torch.float64)
-    shifts = (since_key[:, None] * torch.tensor(plan.shift_per_frame, dtype=torch.float64)).repeat(v, 1)
     travel = n_keys > 1
     cond_rows = torch.arange(v * m, device=device) if travel else None
     key_rows = torch.tensor([i * m + key for i in range(v) for key in keys], device=device)  # video-major, key order
@@ -127,18 +124,7 @@ def sample_video(
                            refine=plan.subject_mask == "refined")
     done = 0
 
-    cameras = None
-    if plan.camera is not None:  # relative to the frame's key: C_k C_key^-1
-        at_key = torch.stack([plan.camera[k] @ torch.linalg.inv(plan.camera[keys[key_of_frame[k]]]) for k in range(m)])
-        cameras = at_key.repeat(v, 1, 1)  # (videos * frames, 3, 3)
-
-    def warp(anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """W_k applied to the anchor of every frame k, and where the result shows content that
-        was in view (None: everywhere).  # (videos * frames, c, h, w)"""
-        repeated = anchors[source]
-        if cameras is None and plan.fill == "reflect":
-            return translate(repeated, shifts), None
-        return camera_warp(repeated, cameras if cameras is not None else translation_matrices(shifts))
+    warp = key_warp(plan.frames, v, keys, key_of_frame, plan.shift_per_frame, plan.camera, plan.fill, device)
 
     def spread(anchors: torch.Tensor) -> torch.Tensor:
         return warp(anchors)[0]
@@ -246,6 +232,11 @@ def sample_video(
         x_anchor_t, scheduler, rng_states = at_t
         # 3. x~_{T'}^k = W_k(x_{T'}^0): the anchor, translated by k * (dx, dy) (or moved by the camera).
         warped, in_view = warp(x)
+        if plan.between is not None:
+            # An end image: the frames between start from the two images' dissolve (each moved
+            # by the motion from its own key), under frame 0's noise moved as W_k moves it.
+            warped = noised(scheduler, plan.between.to(device).repeat(v, 1, 1, 1), warp(pinned_noise)[0], at.warp)
+            in_view = None if plan.between_in_view is None else plan.between_in_view.to(device).repeat(v, 1, 1, 1)
         # 4. Re-noise T' -> T with the DDPM forward process; frame 0 restarts from its own x_T.
         later = [g for gens in generators for k, g in enumerate(gens) if k not in keys]
         noise = randn_per_frame(later, (c, h, w), device, torch.float32)
@@ -271,3 +262,4 @@ def sample_video(
     finally:
         for net, old in reversed(list(zip(nets, previous))):
             restore_attention(net, old)
+
