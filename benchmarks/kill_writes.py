@@ -1,6 +1,6 @@
-"""`kill -9` during real exports: does the pair under the final names always match?
+"""`kill -9` during real exports and project saves: does the pair under the final names always match?
 
-    python benchmarks/kill_writes.py                 # 50 kills each: MP4 + sidecar, PNG folder
+    python benchmarks/kill_writes.py                 # 50 kills each: MP4 + sidecar, PNG folder, project save
     python benchmarks/kill_writes.py --kills 10 --frames 20
 
 Each round starts `t2vz_desktop.media.export_video` in a fresh Python process (64x64 frames, a
@@ -16,6 +16,11 @@ and checks:
   - no `.part` or journal is left.
 Prints one line per case: kills, mismatched pairs, how many ended old / new, and how many kills
 left a commit journal that the next start rolled forward.
+
+The project case saves a project whose generated clips (and their sidecars) the save copies into
+NAME_media/ before it writes the project file, killed the same way; it checks that the project
+file is the old or the new one, that every clip it names is there whole (the bytes of its
+source), and that the next save leaves no `.part` behind.
 """
 
 from __future__ import annotations
@@ -51,6 +56,22 @@ frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(n)]
 print("ready", flush=True)
 sys.stdin.readline()
 export_video(iter(frames), path, ExportOptions(format=fmt, metadata=recipe))
+print("done", flush=True)
+"""
+
+
+SAVE_CHILD = """
+import sys
+from pathlib import Path
+from t2vz_desktop.app.project import MediaItem, Project
+path, own, marker, n = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+p = Project.new(64, 64, 8)
+for i in range(n):
+    clip = own / f"{marker}-{i}.mp4"
+    p.add_media(MediaItem(f"m{i}", str(clip), clip.name, 64, 64, 8.0, 10, recipe=None, generated=True))
+print("ready", flush=True)
+sys.stdin.readline()
+p.save(path, own_media=(own,))
 print("done", flush=True)
 """
 
@@ -153,6 +174,85 @@ def run_case(folder: Path, fmt: str, kills: int, frames: int, rng: random.Random
     return "\n".join([line, *("    " + p for p in problems)])
 
 
+def start_save(path: Path, own: Path, marker: str, clips: int, size: int) -> subprocess.Popen:
+    for i in range(clips):  # each round's clips differ in bytes and length, so a mix shows
+        (own / f"{marker}-{i}.mp4").write_bytes(os.urandom(size + i))
+        (own / f"{marker}-{i}.json").write_text(recipe(marker, i))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    child = subprocess.Popen([sys.executable, "-c", SAVE_CHILD, str(path), str(own), marker, str(clips)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout.readline().strip() == "ready"
+    return child
+
+
+def save_state(path: Path, own: Path) -> tuple[str | None, str]:
+    """(marker, problem): the marker of the saved project if it and every clip it names are whole."""
+    from t2vz_desktop.app.project import Project
+
+    try:
+        project = Project.load(path)
+    except Exception as e:  # noqa: BLE001 - any failure to read is what we count
+        return None, f"the project does not load: {e}"
+    markers = {m.name.split("-")[0] for m in project.media.values()}
+    if len(markers) != 1:
+        return None, f"clips of several saves: {sorted(markers)}"
+    for item in project.media.values():
+        clip = Path(item.path)
+        if not clip.is_file() or clip.read_bytes() != (own / item.name).read_bytes():
+            return None, f"{item.name} is missing or not whole"
+        sidecar = clip.with_suffix(".json")
+        if not sidecar.is_file() or sidecar.read_text() != (own / sidecar.name).read_text():
+            return None, f"the sidecar of {item.name} is missing or not whole"
+    return markers.pop(), ""
+
+
+def run_save_case(folder: Path, kills: int, clips: int, size: int, rng: random.Random) -> str:
+    from t2vz_desktop.app.project import media_folder
+
+    own, path = folder / "generated", folder / "film.t2vz"
+    own.mkdir()
+    child = start_save(path, own, "start", clips, size)
+    t0 = time.perf_counter()
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == "done"
+    duration = time.perf_counter() - t0
+    child.wait()
+    previous = "start"
+    counts = {"old": 0, "new": 0, "mismatched": 0, "leftovers": 0, "killed with .part": 0}
+    problems = []
+    for i in range(kills):
+        marker = f"round{i}"
+        child = start_save(path, own, marker, clips, size)
+        delay = rng.uniform(0, 1.3)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        time.sleep(delay * duration)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        got, problem = save_state(path, own)
+        if got not in (previous, marker) or problem:
+            counts["mismatched"] += 1
+            problems.append(f"round {i}: {problem or got}")
+            continue
+        counts["old" if got == previous else "new"] += 1
+        previous = got
+        from t2vz_desktop.app.project import Project
+
+        def parts_left() -> list[str]:
+            return [n for d in (folder, media_folder(path)) if d.is_dir() for n in os.listdir(d) if n.endswith(".part")]
+
+        counts["killed with .part"] += bool(parts_left())
+        # The next save (here: of the project as it now stands) removes the killed one's leftovers.
+
+        Project.load(path).save(path, own_media=(own,))
+        counts["leftovers"] += bool(parts_left())
+    line = (f"project save ({clips} clips of {size // 1024} KiB + sidecars, then the project file): {kills} kills, "
+            f"{counts['mismatched']} mismatched, {counts['old']} old, {counts['new']} new, "
+            f"{counts['killed with .part']} kills left .part files, {counts['leftovers']} still there after the next save; one save takes {duration * 1000:.0f} ms")
+    return "\n".join([line, *("    " + p for p in problems)])
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kills", type=int, default=50)
@@ -166,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
             folder = Path(tmp) / fmt
             folder.mkdir()
             print(run_case(folder, fmt, a.kills, a.frames, rng), flush=True)
+    with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
+        print(run_save_case(Path(tmp), a.kills, 4, 4 * 2**20, rng), flush=True)
 
 
 if __name__ == "__main__":

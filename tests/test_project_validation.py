@@ -235,3 +235,37 @@ def test_save_copies_our_generated_clips_through_a_temporary_name(tmp_path, monk
     assert (media_folder(path) / "gen.mp4").read_bytes() == b"video" * 1000
     assert Project.load(path).media["g"].path == str(media_folder(path) / "gen.mp4")
     assert [f.name for f in media_folder(path).iterdir()] == ["gen.mp4"]
+
+
+def test_the_next_save_removes_what_a_killed_save_left_and_keeps_a_live_writers(tmp_path):
+    """A save killed with -9 leaves its `.part` copies (named with its pid, media.atomic); the next
+    save removes those of a dead writer, beside the project and in its media folder, and keeps
+    those of a writer that still runs."""
+    import subprocess
+    import sys
+
+    from test_atomic_writes import dead_pid
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        own = tmp_path / "unsaved"
+        own.mkdir()
+        (own / "gen.mp4").write_bytes(b"video" * 1000)
+        (own / "gen.json").write_text(RECIPE)
+        p = Project.new(64, 64, 8)
+        p.add_media(MediaItem("g", str(own / "gen.mp4"), "gen.mp4", 64, 48, 8.0, 10, recipe=RECIPE, generated=True))
+        path = tmp_path / "film.t2vz"
+        media = media_folder(path)
+        media.mkdir()
+        dead, live = dead_pid(), sleeper.pid
+        leftovers = {tmp_path / f".film.t2vz.{dead}-0123abcd.part": False, media / f".gen.mp4.{dead}-0123abcd.part": False,
+                     media / f".gen.json.{dead}-0123abcd.part": False, media / f".gen.mp4.{live}-89abcdef.part": True}
+        for file in leftovers:
+            file.write_bytes(b"half")
+        p.save(path, own_media=(own,))
+        for file, kept in leftovers.items():
+            assert file.exists() == kept, file.name
+        assert sorted(f.name for f in media.iterdir() if not f.name.startswith(".")) == ["gen.json", "gen.mp4"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -19,6 +19,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..engine.request import FieldError, GenerationRequest, RequestError, from_data
+from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
 from .project import FORMAT_VERSION, Clip, MediaItem, Project, ProjectFileError, Track, media_folder, new_id
 
 MAX_FRAME = 10**7  # about 11.5 days at 10 fps: anything later is a damaged or hostile file
@@ -265,6 +266,8 @@ def write_project(project: Project, path: Path, own_media: Iterable[Path] = ()) 
     with its media complete under their final names."""
     path = Path(path)
     target = media_folder(path)
+    settle(path)  # leftovers of a save that was killed: its writer is gone
+    clean_folder(target)
     owned = [Path(os.path.realpath(p)) for p in own_media]
     here = Path(os.path.realpath(target))
     for item in project.media.values():
@@ -274,38 +277,17 @@ def write_project(project: Project, path: Path, own_media: Iterable[Path] = ()) 
         if not any(source.is_relative_to(folder) for folder in owned):
             continue
         target.mkdir(parents=True, exist_ok=True)
-        copy_atomic(source, target / source.name)
         sidecar = source.with_suffix(".json")
-        if sidecar.is_file() and any(Path(os.path.realpath(sidecar)).is_relative_to(f) for f in owned):
-            copy_atomic(sidecar, target / sidecar.name)
+        own_sidecar = sidecar.is_file() and any(Path(os.path.realpath(sidecar)).is_relative_to(f) for f in owned)
+        copy_atomic([source, sidecar] if own_sidecar else [source], target)
         item.path = str(target / source.name)
-    write_atomic(path, project_text(project_data(project, path.parent.resolve())))
+    atomic_write_text(path, project_text(project_data(project, path.parent.resolve())))
 
 
-def copy_atomic(source: Path, destination: Path) -> None:
-    """Copy a file so that `destination` is either absent/old or the complete copy: the bytes go
-    to a hidden .part file in the same folder, are flushed to disk, then renamed over it."""
-    temp = destination.with_name(f".{destination.name}.{new_id()}.part")
-    try:
-        shutil.copy2(source, temp)
-        fd = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the bytes are on disk before the name points at them
-        finally:
-            os.close(fd)
-        os.replace(temp, destination)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write text so that a crash mid-write leaves the old file intact (a .part, then a rename)."""
-    temp = path.with_name(f".{path.name}.{new_id()}.part")
-    try:
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+def copy_atomic(sources: list[Path], folder: Path) -> None:
+    """Copy files (a clip and its sidecar) into `folder` under their own names, all or none
+    (media.atomic.AtomicGroup): the bytes go to hidden `.NAME.PID-RANDOM.part` files, are fsynced,
+    then renamed into place. A killed copy's parts carry the dead pid, so the next save removes them."""
+    with AtomicGroup() as group:
+        for source in sources:
+            shutil.copy2(source, group.temp_for(folder / source.name))
