@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
 from .attention import FrameBatch
+from .noise_schedule import estimate_x0
+from .options import ANCHOR, Option, Run
 
 # Words that describe where or how, not what: left out of the default subject.
 _SPLIT = re.compile(r"\b(?:on|in|at|with|under|over|near|by|against|behind|above|below|inside|from)\b|[,.;:]")
@@ -170,3 +172,55 @@ def blend_background(x: torch.Tensor, anchor_warped: torch.Tensor, masks: torch.
     x, anchor_warped: (rows, c, h, w); masks: (rows, 1, h, w) with 1 on the subject."""
     background = strength * anchor_warped + (1 - strength) * x
     return masks * x + (1 - masks) * background
+
+
+class BackgroundSmoothing(Option):
+    """Hooks `install` (probes on the UNet's cross-attention), `after_model` (the refined mask's
+    anchor latents), `after_step` (the paper's blend, every frame from T) and `report` (the mask,
+    for the preview)."""
+
+    def __init__(self, run: Run):
+        plan, self.run = run.plan, run
+        self.branch = run.text.text_branch * run.videos  # slot of video i is branch * videos + i
+        self.maps = SubjectMaps({self.branch + i: t for i, t in enumerate(plan.subject_tokens)},
+                                run.latent_shape[1:], refine=plan.subject_mask == "refined")
+        self._restore = None
+
+    def install(self, unet, frames) -> None:
+        self.unet = unet
+        self._restore = install_probes(unet, frames, self.maps, self.run.plan.subject_layers)
+
+    def remove(self) -> None:
+        if self._restore is not None:
+            self.unet.set_attn_processor(self._restore)
+
+    def after_model(self, i, x, eps, phase):
+        if not self.maps.refine:
+            return
+        # The anchors' predicted clean latents, where the mask's outline comes from. Anchor rows
+        # are video-major in key order: each video's first key is every keys-th.
+        every = len(self.run.plan.keys) if phase == ANCHOR else self.run.frames
+        anchors = estimate_x0(self.run.scheduler, x[::every], eps[::every], i)
+        self.maps.latents = {self.branch + j: anchors[j] for j in range(self.run.videos)}
+
+    def masks(self) -> torch.Tensor | None:
+        """Frame 0's foreground mask, moved to every frame.  # (videos * frames, 1, h, w)"""
+        found = [self.maps.mask(self.branch + i) for i in range(self.run.videos)]
+        if any(m is None for m in found):
+            return None
+        return self.run.spread(torch.stack(found)[:, None].to(self.run.device))
+
+    def report(self, i, x, eps, phase):
+        return {"subject_mask": self.masks()} if self.run.previews else {}
+
+    def after_step(self, i, x, phase):
+        """Pull each later frame's background toward the warped anchor (paper section 3.3)."""
+        masks = self.masks() if phase != ANCHOR else None
+        if masks is None:
+            return x
+        m = self.run.frames
+        anchor_warped = self.run.spread(x[::m])
+        later = torch.arange(self.run.videos * m, device=x.device) % m != 0
+        x = x.clone()
+        x[later] = blend_background(x[later], anchor_warped[later], masks[later], self.run.plan.background)
+        return x

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from .motion import key_warp
+from .noise_schedule import noised
+from .options import Option, Run
 from .preview import scaled_latents
 
 
@@ -49,3 +51,19 @@ def dissolve_latents(vae, images: torch.Tensor, frames: int, shift_per_frame: tu
     latents = torch.cat([scaled_latents(vae, mixed[i:i + batch].to(param.dtype)).float()
                          for i in range(0, frames, batch)])
     return latents, in_view
+
+
+class EndImageDissolve(Option):
+    """Hooks `warped` (step 3): the frames between the pinned images start from their dissolve
+    (VideoPlan.between, made by `dissolve_latents`), noised to T' with the start image's pinned
+    noise moved as W_k moves it, instead of W_k(x_T'^0)."""
+
+    def __init__(self, run: Run, pinned_noise: torch.Tensor):
+        self.run, self.noise = run, pinned_noise  # (videos * keys, c, h, w)
+
+    def warped(self, x, in_view):
+        plan, v = self.run.plan, self.run.videos
+        x = noised(self.run.scheduler, plan.between.to(self.run.device).repeat(v, 1, 1, 1), self.run.spread(self.noise),
+                   self.run.at.warp)
+        in_view = None if plan.between_in_view is None else plan.between_in_view.to(self.run.device).repeat(v, 1, 1, 1)
+        return x, in_view

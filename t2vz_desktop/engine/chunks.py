@@ -139,6 +139,64 @@ def _travel_groups(layout: VideoLayout, rows: list[int], branches: int) -> list[
     return groups
 
 
+def batches(layout: VideoLayout, chunk_size: int) -> list[list[int]]:
+    """The rows that meet the model together at one step, in the order they must run.  # [[row, ...], ...]
+
+    With several keys every anchor comes first, so that its keys and values exist for the frames
+    before it. Otherwise chunks never span two videos: a video then meets the model in the same
+    calls (same batch sizes, same rows) in a batch as alone, and the model's kernels, whose
+    rounding depends on the batch size, give it the same numbers: re-made alone, it is bit-exact.
+    """
+    if len(layout.keys) > 1:
+        key_rows = [v * layout.frames + key for v in range(layout.videos) for key in layout.keys]
+        others = [r for r in range(layout.rows) if r not in set(key_rows)]
+        size = len(others) if chunk_size <= 0 else chunk_size
+        return [key_rows] + [others[a : a + size] for a in range(0, len(others), size) if others[a : a + size]]
+    return [list(range(v * layout.frames + a, v * layout.frames + b))
+            for v in range(layout.videos) for a, b in chunk_bounds(layout.frames, chunk_size)]
+
+
+@torch.no_grad()
+def denoise_rows(
+    denoiser: Denoiser,
+    x: torch.Tensor,  # (len(rows), c, h, w): those rows' latents, already scaled by the scheduler
+    t: torch.Tensor,
+    rows: list[int],
+    layout: VideoLayout,
+    text: Conditioning,
+    text_rows: torch.Tensor,  # (len(rows),): each row's index into the text tables
+    frames: FrameBatch | None,
+) -> torch.Tensor:
+    """Guided model output for one batch of rows at one step.  # (len(rows), c, h, w)
+
+    Everything it reads is an argument: the rows' latents, the text tables, and in `frames` the
+    anchors' keys/values recorded earlier in this step (and, with an attention window, the last
+    frames' of the batch before), which it updates for the batches after it. So a batch can run
+    in another process or machine given that state, and its result does not depend on what ran
+    in the same call."""
+    branches = text.branches()
+    device, n = x.device, len(rows)
+    frame_index = torch.tensor(rows, device=device) % layout.frames if not _is_run(rows) else \
+        torch.arange(rows[0], rows[-1] + 1, device=device) % layout.frames
+    if frames is not None:
+        if len(layout.keys) > 1:
+            frames.groups = _travel_groups(layout, rows, len(branches))
+        else:
+            frames.groups = _groups(layout, rows[0], rows[-1] + 1, len(branches))
+    try:
+        emb = torch.cat([e[text_rows] for e, _ in branches])
+        with_image = torch.cat([torch.full((n,), img, dtype=torch.bool, device=device) for _, img in branches])
+        pred = denoiser(x.repeat(len(branches), 1, 1, 1), t, emb, frame_index.repeat(len(branches)), with_image)
+        return text.combine(list(pred.chunk(len(branches))))
+    finally:
+        if frames is not None:
+            frames.groups = []
+
+
+def _is_run(rows: list[int]) -> bool:
+    return rows == list(range(rows[0], rows[-1] + 1))
+
+
 @torch.no_grad()
 def predict_noise(
     denoiser: Denoiser,
@@ -150,49 +208,18 @@ def predict_noise(
     frames: FrameBatch | None,
     cond_rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Guided model output for every row, computed chunk by chunk.  # (rows, c, h, w)
-
-    `cond_rows` picks each row's embeddings from the text tables (default: its video's)."""
-    branches = text.branches()
-    rows = torch.arange(layout.rows, device=model_input.device)
-    video_of_row, frame_of_row = rows // layout.frames, rows % layout.frames
-    cond_rows = video_of_row if cond_rows is None else cond_rows.to(model_input.device)
-    travel = len(layout.keys) > 1
-    if travel:  # every anchor first, so that its keys and values exist for the frames before it
-        key_rows = [v * layout.frames + key for v in range(layout.videos) for key in layout.keys]
-        others = [r for r in range(layout.rows) if r not in set(key_rows)]
-        size = len(others) if chunk_size <= 0 else chunk_size
-        batches = [key_rows] + [others[a : a + size] for a in range(0, len(others), size)]
-    else:
-        # Chunks never span two videos: a video then meets the model in the same calls (same
-        # batch sizes, same rows) in a batch as alone, and the model's kernels, whose rounding
-        # depends on the batch size, give it the same numbers: re-made alone, it is bit-exact.
-        batches = [list(range(v * layout.frames + a, v * layout.frames + b))
-                   for v in range(layout.videos) for a, b in chunk_bounds(layout.frames, chunk_size)]
+    """Guided model output for every row, computed batch by batch (`batches`, `denoise_rows`).
+    `cond_rows` picks each row's embeddings from the text tables (default: its video's).  # (rows, c, h, w)"""
+    device = model_input.device
+    if cond_rows is None:
+        cond_rows = torch.arange(layout.rows, device=device) // layout.frames
+    cond_rows = cond_rows.to(device)
     out = torch.empty_like(model_input)
     if frames is not None:
         frames.new_step()
-    device = model_input.device
-    for batch in batches:
-        if not batch:
-            continue
+    for batch in batches(layout, chunk_size):
         # A run of rows is a slice; only travel's scattered rows need an index tensor. Either
         # way no host data goes to the device here: such a copy waits for the GPU to finish.
-        contiguous = batch == list(range(batch[0], batch[-1] + 1))
-        index = slice(batch[0], batch[-1] + 1) if contiguous else torch.tensor(batch, device=device)
-        n = len(batch)
-        x = model_input[index].repeat(len(branches), 1, 1, 1)
-        emb = torch.cat([e[cond_rows[index]] for e, _ in branches])
-        frame_index = frame_of_row[index].repeat(len(branches))
-        with_image = torch.cat([torch.full((n,), img, dtype=torch.bool, device=device) for _, img in branches])
-        if frames is not None:
-            if travel:
-                frames.groups = _travel_groups(layout, batch, len(branches))
-            else:
-                frames.groups = _groups(layout, batch[0], batch[-1] + 1, len(branches))
-        pred = denoiser(x, t, emb, frame_index, with_image)
-        out[index] = text.combine(list(pred.chunk(len(branches))))
-    if frames is not None:
-        frames.groups = []
+        index = slice(batch[0], batch[-1] + 1) if _is_run(batch) else torch.tensor(batch, device=device)
+        out[index] = denoise_rows(denoiser, model_input[index], t, batch, layout, text, cond_rows[index], frames)
     return out
-

@@ -15,6 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .noise_schedule import estimate_x0
+from .options import ANCHOR, Option, Run
+
 
 @dataclass(frozen=True)
 class PreviewMap:
@@ -55,3 +58,15 @@ def latents_to_rgb(latents: torch.Tensor, preview: PreviewMap) -> np.ndarray:
     x = latents.detach().float().cpu().permute(0, 2, 3, 1)
     rgb = x @ preview.weight + preview.bias
     return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+class Previews(Option):
+    """Hooks `report`: the x0 estimate of every frame after each step, for the live preview (in the
+    anchor phase the anchors' estimate moved to every frame by the motion)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def report(self, i, x, eps, phase):
+        x0 = estimate_x0(self.run.scheduler, x, eps, i)
+        return {"denoised": self.run.spread(x0) if phase == ANCHOR else x0}

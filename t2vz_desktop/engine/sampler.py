@@ -1,25 +1,45 @@
-"""The Text2Video-Zero denoising loop (ALGORITHM.md sections 1-2), step by step.
+"""The Text2Video-Zero denoising loop (ALGORITHM.md sections 1-2; Khachatryan et al., ICCV 2023,
+sections 3.1-3.2), step by step.
 
 Frame 0 of each video is an ordinary Stable Diffusion sample. It is denoised alone down to T',
 warped by the motion field to make the other frames, which are re-noised back to T; then all
 frames are denoised together from T, every frame attending to its video's frame 0.
+
+How the options join the loop. `sample_video` names the method's five steps and nothing else;
+each option (prompt travel's key seeds, pinned start/end images, the end image's dissolve,
+background smoothing, noise windows, fresh noise where the motion uncovers the frame, previews)
+is an `options.Option` in its own file that hooks fixed points of the loop (options.py lists
+them) and passes everything else through. `options_for` below is the one registration: a new
+option is its own file plus one line there, and the loop does not change. What is not a hook is
+set-up: the camera path is part of W_k (motion.key_warp), the attention window part of the
+cross-frame attention (attention.FrameBatch), the guided modes' shared noise a second short path
+through the same steps (plan.init == "shared"). Composition rather than subclassing keeps the
+loop one screen long and each option testable alone; the hooks are plain methods, so their order
+is the registration's.
 """
 
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from .attention import FrameBatch, install_cross_frame_attention, restore_attention
-from .background import SubjectMaps, blend_background, install_probes
+from .background import BackgroundSmoothing
+from .between import EndImageDissolve
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
+from .fill import EnteringNoise
 from .motion import key_warp
-from .noise_schedule import estimate_x0, expand_history, motion_steps, noise_scale, noised, renoise, snapshot
-from .seeds import frame_generators, randn_per_frame, shuffled_windows
+from .noise_schedule import expand_history, motion_steps, renoise, snapshot
+from .options import ANCHOR, VIDEO, Option, Options, Run
+from .pinned import PinnedImages
+from .preview import Previews
+from .seeds import NoiseWindow, frame_generators, randn_per_frame
+from .travel import KeySeeds
 
 
 @dataclass(frozen=True)
@@ -71,10 +91,6 @@ class StepState:
     subject_mask: torch.Tensor | None = None  # background smoothing's foreground  # (videos * frames, h, w)
 
 
-def _step_kwargs(scheduler, generators) -> dict:
-    return {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
-
-
 @torch.no_grad()
 def sample_video(
     unet,
@@ -88,178 +104,161 @@ def sample_video(
     attention_models: list | None = None,
     previews: bool = True,
 ) -> torch.Tensor:
-    """Denoised latents of every frame of every video.  # (videos * frames, c, h, w)
+    """Text2Video-Zero sampling (ALGORITHM.md section 1): denoised latents of every frame of
+    every video.  # (videos * frames, c, h, w)
 
-    With `previews` off the callback still counts the steps but gets no x0 estimate or mask
-    (each costs work and, on a GPU, a wait for the step to finish).
-
+    `callback` gets a StepState after every UNet step; with `previews` off it still counts the
+    steps but gets no x0 estimate or mask (each costs work and, on a GPU, a wait for the step).
     `denoiser` replaces the plain UNet call in guided modes (ControlNet, Instruct-Pix2Pix);
     `attention_models` are the networks that get cross-frame attention (default: the UNet).
     """
-    m, v = plan.frames, plan.videos
-    c = unet.config.out_channels  # latent channels; an Instruct-Pix2Pix UNet takes 8 in
-    denoiser = denoiser or unet_denoiser(unet)
-    h, w = plan.latent_size
+    run = start_run(unet, scheduler, text, plan, device, previews and callback is not None)
+    options = options_for(run)
+    ts, at, keys = run.timesteps, run.at, plan.keys
+    with cross_frame_attention(run, unet, attention_models, options) as frames:
+        steps = Steps(run, options, frames, denoiser or unet_denoiser(unet), unet.dtype, callback, cancel)
+        # 1. x_T^0 ~ N(0, I) for the anchors only (one per key with prompt travel).
+        x = options.first_noise(
+            randn_per_frame(run.anchor_generators, run.latent_shape, device, torch.float32) * scheduler.init_noise_sigma)
+        if plan.init == "shared":  # guided modes: every frame starts from that noise, all denoised from the start
+            return steps(x.repeat_interleave(plan.frames, dim=0), range(len(ts)), VIDEO)
+        # 2. Denoise the anchors alone down to T', keeping their latent at T (and the sampler's
+        #    and the random streams' state there, where they restart). A pinned image needs none.
+        if (pinned := options.pinned(at.warp)) is not None:
+            restart, x = (options.pinned(at.restart), snapshot(run.scheduler), rng_states(run)), pinned
+        else:
+            x = steps(x, range(at.restart), ANCHOR)
+            restart = (x.clone(), snapshot(run.scheduler), rng_states(run))
+            x = steps(x, range(at.restart, at.warp), ANCHOR)
+        x_T, run.scheduler, states = restart
+        # 3. x~_{T'}^k = W_k(x_{T'}^0): each frame's anchor moved by k * (dx, dy), or by the camera.
+        warped, in_view = options.warped(*run.warp(x))
+        # 4. x_T^k = sqrt(a_T / a_T') x~_{T'}^k + sqrt(1 - a_T / a_T') eps_k for the later frames;
+        #    the anchors restart from their own x_T.
+        later = ~torch.tensor([k in keys for _ in range(plan.videos) for k in range(plan.frames)], device=device)
+        eps = options.renoise_noise(randn_per_frame(run.later_generators, run.latent_shape, device, torch.float32))
+        x = torch.empty_like(warped)
+        x[later] = options.renoised(renoise(run.scheduler, warped[later], eps, at), None if in_view is None else in_view[later])
+        x[~later] = x_T
+        for g, state in zip(run.anchor_generators, states):
+            g.set_state(state)
+        expand_history(run.scheduler, run.spread)
+        # 5. Denoise all frames together from T, each attending to its anchor (section 2; between
+        #    two keys, to both keys' anchors, blended by position).
+        return steps(x, range(at.restart, len(ts)), VIDEO)
+
+
+def start_run(unet, scheduler, text: Conditioning, plan: VideoPlan, device: torch.device, previews: bool) -> Run:
+    """The scheduler's timeline, the rows' layout, every frame's random stream and W_k."""
     scheduler.set_timesteps(plan.steps, device=device)
-    ts = scheduler.timesteps
-    at = motion_steps(ts, plan.t_restart, plan.t_warp)
-    total = len(ts) if plan.init == "shared" else at.warp + (len(ts) - at.restart)
-    if plan.init_image is not None and plan.init == "motion":
-        total = len(ts) - at.restart
-    generators = [frame_generators(seed, m) for seed in plan.seeds]  # [video][frame]
-    keys, n_keys = plan.keys, len(plan.keys)
-    video = VideoLayout(v, m, keys)
-    anchor_gens = [gens[key] for gens in generators for key in keys]  # anchors: video-major, key order
-    # Every frame starts as a warp of the anchor of the last key at or before it.
-    key_of_frame = [video.anchor_of(k) for k in range(m)]
-    travel = n_keys > 1
-    cond_rows = torch.arange(v * m, device=device) if travel else None
-    key_rows = torch.tensor([i * m + key for i in range(v) for key in keys], device=device)  # video-major, key order
-    anchor_rows = key_rows if travel else None
-    smoothing = plan.background > 0 and plan.init == "motion" and plan.subject_tokens is not None
-    frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing else None
-    maps = None
-    if smoothing:
-        maps = SubjectMaps({text.text_branch * v + i: t for i, t in enumerate(plan.subject_tokens)}, (h, w),
-                           refine=plan.subject_mask == "refined")
-    done = 0
+    h, w = plan.latent_size
+    layout = VideoLayout(plan.videos, plan.frames, plan.keys)
+    key_of_frame = [layout.anchor_of(k) for k in range(plan.frames)]  # each frame follows the last key at or before it
+    return Run(
+        plan=plan, scheduler=scheduler, text=text, device=device,
+        latent_shape=(unet.config.out_channels, h, w),  # an Instruct-Pix2Pix UNet takes 8 channels in, gives 4
+        timesteps=scheduler.timesteps,
+        at=motion_steps(scheduler.timesteps, plan.t_restart, plan.t_warp),
+        layout=layout,
+        generators=[frame_generators(seed, plan.frames) for seed in plan.seeds],
+        key_rows=torch.tensor([i * plan.frames + key for i in range(plan.videos) for key in plan.keys], device=device),
+        warp=key_warp(plan.frames, plan.videos, plan.keys, key_of_frame, plan.shift_per_frame, plan.camera, plan.fill,
+                      device),
+        previews=previews,
+    )
 
-    warp = key_warp(plan.frames, v, keys, key_of_frame, plan.shift_per_frame, plan.camera, plan.fill, device)
 
-    def spread(anchors: torch.Tensor) -> torch.Tensor:
-        return warp(anchors)[0]
-
-    pinned = None
+def options_for(run: Run) -> Options:
+    """The one registration: which options this plan turns on, in the order their hooks run."""
+    plan, options = run.plan, []
+    if len(plan.keys) > 1:
+        options.append(KeySeeds(run))
     if plan.init_image is not None:
-        # Image-to-video: frame 0 is the user's image at every step, noised to that step with
-        # one fixed noise (re-noising to T' alone would keep too little of it); an end image
-        # pins the last frame the same way, as the anchor of a second key.
-        pinned_noise = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32)
-        images = [plan.init_image] + ([] if plan.end_image is None else [plan.end_image])
-        if len(images) != n_keys:
-            raise ValueError(f"{len(images)} pinned image(s) for {n_keys} key(s)")
-        image = torch.stack(images).to(device, torch.float32).repeat(v, 1, 1, 1)  # (videos * keys, c, h, w)
+        options.append(pinned := PinnedImages(run))
+        if plan.between is not None:
+            options.append(EndImageDissolve(run, pinned.noise))
+    if smoothing(plan):
+        options.append(BackgroundSmoothing(run))
+    if plan.noise_window:
+        options.append(NoiseWindow(run))
+    options.append(EnteringNoise(run))
+    if run.previews:
+        options.append(Previews(run))
+    return Options(options)
 
-        def pinned(i: int) -> torch.Tensor:
-            if i >= len(ts):
-                return image.clone()
-            return noised(scheduler, image, pinned_noise, i)
 
-    def step(i: int, x: torch.Tensor, layout: VideoLayout, gens: list, phase: str) -> torch.Tensor:
-        nonlocal done
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
-        t = ts[i]
-        pins = slice(None) if phase == "anchor" else key_rows
-        if pinned is not None:
-            x = x.clone()
-            x[pins] = pinned(i)
-        model_input = scheduler.scale_model_input(x, t).to(unet.dtype)
-        rows = anchor_rows if phase == "anchor" else cond_rows
-        out = predict_noise(denoiser, model_input, t, layout, text, plan.chunk_size, frames, rows).float()
-        done += 1
-        x0 = estimate_x0(scheduler, x, out, i) if callback is not None and previews else None
-        if maps is not None and maps.refine:
-            # The anchors' predicted clean latents, where the mask's outline comes from (the
-            # estimate is per row, so the preview's, when there is one, already holds them).
-            # Anchor rows are video-major in key order: each video's first key is every n_keys-th.
-            rows_of = (lambda y: y[::n_keys]) if phase == "anchor" else (lambda y: y[::m])
-            anchors = rows_of(x0) if x0 is not None else estimate_x0(scheduler, rows_of(x), rows_of(out), i)
-            maps.latents = {text.text_branch * v + j: anchors[j] for j in range(v)}
-        if x0 is not None:
-            callback(StepState(done, total, int(t), phase, spread(x0) if phase == "anchor" else x0, subject_masks()))
-        elif callback is not None:
-            callback(StepState(done, total, int(t), phase, None))
-        x = scheduler.step(out, t, x, **_step_kwargs(scheduler, gens), return_dict=False)[0]
-        if pinned is not None:
-            x[pins] = pinned(i + 1)
-        if maps is not None and phase == "video":
-            x = smooth_background(x)
-        return x
+def smoothing(plan: VideoPlan) -> bool:
+    return plan.background > 0 and plan.init == "motion" and plan.subject_tokens is not None
 
-    def subject_masks() -> torch.Tensor | None:
-        """Frame 0's foreground mask, warped to every frame.  # (rows, 1, h, w)"""
-        found = [maps.mask(text.text_branch * v + i) for i in range(v)] if maps is not None else [None]
-        if any(mk is None for mk in found):
-            return None
-        return spread(torch.stack(found)[:, None].to(device))
 
-    def smooth_background(x: torch.Tensor) -> torch.Tensor:
-        """Pull each later frame's background toward the warped anchor (paper section 3.3)."""
-        masks = subject_masks()
-        if masks is None:
-            return x
-        anchor_warped = spread(x[::m])
-        later = torch.arange(v * m, device=x.device) % m != 0
-        x = x.clone()
-        x[later] = blend_background(x[later], anchor_warped[later], masks[later], plan.background)
-        return x
+def rng_states(run: Run) -> list[torch.Tensor]:
+    return [g.get_state() for g in run.anchor_generators]
 
+
+@contextmanager
+def cross_frame_attention(run: Run, unet, attention_models: list | None, options: Options):
+    """Cross-frame attention on `attention_models` (default: the UNet) and the options' own
+    processors, for the loop's duration; yields the FrameBatch that describes each UNet call
+    (None when nothing attends across frames)."""
+    plan = run.plan
+    frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing(plan) else None
     nets = (attention_models or [unet]) if plan.cross_frame else []
     previous = [install_cross_frame_attention(net, frames, prefix=f"{i}:") for i, net in enumerate(nets)]
-    if maps is not None:
-        previous.append(install_probes(unet, frames, maps, plan.subject_layers))
-        nets = nets + [unet]
     try:
-        # 1. x_T^0 ~ N(0, I), the anchor of each video only.
-        x = randn_per_frame(anchor_gens, (c, h, w), device, torch.float32) * scheduler.init_noise_sigma
-        if travel:  # later keys share frame 0's noise (a steady layout) unless they have a seed
-            x = x.view(v, n_keys, c, h, w)
-            for j, seed in enumerate(plan.key_seeds):
-                if j and seed is None:
-                    x[:, j] = x[:, 0]
-                elif j:
-                    own = torch.Generator("cpu").manual_seed(seed)
-                    x[:, j] = torch.randn((c, h, w), generator=own).to(device) * scheduler.init_noise_sigma
-            x = x.reshape(v * n_keys, c, h, w)
-        every_frame = [g for gens in generators for g in gens]
-        if plan.init == "shared":
-            # Guided modes: one noise for all frames, all denoised together from the start.
-            x = x.repeat_interleave(m, dim=0)
-            for i in range(len(ts)):
-                x = step(i, x, video, every_frame, "video")
-            return x
-        # 2. Denoise the anchors alone down to T', keeping their latent (and the sampler's and
-        #    the random streams' state) at T, where they restart.
-        anchors = VideoLayout(v * n_keys, 1)
-        if pinned is not None:  # the anchor is the image: nothing to denoise
-            at_t = (pinned(at.restart), snapshot(scheduler), [g.get_state() for g in anchor_gens])
-            x = pinned(at.warp)
-        for i in range(0 if pinned is None else at.warp, at.warp):
-            if i == at.restart:
-                at_t = (x.clone(), snapshot(scheduler), [g.get_state() for g in anchor_gens])
-            x = step(i, x, anchors, anchor_gens, "anchor")
-        x_anchor_t, scheduler, rng_states = at_t
-        # 3. x~_{T'}^k = W_k(x_{T'}^0): the anchor, translated by k * (dx, dy) (or moved by the camera).
-        warped, in_view = warp(x)
-        if plan.between is not None:
-            # An end image: the frames between start from the two images' dissolve (each moved
-            # by the motion from its own key), under frame 0's noise moved as W_k moves it.
-            warped = noised(scheduler, plan.between.to(device).repeat(v, 1, 1, 1), warp(pinned_noise)[0], at.warp)
-            in_view = None if plan.between_in_view is None else plan.between_in_view.to(device).repeat(v, 1, 1, 1)
-        # 4. Re-noise T' -> T with the DDPM forward process; frame 0 restarts from its own x_T.
-        later = [g for gens in generators for k, g in enumerate(gens) if k not in keys]
-        noise = randn_per_frame(later, (c, h, w), device, torch.float32)
-        if plan.noise_window:
-            noise = torch.cat([shuffled_windows(n, plan.noise_window, seed) for n, seed in
-                               zip(noise.split(m - n_keys), plan.seeds)])
-        is_anchor = torch.tensor([k in keys for _ in range(v) for k in range(m)], device=device)
-        x = torch.empty_like(warped)
-        x[~is_anchor] = renoise(scheduler, warped[~is_anchor], noise, at)
-        if in_view is not None:
-            # What enters the view has no content yet: fresh noise at T, not stretched borders.
-            fresh = randn_per_frame(later, (c, h, w), device, torch.float32) * noise_scale(scheduler, at.restart)
-            x[~is_anchor] = in_view[~is_anchor] * x[~is_anchor] + (1 - in_view[~is_anchor]) * fresh
-        x[is_anchor] = x_anchor_t
-        for g, state in zip(anchor_gens, rng_states):
-            g.set_state(state)
-        expand_history(scheduler, spread)
-        # 5. Denoise all frames together from T, with cross-frame attention (between two keys,
-        #    to both keys' anchors, blended by position).
-        for i in range(at.restart, len(ts)):
-            x = step(i, x, video, every_frame, "video")
-        return x
+        options.install(unet, frames)
+        try:
+            yield frames
+        finally:
+            options.remove()
     finally:
         for net, old in reversed(list(zip(nets, previous))):
             restore_attention(net, old)
+
+
+class Steps:
+    """Denoising steps: `steps(x, range(a, b), phase)` runs steps a..b-1 of the schedule on the
+    anchors alone (ANCHOR) or on every frame (VIDEO), the options' hooks around each."""
+
+    def __init__(self, run: Run, options: Option, frames: FrameBatch | None, denoiser: Denoiser, dtype: torch.dtype,
+                 callback: Callable[[StepState], None] | None, cancel: CancelToken | None):
+        self.run, self.options, self.frames, self.denoiser, self.dtype = run, options, frames, denoiser, dtype
+        self.callback, self.cancel = callback, cancel
+        plan, at, n = run.plan, run.at, len(run.timesteps)
+        self.total = n if plan.init == "shared" else at.warp + (n - at.restart)
+        if plan.init_image is not None and plan.init == "motion":
+            self.total = n - at.restart
+        self.done = 0
+        travel = len(plan.keys) > 1
+        # Which text row each batch row reads: with travel every frame (and each anchor) its own.
+        self.rows = {ANCHOR: run.key_rows if travel else None,
+                     VIDEO: torch.arange(run.layout.rows, device=run.device) if travel else None}
+        self.layouts = {ANCHOR: VideoLayout(plan.videos * len(plan.keys), 1), VIDEO: run.layout}
+        self.generators = {ANCHOR: run.anchor_generators, VIDEO: [g for gens in run.generators for g in gens]}
+
+    def __call__(self, x: torch.Tensor, steps: range, phase: str) -> torch.Tensor:
+        for i in steps:
+            x = self.step(i, x, phase)
+        return x
+
+    def step(self, i: int, x: torch.Tensor, phase: str) -> torch.Tensor:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled()
+        run, t = self.run, self.run.timesteps[i]
+        x = self.options.before_model(i, x, phase)
+        model_input = run.scheduler.scale_model_input(x, t).to(self.dtype)
+        eps = predict_noise(self.denoiser, model_input, t, self.layouts[phase], run.text, run.plan.chunk_size,
+                            self.frames, self.rows[phase]).float()
+        self.done += 1
+        self.options.after_model(i, x, eps, phase)
+        if self.callback is not None:
+            self.callback(StepState(self.done, self.total, int(t), phase, **{"denoised": None,
+                                                                                **self.options.report(i, x, eps, phase)}))
+        x = run.scheduler.step(eps, t, x, **_step_kwargs(run.scheduler, self.generators[phase]), return_dict=False)[0]
+        return self.options.after_step(i, x, phase)
+
+
+def _step_kwargs(scheduler, generators) -> dict:
+    return {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
+
+
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .options import Option, Run
+
 
 SHUFFLE_STREAM = 2**32 - 1  # a "frame index" no video reaches: the stream of noise shuffles
 
@@ -48,3 +50,16 @@ def shuffled_windows(noise: torch.Tensor, window: int, seed: int) -> torch.Tenso
         order.append(torch.randperm(window, generator=g))
     index = torch.cat(order)[: len(noise)].to(noise.device)
     return noise[index]
+
+
+class NoiseWindow(Option):
+    """Hooks `renoise_noise` (step 4): each video's later frames re-use their first window's noise
+    in shuffled order (`shuffled_windows`)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def renoise_noise(self, noise: torch.Tensor) -> torch.Tensor:  # (videos * later frames, c, h, w)
+        plan = self.run.plan
+        return torch.cat([shuffled_windows(n, plan.noise_window, seed)
+                          for n, seed in zip(noise.split(plan.frames - len(plan.keys)), plan.seeds)])
