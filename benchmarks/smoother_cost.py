@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.threads:
         cv2.setNumThreads(a.threads)
-    print(f"| size | ms/frame | error, noisy | error, smoothed | uncovered band, noisy | uncovered band, smoothed |")
+    print("| size | ms/frame | error, noisy | error, smoothed | uncovered band, noisy | uncovered band, smoothed |")
     print("|------|----------|--------------|-----------------|-----------------------|--------------------------|")
     for size in a.sizes:
         clean, noisy, band = panning_scene(size, a.frames)

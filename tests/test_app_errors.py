@@ -8,7 +8,6 @@ import json
 import threading
 
 import pytest
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QPushButton
 from test_app_fixtures import make_clip, window  # noqa: F401 - the fixture
 

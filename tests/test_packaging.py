@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import ast
 import configparser
-import importlib.util
 import os
 import shutil
 import stat
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

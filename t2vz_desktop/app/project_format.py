@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..engine.request import FieldError, GenerationRequest, RequestError, from_data
 from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
-from .project import FORMAT_VERSION, Clip, MediaItem, Project, ProjectFileError, Track, media_folder, new_id
+from .project import FORMAT_VERSION, MediaItem, Project, ProjectFileError, Track, media_folder
 
 MAX_FRAME = 10**7  # about 11.5 days at 10 fps: anything later is a damaged or hostile file
 MAX_SOURCE_SIDE = 65536  # pixels: larger than any codec writes

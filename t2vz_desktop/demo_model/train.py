@@ -15,7 +15,6 @@ written to a temporary folder and renamed into place.
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import json
 import math
