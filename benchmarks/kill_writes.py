@@ -90,10 +90,8 @@ def start(path: Path, fmt: str, marker: str, n: int) -> subprocess.Popen:
     return child
 
 
-def export_seconds(folder: Path, fmt: str, n: int) -> float:
-    """How long one export takes from 'go' to its end (to place the kills)."""
-    path = folder / ("calibrate" if fmt == "png" else f"calibrate.{fmt}")
-    child = start(path, fmt, "calibrate", n)
+def run_to_end(child: subprocess.Popen) -> float:
+    """Let a started child write, to its end; seconds from 'go' to 'done' (to place the kills)."""
     t0 = time.perf_counter()
     child.stdin.write("go\n")
     child.stdin.flush()
@@ -101,6 +99,20 @@ def export_seconds(folder: Path, fmt: str, n: int) -> float:
     took = time.perf_counter() - t0
     child.wait()
     return took
+
+
+def kill_after(child: subprocess.Popen, seconds: float) -> None:
+    """Let a started child write, and SIGKILL it `seconds` later."""
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    time.sleep(seconds)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
+def export_seconds(folder: Path, fmt: str, n: int) -> float:
+    """How long one export takes."""
+    return run_to_end(start(folder / ("calibrate" if fmt == "png" else f"calibrate.{fmt}"), fmt, "calibrate", n))
 
 
 def state(path: Path, fmt: str) -> tuple[str | None, str]:
@@ -143,12 +155,7 @@ def run_case(folder: Path, fmt: str, kills: int, frames: int, rng: random.Random
         marker = f"round-{i}"
         n = frames + i % 3  # a different length each round, so old and new cannot be confused
         child = start(path, fmt, marker, n)
-        delay = rng.uniform(0, 1.3) if i % 2 == 0 else rng.uniform(0.7, 1.2)
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        time.sleep(delay * duration)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        kill_after(child, (rng.uniform(0, 1.3) if i % 2 == 0 else rng.uniform(0.7, 1.2)) * duration)
         if child.returncode == 0:
             counts["finished by the kill"] += 1
         names = os.listdir(folder)
@@ -211,25 +218,13 @@ def run_save_case(folder: Path, kills: int, clips: int, size: int, rng: random.R
 
     own, path = folder / "generated", folder / "film.t2vz"
     own.mkdir()
-    child = start_save(path, own, "start", clips, size)
-    t0 = time.perf_counter()
-    child.stdin.write("go\n")
-    child.stdin.flush()
-    assert child.stdout.readline().strip() == "done"
-    duration = time.perf_counter() - t0
-    child.wait()
+    duration = run_to_end(start_save(path, own, "start", clips, size))
     previous = "start"
     counts = {"old": 0, "new": 0, "mismatched": 0, "leftovers": 0, "killed with .part": 0}
     problems = []
     for i in range(kills):
         marker = f"round{i}"
-        child = start_save(path, own, marker, clips, size)
-        delay = rng.uniform(0, 1.3)
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        time.sleep(delay * duration)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        kill_after(start_save(path, own, marker, clips, size), rng.uniform(0, 1.3) * duration)
         got, problem = save_state(path, own)
         if got not in (previous, marker) or problem:
             counts["mismatched"] += 1
