@@ -12,15 +12,29 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit,
-    QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..engine.camera import CameraKey
 from ..engine.paths import resources_dir
 from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, GenerationRequest, PromptKey
 from ..engine.system import find_models
+from .panel_widgets import KeyTable, Section, float_box, row_of, spin_box
 from .worker import Job
 
 CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
@@ -31,108 +45,6 @@ MAX_SEED = 2**31 - 1
 
 def demo_model_present() -> bool:
     return (resources_dir() / "models" / "demo" / "model_index.json").is_file()
-
-
-class Section(QWidget):
-    """A titled group that folds away: a toggle button over its content (collapsed by default)."""
-
-    def __init__(self, title: str, content: QWidget, expanded: bool = False, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.title = title
-        self.button = QToolButton()
-        self.button.setCheckable(True)
-        self.button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.button.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
-        self.button.toggled.connect(self.set_expanded)
-        self.content = content
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.button)
-        layout.addWidget(content)
-        self.button.setChecked(expanded)
-        self.set_expanded(expanded)
-
-    def set_expanded(self, on: bool) -> None:
-        self.button.setChecked(on)
-        self.button.setArrowType(Qt.DownArrow if on else Qt.RightArrow)
-        self.button.setText(self.title)
-        self.content.setVisible(on)
-
-    @property
-    def expanded(self) -> bool:
-        return self.button.isChecked()
-
-
-class KeyTable(QTableWidget):
-    """Rows of keyframes, edited in place; + adds a row after the last key, - removes the selection."""
-
-    changed = Signal()
-
-    def __init__(self, columns: tuple[str, ...], defaults: list[str], parent: QWidget | None = None):
-        super().__init__(0, len(columns), parent)
-        self.defaults = defaults
-        self.setHorizontalHeaderLabels(list(columns))
-        self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.setMinimumHeight(96)
-        self.setMaximumHeight(130)
-        self.itemChanged.connect(lambda _: self.changed.emit())
-
-    def add_row(self, values: list | None = None) -> None:
-        if values is None:
-            last = self.row_values(self.rowCount() - 1) if self.rowCount() else None
-            values = list(self.defaults)
-            if last:
-                values[0] = str(int(float(last[0] or 0)) + 8)
-        self.blockSignals(True)
-        row = self.rowCount()
-        self.insertRow(row)
-        for col, value in enumerate(values):
-            self.setItem(row, col, QTableWidgetItem(_text(value)))
-        self.blockSignals(False)
-        self.changed.emit()
-
-    def remove_selected(self) -> None:
-        for row in sorted({i.row() for i in self.selectedIndexes()}, reverse=True):
-            self.removeRow(row)
-        self.changed.emit()
-
-    def set_rows(self, rows: list[list]) -> None:
-        self.blockSignals(True)
-        self.setRowCount(0)
-        self.blockSignals(False)
-        for values in rows:
-            self.add_row(values)
-        self.changed.emit()
-
-    def row_values(self, row: int) -> list[str]:
-        return [(self.item(row, c).text().strip() if self.item(row, c) else "") for c in range(self.columnCount())]
-
-    def rows(self) -> list[list[str]]:
-        return [self.row_values(r) for r in range(self.rowCount())]
-
-    def with_buttons(self) -> QWidget:
-        add, remove = QToolButton(), QToolButton()
-        add.setText("+")
-        add.setToolTip("Add a key")
-        remove.setText("-")
-        remove.setToolTip("Remove the selected keys")
-        add.clicked.connect(lambda: self.add_row())
-        remove.clicked.connect(self.remove_selected)
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self)
-        layout.addWidget(_row(add, remove, QWidget()))
-        return box
-
-
-def _text(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "" if value is None else str(value)
 
 
 class GenerationPanel(QWidget):
@@ -154,10 +66,10 @@ class GenerationPanel(QWidget):
         self._fill_models()
         self.model.activated.connect(self._model_chosen)
 
-        self.frames = _spin(1, 1000, 8, "Number of frames")
-        self.width_box = _spin(0, 4096, 0, "Width in pixels (auto: the model's size)", step=8, special="auto")
-        self.height_box = _spin(0, 4096, 0, "Height in pixels (auto: the model's size)", step=8, special="auto")
-        self.steps = _spin(0, 1000, 0, "Denoising steps (auto: the model's default)", special="auto")
+        self.frames = spin_box(1, 1000, 8, "Number of frames")
+        self.width_box = spin_box(0, 4096, 0, "Width in pixels (auto: the model's size)", step=8, special="auto")
+        self.height_box = spin_box(0, 4096, 0, "Height in pixels (auto: the model's size)", step=8, special="auto")
+        self.steps = spin_box(0, 1000, 0, "Denoising steps (auto: the model's default)", special="auto")
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(-0.5, 50)
         self.guidance.setSingleStep(0.5)
@@ -165,7 +77,7 @@ class GenerationPanel(QWidget):
         self.guidance.setSpecialValueText("auto")
         self.guidance.setToolTip("Classifier-free guidance scale; 1 or less turns it off")
 
-        self.seed = _spin(0, MAX_SEED, random.randrange(MAX_SEED), "Seed: the same seed and settings give the same video")
+        self.seed = spin_box(0, MAX_SEED, random.randrange(MAX_SEED), "Seed: the same seed and settings give the same video")
         self.seed_lock = QCheckBox("lock")
         self.seed_lock.setToolTip("Locked: every job uses this seed. Unlocked: a new random seed per job")
         dice = QToolButton()
@@ -175,24 +87,24 @@ class GenerationPanel(QWidget):
 
         self.motion_auto = QCheckBox("paper default")
         self.motion_auto.setChecked(True)
-        self.dx = _dspin(-512, 512, 4.0, "Pixels per frame to the right")
-        self.dy = _dspin(-512, 512, 0.0, "Pixels per frame down")
+        self.dx = float_box(-512, 512, 4.0, "Pixels per frame to the right")
+        self.dy = float_box(-512, 512, 0.0, "Pixels per frame down")
         self.motion_auto.toggled.connect(lambda on: (self.dx.setEnabled(not on), self.dy.setEnabled(not on)))
         self.dx.setEnabled(False)
         self.dy.setEnabled(False)
 
-        self.chunk = _spin(0, 1024, 8, "Frames per UNet call: memory stays flat, the result is the same", special="all")
+        self.chunk = spin_box(0, 1024, 8, "Frames per UNet call: memory stays flat, the result is the same", special="all")
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
 
         # -- consistency (the engine's options beyond the paper) --
-        self.attention_window = _spin(0, 16, 0, "Cross-frame attention also looks at this many earlier frames "
+        self.attention_window = spin_box(0, 16, 0, "Cross-frame attention also looks at this many earlier frames "
                                       "(1: sparse-causal); paper: every frame attends to frame 0", special="paper")
-        self.noise_window = _spin(0, 1000, 0, "Frames past this window reuse its noise, shuffled "
+        self.noise_window = spin_box(0, 1000, 0, "Frames past this window reuse its noise, shuffled "
                                   "(steadier long videos); off: fresh noise", special="off")
-        self.background = _dspin(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
+        self.background = float_box(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
                                  "toward frame 0; the paper uses about 0.6; off: 0")
         self.background.setSingleStep(0.1)
         self.background.setSpecialValueText("off")
@@ -204,7 +116,7 @@ class GenerationPanel(QWidget):
         self.subject_mask.setToolTip("How background smoothing finds the foreground: refined (the subject's "
                                      "attention picks the object, frame 0's own latent draws its outline) or "
                                      "attention (the coarse attention map alone)")
-        self.smooth = _dspin(0, 1, DEFAULT_SMOOTH, "Flow-guided smoothing of the decoded frames (blends each frame "
+        self.smooth = float_box(0, 1, DEFAULT_SMOOTH, "Flow-guided smoothing of the decoded frames (blends each frame "
                              f"with its motion-aligned neighbours against flicker), 0 (off) to 1; default {DEFAULT_SMOOTH:g}")
         self.smooth.setSingleStep(0.1)
         self.smooth.setSpecialValueText("off")
@@ -263,11 +175,11 @@ class GenerationPanel(QWidget):
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("Frames", self.frames)
-        form.addRow("Size", _row(self.width_box, QLabel("x"), self.height_box))
+        form.addRow("Size", row_of(self.width_box, QLabel("x"), self.height_box))
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
-        form.addRow("Seed", _row(self.seed, dice, self.seed_lock))
-        form.addRow("Motion", _row(self.motion_auto, QLabel("dx"), self.dx, QLabel("dy"), self.dy))
+        form.addRow("Seed", row_of(self.seed, dice, self.seed_lock))
+        form.addRow("Motion", row_of(self.motion_auto, QLabel("dx"), self.dx, QLabel("dy"), self.dy))
         form.addRow("Chunk size", self.chunk)
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Device", self.device)
@@ -281,7 +193,7 @@ class GenerationPanel(QWidget):
         layout.addWidget(settings)
         layout.addWidget(self.consistency)
         layout.addWidget(self.keyframes)
-        layout.addWidget(_row(self.generate_button, self.cancel_button))
+        layout.addWidget(row_of(self.generate_button, self.cancel_button))
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Queue"))
         layout.addWidget(self.queue)
@@ -346,7 +258,7 @@ class GenerationPanel(QWidget):
         browse = QToolButton()
         browse.setText("...")
         browse.clicked.connect(lambda: self._choose_image(setter, title))
-        return edit, _row(edit, browse)
+        return edit, row_of(edit, browse)
 
     def _choose_image(self, setter, title: str) -> None:
         file, _ = QFileDialog.getOpenFileName(self, title, "", "Images (*.png *.jpg *.jpeg *.webp)")
@@ -496,31 +408,3 @@ class GenerationPanel(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
-
-
-def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1, special: str | None = None) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    if special:
-        box.setSpecialValueText(special)
-    return box
-
-
-def _dspin(lo: float, hi: float, value: float, tip: str) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
-
-
-def _row(*widgets: QWidget) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for w in widgets:
-        layout.addWidget(w)
-    return row

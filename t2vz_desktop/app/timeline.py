@@ -12,18 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QToolButton, QVBoxLayout, QWidget
 
-from . import theme
 from .document import ProjectDocument
 from .media_bin import MEDIA_MIME, dropped_files
 from .project import Clip, MediaItem
+from .timeline_paint import AUDIO_H, HEADER_W, LANE_H, LANES, RULER_H, TRACK_H, TimelinePainting
 
-RULER_H, TRACK_H, AUDIO_H, HEADER_W = 24, 52, 28, 64
-LANE_H = 16  # each keyframe lane under a selected generated clip
-LANES = ("camera", "prompt")
 KEY_GRAB = 6  # px around a keyframe marker that pick it
 EDGE_GRAB = 6  # px from a clip's edge that start a trim instead of a move
 SNAP_PX = 10
@@ -43,7 +40,7 @@ class Drag:
     to: int = 0
 
 
-class TimelineView(QWidget):
+class TimelineView(TimelinePainting, QWidget):
     playhead_moved = Signal(int)
     selection_changed = Signal(str)  # clip id, "" for none
     files_dropped = Signal(list, str, int)  # [Path], track id, frame
@@ -215,155 +212,6 @@ class TimelineView(QWidget):
         self.scroll = max(0, min(value, max(0, self.content_width() - (self.width() - HEADER_W) // 2)))
         self.view_changed.emit()
         self.update()
-
-    # -- painting ------------------------------------------------------------------------------
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), theme.BASE)
-        self._paint_ruler(p)
-        for i, track in enumerate(self.project.tracks):
-            y = self.track_y(track.id)
-            p.fillRect(QRect(HEADER_W, y, self.width(), self.track_h(track.id) - 1), theme.BACKGROUND if i % 2 else theme.BASE)
-            for clip in track.clips:
-                self._paint_clip(p, clip, track.id)
-        self._paint_lanes(p)
-        self._paint_audio_lane(p)
-        self._paint_ghost(p)
-        self._paint_headers(p)
-        x = self.x_of(self.playhead)
-        if x >= HEADER_W:
-            p.setPen(QPen(theme.PLAYHEAD, 2))
-            p.drawLine(int(x), 0, int(x), self.height())
-            p.setBrush(theme.PLAYHEAD)
-            p.drawRect(int(x) - 4, 0, 8, 8)
-        p.end()
-
-    def _paint_ruler(self, p: QPainter) -> None:
-        p.fillRect(QRect(0, 0, self.width(), RULER_H), theme.PANEL)
-        fps = max(self.project.fps, 1)
-        # a labelled tick every 1, 2, 5, 10... seconds, so labels never crowd
-        every = next(s for s in (1, 2, 5, 10, 30, 60, 300, 600, 3600) if s * fps * self.ppf >= 70)
-        p.setPen(theme.MUTED)
-        first = int(self.frame_at_x(HEADER_W) // (every * fps))
-        last = int(self.frame_at_x(self.width()) // (every * fps)) + 1
-        for k in range(first, last + 1):
-            x = int(self.x_of(k * every * fps))
-            if x >= HEADER_W:
-                p.drawLine(x, RULER_H - 8, x, RULER_H)
-                p.drawText(x + 3, RULER_H - 10, f"{k * every // 60}:{k * every % 60:02d}")
-
-    def _paint_clip(self, p: QPainter, clip: Clip, track_id: str) -> None:
-        rect = self.clip_rect(clip, track_id)
-        if rect.right() < HEADER_W or rect.left() > self.width():
-            return
-        item = self.project.media[clip.media_id]
-        dragging = self.drag is not None and self.drag.clip_id == clip.id and self.drag.mode in ("move", "left", "right")
-        color = QColor(theme.GENERATED_CLIP if item.generated else theme.CLIP)
-        if item.offline:
-            color = QColor(120, 40, 40)
-        if dragging:
-            color.setAlpha(90)
-        selected = clip.id == self.selected
-        p.setPen(QPen(QColor(255, 255, 255), 2) if selected else QPen(color.darker(150), 1))
-        p.setBrush(color)
-        p.drawRoundedRect(rect, 3, 3)
-        inner = rect.adjusted(3, 3, -3, -3)
-        if self.thumbnails is not None and inner.width() > 40 and not item.offline:
-            thumb = self.thumbnails(item)
-            h = int(inner.height())
-            w = min(int(h * thumb.width() / max(thumb.height(), 1)), int(inner.width()) - 4)
-            source = QRect(0, 0, int(w * thumb.height() / h), thumb.height())  # crop, never squash
-            p.drawPixmap(QRect(int(inner.left()), int(inner.top()), w, h), thumb, source)
-            inner.setLeft(inner.left() + w + 4)
-        p.setPen(theme.TEXT)
-        label = ("OFFLINE " if item.offline else "") + item.name
-        p.drawText(inner, Qt.AlignLeft | Qt.AlignVCenter, p.fontMetrics().elidedText(label, Qt.ElideRight, int(inner.width())))
-
-    def _paint_lanes(self, p: QPainter) -> None:
-        """Camera and prompt keyframe lanes under the selected generated clip, keys as diamonds."""
-        lanes = self.lane_clip()
-        if lanes is None:
-            return
-        _, clip = lanes
-        left, right = self.x_of(clip.start), self.x_of(clip.end)
-        colors = {"camera": QColor(120, 200, 255), "prompt": QColor(255, 190, 90)}
-        for lane in LANES:
-            top = self.lane_y(lane)
-            p.fillRect(QRectF(HEADER_W, top, self.width(), LANE_H - 1), theme.PANEL.darker(120))
-            p.fillRect(QRectF(left, top + 1, right - left, LANE_H - 3), colors[lane].darker(400))
-            keys = self.project.keys(clip.media_id, lane)
-            for i, k in enumerate(keys):
-                frame = k["frame"]
-                if self.drag is not None and self.drag.mode == "key" and self.drag.lane == lane and self.drag.key == frame:
-                    frame = self.drag.to
-                x = self.key_x(clip, frame)
-                if x is None:
-                    continue
-                cy, r = top + LANE_H / 2 - 0.5, LANE_H / 2 - 2
-                diamond = QPolygonF([QPointF(x, cy - r), QPointF(x + r, cy), QPointF(x, cy + r), QPointF(x - r, cy)])
-                selected = self.selected_key == (lane, k["frame"])
-                p.setPen(QPen(QColor(255, 255, 255), 2) if selected else QPen(colors[lane].darker(160), 1))
-                p.setBrush(colors[lane].lighter(130) if selected else colors[lane])
-                p.drawPolygon(diamond)
-                if lane == "prompt":  # the prompt, as far as the next key leaves room
-                    following = [self.key_x(clip, n["frame"]) for n in keys[i + 1:]]
-                    room = min([f for f in following if f is not None] + [right]) - x - r - 6
-                    if room > 24:
-                        p.setPen(theme.TEXT)
-                        text = p.fontMetrics().elidedText(k["prompt"], Qt.ElideRight, int(room))
-                        p.drawText(QRectF(x + r + 3, top, room, LANE_H), Qt.AlignVCenter, text)
-
-    def _paint_audio_lane(self, p: QPainter) -> None:
-        y = self.tracks_bottom()
-        p.fillRect(QRect(HEADER_W, y, self.width(), AUDIO_H), theme.PANEL.darker(115))
-        for track in self.project.tracks:
-            for clip in track.clips:
-                item = self.project.media[clip.media_id]
-                if item.has_audio:
-                    r = QRectF(self.x_of(clip.start), y + 4, clip.length * self.ppf, AUDIO_H - 8)
-                    p.setPen(theme.AUDIO_CLIP.darker(140))
-                    p.setBrush(theme.AUDIO_CLIP)
-                    p.drawRoundedRect(r, 2, 2)
-                    p.setPen(theme.TEXT)
-                    name = p.fontMetrics().elidedText(item.name, Qt.ElideRight, int(r.width()) - 6)
-                    p.drawText(r.adjusted(4, 0, 0, 0), Qt.AlignVCenter, name)
-
-    def _paint_ghost(self, p: QPainter) -> None:
-        d = self.drag
-        if d is not None and d.mode in ("move", "left", "right"):
-            _, clip = self.project.find_clip(d.clip_id)
-            if d.mode == "move":
-                rect = self.clip_rect(clip, d.track_id, d.start)
-            elif d.mode == "left":
-                rect = self.clip_rect(clip, d.track_id, d.edge, clip.end - d.edge)
-            else:
-                rect = self.clip_rect(clip, d.track_id, clip.start, d.edge - clip.start)
-            p.setPen(QPen(QColor(255, 255, 255), 2, Qt.DashLine))
-            p.setBrush(QColor(255, 255, 255, 40))
-            p.drawRoundedRect(rect, 3, 3)
-        if self.drop_hint is not None:
-            track_id, frame = self.drop_hint
-            x = int(self.x_of(frame))
-            p.setPen(QPen(theme.ACCENT, 3))
-            p.drawLine(x, self.track_y(track_id), x, self.track_y(track_id) + TRACK_H)
-
-    def _paint_headers(self, p: QPainter) -> None:
-        p.fillRect(QRect(0, 0, HEADER_W, self.height()), theme.PANEL)
-        for track in self.project.tracks:
-            r = QRect(0, self.track_y(track.id), HEADER_W - 1, TRACK_H - 1)
-            p.fillRect(r, theme.ACCENT.darker(200) if track.id == self.current_track else theme.PANEL.lighter(110))
-            p.setPen(theme.TEXT)
-            p.drawText(r, Qt.AlignCenter, track.name)
-        if self.lane_clip() is not None:
-            for lane in LANES:
-                r = QRect(0, self.lane_y(lane), HEADER_W - 1, LANE_H - 1)
-                p.fillRect(r, theme.PANEL.darker(110))
-                p.setPen(theme.MUTED)
-                p.drawText(r.adjusted(6, 0, 0, 0), Qt.AlignVCenter, lane)
-        r = QRect(0, self.tracks_bottom(), HEADER_W - 1, AUDIO_H - 1)
-        p.fillRect(r, theme.PANEL.lighter(105))
-        p.setPen(theme.MUTED)
-        p.drawText(r, Qt.AlignCenter, "Audio")
 
     # -- mouse --------------------------------------------------------------------------------
     def hit(self, x: float, y: float) -> tuple[Clip | None, str, str]:

@@ -1,53 +1,44 @@
 """The main window: monitor in the middle; generation panel, media bin and timeline as docks;
-menus, toolbar and status bar; project files, autosave and crash recovery."""
+menus, toolbar and status bar, playback and timeline edits. Its other slots are mixed in from
+window_messages.py (messages, questions, first run), window_generation.py (jobs, Edit with...,
+Re-generate), window_import.py (importing) and project_files.py (open, save, autosave, recovery)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QStyle, QWidget,
-)
+from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QStyle, QWidget
 
-from .. import __version__
-from ..engine.paths import resources_dir
-from ..engine.request import RequestError
-from ..engine.system import describe_build, first_run_report, models_dir
-from ..media import MediaError, iter_frames, probe_video, read_recipe
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
-from .edit_dialog import EditDialog, EditSource
 from .errors import ErrorReporter, log_path, reports_errors
 from .export_dialog import ExportDialog
 from .media_bin import MediaBin
 from .monitor import PreviewMonitor
 from .panel import GenerationPanel
-from .project import MediaItem, Project, media_folder, new_id
+from .project import Project, new_id
 from .project_files import ProjectFilesMixin
-from .project_format import usable_recipe
-from .images import to_qimage
 from .render import FrameCache, fit_frame, frame_at, prefetch_at
 from .sysinfo import format_bytes, process_memory
 from .theme import apply_dark_theme
 from .timeline import TimelinePanel, TimelineView
-from .worker import Job, JobOutput, JobQueue, StepUpdate
+from .window_generation import GenerationMixin
+from .window_import import ImportMixin
+from .window_messages import APP_NAME, MessagesMixin, app_icon
+from .worker import JobQueue
 
-APP_NAME = "t2vz-desktop"
-VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
 
-
-class MainWindow(ProjectFilesMixin, QMainWindow):
+class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin, QMainWindow):
     open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
 
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
         super().__init__()
         apply_dark_theme(QApplication.instance())  # whoever opens the window gets the same look
-        self.setWindowIcon(_icon("app"))
+        self.setWindowIcon(app_icon("app"))
         self.settings = settings or QSettings("t2vz", APP_NAME)
         self.data_dir = data_dir or Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
         self.session = new_id()
@@ -98,7 +89,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         if shortcut is not None:
             action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
         if isinstance(icon, str):  # one of ours in resources/icons
-            action.setIcon(_icon(icon))
+            action.setIcon(app_icon(icon))
         elif icon is not None:
             action.setIcon(self.style().standardIcon(icon))
         action.setToolTip(tip or text.replace("&", "").rstrip("."))
@@ -140,10 +131,10 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         }
         undo = self.doc.undo.createUndoAction(self, "&Undo")
         undo.setShortcuts([QKeySequence(QKeySequence.Undo)])
-        undo.setIcon(_icon("undo"))
+        undo.setIcon(app_icon("undo"))
         redo = self.doc.undo.createRedoAction(self, "&Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        redo.setIcon(_icon("redo"))
+        redo.setIcon(app_icon("redo"))
         a["undo"], a["redo"] = undo, redo
 
         bar = self.menuBar()
@@ -221,95 +212,6 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         q.count_changed.connect(self._queue_count)
         q.model_loaded.connect(self._model_loaded)
 
-    # -- messages -----------------------------------------------------------------------------
-    def notify(self, text: str, error: bool = False) -> None:
-        """Tell the user: the status bar always, a (non-blocking) message box for errors."""
-        self.messages.append(text)
-        self.statusBar().showMessage(text.splitlines()[0], 8000)
-        if error:
-            box = QMessageBox(QMessageBox.Warning, APP_NAME, text, QMessageBox.Ok, self)
-            box.setAttribute(Qt.WA_DeleteOnClose)
-            box.open()
-
-    def ask_unsaved(self) -> str:
-        """'save', 'discard' or 'cancel' (tests replace this method)."""
-        answer = QMessageBox.question(
-            self, APP_NAME, "The project has unsaved changes. Save them?",
-            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save,
-        )
-        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
-
-    def ask_allow_pickle(self, path: Path) -> bool:
-        """Whether to load a pickle checkpoint, asked naming the file (tests replace this): the
-        only way the app grants allow_unsafe_pickle, never a recipe's or a project's value."""
-        answer = QMessageBox.warning(
-            self, APP_NAME, f"{path.name} is a pickle checkpoint ({path}).\nLoading it can run any code "
-            "that whoever made it put inside. Load it only if you trust where it came from.\n\nLoad it?",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
-
-    def ask_recover(self, path: Path) -> bool:
-        """Whether to open an autosave left by a session that did not close (tests replace this)."""
-        answer = QMessageBox.question(self, APP_NAME, "t2vz-desktop did not close properly last time.\n"
-                                      "Recover the autosaved project?", QMessageBox.Yes | QMessageBox.No)
-        return answer == QMessageBox.Yes
-
-    def about(self) -> QMessageBox:
-        """Version, the torch this installation runs on (a bundle's build_info.json), where
-        models are looked for. Non-blocking, so that a test can read it."""
-        text = (f"<b>t2vz-desktop {__version__}</b><br>A video editor that makes and edits videos with "
-                f"Text2Video-Zero.<br><br>Build: {describe_build()}<br>Device: "
-                f"{self.device_label.text().removeprefix('Device: ')}<br>Models folder: {models_dir()}")
-        box = QMessageBox(QMessageBox.Information, f"About {APP_NAME}", text, QMessageBox.Ok, self)
-        box.setIconPixmap(_icon("app").pixmap(64, 64))
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.open()
-        self.about_box = box
-        return box
-
-    def open_models_folder(self) -> Path:
-        """Create the Models folder if needed and show it in the file manager."""
-        folder = models_dir()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            self.notify(f"Cannot create the Models folder {folder}: {err.strerror}", error=True)
-            return folder
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-        self.statusBar().showMessage(f"Models folder: {folder} (new models appear in the model list)", 8000)
-        self.panel.refresh_models()
-        return folder
-
-    def first_run_check(self, report: dict | None = None, force: bool = False) -> QMessageBox | None:
-        """On the first start (or when asked from Help): say when there is no usable GPU or no
-        Stable Diffusion weights, and offer the built-in demo model and the Models folder."""
-        if not force and self.settings.value("first_run/done", False, type=bool):
-            return None
-        self.settings.setValue("first_run/done", True)
-        report = first_run_report() if report is None else report
-        if not (force or report["offer_demo"]):
-            return None
-        warn = report["gpu"] == "driver-too-old"
-        box = QMessageBox(QMessageBox.Warning if warn else QMessageBox.Information,
-                          "GPU and models" if force else "Welcome to t2vz-desktop", report["message"],
-                          QMessageBox.NoButton, self)
-        demo = box.addButton("Use the built-in demo model", QMessageBox.AcceptRole)
-        folder = box.addButton("Open Models folder", QMessageBox.ActionRole)
-        box.addButton(QMessageBox.Close)
-        box.setDefaultButton(demo)
-
-        def clicked(button) -> None:
-            if button is demo:
-                self.panel.set_model("demo")
-            elif button is folder:
-                self.open_models_folder()
-
-        box.buttonClicked.connect(clicked)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.open()
-        self.first_run_box = box
-        return box
-
     # -- view refresh ---------------------------------------------------------------------------
     def _refresh(self) -> None:
         self.bin.refresh(self.doc.project)
@@ -362,7 +264,7 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
             self._play_state_changed()
 
     def _play_state_changed(self) -> None:
-        self.actions_by_name["play"].setIcon(_icon("pause" if self.play_timer.isActive() else "play"))
+        self.actions_by_name["play"].setIcon(app_icon("pause" if self.play_timer.isActive() else "play"))
         self.show_playhead()
 
     def _tick(self) -> None:
@@ -422,76 +324,6 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         menu.addActions([a["add_track"], a["remove_track"], a["track_up"], a["track_down"]])
         return menu
 
-    # -- video-to-video, re-generation, image-to-video ---------------------------------------------
-    @reports_errors("Cannot open Edit with...")
-    def edit_with(self, clip_id: str = "", media_id: str = "") -> EditDialog | None:
-        """Open 'Edit with...' for a timeline clip (its in/out points give the frame range) or a
-        bin item (all of it; the result then goes on the bottom track)."""
-        project = self.doc.project
-        clip = project.find_clip(clip_id)[1] if clip_id else None
-        item = project.media.get(clip.media_id if clip else media_id)
-        if item is None or item.offline:
-            self.notify("This clip's file is offline: it cannot be edited.", error=True)
-            return None
-        source = EditSource(item.path, item.name, item.frames, item.fps, clip_id=clip_id, project_fps=project.fps)
-        if clip is not None:
-            source.start = item.source_frame(clip.in_point, project.fps)
-            source.end = item.source_frame(clip.out_point - 1, project.fps) + 1
-        dialog = EditDialog(source, self.panel.model_name(), self.panel.seed.value(), self)
-        if item.recipe:
-            dialog.prompt.setPlainText(json.loads(item.recipe)["prompts"][0])
-        dialog.accepted.connect(lambda: self.generate(dialog.request_fields(), above_clip=clip_id))
-        dialog.setAttribute(Qt.WA_DeleteOnClose)
-        dialog.open()
-        return dialog
-
-    def regenerate(self, clip_id: str) -> Job | None:
-        """Queue a clip's recipe again, with the keyframes edited on the timeline; the new take
-        lands on the track above, aligned with the clip."""
-        from ..engine.request import GenerationRequest, RequestError
-
-        _, clip = self.doc.project.find_clip(clip_id)
-        item = self.doc.project.media[clip.media_id]
-        try:  # the recipe's own allow_unsafe_pickle is dropped here; generate() asks the user
-            request = GenerationRequest.from_json(item.edited_recipe or item.recipe, f"the recipe of {item.name}")
-        except RequestError as e:
-            self.notify(f"Cannot re-generate {item.name}: {e}", error=True)
-            return None
-        fields = {f: getattr(request, f) for f in request.__dataclass_fields__}
-        return self.generate(fields, above_clip=clip_id)
-
-    def animate_frame(self) -> Path | None:
-        """Save the frame at the playhead as a PNG beside the generated media and make it the
-        start image of the generation panel (image-to-video)."""
-        frame = self.timeline.playhead
-        picture, clip = frame_at(self.doc.project, frame, self.frames)
-        if picture is None:
-            self.notify("No picture at the playhead to animate.")
-            return None
-        folder = self.generated_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"frame-{frame:05d}-{new_id()}.png"
-        if not to_qimage(picture).save(str(path)):
-            self.notify(f"Could not write {path}", error=True)
-            return None
-        self.panel.set_init_image(str(path))
-        item = self.doc.project.media[clip.media_id]
-        if item.recipe and not self.panel.prompt.toPlainText().strip():
-            self.panel.prompt.setPlainText(json.loads(item.recipe)["prompts"][0])
-        self.panel.show_message(f"Frame {frame} is the start image: describe the motion and Generate.")
-        self.notify(f"Saved frame {frame} as {path.name} for image-to-video")
-        return path
-
-    def update_camera_path(self, *_) -> None:
-        """Show the panel's camera keys over the monitor's frame, before generating."""
-        try:
-            keys = self.panel.camera()
-        except ValueError:
-            keys = None
-        w = self.panel.width_box.value() or self.doc.project.width
-        h = self.panel.height_box.value() or self.doc.project.height
-        self.monitor.set_camera_path(keys, self.panel.frames.value(), w, h)
-
     def add_track(self) -> None:
         track = self.doc.edit("Add track", lambda p: p.add_track())
         if track is not None:
@@ -514,142 +346,11 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
     def remove_media(self, media_id: str) -> None:
         self.doc.edit("Remove media", lambda p: p.remove_media(media_id))
 
-    @reports_errors("Cannot re-use the settings")
-    def reuse_settings(self, media_id: str) -> None:
-        item = self.doc.project.media.get(media_id)
-        if item is None or not item.recipe:
-            self.notify("This clip was not generated here: it has no settings to re-use.")
-            return
-        try:
-            self.panel.apply_recipe(item.recipe, "its recipe")
-        except RequestError as e:  # written by anyone: say it is the file, not the user
-            self.notify(f"The settings stored with {item.name} are damaged and cannot be re-used ({e})", error=True)
-            return
-        self.notify(f"Settings of {item.name} loaded into the generation panel.")
-
     def project_settings(self) -> None:
         dialog = ProjectSettingsDialog(self.doc.project, self)
         if dialog.exec():
             w, h, fps = dialog.values()
             self.doc.edit("Project settings", lambda p: p.set_format(w, h, fps))
-
-    # -- importing ----------------------------------------------------------------------------------
-    def import_dialog(self) -> None:
-        patterns = " ".join("*" + s for s in VIDEO_SUFFIXES)
-        files, _ = QFileDialog.getOpenFileNames(self, "Import media", "", f"Videos ({patterns})")
-        if files:
-            self.import_files([Path(f) for f in files])
-
-    def import_files(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> list[MediaItem]:
-        """Probe and add video files (to the bin, and to a track when dropped on one). A file
-        that cannot be read is named in a message and changes nothing."""
-        items, problems = [], []
-        for path in paths:
-            try:
-                items.append(self._probe(Path(path)))
-            except MediaError as e:
-                problems.append(f"{Path(path).name}: {e}")
-            except Exception as e:  # noqa: BLE001 - a bug met on this file: the dialog, then the next file
-                self.errors.report(e, f"Cannot import {Path(path).name}")
-        if items:
-            def add(p: Project) -> None:
-                at = frame
-                for item in items:
-                    p.add_media(item)
-                    if track_id:
-                        at = p.add_clip(track_id, item.id, at).end
-            self.doc.edit(f"Import {len(items)} file(s)", add)
-            self.notify(f"Imported {', '.join(i.name for i in items)}")
-        if problems:
-            self.notify("Could not import:\n" + "\n".join(problems), error=True)
-        return items
-
-    def _probe(self, path: Path) -> MediaItem:
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise MediaError(f"not a supported video file (MP4, MOV, WebM, MKV or GIF): {path}")
-        info = probe_video(path)
-        # a header can look fine over broken data: decode the first frame before accepting it
-        if info.frames < 1 or next(iter_frames(path, 0, 1), None) is None:
-            raise MediaError(f"no frames could be decoded from {path}")
-        recipe = usable_recipe(read_recipe(path))  # a video made elsewhere may carry anything
-        return MediaItem(new_id(), str(path.resolve()), path.name, info.width, info.height,
-                         info.fps or self.doc.project.fps, info.frames, info.has_audio, recipe, generated=False)
-
-    # -- generation -------------------------------------------------------------------------------
-    def generated_dir(self) -> Path:
-        """Saved projects keep generated clips beside the project file; unsaved ones in app data."""
-        if self.doc.path is not None:
-            return media_folder(self.doc.path)
-        return self.data_dir / "unsaved" / self.session
-
-    def generate(self, fields: dict, above_clip: str = "") -> Job | None:
-        """Queue a generation; None when the user refuses the consent it needs (a pickle checkpoint)."""
-        from ..engine.request import CONSENT_FIELDS, pickle_checkpoint
-
-        # Consent comes from the user only: whatever the fields carry (a recipe's values, via
-        # Re-generate) is dropped, and a pickle checkpoint needs a yes in a dialog naming the file.
-        fields = {k: v for k, v in fields.items() if k not in CONSENT_FIELDS}
-        checkpoint = pickle_checkpoint(fields.get("model"))
-        if checkpoint is not None:
-            if checkpoint.resolve() not in self.allowed_pickles and not self.ask_allow_pickle(checkpoint):
-                self.notify(f"Not generating: {checkpoint.name} is a pickle checkpoint and was not allowed.", error=True)
-                return None
-            self.allowed_pickles.add(checkpoint.resolve())
-            fields["allow_unsafe_pickle"] = True
-        fields = {**fields, "fps": self.doc.project.fps}
-        job = Job(new_id(), fields, self.generated_dir(), above_clip=above_clip)
-        self.queue.submit(job)
-        return job
-
-    def _job_status(self, job_id: str, text: str) -> None:
-        self.statusBar().showMessage(text, 5000)
-
-    def _queue_count(self, pending: int) -> None:
-        self.panel.set_busy(pending > 0)
-
-    def _job_started(self, job: Job) -> None:
-        self.panel.show_job(job)
-        self.panel.show_message(f"Generating: {job.title}")
-
-    def _job_step(self, update: StepUpdate) -> None:
-        if update.preview is not None:
-            self.stop_playback()
-            self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s, update.mask)
-
-    def _job_finished(self, job: Job, out: JobOutput) -> None:
-        self.panel.show_job(job)
-        self.monitor.end_preview()
-        item = MediaItem(new_id(), str(out.path), out.path.name, out.width, out.height, out.fps, out.frames,
-                         recipe=out.recipe, generated=True)
-        track_id = self.doc.project.tracks[-1].id  # the bottom track holds the main story
-        above = job.above_clip if any(c.id == job.above_clip for t in self.doc.project.tracks for c in t.clips) else ""
-
-        def add(p: Project):
-            p.add_media(item)
-            # an edit or a new take plays in place of its source: on the track above, same time
-            return p.add_clip_above(above, item.id) if above else p.add_clip(track_id, item.id)
-
-        clip = self.doc.edit("Add edited clip" if above else "Add generated clip", add)
-        if clip is not None:
-            self.timeline.select(clip.id)
-            self.timeline.set_playhead(clip.start)
-        self.show_playhead()
-        self.panel.show_message(f"Done in {out.seconds:.1f} s: {out.path.name}")
-        self.notify(f"Generated {out.path.name} ({out.frames} frames) in {out.seconds:.1f} s")
-
-    def _job_failed(self, job: Job, message: str) -> None:
-        self.panel.show_job(job)
-        self.monitor.end_preview()
-        self.show_playhead()
-        self.panel.show_message(message, error=True)
-        self.notify(f"Generation failed: {message}", error=True)
-
-    def _job_cancelled(self, job: Job) -> None:
-        self.panel.show_job(job)
-        self.monitor.end_preview()
-        self.show_playhead()
-        self.panel.show_message("Cancelled.")
-        self.notify("Job cancelled; nothing was written.")
 
     def _set_project(self, project: Project, path: Path | None) -> None:
         self.stop_playback()
@@ -699,7 +400,3 @@ class MainWindow(ProjectFilesMixin, QMainWindow):
         beside the project and closing drops the autosave, so after a clean close nothing refers
         to them any more."""
         shutil.rmtree(self.data_dir / "unsaved" / self.session, ignore_errors=True)
-
-
-def _icon(name: str) -> QIcon:
-    return QIcon(str(resources_dir() / "icons" / f"{name}.svg"))
