@@ -110,6 +110,16 @@ def kill_after(child: subprocess.Popen, seconds: float) -> None:
     child.wait()
 
 
+def tally(counts: dict, problems: list[str], i: int, got: str | None, problem: str, previous: str, marker: str) -> str:
+    """Count one round as old, new or mismatched; returns the marker now under the final names."""
+    if got not in (previous, marker) or problem:
+        counts["mismatched"] += 1
+        problems.append(f"round {i}: {problem or got}")
+        return previous
+    counts["old" if got == previous else "new"] += 1
+    return got
+
+
 def export_seconds(folder: Path, fmt: str, n: int) -> float:
     """How long one export takes."""
     return run_to_end(start(folder / ("calibrate" if fmt == "png" else f"calibrate.{fmt}"), fmt, "calibrate", n))
@@ -167,12 +177,7 @@ def run_case(folder: Path, fmt: str, kills: int, frames: int, rng: random.Random
         leftovers = [n for n in os.listdir(folder) if n.startswith(".") and n != ".keep"]
         if leftovers:
             counts["leftovers"] += 1
-        if got not in (previous, marker) or problem:
-            counts["mismatched"] += 1
-            problems.append(f"round {i}: {problem or got}")
-            continue
-        counts["old" if got == previous else "new"] += 1
-        previous = got
+        previous = tally(counts, problems, i, got, problem, previous, marker)
     label = "export mp4+json" if fmt != "png" else "export png folder"
     line = (f"{label}: {kills} kills, {counts['mismatched']} mismatched pairs, {counts['old']} old, "
             f"{counts['new']} new, {counts['leftovers']} with leftovers; {counts['journals']} left a commit journal (rolled forward), "
@@ -226,12 +231,9 @@ def run_save_case(folder: Path, kills: int, clips: int, size: int, rng: random.R
         marker = f"round{i}"
         kill_after(start_save(path, own, marker, clips, size), rng.uniform(0, 1.3) * duration)
         got, problem = save_state(path, own)
-        if got not in (previous, marker) or problem:
-            counts["mismatched"] += 1
-            problems.append(f"round {i}: {problem or got}")
+        previous = tally(counts, problems, i, got, problem, previous, marker)
+        if problem or got is None:
             continue
-        counts["old" if got == previous else "new"] += 1
-        previous = got
         from t2vz_desktop.app.project import Project
 
         def parts_left() -> list[str]:
