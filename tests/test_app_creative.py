@@ -112,6 +112,36 @@ def test_edit_with_canny_lands_the_result_above_the_source_aligned_with_its_reci
     assert window.timeline.selected == result.id
 
 
+def test_an_edit_that_keeps_the_sources_sound_brings_it_to_the_timeline(window, qtbot, tiny_folder, tiny_controlnet,
+                                                                         tmp_path):
+    """B1: the result of Edit with... made with "keep the source's sound" has that sound in the
+    bin, on the Audio lane and in the export's mix (the window built it as silent)."""
+    from test_edit import write_square_video
+
+    from t2vz_desktop.app.render import mix_audio
+
+    source = write_square_video(tmp_path / "with-sound.mp4", audio=True)
+    window.import_files([source], window.doc.project.tracks[-1].id, 0)
+    clip = window.doc.project.tracks[-1].clips[0]
+    window.panel.set_model(str(tiny_folder))
+    dialog = window.edit_with(clip.id)
+    dialog.mode.setCurrentText("canny")
+    dialog.prompt.setPlainText("a red square")
+    dialog.controlnet.setText(str(tiny_controlnet))
+    dialog.steps.setValue(2)
+    dialog.width_box.setValue(32)
+    dialog.height_box.setValue(32)
+    assert dialog.keep_audio.isChecked()
+    with qtbot.waitSignal(window.queue.job_finished, timeout=180_000) as done:
+        dialog.accept()
+    job, out = done.args
+    edited = next(m for m in window.doc.project.media.values() if m.path == str(out.path))
+    assert edited.has_audio, "the edit kept the source's sound, but the bin says it is silent"
+    window.doc.edit("Remove source", lambda p: p.remove_media(clip.media_id))  # only the edit's sound is left
+    mix = mix_audio(window.doc.project)
+    assert mix is not None and np.abs(mix).max() > 0.1, "the edit's sound does not reach the export's mix"
+
+
 def test_edit_with_explains_what_is_missing(window, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     window.import_files([square_video(tmp_path / "square.mp4")])

@@ -148,7 +148,7 @@ class GenerationMixin:
         self.panel.show_job(job)
         self.monitor.end_preview()
         item = MediaItem(new_id(), str(out.path), out.path.name, out.width, out.height, out.fps, out.frames,
-                         recipe=out.recipe, generated=True)
+                         has_audio=out.has_audio, recipe=out.recipe, generated=True)
         track_id = self.doc.project.tracks[-1].id  # the bottom track holds the main story
         above = job.above_clip if any(c.id == job.above_clip for t in self.doc.project.tracks for c in t.clips) else ""
 

@@ -59,6 +59,7 @@ class JobOutput:
     fps: float
     frames: int
     seconds: float
+    has_audio: bool = False  # an edit that kept the source's sound
 
 
 class GenerationWorker(QObject):
@@ -98,7 +99,7 @@ class GenerationWorker(QObject):
         import torch  # first use: imported here, on the worker thread
 
         from ..engine.jobs import GenerationRequest, ModelCache, export_result, run_generation
-        from ..media import ExportOptions
+        from ..media import ExportOptions, has_audio
 
         if not self._threads_set:
             torch.set_num_threads(self.threads)
@@ -124,7 +125,8 @@ class GenerationWorker(QObject):
         path = job.out_dir / f"{_slug(job.title)}-{job.id}.mp4"
         reports = export_result(result, path, ExportOptions(fps=result.recipe.fps), on_event, job.cancel)
         r = reports[0]
-        return JobOutput(job.id, r.path, result.video_recipe(0).to_json(), r.width, r.height, r.fps, r.frames, 0.0)
+        return JobOutput(job.id, r.path, result.video_recipe(0).to_json(), r.width, r.height, r.fps, r.frames, 0.0,
+                         has_audio(r.path))
 
     def _explain(self, e: BaseException) -> tuple[str, str]:
         """('cancelled' | 'error', a message a user can act on)."""
