@@ -397,3 +397,24 @@ def test_a_worker_refuses_a_bad_input_before_it_loads_a_model(tmp_path):
                           "init_image": str(tmp_path / "missing.png")}, tmp_path))
     assert failures and "missing.png" in failures[0]
     assert loaded == [] and cache.loaded() == []
+
+
+def test_delete_in_the_job_queue_leaves_the_timeline_alone(window, qtbot, tmp_path):
+    """B4: Delete pressed with the queue list focused deleted the selected timeline clip."""
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], window.doc.project.tracks[-1].id, 0)
+    clip = window.doc.project.tracks[-1].clips[0]
+    window.timeline.select(clip.id)
+    window.activateWindow()
+    window.panel.queue.setFocus()
+    qtbot.keyClick(window.panel.queue, Qt.Key_Delete)
+    qtbot.keyClick(window.panel.queue, Qt.Key_Backspace)
+    assert [c.id for c in window.doc.project.tracks[-1].clips] == [clip.id]
+    window.timeline.setFocus()
+    qtbot.keyClick(window.timeline, Qt.Key_Delete)  # in the timeline it still deletes
+    assert window.doc.project.tracks[-1].clips == []
+    window.doc.undo.undo()
+    window.timeline.select(clip.id)
+    window.bin.setCurrentRow(0)
+    window.bin.setFocus()
+    qtbot.keyClick(window.bin, Qt.Key_Delete)  # in the bin: the media, not the clip selected on the timeline
+    assert window.doc.project.media == {}

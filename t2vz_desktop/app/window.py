@@ -129,6 +129,13 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
                                           tip="Drop diffusers folders or .safetensors checkpoints here"),
             "first_run": self._action("Check &GPU and models...", lambda: self.first_run_check(force=True)),
         }
+        # Delete acts on what the user is looking at: its keys work in the timeline and the bin
+        # only (pressed in the job queue or a field they deleted the selected clip); the menu
+        # item and the toolbar button work anywhere.
+        a["delete"].setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.removeAction(a["delete"])
+        self.timeline.addAction(a["delete"])
+        self.bin.addAction(a["delete"])
         undo = self.doc.undo.createUndoAction(self, "&Undo")
         undo.setShortcuts([QKeySequence(QKeySequence.Undo)])
         undo.setIcon(app_icon("undo"))
@@ -291,13 +298,14 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         self.doc.edit("Split clip", lambda p: p.split_clip(clip.id, frame))
 
     def delete_selected(self) -> None:
-        if self.timeline.delete_selected_key():
+        """Delete what has the focus: the bin's selected media, else the timeline's keyframe or clip."""
+        if self.bin.hasFocus() and self.bin.selected_id():
+            self.remove_media(self.bin.selected_id())
+        elif self.timeline.delete_selected_key():
             return
-        if self.timeline.selected:
+        elif self.timeline.selected:
             clip_id = self.timeline.selected
             self.doc.edit("Delete clip", lambda p: p.delete_clip(clip_id))
-        elif self.bin.hasFocus() and self.bin.selected_id():
-            self.remove_media(self.bin.selected_id())
 
     def _timeline_menu(self, kind: str, pos) -> None:
         self.timeline_menu(kind).exec(pos)
