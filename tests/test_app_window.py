@@ -418,3 +418,29 @@ def test_delete_in_the_job_queue_leaves_the_timeline_alone(window, qtbot, tmp_pa
     window.bin.setFocus()
     qtbot.keyClick(window.bin, Qt.Key_Delete)  # in the bin: the media, not the clip selected on the timeline
     assert window.doc.project.media == {}
+
+
+def test_the_wheel_over_the_generate_panel_scrolls_it_and_changes_no_value(window, qtbot):
+    """B6: the wheel over an unfocused spin box changed it (Steps "auto" became 1) instead of
+    scrolling the panel. Now the box ignores it, and Qt hands an ignored wheel event from the
+    system to the parent, the panel's scroll area (a sent event is not handed on, so the test
+    checks the ignore; xdotool's wheel in a real X server scrolled the panel). A focused box
+    still takes the wheel."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    steps, scheduler = window.panel.steps, window.panel.scheduler
+    before = (steps.value(), scheduler.currentIndex())
+
+    def wheel(widget, notches: int) -> bool:
+        centre = QPointF(widget.rect().center())
+        event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(0, -120 * notches), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+        return event.isAccepted()
+
+    window.panel.prompt.setFocus()
+    assert not wheel(steps, 1) and not wheel(scheduler, 1), "the wheel did not go on to the scroll area"
+    assert (steps.value(), scheduler.currentIndex()) == before
+    steps.setFocus()
+    assert wheel(steps, -1) and steps.value() != before[0]  # wheel up on the focused box: it steps

@@ -34,7 +34,7 @@ from ..engine.camera import CameraKey
 from ..engine.paths import resources_dir
 from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, GenerationRequest, PromptKey
 from ..engine.system import find_models
-from .panel_widgets import KeyTable, Section, float_box, row_of, spin_box
+from .panel_widgets import KeyTable, Section, float_box, guard_wheel, row_of, spin_box
 from .worker import Job
 
 CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
@@ -198,6 +198,7 @@ class GenerationPanel(QWidget):
         layout.addWidget(QLabel("Queue"))
         layout.addWidget(self.queue)
         layout.addStretch(1)
+        self._wheel_guard = guard_wheel(self)
 
     # -- model picker -------------------------------------------------------------------------
     def _fill_models(self) -> None:

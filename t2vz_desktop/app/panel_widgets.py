@@ -3,9 +3,11 @@ rows of widgets."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
@@ -147,3 +149,25 @@ def row_of(*widgets: QWidget) -> QWidget:
     for w in widgets:
         layout.addWidget(w)
     return row
+
+
+class _WheelGuard(QObject):
+    """Wheel events over a spin box or combo box that does not have the focus go to the scroll
+    area around it instead (an ignored event travels to the parent): scrolling a long panel must
+    not change the values the pointer passes over ("auto" steps became 1)."""
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Wheel and not watched.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+def guard_wheel(panel: QWidget) -> QObject:
+    """Guard every spin box and combo box in `panel` (clicking one, or Tab, focuses it and its wheel
+    works again); returns the filter, which the caller keeps."""
+    guard = _WheelGuard(panel)
+    for box in panel.findChildren(QAbstractSpinBox) + panel.findChildren(QComboBox):
+        box.setFocusPolicy(Qt.StrongFocus)  # the wheel alone no longer gives it the focus
+        box.installEventFilter(guard)
+    return guard
