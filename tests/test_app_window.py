@@ -3,6 +3,7 @@ model (32x32 px, a few steps), and real video files made with PyAV."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -444,3 +445,19 @@ def test_the_wheel_over_the_generate_panel_scrolls_it_and_changes_no_value(windo
     assert (steps.value(), scheduler.currentIndex()) == before
     steps.setFocus()
     assert wheel(steps, -1) and steps.value() != before[0]  # wheel up on the focused box: it steps
+
+
+def test_timecode_reads_hours_minutes_seconds_frames_on_the_clock(window, tmp_path):
+    """B9: a 1.5 s clip read "00:01:04" (MM:SS:FF, which reads as a minute) and 29.97 fps
+    counted 30 frames to a second, drifting from the clock."""
+    from t2vz_desktop.app.monitor import timecode
+
+    assert timecode(12, 8) == "00:00:01:04"
+    assert timecode(8 * 3661 + 3, 8) == "01:01:01:03"
+    ntsc = 30000 / 1001
+    hour = math.ceil(3600 * ntsc)  # the first frame shown an hour in
+    assert timecode(hour, ntsc) == "01:00:00:00" and timecode(hour - 1, ntsc) == "00:59:59:29"
+    assert timecode(30, ntsc) == "00:00:01:00" and timecode(29, ntsc) == "00:00:00:29"
+    window.import_files([make_clip(tmp_path / "a.mp4", 12, 8)], window.doc.project.tracks[-1].id, 0)
+    window.timeline.set_playhead(12)
+    assert window.monitor.timecode.text() == "00:00:01:04 / 00:00:01:04"

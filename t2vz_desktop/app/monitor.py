@@ -255,7 +255,7 @@ class PreviewMonitor(QWidget):
             self.view.set_frame(frame, text)
 
     def set_time(self, frame: int, total: int, fps: float, playing: bool) -> None:
-        self.timecode.setText(f"{_timecode(frame, fps)} / {_timecode(total, fps)}")
+        self.timecode.setText(f"{timecode(frame, fps)} / {timecode(total, fps)}")
         self.play_button.setText("Pause" if playing else "Play")
 
     def sizeHint(self) -> QSize:
@@ -270,7 +270,15 @@ def _toggle(text: str, tip: str) -> QToolButton:
     return button
 
 
-def _timecode(frame: int, fps: float) -> str:
-    seconds, rest = divmod(frame, max(round(fps), 1))
-    return f"{seconds // 60:02d}:{seconds % 60:02d}:{rest:02d}"
+def timecode(frame: int, fps: float) -> str:
+    """HH:MM:SS:FF of `frame` at `fps` on the clock: FF counts the frames since that second began.
+    A fractional rate keeps to the clock (29.97 fps shows 30 frames in most seconds and 29 in
+    some, as drop-frame timecode does) rather than counting round(fps) frames to a second, which
+    drifts 3.6 s an hour from the sound and the export's length."""
+    fps = max(fps, 1e-6)
+    seconds = math.floor(frame / fps + 1e-9)
+    first = math.ceil(seconds * fps - 1e-9)  # the first frame shown in that second
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours:02d}:{m:02d}:{s:02d}:{frame - first:02d}"
 
