@@ -461,3 +461,36 @@ def test_timecode_reads_hours_minutes_seconds_frames_on_the_clock(window, tmp_pa
     window.import_files([make_clip(tmp_path / "a.mp4", 12, 8)], window.doc.project.tracks[-1].id, 0)
     window.timeline.set_playhead(12)
     assert window.monitor.timecode.text() == "00:00:01:04 / 00:00:01:04"
+
+
+def test_nine_tracks_scroll_under_the_ruler_and_the_monitor_keeps_its_size(window, qtbot, tmp_path):
+    """B7: with 9 tracks the timeline grew the window past the screen and squeezed the monitor to
+    ~100 px; now the tracks scroll (scroll bar, wheel over the headers) under a fixed ruler."""
+    window.resize(1360, 860)
+    monitor_before = window.monitor.height()
+    for _ in range(7):
+        window.add_track()
+    view = window.timeline
+    qtbot.waitUntil(lambda: view.max_scroll_y() > 0, timeout=3000)
+    assert len(window.doc.project.tracks) == 9
+    assert window.height() <= 860 and window.monitor.height() >= monitor_before - 10
+    bottom = window.doc.project.tracks[-1]
+    assert view.track_y(bottom.id) + TRACK_H > view.height()  # the bottom track is out of view
+    panel = view.parentWidget()
+    assert panel.vbar.isVisible() and panel.vbar.maximum() == view.max_scroll_y()
+    panel.vbar.setValue(panel.vbar.maximum())  # scrolled to the end: the bottom track shows
+    assert view.track_y(bottom.id) + TRACK_H <= view.height()
+    assert view.track_at_y(RULER_H - 1) is None  # the ruler covers the tracks scrolled under it
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], bottom.id, 0)
+    clip = bottom.clips[0]
+    assert view.hit(view.x_of(2), view.track_y(bottom.id) + TRACK_H // 2)[:2] == (clip, bottom.id)  # clicks land
+    top = window.doc.project.tracks[0]
+    assert view.track_y(top.id) < RULER_H
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    over_headers = QPointF(HEADER_W / 2, view.height() / 2)
+    event = QWheelEvent(over_headers, QPointF(view.mapToGlobal(over_headers.toPoint())), QPoint(0, 0),
+                        QPoint(0, 120 * 20), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(view, event)  # wheel up over the headers: back to the top
+    assert view.scroll_y == 0 and panel.vbar.value() == 0 and view.track_y(top.id) == RULER_H

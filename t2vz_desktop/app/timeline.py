@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QToolButton, QVBoxLayout, QWidget
 
@@ -53,7 +53,8 @@ class TimelineView(TimelinePainting, QWidget):
         self.thumbnails = thumbnails
         self.playhead = 0
         self.ppf = 12.0
-        self.scroll = 0
+        self.scroll = 0  # px: the tracks' horizontal offset
+        self.scroll_y = 0  # px: how far the tracks are scrolled up under the fixed ruler
         self.selected = ""
         self.selected_key: tuple[str, int] | None = None  # (lane, source frame) of the selected clip
         self.current_track = doc.project.tracks[-1].id
@@ -91,7 +92,9 @@ class TimelineView(TimelinePainting, QWidget):
         return TRACK_H + (len(LANES) * LANE_H if lanes and lanes[0] == track_id else 0)
 
     def track_at_y(self, y: float) -> str | None:
-        top = RULER_H
+        if y < RULER_H:  # the ruler covers what is scrolled up under it
+            return None
+        top = RULER_H - self.scroll_y
         for t in self.project.tracks:
             if top <= y < top + self.track_h(t.id):
                 return t.id
@@ -99,7 +102,7 @@ class TimelineView(TimelinePainting, QWidget):
         return None
 
     def track_y(self, track_id: str) -> int:
-        top = RULER_H
+        top = RULER_H - self.scroll_y
         for t in self.project.tracks:
             if t.id == track_id:
                 return top
@@ -107,7 +110,8 @@ class TimelineView(TimelinePainting, QWidget):
         raise KeyError(track_id)
 
     def tracks_bottom(self) -> int:
-        return RULER_H + sum(self.track_h(t.id) for t in self.project.tracks)
+        """Where the last track ends on screen (the audio lane starts there)."""
+        return RULER_H - self.scroll_y + sum(self.track_h(t.id) for t in self.project.tracks)
 
     # -- keyframe lanes ----------------------------------------------------------------------
     def lane_y(self, lane: str) -> int | None:
@@ -163,7 +167,22 @@ class TimelineView(TimelinePainting, QWidget):
         return int((self.project.duration + 10 * max(self.project.fps, 1)) * self.ppf)
 
     def needed_height(self) -> int:
-        return self.tracks_bottom() + AUDIO_H
+        """Height that shows every track and the audio lane unscrolled."""
+        return self.tracks_bottom() + self.scroll_y + AUDIO_H
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(HEADER_W + 120, RULER_H + TRACK_H + AUDIO_H)  # one track and the audio lane
+
+    def sizeHint(self) -> QSize:
+        return QSize(800, min(self.needed_height(), RULER_H + 4 * TRACK_H + AUDIO_H))
+
+    def max_scroll_y(self) -> int:
+        return max(0, self.needed_height() - self.height())
+
+    def set_scroll_y(self, value: int) -> None:
+        self.scroll_y = max(0, min(value, self.max_scroll_y()))
+        self.view_changed.emit()
+        self.update()
 
     def _project_changed(self) -> None:
         ids = {t.id for t in self.project.tracks}
@@ -175,7 +194,7 @@ class TimelineView(TimelinePainting, QWidget):
         if self.selected_key and (lanes is None or not any(
                 k["frame"] == self.selected_key[1] for k in self.project.keys(lanes[1].media_id, self.selected_key[0]))):
             self.selected_key = None
-        self.setMinimumHeight(self.needed_height())
+        self.set_scroll_y(self.scroll_y)  # fewer tracks may leave nothing to scroll
         self.view_changed.emit()
         self.update()
 
@@ -195,7 +214,7 @@ class TimelineView(TimelinePainting, QWidget):
         if clip_id != self.selected:
             self.selected = clip_id
             self.selected_key = None
-            self.setMinimumHeight(self.needed_height())  # lanes open or close under the clip
+            self.set_scroll_y(self.scroll_y)  # lanes open or close under the clip
             self.selection_changed.emit(clip_id)
             self.update()
 
@@ -344,12 +363,22 @@ class TimelineView(TimelinePainting, QWidget):
             self.menu_requested.emit("clip" if clip else "track", event.globalPos())
 
     def wheelEvent(self, event) -> None:
-        dy = event.angleDelta().y()
+        """Ctrl zooms; over the track headers, or with Shift, the wheel scrolls the tracks up and
+        down; elsewhere it scrolls along the time (a horizontal wheel always does)."""
+        dx, dy = event.angleDelta().x(), event.angleDelta().y()
         if event.modifiers() & Qt.ControlModifier:
             self.zoom(1.25 if dy > 0 else 0.8)
+        elif dx:
+            self.set_scroll(self.scroll - dx)
+        elif event.position().x() < HEADER_W or event.modifiers() & Qt.ShiftModifier:
+            self.set_scroll_y(self.scroll_y - dy)
         else:
             self.set_scroll(self.scroll - dy)
         event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.set_scroll_y(self.scroll_y)
 
     # -- drops --------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -396,6 +425,8 @@ class TimelinePanel(QWidget):
         self.view = view
         self.bar = QScrollBar(Qt.Horizontal)
         self.bar.valueChanged.connect(self._scrolled)
+        self.vbar = QScrollBar(Qt.Vertical)  # many tracks scroll under the ruler, not grow the window
+        self.vbar.valueChanged.connect(view.set_scroll_y)
         view.view_changed.connect(self._sync)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(4, 0, 4, 0)
@@ -406,10 +437,15 @@ class TimelinePanel(QWidget):
             b.clicked.connect(lambda _=False, f=factor: view.zoom(f))
             buttons.addWidget(b)
         buttons.addWidget(self.bar, 1)
+        tracks = QHBoxLayout()
+        tracks.setContentsMargins(0, 0, 0, 0)
+        tracks.setSpacing(0)
+        tracks.addWidget(view, 1)
+        tracks.addWidget(self.vbar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(view, 1)
+        layout.addLayout(tracks, 1)
         layout.addLayout(buttons)
 
     def _sync(self) -> None:
@@ -418,6 +454,13 @@ class TimelinePanel(QWidget):
         self.bar.setPageStep(max(1, self.view.width() - HEADER_W))
         self.bar.setValue(self.view.scroll)
         self.bar.blockSignals(False)
+        self.vbar.blockSignals(True)
+        self.vbar.setRange(0, self.view.max_scroll_y())
+        self.vbar.setPageStep(max(1, self.view.height() - RULER_H))
+        self.vbar.setSingleStep(TRACK_H // 2)
+        self.vbar.setValue(self.view.scroll_y)
+        self.vbar.setVisible(self.view.max_scroll_y() > 0)
+        self.vbar.blockSignals(False)
 
     def _scrolled(self, value: int) -> None:
         self.view.set_scroll(value)

@@ -21,7 +21,6 @@ class TimelinePainting:
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), theme.BASE)
-        self._paint_ruler(p)
         for i, track in enumerate(self.project.tracks):
             y = self.track_y(track.id)
             p.fillRect(QRect(HEADER_W, y, self.width(), self.track_h(track.id) - 1), theme.BACKGROUND if i % 2 else theme.BASE)
@@ -31,6 +30,7 @@ class TimelinePainting:
         self._paint_audio_lane(p)
         self._paint_ghost(p)
         self._paint_headers(p)
+        self._paint_ruler(p)  # last: tracks scrolled up go under it
         x = self.x_of(self.playhead)
         if x >= HEADER_W:
             p.setPen(QPen(theme.PLAYHEAD, 2))
