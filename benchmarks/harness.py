@@ -21,10 +21,12 @@ over the RSS held just before the run.
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -142,7 +144,10 @@ def _tiny(workdir: Path):
 def build_setup(mode: str, model_path: str | None = None, device: str = "auto", dtype: str = "auto",
                 workdir: Path | None = None) -> Setup:
     quiet_libraries()
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="t2vz-bench-"))
+    if workdir is None:  # our own scratch folder: gone when the run ends (the suite left one per test)
+        workdir = Path(tempfile.mkdtemp(prefix="t2vz-bench-"))
+        atexit.register(shutil.rmtree, workdir, True)
+    workdir = Path(workdir)
     spec = {"mode": mode, "model_path": model_path, "device": device, "dtype": dtype, "workdir": str(workdir)}
     if mode == "model":
         model = load_model(model_path, device, dtype)
