@@ -494,3 +494,56 @@ def test_nine_tracks_scroll_under_the_ruler_and_the_monitor_keeps_its_size(windo
                         QPoint(0, 120 * 20), Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
     QApplication.sendEvent(view, event)  # wheel up over the headers: back to the top
     assert view.scroll_y == 0 and panel.vbar.value() == 0 and view.track_y(top.id) == RULER_H
+
+
+def crash_with_unsaved_work(window, tmp_path) -> tuple[Path, Path]:
+    """A saved project, then an unsaved change autosaved by a session that died."""
+    project = tmp_path / "film.t2vz"
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], window.doc.project.tracks[1].id, 0)
+    window.save_project(project)
+    window.import_files([make_clip(tmp_path / "b.mp4", 4, 8)], window.doc.project.tracks[1].id, 8)
+    time.sleep(0.01)
+    window.autosave()
+    crashed = window.autosave_path.with_name("autosave-999999.t2vz")
+    window.autosave_path.rename(crashed)
+    window.autosave_path.with_suffix(".origin").rename(crashed.with_suffix(".origin"))
+    window.new_project()
+    return project, crashed
+
+
+def test_started_with_a_project_file_after_a_crash_recovery_is_offered(window, tmp_path):
+    """B5: `t2vz-desktop film.t2vz` after a crash opened the saved version silently and left the
+    autosave behind; recovery was offered on a plain start only."""
+    project, crashed = crash_with_unsaved_work(window, tmp_path)
+    asked = []
+    window.ask_recover = lambda path: asked.append(path) or True
+    window.start_with(project)
+    assert asked == [crashed]
+    assert window.doc.project.duration == 12 and window.doc.dirty  # the crash's unsaved work
+    assert window.recovered_from == project.resolve() and not crashed.exists()
+
+
+def test_a_declined_recovery_opens_the_saved_file_and_discards_the_autosave(window, tmp_path):
+    project, crashed = crash_with_unsaved_work(window, tmp_path)
+    other = crashed.with_name("autosave-999998.t2vz")  # another project's crash: not this start's business
+    other.write_text(crashed.read_text())
+    other.with_suffix(".origin").write_text(str(tmp_path / "other.t2vz"))
+    window.ask_recover = lambda path: False
+    window.start_with(project)
+    assert window.doc.path == project and window.doc.project.duration == 8 and not window.doc.dirty
+    assert not crashed.exists() and other.exists()
+
+
+def test_the_recovery_question_names_the_project_and_the_autosaves_time(window, tmp_path, monkeypatch):
+    from datetime import datetime
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from t2vz_desktop.app.window_messages import MessagesMixin
+
+    project, crashed = crash_with_unsaved_work(window, tmp_path)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box.text()) or 0)
+    assert not MessagesMixin.ask_recover(window, crashed)  # closed without a choice: not recovered
+    when = datetime.fromtimestamp(crashed.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    assert "film.t2vz" in shown[0] and when in shown[0]

@@ -47,10 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.errors.install()  # from here on every uncaught error is a dialog and a line in the log
     window.show()
-    if args.project:
-        window.open_project(Path(args.project))
-    else:
-        window.check_recovery()
+    window.start_with(Path(args.project) if args.project else None)
     QTimer.singleShot(0, window.first_run_check)  # after the window is up: the dialog is not modal
     return app.exec()
 

@@ -161,29 +161,51 @@ class ProjectFilesMixin:
                 found.append(path)
         return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
-    def check_recovery(self) -> bool:
-        """Offer the newest orphaned autosave; open it as an unsaved project if accepted."""
+    def check_recovery(self, project: Path | None = None) -> bool:
+        """Offer the newest autosave that a crashed session left; open it as an unsaved project if
+        accepted, discard it if declined. With `project` (the file the app was started with),
+        offer only an autosave of that project that is newer than the file: the crash's work."""
         found = self.orphaned_autosaves()
-        if not found or not self.ask_recover(found[0]):
+        if project is not None:
+            found = [a for a in found if autosave_origin(a) == project.resolve() and
+                     (not project.exists() or a.stat().st_mtime > project.stat().st_mtime)]
+        if not found:
             return False
         newest = found[0]
+        if not self.ask_recover(newest):
+            _remove_autosave_file(newest)  # declined: not offered again at every start
+            return False
         try:
-            project = Project.load(newest)
+            loaded = Project.load(newest)
         except ProjectFileError as e:
             self.notify(str(e), error=True)
             return False
-        origin = newest.with_suffix(".origin")
-        text = origin.read_text(encoding="utf-8").strip() if origin.is_file() else ""
-        self.recovered_from = Path(text) if text else None
-        self._set_project(project, None)
+        self.recovered_from = autosave_origin(newest)
+        self._set_project(loaded, None)
         self.doc.undo.resetClean()  # recovered work is unsaved until the user saves it
         self._update_title()
         for path in found:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".origin").unlink(missing_ok=True)
+            _remove_autosave_file(path)
         self.notify("Recovered the autosaved project; save it to keep it.")
         return True
 
+    def start_with(self, project: Path | None) -> None:
+        """What the app does once its window is up: recovery first (an autosave of `project` when
+        one is given, else of any crashed session), then the project file if it was not recovered."""
+        if not self.check_recovery(project) and project is not None:
+            self.open_project(project)
+
+
+def autosave_origin(autosave: Path) -> Path | None:
+    """The project file an autosave was made from (None: an untitled project)."""
+    origin = autosave.with_suffix(".origin")
+    text = origin.read_text(encoding="utf-8").strip() if origin.is_file() else ""
+    return Path(text).resolve() if text else None
+
+
+def _remove_autosave_file(autosave: Path) -> None:
+    autosave.unlink(missing_ok=True)
+    autosave.with_suffix(".origin").unlink(missing_ok=True)
 
 def _alive(pid: int) -> bool:
     try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
@@ -51,10 +52,19 @@ class MessagesMixin:
         return answer == QMessageBox.Yes
 
     def ask_recover(self, path: Path) -> bool:
-        """Whether to open an autosave left by a session that did not close (tests replace this)."""
-        answer = QMessageBox.question(self, APP_NAME, "t2vz-desktop did not close properly last time.\n"
-                                      "Recover the autosaved project?", QMessageBox.Yes | QMessageBox.No)
-        return answer == QMessageBox.Yes
+        """Whether to open an autosave left by a session that did not close (tests replace this);
+        the question names the project and when its autosave was made."""
+        from .project_files import autosave_origin
+
+        origin = autosave_origin(path)
+        when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        box = QMessageBox(QMessageBox.Question, APP_NAME,
+                          f"t2vz-desktop did not close properly while {origin.name if origin else 'an untitled project'} "
+                          f"was open.\nRecover its autosave of {when}? Discarding it deletes it.", parent=self)
+        recover = box.addButton("Recover", QMessageBox.AcceptRole)
+        box.addButton("Discard", QMessageBox.DestructiveRole)
+        box.exec()
+        return box.clickedButton() is recover
 
     def about(self) -> QMessageBox:
         """Version, the torch this installation runs on (a bundle's build_info.json), where
