@@ -55,3 +55,16 @@ def test_a_huge_frame_thumbnail_keeps_its_picture(qtbot):
     assert (image.width(), image.height()) == (112, 72)
     left, right, bar = image.pixelColor(20, 36), image.pixelColor(90, 36), image.pixelColor(56, 2)
     assert (left.red(), left.green()) == (255, 0) and right.red() == 0 and bar.red() == 0  # 56 px tall, black bars
+
+
+def test_a_clip_on_the_timeline_shows_its_picture_without_the_bins_bars(window, qtbot, tmp_path, monkeypatch):
+    """A wide clip's bin tile is letterboxed to the tile; the timeline's thumbnail (cropped into the
+    clip) had the same black bars above and below the picture."""
+    monkeypatch.setattr(media_bin, "iter_frames", lambda *a, **k: iter([np.full((48, 192, 3), (0, 0, 220), np.uint8)]))
+    [item] = window.import_files([make_clip(tmp_path / "wide.mp4")], window.doc.project.tracks[-1].id, 0)
+    qtbot.waitUntil(lambda: window.bin.pending_thumbnails() == 0, timeout=5000)
+    thumb = window.bin.thumbnail_for(item).toImage()
+    assert abs(thumb.width() / thumb.height() - 4.0) < 0.1  # the frame's own 4:1, no bars
+    assert thumb.pixelColor(thumb.width() // 2, 0).blue() == 220
+    tile = window.bin.item(0).icon().pixmap(media_bin.THUMB).toImage()
+    assert tile.pixelColor(tile.width() // 2, 2).blue() == 0  # the bin's tile keeps its bars

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from ..media import MediaError, iter_frames
-from .images import thumbnail_image
+from .images import fitted_image, letterboxed
 from .project import MediaItem, Project
 
 MEDIA_MIME = "application/x-t2vz-media"
@@ -37,7 +37,7 @@ class _ThumbnailJob(QRunnable):
     def run(self) -> None:
         try:
             frame = next(iter_frames(self.path, 0, 1), None)
-            image = None if frame is None else thumbnail_image(frame, THUMB.width(), THUMB.height())
+            image = None if frame is None else fitted_image(frame, THUMB.width(), THUMB.height())
         except MediaError:
             image = None  # import already said what is wrong with the file: a black thumbnail
         except Exception as e:  # noqa: BLE001 - a bug: reported on the GUI thread
@@ -86,7 +86,7 @@ class MediaBin(QListWidget):
         selected = self.selected_id()
         self.clear()
         for media in project.media.values():
-            item = QListWidgetItem(QIcon(self.thumbnail_for(media)), self._label(media))
+            item = QListWidgetItem(self._icon(self.thumbnail_for(media)), self._label(media))
             item.setData(Qt.UserRole, media.id)
             item.setData(Qt.UserRole + 1, media.path)
             item.setToolTip(self._tooltip(media))
@@ -99,8 +99,9 @@ class MediaBin(QListWidget):
         return items[0].data(Qt.UserRole) if items else None
 
     def thumbnail_for(self, media: MediaItem) -> QPixmap:
-        """The cached thumbnail; the first call for a file returns a grey placeholder at once and
-        makes the thumbnail on a pool thread (thumbnail_ready says when it is in)."""
+        """The cached thumbnail, the first frame at its own aspect (no bars: the timeline crops it
+        into its clips); the first call for a file returns a grey placeholder at once and makes
+        the thumbnail on a pool thread (thumbnail_ready says when it is in)."""
         key = f"{media.path}|{media.offline}"
         if key in self._thumbs:
             return self._thumbs[key]
@@ -133,8 +134,13 @@ class MediaBin(QListWidget):
         for row in range(self.count()):  # the items of this file show it now
             item = self.item(row)
             if item.data(Qt.UserRole + 1) == path:
-                item.setIcon(QIcon(pixmap))
+                item.setIcon(self._icon(pixmap))
         self.thumbnail_ready.emit()
+
+    @staticmethod
+    def _icon(pixmap: QPixmap) -> QIcon:
+        """The bin's tile: the thumbnail letterboxed to the tile's size, so tiles line up."""
+        return QIcon(QPixmap.fromImage(letterboxed(pixmap.toImage(), THUMB.width(), THUMB.height())))
 
     @staticmethod
     def _label(media: MediaItem) -> str:
