@@ -547,3 +547,30 @@ def test_the_recovery_question_names_the_project_and_the_autosaves_time(window, 
     assert not MessagesMixin.ask_recover(window, crashed)  # closed without a choice: not recovered
     when = datetime.fromtimestamp(crashed.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     assert "film.t2vz" in shown[0] and when in shown[0]
+
+
+def test_a_new_user_sees_what_to_do_and_where(window, qtbot, tmp_path, monkeypatch):
+    """The monitor was black with no hint before the first clip; the Generate button sat below
+    the fold of the scrolling panel at the default size; the import dialog opened in the
+    process's working directory."""
+    from t2vz_desktop.app.window import BIN_HINT, EMPTY_HINT
+
+    assert window.monitor.view.placeholder == EMPTY_HINT
+    window.resize(1360, 620)  # a laptop screen: the panel scrolls
+    qtbot.waitUntil(lambda: not window.panel.generate_button.visibleRegion().isEmpty(), timeout=3000)
+    assert not window.panel.cancel_button.visibleRegion().isEmpty()
+
+    monkeypatch.chdir(tmp_path)
+    assert window.import_folder() != str(tmp_path)  # the videos folder or home, not where it was started
+    opened = []
+    chosen = tmp_path / "footage" / "a.mp4"
+    chosen.parent.mkdir()
+    make_clip(chosen, 8, 8)
+    monkeypatch.setattr("t2vz_desktop.app.window_import.QFileDialog.getOpenFileNames",
+                        lambda parent, title, folder, filters: opened.append(folder) or ([str(chosen)], ""))
+    window.import_dialog()
+    window.import_dialog()
+    assert opened[1] == str(chosen.parent)  # the second time: the folder imported from
+    assert window.monitor.view.placeholder == BIN_HINT  # in the bin, not yet on the timeline
+    window.add_media_to_timeline(next(iter(window.doc.project.media)))
+    assert window.monitor.view.placeholder == ""  # there is a clip to show now

@@ -193,7 +193,9 @@ class GenerationPanel(QWidget):
         layout.addWidget(settings)
         layout.addWidget(self.consistency)
         layout.addWidget(self.keyframes)
-        layout.addWidget(row_of(self.generate_button, self.cancel_button))
+        # Not in the panel's layout: the window keeps it below the scrolling panel, always in view
+        # (inside, at the default size it sat below the fold).
+        self.buttons = row_of(self.generate_button, self.cancel_button)
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Queue"))
         layout.addWidget(self.queue)

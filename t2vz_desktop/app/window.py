@@ -11,7 +11,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QStyle, QWidget
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QStyle, QVBoxLayout, QWidget,
+)
 
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
@@ -25,11 +27,16 @@ from .project_files import ProjectFilesMixin
 from .render import FrameCache, fit_frame, frame_at, prefetch_at
 from .sysinfo import format_bytes, process_memory
 from .theme import apply_dark_theme
-from .timeline import TimelinePanel, TimelineView
+from .timeline import TimelineView
+from .timeline_panel import TimelinePanel
 from .window_generation import GenerationMixin
 from .window_import import ImportMixin
 from .window_messages import APP_NAME, MessagesMixin, app_icon
 from .worker import JobQueue
+
+# What the monitor says before there is anything to show (it was plain black).
+EMPTY_HINT = "Describe a video in the Generate panel and press Generate,\nor drop video files on the Media bin or the timeline."
+BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to see it here."
 
 
 class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin, QMainWindow):
@@ -62,7 +69,12 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         scroller.setFrameShape(QScrollArea.NoFrame)
         scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroller.setMinimumWidth(self.panel.minimumSizeHint().width() + 16)
-        self._dock("Generate", "generate-dock", scroller, Qt.LeftDockWidgetArea)
+        generate = QWidget()
+        column = QVBoxLayout(generate)
+        column.setContentsMargins(0, 0, 0, 4)
+        column.addWidget(scroller, 1)
+        column.addWidget(self.panel.buttons)  # Generate and Cancel stay in view however far it scrolls
+        self._dock("Generate", "generate-dock", generate, Qt.LeftDockWidgetArea)
         self._dock("Media", "media-dock", self.bin, Qt.RightDockWidgetArea)
         self._dock("Timeline", "timeline-dock", TimelinePanel(self.timeline), Qt.BottomDockWidgetArea)
 
@@ -246,7 +258,8 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         if picture is None:
             offline = clip is not None and project.media[clip.media_id].offline
             self.monitor.view.aspect = project.width / project.height
-            self.monitor.show_timeline_frame(None, "Media offline" if offline else "")
+            hint = "Media offline" if offline else "" if project.duration else BIN_HINT if project.media else EMPTY_HINT
+            self.monitor.show_timeline_frame(None, hint)
         else:
             self.monitor.show_timeline_frame(fit_frame(picture, w, h))
         self.monitor.set_time(frame, project.duration, project.fps, self.play_timer.isActive())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
 from ..media import MediaError, iter_frames, probe_video, read_recipe
@@ -19,9 +20,19 @@ class ImportMixin:
     # -- importing ----------------------------------------------------------------------------------
     def import_dialog(self) -> None:
         patterns = " ".join("*" + s for s in VIDEO_SUFFIXES)
-        files, _ = QFileDialog.getOpenFileNames(self, "Import media", "", f"Videos ({patterns})")
+        files, _ = QFileDialog.getOpenFileNames(self, "Import media", self.import_folder(), f"Videos ({patterns})")
         if files:
+            self.settings.setValue("import/folder", str(Path(files[0]).parent))
             self.import_files([Path(f) for f in files])
+
+    def import_folder(self) -> str:
+        """Where the import dialog opens: the last folder imported from, else the user's videos
+        folder, else home (it opened in the process's working directory)."""
+        last = self.settings.value("import/folder", "")
+        if last and Path(last).is_dir():
+            return last
+        videos = QStandardPaths.writableLocation(QStandardPaths.MoviesLocation)
+        return videos if videos and Path(videos).is_dir() else str(Path.home())
 
     def import_files(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> list[MediaItem]:
         """Probe and add video files (to the bin, and to a track when dropped on one). A file
