@@ -381,3 +381,21 @@ def test_context_menus_offer_the_new_actions(window, tiny_folder, tmp_path):
     texts = [a.text() for a in window.timeline_menu("clip").actions()]
     assert {"Edit with...", "Re-generate", "Animate this frame"} <= set(texts)
     assert [a.text() for a in window.timeline_menu("key").actions()] == ["Delete keyframe"]
+
+
+def test_edit_with_refuses_a_controlnet_that_does_not_fit_the_model(window, tiny_folder, tiny_controlnet, tmp_path):
+    """B8 (issue 24): Edit with... queued a ControlNet edit on the demo model, which failed after
+    ~40 s with a raw tensor-size error; the dialog now says so before queueing."""
+    window.import_files([square_video(tmp_path / "square.mp4")], window.doc.project.tracks[-1].id, 0)
+    clip = window.doc.project.tracks[-1].clips[0]
+    window.panel.set_model("demo")
+    dialog = window.edit_with(clip.id)
+    dialog.mode.setCurrentText("canny")
+    dialog.prompt.setPlainText("a red square")
+    dialog.controlnet.setText(str(tiny_controlnet))
+    dialog.accept()
+    assert dialog.isVisible() and window.queue.pending == 0
+    assert "does not fit the built-in demo model" in dialog.error.text()
+    dialog.model.setText(str(tiny_folder))  # the model it was made for
+    assert dialog.problem() == ""
+    dialog.reject()

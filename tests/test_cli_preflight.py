@@ -152,3 +152,23 @@ def test_fp16_and_offload_on_the_cpu_say_so(tiny_folder, tmp_path, capsys):
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert any("fp16" in w and "slower" in w for w in warnings), warnings
     assert any("--offload" in w and "ignored" in w for w in warnings), warnings
+
+
+def test_a_controlnet_made_for_another_base_model_is_refused_before_any_load(tmp_path, capsys, no_model_load,
+                                                                               tiny_folder):
+    """B8 (issue 24; issue 19 item 6): an SD 1.5-shaped ControlNet on the demo model ran ~40 s and
+    then failed with a raw tensor-size error (exit 1). One function in the engine compares the
+    ControlNet's configuration with the base model's UNet, for the CLI and the app."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    net = ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(tiny_folder / "unet"))
+    net.save_pretrained(tmp_path / "controlnet")  # made for the tiny model: text width 32
+    source = video(tmp_path / "src.mp4")
+    args = edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(tmp_path / "controlnet"))
+    assert main(args) == 2 and not no_model_load
+    line = one_error_line(capsys)
+    assert "does not fit the built-in demo model" in line and "32" in line and "64" in line
+    assert not (tmp_path / "o.mp4").exists()
+    from t2vz_desktop.engine.control import check_controlnet_fits
+
+    check_controlnet_fits(str(tmp_path / "controlnet"), str(tiny_folder))  # its own base model: fits

@@ -258,7 +258,7 @@ class EditDialog(QDialog):
             return f"Pose needs MediaPipe, an optional install: {MEDIAPIPE_HINT}"
         if self.low.value() >= self.high.value():
             return "The Canny low threshold must be below the high one."
-        return ""
+        return _controlnet_misfit(net or DEFAULT_CONTROLNETS[mode], self.model.text().strip())
 
     def edit_spec(self) -> EditSpec:
         mode, s = self.mode.currentText(), self.source
@@ -321,6 +321,21 @@ class EditDialog(QDialog):
         mode = self.mode.currentText()
         self.preview_status.setText("pix2pix edits the source frames directly (no condition)." if mode == "pix2pix"
                                     else f"{len(result.source)} of the source frames and their {mode} condition.")
+
+
+def _controlnet_misfit(net: str, model: str) -> str:
+    """Why this ControlNet cannot steer this model ('' if it can, or if the engine's loader will
+    say what else is wrong): the engine's own check, so the dialog and the CLI agree. It reads two
+    configuration files; the engine (and torch) is imported here the first time, as the job that
+    follows would."""
+    from ..engine.control import check_controlnet_fits
+    from ..engine.models import ModelError
+
+    try:
+        check_controlnet_fits(net, model)
+    except ModelError as e:
+        return str(e)[0].upper() + str(e)[1:] if "does not fit" in str(e) else ""
+    return ""
 
 
 def _hub_cached(hub_id: str) -> bool:

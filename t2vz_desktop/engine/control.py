@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .chunks import Denoiser
-from .models import HUB_ID, ModelError, _first_line
+from .models import DEMO_MODEL, HUB_ID, ModelError, _first_line, locate_model, single_file_config
 from .paths import resources_dir
 from .request import DEFAULT_CONTROLNETS  # noqa: F401  (re-exported)
 
@@ -43,6 +43,78 @@ def locate_controlnet(name: str) -> str:
         raise ModelError(f"ControlNet '{name}' is not in the local Hugging Face cache: fetch it with "
                          f"`hf download {name}`, or pass --controlnet FOLDER or FILE")
     return "hub cache"
+
+
+# What a ControlNet shares with its base model's UNet: its residuals are added block by block to
+# the UNet's, and it reads the same text embeddings. (diffusers' ControlNetModel.from_unet copies
+# exactly these from the UNet.)
+FITTING_KEYS = {
+    "cross_attention_dim": "text width (cross-attention)",
+    "block_out_channels": "channels per block",
+    "down_block_types": "block layout",
+    "layers_per_block": "layers per block",
+    "in_channels": "latent channels",
+}
+
+
+def controlnet_config(name: str) -> dict | None:
+    """A ControlNet's configuration, read without loading its weights (None: not readable here)."""
+    kind = locate_controlnet(name)
+    if kind == "folder":
+        file = Path(name).expanduser() / "config.json"
+    elif kind == "file":
+        file = resources_dir() / "configs" / "controlnet-sd15" / "config.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+        file = Path(found) if isinstance(found, str) else None
+    return _read_json(file)
+
+
+def base_unet_config(model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> dict | None:
+    """The UNet configuration of a base model, read without loading weights (None: not readable)."""
+    source = locate_model(model, allow_unsafe_pickle)
+    if source.kind == "single file":
+        return _read_json(single_file_config(source.path, model_config, allow_unsafe_pickle) / "unet" / "config.json")
+    if source.path is not None:
+        return _read_json(source.path / "unet" / "config.json")
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model, "unet/config.json")
+    return _read_json(Path(found) if isinstance(found, str) else None)
+
+
+def check_controlnet_fits(net: str, model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> None:
+    """Refuse a ControlNet made for another kind of base model, before anything loads: ModelError
+    naming the first thing that differs (an SD 1.5 ControlNet on the demo model, or on SD 2.x,
+    ran ~40 s and then failed with a raw tensor-size error). Silent when a configuration cannot
+    be read here: the loader then says what is wrong."""
+    net_config = controlnet_config(net)
+    unet_config = base_unet_config(model, model_config, allow_unsafe_pickle)
+    if net_config is None or unet_config is None:
+        return
+    for key, what in FITTING_KEYS.items():
+        a, b = net_config.get(key), unet_config.get(key)
+        if a is not None and b is not None and a != b:
+            shown = "the built-in demo model" if model == DEMO_MODEL else f"the model '{model}'"
+            raise ModelError(f"ControlNet '{net}' does not fit {shown}: its {what} is {_short(a)}, the model's "
+                             f"{_short(b)}. A ControlNet works only with the base model family it was trained "
+                             "for (SD 1.5 ControlNets need an SD 1.x model): choose that model or another ControlNet")
+
+
+def _read_json(file: Path | None) -> dict | None:
+    import json
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8")) if file is not None else None
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _short(value) -> str:
+    return "/".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:

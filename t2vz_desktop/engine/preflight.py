@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..media import MediaError, check_target, export_format
-from .control import locate_controlnet
+from .control import check_controlnet_fits
 from .models import ModelError, locate_model, pick_device, pick_dtype, single_file_config
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
 
@@ -135,7 +135,8 @@ def _check_edit(request: GenerationRequest) -> None:
             raise
         raise RequestError(str(err)) from err
     for c in e.controls:
-        locate_controlnet(c.model or DEFAULT_CONTROLNETS[c.mode])
+        check_controlnet_fits(c.model or DEFAULT_CONTROLNETS[c.mode], request.model, request.model_config,
+                              request.allow_unsafe_pickle)
         if c.mode == "pose" and not c.condition and importlib.util.find_spec("mediapipe") is None:
             from ..conditions import MEDIAPIPE_INSTALL, is_condition_video
 
