@@ -399,3 +399,19 @@ def test_edit_with_refuses_a_controlnet_that_does_not_fit_the_model(window, tiny
     dialog.model.setText(str(tiny_folder))  # the model it was made for
     assert dialog.problem() == ""
     dialog.reject()
+
+
+def test_the_first_camera_key_keeps_the_clips_own_motion(window, tiny_folder, tmp_path):
+    """B2 (issue 24): the first key on a clip's camera lane held pan 0,0, so the re-generated take
+    was static; the lane now starts as the motion the clip was made with (3 px right, 1 down a
+    frame), with keys on that line at the first and last frames."""
+    from t2vz_desktop.engine.camera import CameraKey, camera_at
+
+    item, _ = put_generated(window, tmp_path, tiny_folder, motion=(3.0, 1.0))
+    window.doc.edit("Add keyframe", lambda p: p.add_key(item.id, "camera", 4))
+    keys = window.doc.project.keys(item.id, "camera")
+    assert [(k["frame"], k["pan"]) for k in keys] == [(0, [0.0, 0.0]), (4, [12.0, 4.0]), (7, [21.0, 7.0])]
+    path = [CameraKey(k["frame"], tuple(k["pan"]), k["zoom"], k["rotate"], k["ease"]) for k in keys]
+    assert all(camera_at(path, f)[:2] == pytest.approx((3.0 * f, 1.0 * f)) for f in range(8))
+    window.doc.edit("Zoom", lambda p: p.add_key(item.id, "camera", 6))  # later keys hold the path as it is
+    assert window.doc.project.keys(item.id, "camera")[2]["pan"] == pytest.approx([18.0, 6.0])

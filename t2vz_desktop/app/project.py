@@ -280,10 +280,18 @@ class Project:
             from ..engine.camera import CameraKey, camera_at
 
             now = [CameraKey(k["frame"], tuple(k["pan"]), k["zoom"], k["rotate"], k["ease"]) for k in keys]
-            x, y, zoom, rotate = camera_at(now, frame) if now else (0.0, 0.0, 1.0, 0.0)
+            if now:
+                x, y, zoom, rotate = camera_at(now, frame)
+            else:
+                # The first key replaces the clip's motion: the path starts as that motion, a key
+                # at the first and last frames on its line, so the take stays as it was (pan 0,0
+                # made a static take).
+                dx, dy = _recipe_motion(recipe, item)
+                x, y, zoom, rotate = dx * frame, dy * frame, 1.0, 0.0
+                last = (recipe.get("frames") or item.frames) - 1
+                keys += [{"frame": f, "pan": [dx * f, dy * f], "zoom": 1.0, "rotate": 0.0, "ease": "linear"}
+                         for f in sorted({0, last} - {frame})]
             key = {"frame": frame, "pan": [x, y], "zoom": zoom, "rotate": rotate, "ease": "linear"}
-            if not keys and frame != 0:  # a path starts where the clip starts
-                keys.append({**key, "frame": 0})
         else:
             clash = [name for name, on in (("edits", recipe.get("edit")), ("a start image", recipe.get("init_image") or recipe.get("end_image")),
                                            ("an attention window", recipe.get("attention_window")),
@@ -386,6 +394,17 @@ class Project:
 
 
 LANES = {"camera": "camera", "prompt": "prompt_keys"}  # keyframe lane -> recipe field
+
+
+def _recipe_motion(recipe: dict, item: MediaItem) -> tuple[float, float]:
+    """The motion (output px per frame) a clip was made with: its recipe's, or the default the
+    engine filled in for a recipe that left it out."""
+    from ..engine.camera import default_motion
+
+    if recipe.get("motion") is not None:
+        dx, dy = recipe["motion"]
+        return float(dx), float(dy)
+    return default_motion(recipe.get("width") or item.width, recipe.get("height") or item.height)
 
 
 def _working_recipe(item: MediaItem) -> dict:
