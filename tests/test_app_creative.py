@@ -415,3 +415,13 @@ def test_the_first_camera_key_keeps_the_clips_own_motion(window, tiny_folder, tm
     assert all(camera_at(path, f)[:2] == pytest.approx((3.0 * f, 1.0 * f)) for f in range(8))
     window.doc.edit("Zoom", lambda p: p.add_key(item.id, "camera", 6))  # later keys hold the path as it is
     assert window.doc.project.keys(item.id, "camera")[2]["pan"] == pytest.approx([18.0, 6.0])
+
+
+def test_reuse_settings_takes_the_keys_edited_on_the_clips_lanes(window, tiny_folder, tmp_path):
+    """B3 (issue 24): Re-use settings loaded the clip's original recipe and dropped the keys the
+    user had edited on its lanes."""
+    item, _ = put_generated(window, tmp_path, tiny_folder, motion=(2.0, 0.0))
+    window.doc.edit("Add keyframe", lambda p: p.add_key(item.id, "camera", 3))
+    window.reuse_settings(item.id)
+    assert [k.frame for k in window.panel.camera()] == [0, 3, 7]
+    assert window.panel.camera()[1].pan == pytest.approx((6.0, 0.0))

@@ -97,7 +97,7 @@ class GenerationMixin:
             self.notify("This clip was not generated here: it has no settings to re-use.")
             return
         try:
-            self.panel.apply_recipe(item.recipe, "its recipe")
+            self.panel.apply_recipe(item.edited_recipe or item.recipe, "its recipe")  # keys edited on its lanes too
         except RequestError as e:  # written by anyone: say it is the file, not the user
             self.notify(f"The settings stored with {item.name} are damaged and cannot be re-used ({e})", error=True)
             return
