@@ -85,7 +85,8 @@ def base_unet_config(model: str, model_config: str | None = None, allow_unsafe_p
     return _read_json(Path(found) if isinstance(found, str) else None)
 
 
-def check_controlnet_fits(net: str, model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> None:
+def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
+                          allow_unsafe_pickle: bool = False) -> None:
     """Refuse a ControlNet made for another kind of base model, before anything loads: ModelError
     naming the first thing that differs (an SD 1.5 ControlNet on the demo model, or on SD 2.x,
     ran ~40 s and then failed with a raw tensor-size error). Silent when a configuration cannot

@@ -25,7 +25,8 @@ class PinnedImages(Option):
         if len(images) != len(plan.keys):
             raise ValueError(f"{len(images)} pinned image(s) for {len(plan.keys)} key(s)")
         self.noise = randn_per_frame(run.anchor_generators, run.latent_shape, run.device, torch.float32)
-        self.images = torch.stack(images).to(run.device, torch.float32).repeat(run.videos, 1, 1, 1)  # (videos * keys, c, h, w)
+        # (videos * keys, c, h, w), video-major in key order like the anchors
+        self.images = torch.stack(images).to(run.device, torch.float32).repeat(run.videos, 1, 1, 1)
 
     def pinned(self, i: int) -> torch.Tensor:
         """The anchors at the noise level that enters step i (the clean image past the last step)."""

@@ -118,8 +118,8 @@ def sample_video(
     with cross_frame_attention(run, unet, attention_models, options) as frames:
         steps = Steps(run, options, frames, denoiser or unet_denoiser(unet), unet.dtype, callback, cancel)
         # 1. x_T^0 ~ N(0, I) for the anchors only (one per key with prompt travel).
-        x = options.first_noise(
-            randn_per_frame(run.anchor_generators, run.latent_shape, device, torch.float32) * scheduler.init_noise_sigma)
+        x = randn_per_frame(run.anchor_generators, run.latent_shape, device, torch.float32) * scheduler.init_noise_sigma
+        x = options.first_noise(x)
         if plan.init == "shared":  # guided modes: every frame starts from that noise, all denoised from the start
             return steps(x.repeat_interleave(plan.frames, dim=0), range(len(ts)), VIDEO)
         # 2. Denoise the anchors alone down to T', keeping their latent at T (and the sampler's
@@ -138,7 +138,8 @@ def sample_video(
         later = ~torch.tensor([k in keys for _ in range(plan.videos) for k in range(plan.frames)], device=device)
         eps = options.renoise_noise(randn_per_frame(run.later_generators, run.latent_shape, device, torch.float32))
         x = torch.empty_like(warped)
-        x[later] = options.renoised(renoise(run.scheduler, warped[later], eps, at), None if in_view is None else in_view[later])
+        in_view = None if in_view is None else in_view[later]
+        x[later] = options.renoised(renoise(run.scheduler, warped[later], eps, at), in_view)
         x[~later] = x_T
         for g, state in zip(run.anchor_generators, states):
             g.set_state(state)
@@ -251,8 +252,8 @@ class Steps:
         self.done += 1
         self.options.after_model(i, x, eps, phase)
         if self.callback is not None:
-            self.callback(StepState(self.done, self.total, int(t), phase, **{"denoised": None,
-                                                                                **self.options.report(i, x, eps, phase)}))
+            extra = {"denoised": None, **self.options.report(i, x, eps, phase)}  # previews, masks
+            self.callback(StepState(self.done, self.total, int(t), phase, **extra))
         x = run.scheduler.step(eps, t, x, **_step_kwargs(run.scheduler, self.generators[phase]), return_dict=False)[0]
         return self.options.after_step(i, x, phase)
 
