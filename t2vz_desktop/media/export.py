@@ -188,12 +188,13 @@ class _AvWriter:
                 self.stream.pix_fmt = "yuv420p"
             if fmt == "mp4":
                 # threads=1: threaded x264 gave different files for the same frames (FACTS.md).
-                # mbtree=0 on small frames: below about 96x96 px x264's macroblock tree reads memory
-                # it never wrote, so the same frames encoded after a generation (whose freed heap
-                # it then gets) came out up to 26 levels apart from run to run; measured
-                # deterministic at 96x96, 128x128, 512x512, 256x64 and 64x256 with it on. Off below
-                # 128x128 px of area, where its bit-rate saving does not matter.
-                params = "threads=1" if width * height >= 128 * 128 else "threads=1:mbtree=0"
+                # b-adapt=0 on small frames: below about 96x96 px x264's adaptive B-frame decision
+                # reads memory it never wrote, so the same frames encoded after a generation (whose
+                # freed heap it then gets) came out up to 26 levels apart from run to run; with it
+                # on, measured deterministic at 96x96, 128x128, 512x512, 256x64 and 64x256. Fixed
+                # B-frame placement, not mbtree=0, which also fixes it but made still scenes flicker
+                # by a level (test_measure) and grew a 768x512 pan 66%.
+                params = "threads=1" if width * height >= 128 * 128 else "threads=1:b-adapt=0"
                 self.stream.options = {"crf": str(opts.crf), "x264-params": params}
             elif fmt == "webm":
                 # b=0 makes crf constant quality instead of a bit-rate cap.
@@ -338,6 +339,32 @@ def _checked(frame: np.ndarray, index: int, shape: tuple[int, ...] | None) -> np
         got, expected = f"{frame.shape[1]}x{frame.shape[0]}", f"{shape[1]}x{shape[0]}"
         raise ValueError(f"frame {index} is {got}, expected {expected}")
     return np.ascontiguousarray(frame)
+
+
+def refuse_overwriting_inputs(outputs: list[tuple[str, Path | str | None]],
+                              inputs: list[tuple[str, Path | str | None]]) -> None:
+    """ValueError when a file a command writes is one it reads, or another of its outputs: writing
+    would destroy it (`edit --out` onto its own source replaced the user's video, `eval --json
+    x.json --plot x.json` kept only the plot).
+
+    outputs, inputs: (what it is, path) pairs, None paths skipped; name a video's recipe sidecar
+    as an output of its own. An output without a suffix is a PNG-frame folder (export_format),
+    which covers every file inside it."""
+    def real(path) -> Path:
+        return Path(os.path.realpath(Path(path).expanduser()))
+
+    taken: dict[Path, str] = {}
+    for what, path in inputs:
+        if path is not None and str(path):
+            taken.setdefault(real(path), f"{what} {path}")
+    for what, path in outputs:
+        if path is None:
+            continue
+        out = real(path)
+        for other, role in taken.items():
+            if out == other or (not out.suffix and other.is_relative_to(out)):
+                raise ValueError(f"{what} {path} would overwrite {role}; choose another name")
+        taken[out] = f"{what} {path}"
 
 
 def check_target(path: Path, fmt: str) -> None:
