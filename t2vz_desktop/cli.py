@@ -335,7 +335,7 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         # Every check that needs no model, the output target included, before a word is printed;
         # run_generation repeats it (cheap) and reports its warnings as events.
-        preflight(request, args.out, args.format)
+        preflight(request, args.out, args.format, [("the recipe", args.recipe)])
     except ModelError as e:
         raise RequestError(str(e)) from e
     fmt = export_format(args.out, args.format)

@@ -172,3 +172,43 @@ def test_a_controlnet_made_for_another_base_model_is_refused_before_any_load(tmp
     from t2vz_desktop.engine.control import check_controlnet_fits
 
     check_controlnet_fits(str(tmp_path / "controlnet"), str(tiny_folder))  # its own base model: fits
+
+
+@pytest.mark.parametrize("case", ["edit onto its source", "generate onto its start image", "generate onto its recipe",
+                                  "condition onto its source", "compare onto an input", "eval json onto the video",
+                                  "eval json and plot one file", "eval plot not png", "eval plot and no-plot",
+                                  "eval unknown device"])
+def test_no_command_overwrites_what_it_reads(case, tmp_path, capsys, no_model_load, tiny_folder):
+    """A newcomer's `edit s.mp4 --out s.mp4` replaced the source with the edit, `compare a b --out
+    a` and `eval v --json v` destroyed an input, `eval --json x --plot x` kept only the plot:
+    every command now refuses one of its outputs landing on an input (or on another output) with
+    one line and exit 2, before any work, and leaves the files as they were."""
+    source = video(tmp_path / "src.mp4")
+    other = video(tmp_path / "other.mp4")
+    start = tmp_path / "start.png"
+    import cv2
+
+    cv2.imwrite(str(start), np.full((24, 32, 3), 128, np.uint8))
+    recipe = tmp_path / "take.json"
+    recipe.write_text('{"t2vz_recipe": 1, "prompts": ["a red circle"], "model": "demo", "frames": 4}')
+    before = {p: p.read_bytes() for p in (source, other, start, recipe)}
+    args, expected = {
+        "edit onto its source": (edit_args(tiny_folder, source, source, "--mode", "canny"), "the source video"),
+        "generate onto its start image": (generate_args(tiny_folder, start) + ["--image", str(start), "--format", "mp4"],
+                                          "the start image"),
+        "generate onto its recipe": (["generate", "--recipe", str(recipe), "--out", str(tmp_path / "take.mp4")],
+                                     "the recipe"),
+        "condition onto its source": (["condition", str(source), "--mode", "canny", "--out", str(source)],
+                                      "the source video"),
+        "compare onto an input": (["compare", str(source), str(other), "--out", str(other)], "the video"),
+        "eval json onto the video": (["eval", str(source), "--json", str(source)], "the video"),
+        "eval json and plot one file": (["eval", str(source), "--json", str(tmp_path / "m.png"), "--plot",
+                                         str(tmp_path / "m.png")], "--json"),
+        "eval plot not png": (["eval", str(source), "--plot", str(tmp_path / "m.txt")], ".png"),
+        "eval plot and no-plot": (["eval", str(source), "--plot", str(tmp_path / "m.png"), "--no-plot"], "--no-plot"),
+        "eval unknown device": (["eval", str(source), "--device", "tpu"], "tpu"),
+    }[case]
+    assert main(args) == 2
+    assert expected in one_error_line(capsys)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "m.png").exists() and not (tmp_path / "m.txt").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..media import ExportOptions, MediaError, check_target, export_format, export_video
+from ..media import ExportOptions, MediaError, check_target, export_format, export_video, refuse_overwriting_inputs
 from . import DEFAULT_DEPTH_MODEL, MODES, SOURCE_KINDS, PoseSummary, condition_frames, is_condition_video
 from .source import FITS, SourceSpec, open_source
 
@@ -72,9 +72,8 @@ def run_condition(args: argparse.Namespace) -> int:
             fit=args.fit,
             max_frames=args.max_frames,
         )
-        if out.exists() and Path(args.source).exists() and out.resolve() == Path(args.source).resolve():
-            raise ValueError(f"--out {out} is the source video itself; choose another file")
         fmt = export_format(out, args.format)
+        refuse_overwriting_inputs([("--out", out)], [("the source video", args.source)])
         check_target(out, fmt)  # before any decoding or model loading
         clip = open_source(spec)
         kind = args.source_kind

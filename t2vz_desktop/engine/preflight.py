@@ -13,7 +13,7 @@ import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
-from ..media import MediaError, check_target, export_format
+from ..media import MediaError, check_target, export_format, refuse_overwriting_inputs
 from .control import check_controlnet_fits
 from .models import ModelError, locate_model, pick_device, pick_dtype, single_file_config
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
@@ -28,16 +28,27 @@ def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
     return [out.with_name(f"{stem}-{i + 1:02d}{suffix}") for i in range(videos)]
 
 
-def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: str | None = None) -> list[str]:
+def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: str | None = None,
+              inputs: list[tuple[str, str | Path | None]] = ()) -> list[str]:
     """Check `request` (and the output target `out`, if given) without loading any model.
 
     Returns warnings for settings that work but are probably not meant (fp16 on the CPU,
     --offload without a GPU); raises RequestError or ModelError (messages for the user) for
     anything that cannot work: a value out of range, a device that is not there, a missing or
     unreadable model, image, LoRA, source or condition video, a ControlNet not in the cache,
-    an output that cannot be written.
+    an output that cannot be written or would overwrite one of the request's files or `inputs`
+    (what the caller read besides, such as the recipe: ("the recipe", path) pairs).
     """
     request.validate()
+    if out is not None:  # first: nothing else matters if writing would destroy an input
+        try:
+            fmt = export_format(out, fmt)
+            paths = output_paths(Path(out), len(request.prompts) * request.videos_per_prompt, fmt)
+            written = [(what, p) for path in paths for what, p in
+                       (("--out", path), ("its recipe", None if fmt == "png" else path.with_suffix(".json")))]
+            refuse_overwriting_inputs(written, [*request_inputs(request), *inputs])
+        except ValueError as e:
+            raise RequestError(str(e)) from e
     instruct = request.edit is not None and request.edit.instruct
     try:
         source = locate_model(request.model, request.allow_unsafe_pickle)
@@ -67,12 +78,23 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
         _check_edit(request)
     if out is not None:
         try:
-            fmt = export_format(out, fmt)
-            for path in output_paths(Path(out), len(request.prompts) * request.videos_per_prompt, fmt):
+            for path in paths:
                 check_target(path, fmt)
         except (ValueError, OSError) as e:
             raise RequestError(str(e)) from e
     return warnings
+
+
+def request_inputs(request: GenerationRequest) -> list[tuple[str, str | None]]:
+    """Every file a request reads, as (what, path) pairs (refuse_overwriting_inputs)."""
+    files = [("the start image", request.init_image), ("the end image", request.end_image),
+             *(("the LoRA", lora.path) for lora in request.loras)]
+    if Path(request.model).expanduser().is_file():
+        files.append(("the model", request.model))
+    if request.edit is not None:
+        files.append(("the source video", request.edit.source))
+        files += [("the condition video", c.condition) for c in request.edit.controls]
+    return files
 
 
 def _device_warnings(request: GenerationRequest) -> list[str]:

@@ -64,7 +64,7 @@ def _recipe_prompt(video: Path) -> str | None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..media import MediaError, probe_video
+    from ..media import MediaError, probe_video, refuse_overwriting_inputs
     from .metrics import score_video
     from .plot import curve_panels, save_panels
 
@@ -75,8 +75,23 @@ def _eval(args: argparse.Namespace) -> int:
         raise RequestError(str(e)) from e
     if info.frames < 2:
         raise RequestError(f"{video} has {info.frames} frame(s); the measures compare consecutive frames (need 2 or more)")
+    if args.device not in ("cpu", "auto"):  # checked even without --clip: a wrong flag is said, not ignored
+        from ..engine.models import ModelError, pick_device
+
+        try:
+            pick_device(args.device)
+        except ModelError as e:
+            raise RequestError(str(e)) from e
+    if args.plot and args.no_plot:
+        raise RequestError("--plot and --no-plot: give one of them")
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise RequestError(f"--plot writes a PNG image: name it .png (got {args.plot})")
     json_out = Path(args.json_out) if args.json_out else _beside(video, ".metrics.json")
     plot_out = None if args.no_plot else Path(args.plot) if args.plot else _beside(video, ".metrics.png")
+    try:
+        refuse_overwriting_inputs([("--json", json_out), ("--plot", plot_out)], [("the video", video)])
+    except ValueError as e:
+        raise RequestError(str(e)) from e
     for path, what in ((json_out, "JSON"), (plot_out, "plot")):
         if path is not None:
             _writable(path, what)
@@ -137,7 +152,7 @@ def format_scores(s) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ..media import MediaError, check_target, export_format, probe_video
+    from ..media import MediaError, check_target, export_format, probe_video, refuse_overwriting_inputs
     from .grid import compare_videos
 
     if len(args.videos) < 2:
@@ -155,6 +170,7 @@ def _compare(args: argparse.Namespace) -> int:
             raise RequestError(str(e)) from e
     try:
         fmt = export_format(args.out)
+        refuse_overwriting_inputs([("--out", args.out)], [("the video", v) for v in args.videos])
         check_target(Path(args.out), fmt)
     except (ValueError, OSError) as e:
         raise RequestError(str(e)) from e

@@ -3,7 +3,8 @@
 from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
 from .audio import AudioClip, has_audio
 from .export import (
-    ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe, write_export,
+    ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe, refuse_overwriting_inputs,
+    write_export,
 )
 from .reader import MediaError, VideoInfo, iter_frames, probe_video, read_metadata
 
@@ -20,6 +21,7 @@ __all__ = [
     "MediaError",
     "VideoInfo",
     "check_target",
+    "refuse_overwriting_inputs",
     "export_format",
     "export_video",
     "iter_frames",
