@@ -173,7 +173,8 @@ def _add_video_options(g: argparse.ArgumentParser) -> None:
     v.add_argument("--frames", type=int, help="video length in frames (default 8)")
     v.add_argument("--fps", type=float, help="frame rate of the video (default 8)")
     v.add_argument("--camera", action="append", metavar="FRAME[:KEY=VALUE,...]",
-                   help="camera keyframe, e.g. 0 or 24:zoom=1.5,rotate=10,pan=20/0,ease=ease; instead of --motion")
+                   help="camera keyframe, e.g. 0:ease=ease then 24:zoom=1.5,rotate=10,pan=20/0 (a key's ease shapes the "
+                        "move to the next key); instead of --motion")
     v.add_argument("--prompt-at", nargs=2, action="append", metavar=("FRAME", "TEXT"),
                    help="prompt travel: from FRAME on, move toward TEXT (the first key is the prompt at frame 0)")
     v.add_argument("--prompt-blend", choices=["linear", "slerp"],
@@ -205,6 +206,12 @@ def _edit_spec(args: argparse.Namespace):
     instruct = "pix2pix" in modes
     if instruct and len(modes) > 1:
         raise RequestError("--mode pix2pix cannot be combined with ControlNet modes")
+    # Accepted but without effect as given: said, not silently ignored (nor kept in the recipe).
+    if not instruct and args.image_guidance != 1.0:
+        _warn("--image-guidance only steers --mode pix2pix; ignored with a ControlNet")
+    if not args.motion_field and (args.motion is not None or args.background_smoothing):
+        _warn("--motion and --background-smoothing act only with --motion-field (otherwise every frame starts "
+              "from one noise and the edit follows the source's motion); ignored")
 
     def per_mode(values, name, default):
         values = values or []
@@ -217,11 +224,16 @@ def _edit_spec(args: argparse.Namespace):
     conditions = per_mode(args.condition, "--condition", None)
     controls = [] if instruct else [ControlSpec(m, n, s, c) for m, n, s, c in zip(modes, nets, scales, conditions)]
     return EditSpec(
-        source=args.source, controls=controls, instruct=instruct, image_guidance=args.image_guidance,
+        source=args.source, controls=controls, instruct=instruct,
+        image_guidance=args.image_guidance if instruct else 1.0,
         start=args.start, end=args.end, step=args.step, fps=args.source_fps, fit=args.fit,
         canny_low=args.low, canny_high=args.high, depth_model=args.depth_model,
         motion_field=args.motion_field, keep_audio=not args.no_audio,
     )
+
+
+def _warn(message: str) -> None:
+    print(f"t2vz: warning: {message}", file=sys.stderr)
 
 
 def parse_camera_key(text: str):
@@ -236,9 +248,10 @@ def parse_camera_key(text: str):
                         rotate=float(values.pop("rotate", 0.0)), ease=values.pop("ease", "linear"))
     except ValueError as e:
         raise RequestError(f"--camera '{text}': use FRAME[:zoom=Z,rotate=DEG,pan=X/Y,ease=linear|ease] ({e})") from e
-    if values or len(pan) != 2:
-        raise RequestError(f"--camera '{text}': unknown setting(s) {', '.join(values) or 'pan'}; "
-                           "use zoom, rotate, pan=X/Y, ease")
+    if len(pan) != 2:
+        raise RequestError(f"--camera '{text}': pan takes X/Y in pixels, e.g. pan=20/0")
+    if values:
+        raise RequestError(f"--camera '{text}': unknown setting(s) {', '.join(values)}; use zoom, rotate, pan=X/Y, ease")
     return key
 
 
@@ -276,10 +289,17 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
 
         first = list(getattr(args, "prompt", None) or base.get("prompts", []))[:1]
         try:
-            keys = [PromptKey(0, first[0])] if first else []
-            keys += [PromptKey(int(frame), text) for frame, text in args.prompt_at]
+            given = [PromptKey(int(frame), text) for frame, text in args.prompt_at]
         except ValueError as e:
             raise RequestError(f"--prompt-at takes FRAME TEXT with a whole number as FRAME ({e})") from e
+        frames = [k.frame for k in given]
+        twice = sorted({f for f in frames if frames.count(f) > 1})
+        if twice:
+            raise RequestError(f"two --prompt-at keys on frame {twice[0]}: give one prompt a frame")
+        if getattr(args, "prompt", None) and 0 in frames:
+            raise RequestError(f"--prompt-at 0 would replace the prompt '{args.prompt[0]}' at frame 0: give one "
+                               "of them (the prompt is frame 0's key)")
+        keys = ([PromptKey(0, first[0])] if first else []) + given
         keys = sorted({k.frame: k for k in keys}.values(), key=lambda k: k.frame)  # a key at 0 replaces the prompt
         base["prompt_keys"] = keys
         base["prompts"] = [keys[0].prompt] if keys else []
@@ -311,7 +331,7 @@ def _read_recipe(path: Path) -> GenerationRequest:
     if not path.exists():
         raise RequestError(f"recipe {path} does not exist")
     try:
-        text = path.read_text(encoding="utf-8") if path.suffix.lower() == ".json" else read_recipe(path)
+        text = path.read_text(encoding="utf-8-sig") if path.suffix.lower() == ".json" else read_recipe(path)
     except (OSError, UnicodeDecodeError, MediaError) as e:
         raise RequestError(f"cannot read the recipe {path} ({e})") from e
     if text is None:
@@ -344,12 +364,14 @@ def _generate(args: argparse.Namespace) -> int:
 
     def on_event(e: ProgressEvent) -> None:
         nonlocal bar
+        if e.kind == "warning":  # -q silences progress, never a warning
+            tqdm.write(f"t2vz: warning: {e.message}", file=sys.stderr)
         if args.quiet:
             return
         if e.kind == "loaded":
             tqdm.write(f"model {e.message} on {e.device}", file=sys.stderr)
-        elif e.kind in ("status", "warning"):
-            tqdm.write(("warning: " if e.kind == "warning" else "") + e.message, file=sys.stderr)
+        elif e.kind == "status":
+            tqdm.write(e.message, file=sys.stderr)
         elif e.kind in ("step", "decode"):
             label = "denoising" if e.kind == "step" else "writing"
             if bar is None or bar.desc != label:
@@ -367,10 +389,12 @@ def _generate(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     for r in reports:
-        for note in r.notes:
-            print(f"note: {note}", file=sys.stderr)
+        if not args.quiet:  # notes on the format (a PNG folder has no frame rate) are status
+            for note in r.notes:
+                print(f"note: {note}", file=sys.stderr)
         print(r.path)
-    print(f"{len(reports)} video(s), {result.recipe.frames} frames each, {result.seconds:.1f} s", file=sys.stderr)
+    if not args.quiet:
+        print(f"{len(reports)} video(s), {result.recipe.frames} frames each, {result.seconds:.1f} s", file=sys.stderr)
     return 0
 
 

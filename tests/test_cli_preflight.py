@@ -149,7 +149,7 @@ def test_missing_hub_model_names_the_command_that_fetches_it(tmp_path, capsys, n
 def test_fp16_and_offload_on_the_cpu_say_so(tiny_folder, tmp_path, capsys):
     out = tmp_path / "clip.mp4"
     assert main(generate_args(tiny_folder, out) + ["--dtype", "fp16", "--offload"]) == 0
-    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("t2vz: warning: ")]
     assert any("fp16" in w and "slower" in w for w in warnings), warnings
     assert any("--offload" in w and "ignored" in w for w in warnings), warnings
 
@@ -161,8 +161,9 @@ def test_a_controlnet_made_for_another_base_model_is_refused_before_any_load(tmp
     ControlNet's configuration with the base model's UNet, for the CLI and the app."""
     from diffusers import ControlNetModel, UNet2DConditionModel
 
-    net = ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(tiny_folder / "unet"))
-    net.save_pretrained(tmp_path / "controlnet")  # made for the tiny model: text width 32
+    net = ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(tiny_folder / "unet"),
+                                    conditioning_embedding_out_channels=(8, 16))
+    net.save_pretrained(tmp_path / "controlnet")  # made for the tiny model: text width 32, latent scale 2
     source = video(tmp_path / "src.mp4")
     args = edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(tmp_path / "controlnet"))
     assert main(args) == 2 and not no_model_load
@@ -212,3 +213,73 @@ def test_no_command_overwrites_what_it_reads(case, tmp_path, capsys, no_model_lo
     assert expected in one_error_line(capsys)
     assert {p: p.read_bytes() for p in before} == before
     assert not (tmp_path / "m.png").exists() and not (tmp_path / "m.txt").exists()
+
+
+@pytest.mark.parametrize("case", ["nan pan", "infinite zoom", "pan without Y", "prompt key twice",
+                                  "prompt key at 0 beside the prompt"])
+def test_camera_and_prompt_keys_that_cannot_be_meant_are_refused(case, tmp_path, capsys, no_model_load):
+    """A NaN pan was written into the recipe, which the tool then refused to re-make; two prompts
+    on one frame kept the last silently; --prompt-at 0 replaced the main prompt in the keys but
+    not in the recipe's prompts."""
+    extra, expected = {
+        "nan pan": (["--camera", "0", "--camera", "4:pan=nan/0"], "finite"),
+        "infinite zoom": (["--camera", "0", "--camera", "4:zoom=inf"], "finite"),
+        "pan without Y": (["--camera", "0", "--camera", "4:pan=1"], "pan takes X/Y"),
+        "prompt key twice": (["--prompt-at", "3", "y", "--prompt-at", "3", "z"], "two --prompt-at keys on frame 3"),
+        "prompt key at 0 beside the prompt": (["--prompt-at", "0", "y"], "would replace the prompt"),
+    }[case]
+    assert main(["generate", "x", "--model", "demo", "--out", str(tmp_path / "o.mp4"), *extra]) == 2
+    assert expected in one_error_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+def test_options_that_change_nothing_as_given_say_so(tmp_path, capsys):
+    """One camera key held the camera still, and ease on the last key (the README's own example)
+    changed nothing, both silently; a BOM-prefixed recipe (Windows Notepad) was refused."""
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "x", "--model", "demo", "--frames", "3", "--steps", "2", "-q", "--out", str(out),
+                 "--camera", "1:zoom=2"]) == 0
+    assert "one camera key (frame 1) holds the camera still" in capsys.readouterr().err
+    assert main(["generate", "x", "--model", "demo", "--frames", "3", "--steps", "2", "-q", "--out", str(out),
+                 "--camera", "0", "--camera", "2:zoom=1.5,ease=ease"]) == 0
+    assert "ease=ease on the last camera key (frame 2) does nothing" in capsys.readouterr().err
+    recipe = tmp_path / "bom.json"
+    recipe.write_bytes(b"\xef\xbb\xbf" + out.with_suffix(".json").read_bytes())
+    assert main(["generate", "--recipe", str(recipe), "-q", "--out", str(tmp_path / "again.mp4")]) == 0
+
+
+def test_an_edit_says_which_flags_it_ignores_and_keeps_them_out_of_the_recipe(tmp_path, capsys, tiny_folder):
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(tiny_folder / "unet")
+    ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16)).save_pretrained(tmp_path / "cn")
+    source = video(tmp_path / "src.mp4", frames=3)
+    out = tmp_path / "e.mp4"
+    assert main(edit_args(tiny_folder, source, out, "--mode", "canny", "--controlnet", str(tmp_path / "cn"), "-q",
+                          "--image-guidance", "2", "--background-smoothing", "0.6", "--width", "32",
+                          "--height", "24")) == 0
+    err = capsys.readouterr().err
+    assert "--image-guidance only steers --mode pix2pix" in err and "act only with --motion-field" in err
+    import json
+
+    assert json.loads(out.with_suffix(".json").read_text())["edit"]["image_guidance"] == 1.0
+
+
+@pytest.mark.parametrize("case", ["a whole model, not a ControlNet", "a file for another latent scale"])
+def test_what_is_not_a_controlnet_for_this_model_is_refused_before_any_load(case, tmp_path, capsys, no_model_load,
+                                                                            tiny_folder):
+    """A diffusers model folder given as the ControlNet ran the job and failed at load with cache
+    advice; a .safetensors ControlNet was judged by the SD 1.5 configuration it is loaded with,
+    so the message gave a width of 768 for a 32-wide net. Both are read from what the file holds."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    source = video(tmp_path / "src.mp4")
+    if case == "a whole model, not a ControlNet":
+        net, expected = tiny_folder, "holds a"
+        if not (tiny_folder / "config.json").exists():
+            net, expected = tiny_folder, "is not a ControlNet folder"
+    else:
+        ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(tiny_folder / "unet")).save_pretrained(tmp_path / "cn")
+        net, expected = tmp_path / "cn" / "diffusion_pytorch_model.safetensors", "image-to-latent scale is 8, the model's 2"
+    assert main(edit_args(tiny_folder, source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(net))) == 2
+    assert expected in one_error_line(capsys)

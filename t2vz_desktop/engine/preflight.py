@@ -62,7 +62,7 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
         _check_instruct_unet(source.path, request.model)
     if source.kind == "single file" and source.path.suffix.lower() == ".safetensors":
         single_file_config(source.path, request.model_config, False)  # reads the header only
-    warnings = _device_warnings(request)
+    warnings = _device_warnings(request) + _option_warnings(request)
     for image in (request.init_image, request.end_image):
         if image is not None:
             _check_image(image)
@@ -95,6 +95,20 @@ def request_inputs(request: GenerationRequest) -> list[tuple[str, str | None]]:
         files.append(("the source video", request.edit.source))
         files += [("the condition video", c.condition) for c in request.edit.controls]
     return files
+
+
+def _option_warnings(request: GenerationRequest) -> list[str]:
+    """Options that are accepted but change nothing as given: said, not silently ignored."""
+    warnings = []
+    keys = sorted(request.camera or [], key=lambda k: k.frame)
+    if len(keys) == 1:
+        warnings.append(f"one camera key (frame {keys[0].frame}) holds the camera still: the path is relative "
+                        "to frame 0, so add a second key, e.g. --camera 0 --camera 7:zoom=1.5")
+    if len(keys) > 1 and keys[-1].ease != "linear":
+        warnings.append(f"ease={keys[-1].ease} on the last camera key (frame {keys[-1].frame}) does nothing: a key's "
+                        f"ease shapes the move from it to the next key, e.g. --camera 0:ease=ease --camera "
+                        f"{keys[-1].frame}:zoom=1.5")
+    return warnings
 
 
 def _device_warnings(request: GenerationRequest) -> list[str]:

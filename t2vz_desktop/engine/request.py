@@ -321,8 +321,13 @@ class GenerationRequest:
             frames_seen = [k.frame for k in self.camera]
             need(len(set(frames_seen)) == len(frames_seen), f"two camera keys on one frame ({frames_seen})")
             for k in self.camera:
-                need(k.frame >= 0 and 0.05 <= k.zoom <= 20 and k.ease in ("linear", "ease") and abs(k.rotate) <= 3600,
-                     f"camera key at frame {k.frame}: zoom 0.05-20, ease linear|ease, frame >= 0")
+                numbers = (*k.pan, k.zoom, k.rotate)
+                need(all(math.isfinite(float(v)) for v in numbers),
+                     f"camera key at frame {k.frame}: pan, zoom and rotate must be finite numbers (got {numbers})")
+                need(k.frame >= 0 and 0.05 <= k.zoom <= 20 and k.ease in ("linear", "ease") and abs(k.rotate) <= 3600
+                     and all(abs(float(p)) <= 100_000 for p in k.pan),
+                     f"camera key at frame {k.frame}: frame >= 0, zoom 0.05-20, rotate within +-3600 degrees, "
+                     "pan within +-100000 px, ease linear|ease")
         for lora in self.loras:
             need(-5 <= lora.scale <= 5, f"LoRA scale must be between -5 and 5 (got {lora.scale})")
         if self.edit is not None:
