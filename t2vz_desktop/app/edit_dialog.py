@@ -190,6 +190,10 @@ class EditDialog(QDialog):
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff7b72;")
+        # Room for three lines from the start: a message appearing must not move the fields the
+        # user is about to click (the rows jumped up by a line each time).
+        self.error.setMinimumHeight(3 * self.error.fontMetrics().lineSpacing())
+        self.error.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
         self.generate_button = buttons.addButton("Generate", QDialogButtonBox.AcceptRole)
         buttons.accepted.connect(self.accept)
@@ -333,8 +337,9 @@ def _controlnet_misfit(net: str, model: str) -> str:
 
     try:
         check_controlnet_fits(net, model)
-    except ModelError as e:
-        return str(e)[0].upper() + str(e)[1:] if "does not fit" in str(e) else ""
+    except ModelError as e:  # not a ControlNet, another model family, an unreadable file
+        text = str(e)
+        return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
     return ""
 
 

@@ -27,9 +27,14 @@ class ControlInput:
 
 def locate_controlnet(name: str) -> str:
     """What `name` is, found without loading: "folder", "file" (.safetensors) or "hub cache".
-    Raises ModelError naming what to pass instead, so a wrong --controlnet fails before any load."""
+    Raises ModelError naming what to choose instead, so a wrong ControlNet fails before any load."""
     path = Path(name).expanduser()
     if path.is_dir():
+        config = _read_json(path / "config.json")
+        if config is None:
+            raise ModelError(f"'{name}' is not a ControlNet folder: it has no readable config.json")
+        if config.get("_class_name") not in (None, "ControlNetModel"):
+            raise ModelError(f"'{name}' holds a {config['_class_name']}, not a ControlNet")
         return "folder"
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
@@ -63,7 +68,7 @@ def controlnet_config(name: str) -> dict | None:
     if kind == "folder":
         file = Path(name).expanduser() / "config.json"
     elif kind == "file":
-        file = resources_dir() / "configs" / "controlnet-sd15" / "config.json"
+        return _file_config(Path(name).expanduser())
     else:
         from huggingface_hub import try_to_load_from_cache
 
@@ -72,17 +77,50 @@ def controlnet_config(name: str) -> dict | None:
     return _read_json(file)
 
 
+def _file_config(path: Path) -> dict:
+    """What a ControlNet .safetensors file says of its shape, from its tensor names and shapes
+    (the header only); the SD 1.5 configuration it is loaded with is assumed only where the file
+    does not say (LDM-format files name their condition embedding otherwise)."""
+    from safetensors import safe_open
+
+    config = {k: v for k, v in (_read_json(resources_dir() / "configs" / "controlnet-sd15" / "config.json") or {}).items()
+              if k not in FITTING_KEYS and k != "conditioning_embedding_out_channels"}
+    try:
+        with safe_open(str(path), "np") as f:
+            names = list(f.keys())
+            text = next((k for k in names if k.endswith("attn2.to_k.weight")), None)
+            if text is not None:
+                config["cross_attention_dim"] = f.get_slice(text).get_shape()[1]
+            # the latent's first convolution: conv_in (diffusers) or input_blocks.0.0 (LDM), not the
+            # condition embedding's own conv_in, which takes the RGB condition image
+            first = next((k for k in names if k == "conv_in.weight" or k.endswith("input_blocks.0.0.weight")), None)
+            if first is not None:
+                config["in_channels"] = f.get_slice(first).get_shape()[1]
+            embedding = [k for k in names if k.startswith("controlnet_cond_embedding.blocks.") and k.endswith(".weight")]
+            if embedding:  # conv pairs, each halving the size: a factor 2 ** (len / 2)
+                config["conditioning_embedding_out_channels"] = [0] * (len(embedding) // 2 + 1)
+    except (OSError, ValueError, IndexError) as e:
+        raise ModelError(f"ControlNet file {path.name} could not be read ({_first_line(e)})") from e
+    return config
+
+
 def base_unet_config(model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> dict | None:
-    """The UNet configuration of a base model, read without loading weights (None: not readable)."""
+    """The UNet configuration of a base model, read without loading weights (None: not readable),
+    with `vae_scale_factor` added from its VAE's configuration."""
     source = locate_model(model, allow_unsafe_pickle)
     if source.kind == "single file":
-        return _read_json(single_file_config(source.path, model_config, allow_unsafe_pickle) / "unet" / "config.json")
-    if source.path is not None:
-        return _read_json(source.path / "unet" / "config.json")
-    from huggingface_hub import try_to_load_from_cache
+        folder = single_file_config(source.path, model_config, allow_unsafe_pickle)
+        unet, vae = _read_json(folder / "unet" / "config.json"), _read_json(folder / "vae" / "config.json")
+    elif source.path is not None:
+        unet, vae = _read_json(source.path / "unet" / "config.json"), _read_json(source.path / "vae" / "config.json")
+    else:
+        from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(model, "unet/config.json")
-    return _read_json(Path(found) if isinstance(found, str) else None)
+        found = [try_to_load_from_cache(model, f"{part}/config.json") for part in ("unet", "vae")]
+        unet, vae = (_read_json(Path(f) if isinstance(f, str) else None) for f in found)
+    if unet is not None and vae is not None and isinstance(vae.get("block_out_channels"), list):
+        unet["vae_scale_factor"] = 2 ** (len(vae["block_out_channels"]) - 1)
+    return unet
 
 
 def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
@@ -95,13 +133,16 @@ def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
     unet_config = base_unet_config(model, model_config, allow_unsafe_pickle)
     if net_config is None or unet_config is None:
         return
-    for key, what in FITTING_KEYS.items():
+    embedding = net_config.get("conditioning_embedding_out_channels")
+    if isinstance(embedding, list) and embedding:
+        net_config = {**net_config, "vae_scale_factor": 2 ** (len(embedding) - 1)}
+    shown = "the built-in demo model" if model == DEMO_MODEL else f"the model '{model}'"
+    for key, what in {**FITTING_KEYS, "vae_scale_factor": "image-to-latent scale"}.items():
         a, b = net_config.get(key), unet_config.get(key)
         if a is not None and b is not None and a != b:
-            shown = "the built-in demo model" if model == DEMO_MODEL else f"the model '{model}'"
-            raise ModelError(f"ControlNet '{net}' does not fit {shown}: its {what} is {_short(a)}, the model's "
-                             f"{_short(b)}. A ControlNet works only with the base model family it was trained "
-                             "for (SD 1.5 ControlNets need an SD 1.x model): choose that model or another ControlNet")
+            raise ModelError(f"ControlNet '{net}' does not fit {shown} (its {what} is {_short(a)}, the model's "
+                             f"{_short(b)}): a ControlNet works only with the model family it was trained for, "
+                             "so choose that model or another ControlNet")
 
 
 def _read_json(file: Path | None) -> dict | None:
