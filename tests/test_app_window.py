@@ -574,3 +574,28 @@ def test_a_new_user_sees_what_to_do_and_where(window, qtbot, tmp_path, monkeypat
     assert window.monitor.view.placeholder == BIN_HINT  # in the bin, not yet on the timeline
     window.add_media_to_timeline(next(iter(window.doc.project.media)))
     assert window.monitor.view.placeholder == ""  # there is a clip to show now
+
+
+def test_recovered_work_survives_a_second_crash_and_names_its_project(window, tmp_path):
+    """Recovery deleted the autosave and wrote none until the next change: a second crash lost the
+    recovered work. The title said Untitled."""
+    project, crashed = crash_with_unsaved_work(window, tmp_path)
+    window.start_with(None)
+    assert window.autosave_path.exists()  # written at once
+    assert window.autosave_path.with_suffix(".origin").read_text() == str(project.resolve())
+    assert window.windowTitle().startswith("film.t2vz (recovered)")
+    again = window.autosave_path.with_name("autosave-999997.t2vz")  # the second crash
+    window.autosave_path.rename(again)
+    window.autosave_path.with_suffix(".origin").rename(again.with_suffix(".origin"))
+    window.new_project()
+    assert window.windowTitle().startswith("Untitled")
+    window.start_with(project)
+    assert window.doc.project.duration == 12 and window.doc.dirty
+
+
+def test_the_playhead_steps_no_further_than_the_end(window, tmp_path):
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], window.doc.project.tracks[-1].id, 0)
+    window.timeline.set_playhead(7)
+    for _ in range(3):
+        window.step_playhead(1)
+    assert window.timeline.playhead == 8 and window.monitor.timecode.text() == "00:00:01:00 / 00:00:01:00"

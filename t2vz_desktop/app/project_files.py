@@ -142,7 +142,7 @@ class ProjectFilesMixin:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.doc.project.save(path)
-            origin = str(self.doc.path or "")
+            origin = str(self.doc.path or self.recovered_from or "")  # recovered work keeps its project
             path.with_suffix(".origin").write_text(origin, encoding="utf-8")
         except OSError as e:
             self.statusBar().showMessage(f"Autosave failed: {e}", 8000)
@@ -180,12 +180,13 @@ class ProjectFilesMixin:
         except ProjectFileError as e:
             self.notify(str(e), error=True)
             return False
-        self.recovered_from = autosave_origin(newest)
         self._set_project(loaded, None)
+        self.recovered_from = autosave_origin(newest)
         self.doc.undo.resetClean()  # recovered work is unsaved until the user saves it
         self._update_title()
         for path in found:
             _remove_autosave_file(path)
+        self.autosave()  # at once: a second crash before the next change must not lose it again
         self.notify("Recovered the autosaved project; save it to keep it.")
         return True
 

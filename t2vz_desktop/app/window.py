@@ -239,7 +239,10 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         self.show_playhead()
 
     def _update_title(self, *_) -> None:
-        name = self.doc.path.name if self.doc.path else "Untitled"
+        if self.doc.path is not None:
+            name = self.doc.path.name
+        else:
+            name = f"{self.recovered_from.name} (recovered)" if self.recovered_from else "Untitled"
         self.setWindowTitle(f"{name}[*] - {APP_NAME}")
         self.setWindowModified(self.doc.dirty)
 
@@ -266,7 +269,8 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
 
     # -- playback ---------------------------------------------------------------------------------
     def step_playhead(self, delta: int) -> None:
-        self.timeline.set_playhead(self.timeline.playhead + delta)
+        """Frame by frame, between the start and the end of the timeline (not past it)."""
+        self.timeline.set_playhead(min(self.timeline.playhead + delta, max(self.doc.project.duration, 0)))
 
     def toggle_play(self) -> None:
         if self.play_timer.isActive():
@@ -374,6 +378,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
             self.doc.edit("Project settings", lambda p: p.set_format(w, h, fps))
 
     def _set_project(self, project: Project, path: Path | None) -> None:
+        self.recovered_from = None  # check_recovery sets it again for recovered work
         self.stop_playback()
         self.frames = FrameCache()
         self.timeline.playhead = 0
