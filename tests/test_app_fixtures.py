@@ -60,6 +60,7 @@ def window(qtbot, tmp_path, model_cache):
     win = MainWindow(settings, tmp_path / "data", JobQueue(worker))
     win.ask_unsaved = lambda: "discard"  # no blocking dialogs in tests
     win.ask_recover = lambda path: True
+    win.ask_remove_used_media = lambda name, clips: True
     qtbot.addWidget(win)
     win.show()
     yield win

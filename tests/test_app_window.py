@@ -417,8 +417,13 @@ def test_delete_in_the_job_queue_leaves_the_timeline_alone(window, qtbot, tmp_pa
     window.timeline.select(clip.id)
     window.bin.setCurrentRow(0)
     window.bin.setFocus()
+    asked = []
+    window.ask_remove_used_media = lambda name, clips: asked.append((name, clips)) or False
     qtbot.keyClick(window.bin, Qt.Key_Delete)  # in the bin: the media, not the clip selected on the timeline
-    assert window.doc.project.media == {}
+    assert asked == [("a.mp4", 1)] and len(window.doc.project.media) == 1  # in use: asked, and the user said no
+    window.ask_remove_used_media = lambda name, clips: True
+    qtbot.keyClick(window.bin, Qt.Key_Delete)
+    assert window.doc.project.media == {} and window.doc.project.tracks[-1].clips == []
 
 
 def test_the_wheel_over_the_generate_panel_scrolls_it_and_changes_no_value(window, qtbot):

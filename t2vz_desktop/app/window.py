@@ -369,6 +369,11 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
             self.timeline.select(clip.id)
 
     def remove_media(self, media_id: str) -> None:
+        """Remove media from the bin; when clips on the timeline use it, ask first (they go too)."""
+        project = self.doc.project
+        used = sum(c.media_id == media_id for t in project.tracks for c in t.clips)
+        if used and not self.ask_remove_used_media(project.media[media_id].name, used):
+            return
         self.doc.edit("Remove media", lambda p: p.remove_media(media_id))
 
     def project_settings(self) -> None:

@@ -51,6 +51,13 @@ class MessagesMixin:
             QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
 
+    def ask_remove_used_media(self, name: str, clips: int) -> bool:
+        """Whether to remove media that clips on the timeline use (tests replace this)."""
+        answer = QMessageBox.question(
+            self, APP_NAME, f"{name} is used by {clips} clip(s) on the timeline. Remove it and those clips?\n"
+            "(Edit > Undo brings them back.)", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
     def ask_recover(self, path: Path) -> bool:
         """Whether to open an autosave left by a session that did not close (tests replace this);
         the question names the project and when its autosave was made."""
