@@ -604,3 +604,15 @@ def test_the_playhead_steps_no_further_than_the_end(window, tmp_path):
     for _ in range(3):
         window.step_playhead(1)
     assert window.timeline.playhead == 8 and window.monitor.timecode.text() == "00:00:01:00 / 00:00:01:00"
+
+
+def test_the_greyed_motion_is_the_motion_the_job_will_use(window):
+    """With "paper default" ticked the fields showed dx 4, dy 0 while the demo model's clip moved
+    1.5, 1.5 px a frame; unticking then silently changed the motion."""
+    panel = window.panel
+    panel.set_model("demo")
+    assert panel.motion_auto.isChecked() and (panel.dx.value(), panel.dy.value()) == (1.5, 1.5)
+    panel.width_box.setValue(512)
+    assert (panel.dx.value(), panel.dy.value()) == (12.0, 1.5)  # 12 px at 512 px wide, 1.5 at 64 px high
+    panel.motion_auto.setChecked(False)
+    assert panel.fields()["motion"] == (12.0, 1.5)

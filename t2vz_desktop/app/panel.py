@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.camera import CameraKey
+from ..engine.camera import CameraKey, default_motion
 from ..engine.paths import resources_dir
 from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, GenerationRequest, PromptKey
 from ..engine.system import find_models
@@ -92,6 +92,12 @@ class GenerationPanel(QWidget):
         self.motion_auto.toggled.connect(lambda on: (self.dx.setEnabled(not on), self.dy.setEnabled(not on)))
         self.dx.setEnabled(False)
         self.dy.setEnabled(False)
+        # While "paper default" is ticked the greyed fields show the motion the job will use (they
+        # showed 4, 0 while the demo model moved 1.5, 1.5), so unticking starts from it.
+        for changed in (self.motion_auto.toggled, self.width_box.valueChanged, self.height_box.valueChanged,
+                        self.model.currentIndexChanged):
+            changed.connect(self._show_default_motion)
+        self._show_default_motion()
 
         self.chunk = spin_box(0, 1024, 8, "Frames per UNet call: memory stays flat, the result is the same", special="all")
         self.scheduler = QComboBox()
@@ -244,6 +250,14 @@ class GenerationPanel(QWidget):
             index = self.model.count() - 1  # before "Open..."
             self.model.insertItem(index, label, name)
         self.model.setCurrentIndex(index)
+
+    def _show_default_motion(self, *_) -> None:
+        if not self.motion_auto.isChecked():
+            return
+        native = 64 if self.model_name() == "demo" else 512  # the demo model's size, else SD 1.x's
+        dx, dy = default_motion(self.width_box.value() or native, self.height_box.value() or native)
+        self.dx.setValue(dx)
+        self.dy.setValue(dy)
 
     def model_name(self) -> str | None:
         name = self.model.currentData()
