@@ -283,3 +283,31 @@ def test_what_is_not_a_controlnet_for_this_model_is_refused_before_any_load(case
         net, expected = tmp_path / "cn" / "diffusion_pytorch_model.safetensors", "image-to-latent scale is 8, the model's 2"
     assert main(edit_args(tiny_folder, source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(net))) == 2
     assert expected in one_error_line(capsys)
+
+
+def test_an_edit_source_whose_data_is_cut_is_refused_before_any_load(tmp_path, capsys, no_model_load, tiny_folder):
+    """A faststart MP4 cut short has a whole header: the edit probed it, loaded the model, printed
+    four status lines and only then found the data broken. The chosen range is decoded first."""
+    import av
+    from fractions import Fraction
+
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(whole), "w", options={"movflags": "faststart"}) as box:
+        stream = box.add_stream("libx264", rate=Fraction(10))
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for i in range(40):
+            image = np.zeros((96, 128, 3), np.uint8)
+            image[:, (3 * i) % 128:] = 200
+            image[32:, :, 1] = (7 * i) % 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.3)])  # the header and a few frames
+    import tiny_models
+
+    pix2pix = tiny_models.save_tiny_folder(tmp_path / "pix2pix", in_channels=8)
+    capsys.readouterr()  # the tiny model's own save messages
+    assert main(edit_args(pix2pix, cut, tmp_path / "o.mp4", "--mode", "pix2pix")) == 2
+    assert "broken video file" in one_error_line(capsys)
