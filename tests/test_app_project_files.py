@@ -103,3 +103,36 @@ def test_autosave_still_runs_while_changes_keep_coming(window, tmp_path):
     # The deadline (200 ms left) wins over the 10 s debounce. Qt's default coarse timers may
     # round an interval by up to 5% (208 ms was seen in CI), so allow that slack, not more.
     assert window.autosave_timer.remainingTime() <= 200 * 1.05 + 1
+
+
+def test_a_project_naming_a_file_that_is_not_a_video_keeps_it_offline_and_says_so(window, tmp_path):
+    """A project from elsewhere whose media path is ../../../etc/passwd opened with a black clip
+    and no word; it is now an offline clip named in the message, like a missing file."""
+    import json
+
+    from t2vz_desktop.app.project import Project
+
+    p = Project.new(64, 64, 8)
+    p.save(tmp_path / "x.t2vz")
+    data = json.loads((tmp_path / "x.t2vz").read_text())
+    data["media"] = [{"id": "m1", "path": "/etc/passwd", "name": "passwd", "width": 64, "height": 64, "fps": 8.0,
+                      "frames": 8}]
+    data["tracks"][0]["clips"] = [{"id": "c1", "media_id": "m1", "start": 0, "in_point": 0, "out_point": 8}]
+    (tmp_path / "x.t2vz").write_text(json.dumps(data))
+    assert window.open_project(tmp_path / "x.t2vz")
+    assert window.doc.project.media["m1"].offline
+    assert "passwd (/etc/passwd)" in window.messages[-1] and "not a video" in window.messages[-1]
+
+
+def test_exporting_an_odd_size_says_what_was_written(window, qtbot, tmp_path):
+    """A 63x64 project exported as 64x64 MP4 with "Exported" and no word of the change."""
+    from test_app_fixtures import make_clip
+
+    window.doc.edit("Format", lambda p: p.set_format(63, 64, 8))
+    window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], window.doc.project.tracks[-1].id, 0)
+    dialog = window.export_dialog()
+    dialog.path.setText(str(tmp_path / "out.mp4"))
+    with qtbot.waitSignal(dialog.worker.finished, timeout=60_000):
+        dialog.start()
+    assert "63x64 was written as 64x64" in dialog.status.text()
+    dialog.close()

@@ -125,6 +125,7 @@ class ExportDialog(QDialog):
         self.thread.start()
         self.running = False
         self.result: str | None = None
+        self._size_note = ""
 
     def apply_preset(self, index: int) -> None:
         preset = PRESETS[index]
@@ -164,7 +165,9 @@ class ExportDialog(QDialog):
         self.cancel_button.setText("Cancel")
         self.status.setText("Exporting...")
         # the worker renders a copy, so edits made meanwhile cannot race with it
-        self._start.emit(copy.deepcopy(self.project), self.path.text(), self.options())
+        options = self.options()
+        self._size_note = size_note(options)
+        self._start.emit(copy.deepcopy(self.project), self.path.text(), options)
 
     def cancel_or_close(self) -> None:
         if self.running:
@@ -184,7 +187,7 @@ class ExportDialog(QDialog):
 
     def _finished(self, path: str) -> None:
         self.result = path
-        self._ended(f"Exported {path}")
+        self._ended(f"Exported {path}" + (f" ({self._size_note})" if self._size_note else ""))
 
     def _failed(self, message: str) -> None:
         self._ended(f"Export failed: {message}")
@@ -198,3 +201,12 @@ class ExportDialog(QDialog):
         self.thread.quit()
         self.thread.wait(10_000)
         super().done(result)
+
+
+def size_note(options: RenderOptions) -> str:
+    """What the export does to a size the format cannot store ('' when nothing): render_timeline
+    rounds odd sizes up for MP4 and WebM, whose yuv420p needs even ones (it did so unsaid)."""
+    w, h = options.width, options.height
+    if options.format not in ("mp4", "webm") or (w % 2 == 0 and h % 2 == 0):
+        return ""
+    return f"{w}x{h} was written as {w + w % 2}x{h + h % 2}: {options.format.upper()} needs even sizes"

@@ -18,6 +18,9 @@ FORMAT_VERSION = 1
 PROJECT_SUFFIX = ".t2vz"
 
 
+# What the app imports as video; a project's media path to anything else is not opened as media.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
+
 class EditError(ValueError):
     """An edit that would break the timeline (overlap, empty clip); the message is for the user."""
 

@@ -46,7 +46,7 @@ class ProjectFilesMixin:
         offline = project.offline_media()
         if offline:
             names = "\n".join(f"{m.name} ({m.path})" for m in offline)
-            self.notify(f"Missing media, kept as offline clips:\n{names}", error=True)
+            self.notify(f"Missing media (or not a video file), kept as offline clips:\n{names}", error=True)
         return True
 
     def save(self) -> bool:

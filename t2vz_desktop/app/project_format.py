@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..engine.request import FieldError, GenerationRequest, RequestError, from_data
 from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
-from .project import FORMAT_VERSION, MediaItem, Project, ProjectFileError, Track, media_folder
+from .project import FORMAT_VERSION, VIDEO_SUFFIXES, MediaItem, Project, ProjectFileError, Track, media_folder
 
 MAX_FRAME = 10**7  # about 11.5 days at 10 fps: anything later is a damaged or hostile file
 MAX_SOURCE_SIDE = 65536  # pixels: larger than any codec writes
@@ -120,7 +120,9 @@ def _media(items: object, base: Path | None) -> dict[str, MediaItem]:
         if base is not None and not path.is_absolute():
             path = base / path
         item.path = os.path.normpath(path)
-        item.offline = not Path(item.path).exists()
+        # A path a file brought in may name anything (../../../etc/passwd): only a video file is
+        # opened as media; anything else is kept as an offline clip and named when the project opens.
+        item.offline = not (Path(item.path).is_file() and Path(item.path).suffix.lower() in VIDEO_SUFFIXES)
         media[item.id] = item
     return media
 

@@ -8,11 +8,8 @@ from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
 from ..media import MediaError, iter_frames, probe_video, read_recipe
-from .project import MediaItem, Project, new_id
+from .project import VIDEO_SUFFIXES, MediaItem, Project, new_id
 from .project_format import usable_recipe
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
-
 
 class ImportMixin:
     """Import slots of MainWindow (mixed in; uses self.doc and self.errors)."""
