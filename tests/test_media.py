@@ -267,3 +267,21 @@ def test_iter_frames_far_into_a_file_seeks_and_gives_the_same_frames(tmp_path):
         part = list(iter_frames(path, start, start + 4, 2))
         assert all(np.array_equal(a, b) for a, b in zip(part, everything[start : start + 4 : 2]))
         assert len(part) == len(everything[start : start + 4 : 2])
+
+
+def test_sound_at_a_rate_aac_cannot_store_is_resampled_for_mp4(media_zoo, tmp_path):
+    """audio_22222hz_pcm.mov: the MP4 export failed with avcodec_open2("aac") returned 22, after
+    the whole denoising; the MANIFEST asks for 44.1 or 48 kHz and success."""
+    import av
+    import numpy as np
+
+    from t2vz_desktop.media import AudioClip, ExportOptions, export_video
+
+    out = tmp_path / "with-sound.mp4"
+    frames = (np.full((48, 64, 3), 30 * i, np.uint8) for i in range(8))
+    export_video(frames, out, ExportOptions(fps=8, audio=AudioClip(media_zoo / "audio_22222hz_pcm.mov", 0.0, 1.0)))
+    with av.open(str(out)) as box:
+        sound = box.streams.audio[0]
+        assert sound.codec_context.name == "aac" and sound.rate == 44100
+        samples = sum(frame.samples for frame in box.decode(sound))
+    assert abs(samples - 44100) < 2048  # the second asked for (AAC frames are 1024 samples)

@@ -38,7 +38,9 @@ def add_audio_stream(container: av.container.OutputContainer, fmt: str, clip: Au
         if not c.streams.audio:
             raise MediaError(f"{clip.path} has no audio")
         rate = c.streams.audio[0].rate or 48000
-    rate = 48000 if fmt == "webm" else rate  # Opus encodes at 48 kHz
+    # Opus encodes at 48 kHz; AAC stores a few standard rates only (22222 Hz PCM made the export
+    # fail after the whole denoising): 44.1 kHz up to there, else 48 kHz. audio_packets resamples.
+    rate = 48000 if fmt == "webm" or rate > 44100 else 44100
     stream = container.add_stream(CODECS[fmt], rate=rate)
     stream.layout = LAYOUT
     return stream
