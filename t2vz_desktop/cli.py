@@ -232,8 +232,11 @@ def _edit_spec(args: argparse.Namespace):
     )
 
 
+_PENDING_WARNINGS: list[str] = []  # said once the pre-flight passes: a refusal stays the only line
+
+
 def _warn(message: str) -> None:
-    print(f"t2vz: warning: {message}", file=sys.stderr)
+    _PENDING_WARNINGS.append(message)
 
 
 def parse_camera_key(text: str):
@@ -338,8 +341,7 @@ def _read_recipe(path: Path) -> GenerationRequest:
         raise RequestError(f"{path} holds no t2vz recipe")
     # A consent the recipe asks for (allow_unsafe_pickle) is dropped with a warning: only the
     # user's own flag, applied over the recipe in build_request, grants it.
-    return GenerationRequest.from_json(text, f"recipe {path.name}",
-                                       warn=lambda message: print(f"t2vz: warning: {message}", file=sys.stderr))
+    return GenerationRequest.from_json(text, f"recipe {path.name}", warn=_warn)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -358,6 +360,8 @@ def _generate(args: argparse.Namespace) -> int:
         preflight(request, args.out, args.format, [("the recipe", args.recipe)])
     except ModelError as e:
         raise RequestError(str(e)) from e
+    for message in _PENDING_WARNINGS:
+        print(f"t2vz: warning: {message}", file=sys.stderr)
     fmt = export_format(args.out, args.format)
 
     bar = None
@@ -403,6 +407,7 @@ def _first_line(e: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _PENDING_WARNINGS.clear()
     try:
         args = _parser().parse_args(argv)
         if args.command in ("generate", "edit"):
