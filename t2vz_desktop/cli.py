@@ -355,12 +355,12 @@ def _generate(args: argparse.Namespace) -> int:
     if not args.upscale or not 0 < args.upscale <= 8:
         raise RequestError(f"--upscale must be above 0 and at most 8 (got {args.upscale})")
     try:
-        # Every check that needs no model, the output target included, before a word is printed;
-        # run_generation repeats it (cheap) and reports its warnings as events.
-        preflight(request, args.out, args.format, [("the recipe", args.recipe)])
+        # Every check that needs no model, the output target included, before a word is printed
+        # (run_generation is told it ran: for an edit it decodes the source's range).
+        warnings = preflight(request, args.out, args.format, [("the recipe", args.recipe)])
     except ModelError as e:
         raise RequestError(str(e)) from e
-    for message in _PENDING_WARNINGS:
+    for message in _PENDING_WARNINGS + warnings:
         print(f"t2vz: warning: {message}", file=sys.stderr)
     fmt = export_format(args.out, args.format)
 
@@ -385,7 +385,7 @@ def _generate(args: argparse.Namespace) -> int:
             bar.update(e.step - bar.n)
 
     try:
-        result = run_generation(request, on_event, previews=False)  # a progress bar shows no images
+        result = run_generation(request, on_event, previews=False, checked=True)  # a progress bar shows no images
     except ModelError as e:
         raise RequestError(str(e)) from e
     options = ExportOptions(fps=result.recipe.fps, format=fmt, upscale=args.upscale)

@@ -170,19 +170,19 @@ def image_pixels(recipe: GenerationRequest, path: str) -> torch.Tensor:
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
-def image_latent(vae, recipe: GenerationRequest, device, path: str | None = None) -> torch.Tensor:
-    """The user's start image (or `path`), cropped to the video's size, as a scaled latent.  # (c, h, w)"""
-    pixels = image_pixels(recipe, recipe.init_image if path is None else path)
+def image_latent(vae, pixels: torch.Tensor, device) -> torch.Tensor:
+    """An image from `image_pixels` as a scaled latent.  # (c, h, w)"""
     with torch.no_grad():
         return scaled_latents(vae, pixels.to(device, vae.dtype))[0].float()
 
 
-def end_image_dissolve(vae, recipe: GenerationRequest, device, latent_size) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Every frame's start between the start and end images (between.py), in latent units."""
-    images = torch.cat([image_pixels(recipe, recipe.init_image), image_pixels(recipe, recipe.end_image)]).to(device)
+def end_image_dissolve(vae, recipe: GenerationRequest, images: torch.Tensor, device,
+                       latent_size) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Every frame's start between the start and end images (2, 3, H, W) (between.py), in latent units."""
     camera = None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, 1)
     batch = recipe.chunk_size or recipe.frames
-    return dissolve_latents(vae, images, recipe.frames, recipe.motion, camera, recipe.motion_fill, latent_size, batch)
+    return dissolve_latents(vae, images.to(device), recipe.frames, recipe.motion, camera, recipe.motion_fill,
+                            latent_size, batch)
 
 
 def subject_tokens(tokenizer, recipe: GenerationRequest) -> list[list[int]]:
@@ -208,9 +208,11 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
     elif recipe.end_image is not None:  # the end image is the last frame's anchor
         keys, key_seeds = (0, recipe.frames - 1), (None, None)
     latent_size = (recipe.height // factor, recipe.width // factor)
+    # Each image file is read once: pinned as an anchor, and (both) dissolved for the frames between.
+    start, end = (None if path is None else image_pixels(recipe, path) for path in (recipe.init_image, recipe.end_image))
     between, between_in_view = None, None
-    if recipe.end_image is not None:
-        between, between_in_view = end_image_dissolve(pipe.vae, recipe, device, latent_size)
+    if end is not None:
+        between, between_in_view = end_image_dissolve(pipe.vae, recipe, torch.cat([start, end]), device, latent_size)
     return VideoPlan(
         frames=recipe.frames,
         seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
@@ -225,8 +227,8 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         noise_window=recipe.noise_window,
         camera=None if recipe.camera is None else camera_matrices(recipe.camera, recipe.frames, factor),
         fill=recipe.motion_fill,
-        init_image=None if recipe.init_image is None else image_latent(pipe.vae, recipe, device),
-        end_image=None if recipe.end_image is None else image_latent(pipe.vae, recipe, device, recipe.end_image),
+        init_image=None if start is None else image_latent(pipe.vae, start, device),
+        end_image=None if end is None else image_latent(pipe.vae, end, device),
         between=between,
         between_in_view=between_in_view,
         keys=keys,
@@ -245,15 +247,18 @@ def run_generation(
     cancel: CancelToken | None = None,
     cache: ModelCache | None = None,
     previews: bool = True,
+    checked: bool = False,
 ) -> GenerationResult:
     """Load (or reuse) the model, denoise every frame, and return the latents with the recipe.
     Step events carry a preview image (and background smoothing's mask) unless `previews` is
-    off; without `on_event` the loop makes no step events at all."""
+    off; without `on_event` the loop makes no step events at all. `checked`: the caller has run
+    `preflight` on this request and said its warnings (the CLI does, to check the output too), so
+    it is not run again (for an edit it decodes the source's range)."""
     emit = on_event or (lambda e: None)
     started = time.perf_counter()
     # Every check that needs no model comes first, and nothing is said before it passes, so a bad
     # input is one error line and no status lines.
-    for w in preflight(request):
+    for w in [] if checked else preflight(request):
         emit(ProgressEvent("warning", w))
     emit(ProgressEvent("status", f"loading model {request.model}"))
     cache = cache or _DEFAULT_CACHE
