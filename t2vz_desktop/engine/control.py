@@ -79,12 +79,11 @@ def controlnet_config(name: str) -> dict | None:
 
 def _file_config(path: Path) -> dict:
     """What a ControlNet .safetensors file says of its shape, from its tensor names and shapes
-    (the header only); the SD 1.5 configuration it is loaded with is assumed only where the file
-    does not say (LDM-format files name their condition embedding otherwise)."""
+    (the header only), not the SD 1.5 configuration it is loaded with; a key the file does not
+    show is left out and not compared (LDM-format files name their condition embedding otherwise)."""
     from safetensors import safe_open
 
-    config = {k: v for k, v in (_read_json(resources_dir() / "configs" / "controlnet-sd15" / "config.json") or {}).items()
-              if k not in FITTING_KEYS and k != "conditioning_embedding_out_channels"}
+    config = {}
     try:
         with safe_open(str(path), "np") as f:
             names = list(f.keys())
