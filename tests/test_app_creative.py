@@ -72,6 +72,18 @@ def put_generated(window, tmp_path, model, **request):
 
 
 # -- (A) Edit with... -------------------------------------------------------------------------------
+def fill_canny(dialog, controlnet, steps: int | None = None) -> None:
+    """Edit with... set to a Canny edit of "a red square" with `controlnet` (and, given `steps`,
+    a 32x32 result in that many steps, as the tiny models want)."""
+    dialog.mode.setCurrentText("canny")
+    dialog.prompt.setPlainText("a red square")
+    dialog.controlnet.setText(str(controlnet))
+    if steps is not None:
+        dialog.steps.setValue(steps)
+        dialog.width_box.setValue(32)
+        dialog.height_box.setValue(32)
+
+
 def test_edit_with_canny_lands_the_result_above_the_source_aligned_with_its_recipe(
         window, qtbot, tiny_folder, tiny_controlnet, tmp_path):
     source = square_video(tmp_path / "square.mp4")
@@ -83,12 +95,7 @@ def test_edit_with_canny_lands_the_result_above_the_source_aligned_with_its_reci
 
     dialog = window.edit_with(clip.id)
     assert (dialog.start.value(), dialog.end.value()) == (2, 8)  # the clip's in/out points
-    dialog.mode.setCurrentText("canny")
-    dialog.prompt.setPlainText("a red square")
-    dialog.controlnet.setText(str(tiny_controlnet))
-    dialog.steps.setValue(3)
-    dialog.width_box.setValue(32)
-    dialog.height_box.setValue(32)
+    fill_canny(dialog, tiny_controlnet, steps=3)
 
     dialog.preview_conditions()
     qtbot.waitUntil(lambda: len(dialog.condition_images) == 4, timeout=30_000)
@@ -125,12 +132,7 @@ def test_an_edit_that_keeps_the_sources_sound_brings_it_to_the_timeline(window, 
     clip = window.doc.project.tracks[-1].clips[0]
     window.panel.set_model(str(tiny_folder))
     dialog = window.edit_with(clip.id)
-    dialog.mode.setCurrentText("canny")
-    dialog.prompt.setPlainText("a red square")
-    dialog.controlnet.setText(str(tiny_controlnet))
-    dialog.steps.setValue(2)
-    dialog.width_box.setValue(32)
-    dialog.height_box.setValue(32)
+    fill_canny(dialog, tiny_controlnet, steps=2)
     assert dialog.keep_audio.isChecked()
     with qtbot.waitSignal(window.queue.job_finished, timeout=180_000) as done:
         dialog.accept()
@@ -390,9 +392,7 @@ def test_edit_with_refuses_a_controlnet_that_does_not_fit_the_model(window, tiny
     clip = window.doc.project.tracks[-1].clips[0]
     window.panel.set_model("demo")
     dialog = window.edit_with(clip.id)
-    dialog.mode.setCurrentText("canny")
-    dialog.prompt.setPlainText("a red square")
-    dialog.controlnet.setText(str(tiny_controlnet))
+    fill_canny(dialog, tiny_controlnet)
     dialog.accept()
     assert dialog.isVisible() and window.queue.pending == 0
     assert "does not fit the built-in demo model" in dialog.error.text()
