@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from .project import Project
-from .render import RenderCancelled, RenderOptions, render_timeline
+from .render import RenderCancelled, RenderOptions, render_timeline, stored_size
 
 SUFFIX = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
 
@@ -205,8 +205,9 @@ class ExportDialog(QDialog):
 
 def size_note(options: RenderOptions) -> str:
     """What the export does to a size the format cannot store ('' when nothing): render_timeline
-    rounds odd sizes up for MP4 and WebM, whose yuv420p needs even ones (it did so unsaid)."""
+    writes `stored_size`, which rounds odd sizes up for MP4 and WebM (it did so unsaid)."""
     w, h = options.width, options.height
-    if options.format not in ("mp4", "webm") or (w % 2 == 0 and h % 2 == 0):
+    stored = stored_size(w, h, options.format)
+    if stored == (w, h):
         return ""
-    return f"{w}x{h} was written as {w + w % 2}x{h + h % 2}: {options.format.upper()} needs even sizes"
+    return f"{w}x{h} was written as {stored[0]}x{stored[1]}: {options.format.upper()} needs even sizes"

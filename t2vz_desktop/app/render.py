@@ -220,6 +220,13 @@ class RenderOptions:
     audio: bool = True
 
 
+def stored_size(width: int, height: int, fmt: str) -> tuple[int, int]:
+    """The size an export to `fmt` writes: MP4 and WebM round odd sides up (yuv420p needs even)."""
+    if fmt in ("mp4", "webm"):
+        return width + width % 2, height + height % 2
+    return width, height
+
+
 def render_timeline(
     project: Project, out: str | Path, options: RenderOptions,
     on_progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] = lambda: False,
@@ -231,9 +238,7 @@ def render_timeline(
     total = project.duration
     if total == 0:
         raise ValueError("the timeline is empty: put a clip on it first")
-    width, height = options.width, options.height
-    if fmt in ("mp4", "webm"):  # yuv420p needs even sizes
-        width, height = width + width % 2, height + height % 2
+    width, height = stored_size(options.width, options.height, fmt)
 
     def frames() -> Iterator[np.ndarray]:
         for i, frame in enumerate(timeline_frames(project, width, height)):
