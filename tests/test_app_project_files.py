@@ -132,7 +132,10 @@ def test_exporting_an_odd_size_says_what_was_written(window, qtbot, tmp_path):
     window.import_files([make_clip(tmp_path / "a.mp4", 8, 8)], window.doc.project.tracks[-1].id, 0)
     dialog = window.export_dialog()
     dialog.path.setText(str(tmp_path / "out.mp4"))
-    with qtbot.waitSignal(dialog.worker.finished, timeout=60_000):
+    try:
         dialog.start()
-    assert "63x64 was written as 64x64" in dialog.status.text()
-    dialog.close()
+        # the dialog's own slot runs after the worker's signal, on the GUI thread: wait for it
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        assert "63x64 was written as 64x64" in dialog.status.text()
+    finally:
+        dialog.close()  # stops and joins the export thread, pass or fail
