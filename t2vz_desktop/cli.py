@@ -50,6 +50,8 @@ def _demo_defaults() -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .conditions.source import add_range_arguments
+
     p = _Parser(prog="t2vz", description="Text2Video-Zero video generation and editing from the command line.",
                 epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
@@ -74,10 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                    "default: lllyasviel/sd-controlnet-canny, -openpose or -depth from the local cache)")
     x.add_argument("--control-scale", action="append", type=float, help="strength per --mode (default 1.0)")
     x.add_argument("--condition", action="append", help="a ready condition video per --mode (skeleton, depth)")
-    x.add_argument("--start", type=int, default=0, help="first source frame (default 0)")
-    x.add_argument("--end", type=int, help="source frame to stop before (default: the end)")
-    x.add_argument("--step", type=int, default=1, help="use every N-th source frame (default 1)")
-    x.add_argument("--source-fps", type=float, help="resample the source to this frame rate (default: its own)")
+    add_range_arguments(x, "--source-fps", "resample the source to this frame rate: frame k shows the picture on screen "
+                        "at k / FPS s (default: its own rate)")
     x.add_argument("--fit", choices=["crop", "pad"], default="crop",
                    help="meet the output aspect by crop or pad (default crop)")
     x.add_argument("--low", type=int, default=100, help="Canny low threshold (default 100)")
@@ -200,6 +200,7 @@ _EXTRA_COMMANDS: list = [_condition_command, _measure_commands]
 
 
 def _edit_spec(args: argparse.Namespace):
+    from .conditions.source import range_from_arguments
     from .engine.request import ControlSpec, EditSpec
 
     modes = args.mode
@@ -223,10 +224,14 @@ def _edit_spec(args: argparse.Namespace):
     scales = per_mode(args.control_scale, "--control-scale", 1.0)
     conditions = per_mode(args.condition, "--condition", None)
     controls = [] if instruct else [ControlSpec(m, n, s, c) for m, n, s, c in zip(modes, nets, scales, conditions)]
+    try:
+        start, end, start_s, end_s = range_from_arguments(args)
+    except ValueError as e:
+        raise RequestError(str(e)) from e
     return EditSpec(
         source=args.source, controls=controls, instruct=instruct,
         image_guidance=args.image_guidance if instruct else 1.0,
-        start=args.start, end=args.end, step=args.step, fps=args.source_fps, fit=args.fit,
+        start=start, end=end, start_s=start_s, end_s=end_s, step=args.step, fps=args.source_fps, fit=args.fit,
         canny_low=args.low, canny_high=args.high, depth_model=args.depth_model,
         motion_field=args.motion_field, keep_audio=not args.no_audio,
     )
@@ -309,6 +314,12 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
     if args.prompt:
         base["prompts"] = list(args.prompt)
     if args.command == "edit":
+        from .conditions.source import rounded_size
+
+        notes: list[str] = []
+        base["width"], base["height"] = rounded_size(base.get("width"), base.get("height"), notes)
+        for note in notes:
+            _warn(note)
         if args.mode:
             if not args.source:
                 raise RequestError("give the source video to edit")

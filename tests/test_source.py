@@ -87,7 +87,7 @@ def test_range_step_and_max_frames_pick_the_right_source_frames(clip24: Path) ->
     assert [index_of(f) for f in short.read_all_uint8()] == [3, 7]
 
 
-def test_target_fps_picks_the_nearest_source_frames(clip24: Path) -> None:
+def test_target_fps_shows_the_picture_on_screen_at_each_time(clip24: Path) -> None:
     down = open_source(SourceSpec(clip24, target_fps=4, step=5, width=48, height=32))
     assert (down.frames, down.fps) == (8, 4.0)  # 2 s at 4 fps; step is overridden
     assert [index_of(f) for f in down.iter_frames()] == [0, 3, 6, 9, 12, 15, 18, 21]
@@ -95,7 +95,8 @@ def test_target_fps_picks_the_nearest_source_frames(clip24: Path) -> None:
     up = open_source(SourceSpec(clip24, end_frame=6, target_fps=24, width=48, height=32))
     frames = up.read_all_uint8()
     assert (len(frames), up.fps) == (12, 24.0)  # 0.5 s at 24 fps: each frame shown twice
-    assert [index_of(f) for f in frames] == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5]
+    # Output frame k is the picture on screen at k / 24 s: source frame floor(k / 2).
+    assert [index_of(f) for f in frames] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert up.time_range_s == pytest.approx((0.0, 0.5))
 
 

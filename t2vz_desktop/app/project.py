@@ -17,9 +17,7 @@ from pathlib import Path
 FORMAT_VERSION = 1
 PROJECT_SUFFIX = ".t2vz"
 
-
-# What the app imports as video; a project's media path to anything else is not opened as media.
-VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
+from ..media.reader import VIDEO_SUFFIXES  # noqa: F401 - a project's media path to anything else is not opened
 
 class EditError(ValueError):
     """An edit that would break the timeline (overlap, empty clip); the message is for the user."""

@@ -16,7 +16,9 @@ import av
 import cv2
 import numpy as np
 
-from ..media import AtomicGroup, ExportOptions, MediaError, check_target, export_format, export_video, iter_frames
+from ..media import (
+    AtomicGroup, ExportOptions, MediaError, audio_blocks, check_target, export_format, export_video, iter_frames,
+)
 from .project import Clip, MediaItem, Project
 
 AUDIO_RATE = 48_000
@@ -166,44 +168,32 @@ def timeline_frames(project: Project, width: int, height: int) -> Iterator[np.nd
             yield current
 
 
-def read_audio(path: str | Path) -> np.ndarray | None:
-    """The file's first audio stream as float32 stereo at AUDIO_RATE, shape (2, samples)."""
+def clip_sound(item: MediaItem, start_s: float, end_s: float) -> np.ndarray | None:
+    """Seconds [start_s, end_s) of the item's sound on its own clock (media.reader: silence
+    where its audio starts late), float32 stereo at AUDIO_RATE, shape (2, samples); None when it
+    has none that can be read. Only that range is decoded, not the whole file."""
     try:
-        container = av.open(str(path))
-    except av.FFmpegError:
+        blocks = list(audio_blocks(item.path, start_s, end_s, AUDIO_RATE, "stereo"))
+    except MediaError:  # the file went away or broke since import: the export goes on without it
         return None
-    with container:
-        if not container.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
-        chunks = []
-        try:
-            for frame in container.decode(audio=0):
-                chunks += [f.to_ndarray() for f in resampler.resample(frame)]
-        except av.FFmpegError:
-            pass  # keep the sound that decoded; a damaged tail must not stop the export
-        chunks += [f.to_ndarray() for f in resampler.resample(None)]
-    return np.concatenate(chunks, axis=1).astype(np.float32) if chunks else None
+    return np.concatenate(blocks, axis=1) if blocks else None
 
 
 def mix_audio(project: Project) -> np.ndarray | None:
     """The sum of the audio of every clip at its place on the timeline; None if no clip has sound."""
     total = round(project.duration / project.fps * AUDIO_RATE)
-    mix, sources = None, {}
+    to_sample = lambda frame: round(frame / project.fps * AUDIO_RATE)  # noqa: E731
+    mix = None
     for track in project.tracks:
         for clip in track.clips:
             item = project.media[clip.media_id]
             if not item.has_audio or item.offline:
                 continue
-            if item.path not in sources:
-                sources[item.path] = read_audio(item.path)
-            sound = sources[item.path]
+            sound = clip_sound(item, clip.in_point / project.fps, clip.out_point / project.fps)
             if sound is None:
                 continue
-            to_sample = lambda frame: round(frame / project.fps * AUDIO_RATE)  # noqa: E731
-            piece = sound[:, to_sample(clip.in_point) : to_sample(clip.out_point)]
             at = to_sample(clip.start)
-            piece = piece[:, : max(0, total - at)]
+            piece = sound[:, : max(0, total - at)]
             if mix is None:
                 mix = np.zeros((2, total), np.float32)
             mix[:, at : at + piece.shape[1]] += piece

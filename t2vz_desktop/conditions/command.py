@@ -15,7 +15,7 @@ import numpy as np
 
 from ..media import ExportOptions, MediaError, check_target, export_format, export_video, refuse_overwriting_inputs
 from . import DEFAULT_DEPTH_MODEL, MODES, SOURCE_KINDS, PoseSummary, condition_frames, is_condition_video
-from .source import FITS, SourceSpec, open_source
+from .source import FITS, SourceSpec, add_range_arguments, open_source, range_from_arguments, rounded_size
 
 BAD_INPUT = 2
 
@@ -26,12 +26,10 @@ def add_condition_command(subparsers) -> argparse.ArgumentParser:
     c.add_argument("source", help="video file (or folder of frame_*.png) to take the condition from")
     c.add_argument("--mode", required=True, choices=MODES, help="canny edges, OpenPose skeleton, or depth")
     c.add_argument("--out", "-o", required=True, help="output file: .mp4, .webm, .gif, or a folder for PNG frames")
-    c.add_argument("--start", type=int, default=0, help="first source frame (0-based)")
-    c.add_argument("--end", type=int, help="source frame to stop before (default: the end)")
-    c.add_argument("--step", type=int, default=1, help="keep every STEP-th frame")
-    c.add_argument("--fps", type=float, help="resample to this frame rate (overrides --step)")
+    add_range_arguments(c, "--fps", "resample to this frame rate: frame k shows the picture on screen at k / FPS s "
+                        "(overrides --step)")
     c.add_argument("--max-frames", type=int, help="at most this many output frames")
-    c.add_argument("--width", type=int, help="output width (rounded to a multiple of 8)")
+    c.add_argument("--width", type=int, help="output width (rounded to the nearest multiple of 8)")
     c.add_argument("--height", type=int, help="output height; with neither, the short side is 512")
     c.add_argument("--fit", choices=FITS, default="crop", help="crop to the new aspect, or pad with black")
     c.add_argument("--low", type=int, default=100, help="Canny low threshold (0-255)")
@@ -59,16 +57,21 @@ def run_condition(args: argparse.Namespace) -> int:
     """Write the condition video; 0 when written, 2 (and nothing written) for bad input."""
     out = Path(args.out)
     summaries: list[PoseSummary] = []
+    notes: list[str] = []
     bars = _Progress(args.quiet)
     try:
+        start, end, start_s, end_s = range_from_arguments(args)
+        width, height = rounded_size(args.width, args.height, notes)
         spec = SourceSpec(
             path=args.source,
-            start_frame=args.start,
-            end_frame=args.end,
+            start_frame=start,
+            end_frame=end,
+            start_s=start_s,
+            end_s=end_s,
             step=args.step,
             target_fps=args.fps,
-            width=args.width,
-            height=args.height,
+            width=width,
+            height=height,
             fit=args.fit,
             max_frames=args.max_frames,
         )
@@ -92,7 +95,7 @@ def run_condition(args: argparse.Namespace) -> int:
     finally:
         bars.close()
 
-    for note in clip.notes + report.notes:
+    for note in notes + clip.notes + report.notes:
         print(f"note: {note}", file=sys.stderr)
     for summary in summaries:
         print(summary, file=sys.stderr)

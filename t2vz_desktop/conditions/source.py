@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..media import MediaError, VideoInfo, iter_frames, probe_video
+from ..media import MediaError, VideoInfo, frames_at, iter_frames, probe_video
 
 FITS = ("crop", "pad")
 UNKNOWN_FPS = 8.0  # a PNG folder stores no frame rate: assume the export default
@@ -23,21 +23,27 @@ class SourceSpec:
     start_frame: int = 0
     end_frame: int | None = None  # exclusive; None: to the end
     step: int = 1  # keep every step-th frame
-    target_fps: float | None = None  # resample to this rate (nearest source frame); overrides step
+    target_fps: float | None = None  # resample to this rate (the picture on screen at each time); overrides step
     width: int | None = None  # None with height None: keep the aspect, short side = short_side
     height: int | None = None  # one of the two None: the other follows the source aspect
     fit: str = "crop"  # crop: centre-crop to the target aspect; pad: letterbox with black
     max_frames: int | None = None
     short_side: int = 512
+    start_s: float | None = None  # seconds on the source's clock; instead of start_frame
+    end_s: float | None = None  # seconds, exclusive; instead of end_frame
 
 
 @dataclass
 class SourceClip:
-    """The chosen frames of a probed source; `iter_frames` decodes them afresh on every call."""
+    """The chosen frames of a probed source; `iter_frames` decodes them afresh on every call.
+
+    Frame k of the clip is the source picture on screen at times[k] (seconds on the source's
+    clock: media.reader), so a variable-frame-rate source keeps its timing and its sound.
+    """
 
     spec: SourceSpec
     info: VideoInfo
-    indices: list[int]  # source frame index of each output frame (repeats when upsampling)
+    times: list[float]  # source time of each output frame, seconds, non-decreasing
     fps: float  # output frame rate
     size: tuple[int, int]  # output (W, H), multiples of 8
     notes: list[str] = field(default_factory=list)
@@ -48,7 +54,7 @@ class SourceClip:
 
     @property
     def frames(self) -> int:
-        return len(self.indices)
+        return len(self.times)
 
     @property
     def has_audio(self) -> bool:
@@ -56,13 +62,9 @@ class SourceClip:
 
     @property
     def time_range_s(self) -> tuple[float, float]:
-        """Start and end of the covered stretch of the source, in seconds, for cutting its audio.
-
-        The end is start + frames / fps, so the audio lasts exactly as long as the output video.
-        Times count from the first decoded frame (a container's start offset is ignored).
-        """
-        start = self.indices[0] / self.source_fps
-        return start, start + self.frames / self.fps
+        """Start and end of the covered stretch on the source's clock, in seconds, for cutting
+        its audio: start + frames / fps, so the sound lasts exactly as long as the output video."""
+        return self.times[0], self.times[0] + self.frames / self.fps
 
     @property
     def source_fps(self) -> float:
@@ -71,32 +73,25 @@ class SourceClip:
     def iter_frames(self) -> Iterator[np.ndarray]:
         """Yield the output frames as uint8 RGB (H, W, 3), resized, decoding one at a time."""
         width, height = self.size
-        first, last = self.indices[0], self.indices[-1]
-        # Frames between the picked ones are decoded but not converted to RGB: with a regular
-        # stride (step, or a whole-number fps ratio) the reader skips them.
-        stride = math.gcd(*(b - a for a, b in zip(self.indices, self.indices[1:]))) or 1
-        wanted = iter(self.indices)
-        target = next(wanted)
-        frame = None
-        done = 0
-        decoded = iter_frames(self.info.path, first, last + 1, stride)
-        for index, frame in zip(range(first, last + 1, stride), decoded):
-            if index != target:
-                continue
-            out = fit_frame(frame, width, height, self.spec.fit)
-            while target == index:  # a frame picked twice (target_fps above the source rate)
-                yield out
-                done += 1
-                target = next(wanted, -1)
-        if done == self.frames:
-            return
-        if frame is None:
+        done, last, out = 0, None, None
+        for frame in self._pictures():
+            if frame is not last:  # a picture shown at several times is resized once
+                last, out = frame, fit_frame(frame, width, height, self.spec.fit)
+            yield out
+            done += 1
+        if out is None:
             raise MediaError(f"no frames could be decoded from {self.info.path}")
-        # The container announced more frames than it holds: repeat the last one, so the clip
-        # keeps the length that the caller planned with.
-        out = fit_frame(frame, width, height, self.spec.fit)
+        # The container announced more than it holds: repeat the last picture, so the clip keeps
+        # the length that the caller planned with.
         for _ in range(self.frames - done):
             yield out
+
+    def _pictures(self) -> Iterator[np.ndarray]:
+        if self.info.fps:
+            return frames_at(self.info.path, self.times)
+        # A PNG folder has no clock: its frame i is shown at i / UNKNOWN_FPS.
+        indices = [int(t * UNKNOWN_FPS + 1e-6) for t in self.times]
+        return _repeat(iter_frames(self.info.path, indices[0], indices[-1] + 1), indices)
 
     def read_all_uint8(self) -> np.ndarray:
         """All output frames as one (n, H, W, 3) uint8 array; for short clips only."""
@@ -111,6 +106,16 @@ class SourceClip:
         for i, frame in enumerate(self.iter_frames()):
             out[i] = frame
         return out
+
+
+def _repeat(frames: Iterator[np.ndarray], indices: list[int]) -> Iterator[np.ndarray]:
+    """frames holds pictures indices[0], indices[0]+1, ...: yield the one for each index."""
+    at, frame = indices[0] - 1, None
+    for index in indices:
+        while at < index:
+            frame, at = next(frames, frame), at + 1
+        if frame is not None:
+            yield frame
 
 
 def open_source(spec: SourceSpec) -> SourceClip:
@@ -130,22 +135,28 @@ def open_source(spec: SourceSpec) -> SourceClip:
     if not info.fps:
         notes.append(f"{path} stores no frame rate: assuming {UNKNOWN_FPS:g} fps")
     source_fps = info.fps or UNKNOWN_FPS
-    end = info.frames if spec.end_frame is None else min(spec.end_frame, info.frames)
-    if spec.start_frame >= end:
+    length_s = info.duration_s if info.fps and info.duration_s > 0 else info.frames / source_fps
+    start_s = spec.start_s if spec.start_s is not None else spec.start_frame / source_fps
+    end_s = spec.end_s if spec.end_s is not None else (None if spec.end_frame is None else spec.end_frame / source_fps)
+    end_s = length_s if end_s is None else min(end_s, length_s)
+    fps = float(spec.target_fps) if spec.target_fps is not None else source_fps / spec.step
+    count = math.ceil((end_s - start_s) * fps - 1e-6)
+    if count < 1:
         raise MediaError(
-            f"no frames in the chosen range of {path}: start {spec.start_frame}, end {end}, "
-            f"the video has {info.frames} frames"
+            f"no frames in the chosen range of {path}: {_describe_range(spec)}, "
+            f"the video has {info.frames} frames ({length_s:.3f} s)"
         )
-    if spec.target_fps is not None:
-        indices = _resampled(spec.start_frame, end, source_fps, spec.target_fps)
-        fps = float(spec.target_fps)
-    else:
-        indices = list(range(spec.start_frame, end, spec.step))
-        fps = source_fps / spec.step
     if spec.max_frames is not None:
-        indices = indices[: spec.max_frames]
+        count = min(count, spec.max_frames)
+    times = [start_s + k / fps for k in range(count)]
     size = target_size(info.width, info.height, spec.width, spec.height, spec.short_side)
-    return SourceClip(spec, info, indices, fps, size, notes)
+    return SourceClip(spec, info, times, fps, size, notes)
+
+
+def _describe_range(spec: SourceSpec) -> str:
+    if spec.start_s is not None or spec.end_s is not None:
+        return f"start {spec.start_s or 0:g} s, end {'the end' if spec.end_s is None else f'{spec.end_s:g} s'}"
+    return f"start {spec.start_frame}, end {'the end' if spec.end_frame is None else spec.end_frame}"
 
 
 def target_size(
@@ -192,13 +203,35 @@ def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(frame), (width, height), interpolation=interpolation)
 
 
-def _resampled(start: int, end: int, source_fps: float, target_fps: float) -> list[int]:
-    """The source frame nearest to each output time, for as many output frames as fill the
-    stretch [start, end) of the source (its last frame is taken where the nearest is past it)."""
-    ratio = source_fps / target_fps  # source frames per output frame
-    count = max(1, math.ceil((end - start) / ratio - 1e-9))
-    # floor(x + 0.5): ties go to the later frame, the same way at every step.
-    return [min(end - 1, start + math.floor(k * ratio + 0.5)) for k in range(count)]
+def add_range_arguments(parser, fps_flag: str, fps_help: str) -> None:
+    """The source-range flags `condition` and `edit` share: frames or seconds, step, rate."""
+    parser.add_argument("--start", type=int, help="first source frame, at the source's rate (default 0)")
+    parser.add_argument("--end", type=int, help="source frame to stop before (default: the end)")
+    parser.add_argument("--start-time", type=float, metavar="SECONDS", help="start at this time of the source instead")
+    parser.add_argument("--end-time", type=float, metavar="SECONDS", help="stop before this time of the source")
+    parser.add_argument("--step", type=int, default=1, help="use every N-th source frame (default 1)")
+    parser.add_argument(fps_flag, type=float, help=fps_help)
+
+
+def range_from_arguments(args) -> tuple[int, int | None, float | None, float | None]:
+    """(start frame, end frame, start s, end s) from the flags above; ValueError for a frame and
+    a time given for the same end."""
+    for frame, time in (("start", "start_time"), ("end", "end_time")):
+        if getattr(args, frame) is not None and getattr(args, time) is not None:
+            raise ValueError(f"give --{frame} or --{time.replace('_', '-')}, not both")
+    return args.start or 0, args.end, args.start_time, args.end_time
+
+
+def rounded_size(width: int | None, height: int | None, notes: list[str]) -> tuple[int | None, int | None]:
+    """Asked sides as the source-reading commands use them: the nearest multiple of 8 (what a
+    latent needs), said in `notes` when it moved."""
+    sides = []
+    for name, value in (("width", width), ("height", height)):
+        if value is not None and value >= 8 and value % 8:
+            notes.append(f"--{name} {value} is not a multiple of 8: using {_round8(value)}")
+            value = _round8(value)
+        sides.append(value)
+    return sides[0], sides[1]
 
 
 def _round8(x: float) -> int:
@@ -213,6 +246,11 @@ def _check_spec(spec: SourceSpec, path: Path) -> None:
         raise bad(f"start frame {spec.start_frame} is negative")
     if spec.end_frame is not None and spec.end_frame <= spec.start_frame:
         raise bad(f"end frame {spec.end_frame} is not after start frame {spec.start_frame}")
+    for name, value in (("start time", spec.start_s), ("end time", spec.end_s)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise bad(f"{name} {value} s must be a number of seconds, 0 or more")
+    if spec.start_s is not None and spec.end_s is not None and spec.end_s <= spec.start_s:
+        raise bad(f"end time {spec.end_s:g} s is not after start time {spec.start_s:g} s")
     if spec.step < 1:
         raise bad(f"step {spec.step} must be at least 1")
     if spec.max_frames is not None and spec.max_frames < 1:

@@ -31,7 +31,7 @@ def open_clip(request: GenerationRequest, native_size: int):
 
     e = request.edit
     spec = SourceSpec(e.source, e.start, e.end, e.step, e.fps, request.width, request.height, e.fit,
-                      short_side=native_size)
+                      short_side=native_size, start_s=e.start_s, end_s=e.end_s)
     try:
         return open_source(spec), spec
     except (MediaError, ValueError) as err:

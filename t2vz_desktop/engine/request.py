@@ -186,6 +186,8 @@ class EditSpec:
     end: int | None = None
     step: int = 1
     fps: float | None = None
+    start_s: float | None = None  # seconds on the source's clock, instead of start / end frames
+    end_s: float | None = None
     fit: str = "crop"  # crop | pad: how the source meets the output aspect
     canny_low: int = 100
     canny_high: int = 200
@@ -207,6 +209,10 @@ class EditSpec:
         need(self.start >= 0 and (self.end is None or self.end > self.start),
              f"the frame range must have start >= 0 and end > start (got {self.start}..{self.end})")
         need(self.step >= 1, f"--step must be 1 or more (got {self.step})")
+        for flag, value in (("--start-time", self.start_s), ("--end-time", self.end_s)):
+            need(value is None or (math.isfinite(value) and value >= 0), f"{flag} takes seconds, 0 or more (got {value})")
+        need(self.start_s is None or self.end_s is None or self.end_s > self.start_s,
+             f"--end-time must be after --start-time (got {self.start_s}..{self.end_s})")
         need(self.fps is None or 0 < self.fps <= 240, f"--source-fps must be above 0 and at most 240 (got {self.fps})")
         need(self.fit in ("crop", "pad"), f"--fit must be crop or pad (got {self.fit})")
         need(0 <= self.canny_low < self.canny_high <= 255,

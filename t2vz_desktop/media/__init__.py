@@ -1,4 +1,7 @@
-"""Media layer: PyAV/OpenCV reading and writing of videos. Never imports Qt or torch."""
+"""Media layer: PyAV/OpenCV reading and writing of videos. Never imports Qt or torch.
+
+Every file is read through `reader` (pictures and sound on one presentation-time clock).
+"""
 
 from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
 from .audio import AudioClip, has_audio
@@ -6,7 +9,10 @@ from .export import (
     ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe, refuse_overwriting_inputs,
     write_export,
 )
-from .reader import MediaError, VideoInfo, iter_frames, probe_video, read_metadata
+from .reader import (
+    ACCEPTED, VIDEO_SUFFIXES, MediaError, VideoInfo, audio_blocks, check_audio, frames_at, iter_frames, probe_video,
+    read_metadata,
+)
 
 __all__ = [
     "AtomicGroup",
@@ -18,7 +24,12 @@ __all__ = [
     "has_audio",
     "ExportOptions",
     "ExportReport",
+    "ACCEPTED",
+    "VIDEO_SUFFIXES",
     "MediaError",
+    "audio_blocks",
+    "check_audio",
+    "frames_at",
     "VideoInfo",
     "check_target",
     "refuse_overwriting_inputs",
