@@ -27,6 +27,19 @@ def tiny_single_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_controlnet(tmp_path_factory, tiny_folder):
+    """A tiny random ControlNet made from tiny_folder's UNet, saved as a diffusers folder."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(tiny_folder / "unet")
+    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16))
+    tiny_models.randomize_(net, 99)  # from_unet zero-initialises the outputs: make them matter
+    path = tmp_path_factory.mktemp("cn") / "controlnet"
+    net.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def model_cache():
     from t2vz_desktop.engine.jobs import ModelCache
 

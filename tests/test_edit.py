@@ -58,18 +58,6 @@ def square_video(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_controlnet(tmp_path_factory, tiny_folder):
-    from diffusers import ControlNetModel, UNet2DConditionModel
-
-    unet = UNet2DConditionModel.from_pretrained(tiny_folder / "unet")
-    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16))
-    tiny_models.randomize_(net, 99)  # from_unet zero-initialises the outputs: make them matter
-    path = tmp_path_factory.mktemp("cn") / "controlnet"
-    net.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="session")
 def tiny_pix2pix(tmp_path_factory):
     return tiny_models.save_tiny_folder(tmp_path_factory.mktemp("p2p") / "pix2pix", in_channels=8)
 

@@ -32,6 +32,12 @@ class SourceSpec:
     start_s: float | None = None  # seconds on the source's clock; instead of start_frame
     end_s: float | None = None  # seconds, exclusive; instead of end_frame
 
+    @classmethod
+    def of_edit(cls, edit, width: int | None, height: int | None, short_side: int = 512) -> "SourceSpec":
+        """The source range of an engine EditSpec, at the request's size."""
+        return cls(edit.source, edit.start, edit.end, edit.step, edit.fps, width, height, edit.fit,
+                   short_side=short_side, start_s=edit.start_s, end_s=edit.end_s)
+
 
 @dataclass
 class SourceClip:
@@ -70,8 +76,9 @@ class SourceClip:
     def source_fps(self) -> float:
         return self.info.fps or UNKNOWN_FPS
 
-    def iter_frames(self) -> Iterator[np.ndarray]:
-        """Yield the output frames as uint8 RGB (H, W, 3), resized, decoding one at a time."""
+    def iter_frames(self, pad: bool = True) -> Iterator[np.ndarray]:
+        """Yield the output frames as uint8 RGB (H, W, 3), resized, decoding one at a time;
+        where the file holds fewer than planned, the last one repeated (pad) or not."""
         width, height = self.size
         done, last, out = 0, None, None
         for frame in self._pictures():
@@ -83,7 +90,7 @@ class SourceClip:
             raise MediaError(f"no frames could be decoded from {self.info.path}")
         # The container announced more than it holds: repeat the last picture, so the clip keeps
         # the length that the caller planned with.
-        for _ in range(self.frames - done):
+        for _ in range(self.frames - done if pad else 0):
             yield out
 
     def _pictures(self) -> Iterator[np.ndarray]:

@@ -30,8 +30,7 @@ def open_clip(request: GenerationRequest, native_size: int):
     from ..conditions.source import SourceSpec, open_source
 
     e = request.edit
-    spec = SourceSpec(e.source, e.start, e.end, e.step, e.fps, request.width, request.height, e.fit,
-                      short_side=native_size, start_s=e.start_s, end_s=e.end_s)
+    spec = SourceSpec.of_edit(e, request.width, request.height, native_size)
     try:
         return open_source(spec), spec
     except (MediaError, ValueError) as err:

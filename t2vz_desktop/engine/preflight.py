@@ -13,7 +13,7 @@ import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
-from ..media import MediaError, check_target, export_format, refuse_overwriting_inputs
+from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs
 from .control import check_controlnet_fits
 from .models import ModelError, locate_model, pick_device, pick_dtype, single_file_config
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
@@ -158,16 +158,18 @@ def _check_edit(request: GenerationRequest) -> None:
     from ..conditions.source import SourceSpec, open_source
 
     e = request.edit
-    spec = SourceSpec(e.source, e.start, e.end, e.step, e.fps, request.width, request.height, e.fit)
+    spec = SourceSpec.of_edit(e, request.width, request.height)
     try:
         clip = open_source(spec)
         # Decode the chosen range now: a file whose header is whole but whose data is cut or
         # damaged was found only after the model had loaded (seconds of decoding against a
         # 20-40 s load; the frames are not kept).
-        decoded = sum(1 for _ in clip.iter_frames())
+        decoded = sum(1 for _ in clip.iter_frames(pad=False))
         if decoded < clip.frames:
             raise MediaError(f"broken video file: {e.source} (only {decoded} of the {clip.frames} frames in the "
                              "chosen range could be decoded)")
+        if e.keep_audio and clip.has_audio:
+            check_audio(e.source)  # sound that cannot be kept fails now, not after the denoising
         for c in e.controls:
             if c.condition:
                 ready = open_source(replace(spec, path=c.condition))

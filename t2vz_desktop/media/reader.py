@@ -15,6 +15,7 @@ as the command line converts it (`to_rgb`), transparency laid on white.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,7 @@ PNG_FRAME = re.compile(r"frame_(\d+)\.png$")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
                   ".3gp", ".gif")
 ACCEPTED = "MP4, MOV, M4V, MKV, WebM, AVI, MTS/M2TS/TS, MPG, 3GP, GIF or a folder of frame_*.png"
+CENTISECOND_FORMATS = ("gif", "apng")
 MAX_SOURCE_FPS = 240.0  # a guessed rate above this is a timestamp unit (1/1000, 1/90000), not a rate
 SEEK_AFTER_S = 2.0  # a start closer than this decodes from the beginning: a seek would not pay
 # As the FFmpeg command line converts YUV to RGB: without these swscale rounds 8-bit grey 128 to
@@ -133,6 +135,10 @@ class Clock:
             duration = 0.0
         average = float(stream.average_rate or 0)
         guessed = float(stream.guessed_rate or 0)
+        if container.format.name in CENTISECOND_FORMATS and stream.frames and duration > 0:
+            # GIF delays are whole centiseconds: an 8 fps GIF alternates 12 and 13 cs, and FFmpeg
+            # takes 8.33 fps from the first delays; frames over length is the rate it plays at.
+            average, guessed = stream.frames / duration, 0.0
         fps = _nominal_rate(average, guessed)
         if duration <= 0 and fps and stream.frames:
             duration = stream.frames / fps
@@ -170,8 +176,9 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None, step:
                 if i >= start and (i - start) % step == 0:
                     yield to_rgb(frame)
             return
-        end = clock.frames if stop is None else min(stop, clock.frames)
-        yield from _pictures_at(container, stream, clock, path, [i / clock.fps for i in range(start, end, step)])
+        # Up to where the pictures end, not the header's count: an MPEG-PS length is an estimate.
+        indices = itertools.count(start, step) if stop is None else range(start, stop, step)
+        yield from _pictures_at(container, stream, clock, path, (i / clock.fps for i in indices))
 
 
 def frames_at(path: str | Path, times_s: Iterable[float]) -> Iterator[np.ndarray]:
@@ -181,22 +188,22 @@ def frames_at(path: str | Path, times_s: Iterable[float]) -> Iterator[np.ndarray
     path = Path(path)
     with _open(path) as container:
         stream = video_stream(container)
-        yield from _pictures_at(container, stream, Clock.of(container, stream), path, list(times_s))
+        yield from _pictures_at(container, stream, Clock.of(container, stream), path, times_s)
 
 
-def _pictures_at(container, stream, clock: Clock, path: Path, times: list[float]) -> Iterator[np.ndarray]:
-    if not times:
+def _pictures_at(container, stream, clock: Clock, path: Path, times: Iterable[float]) -> Iterator[np.ndarray]:
+    wanted = _non_decreasing(times)
+    target = next(wanted, None)
+    if target is None:
         return
-    if any(b < a for a, b in zip(times, times[1:])):
-        raise ValueError("frame times must not decrease")
     stream.thread_type = "AUTO"
-    slack = clock.tick_s + 1e-6  # a stored timestamp rounded up to its time base is still "at" t
-    frames = _from_keyframe_before(container, stream, clock, path, times[0] - slack)
-    wanted = iter(times)
-    target = next(wanted)
+    # A stored timestamp rounded to its time base is still "at" t; but where a tick is a whole
+    # frame (AVI's 1/fps) only a fraction of a frame may be forgiven.
+    slack = min(clock.tick_s, 0.25 / clock.fps if clock.fps else clock.tick_s) + 1e-6
+    frames = _from_keyframe_before(container, stream, clock, path, target - slack)
     shown = shown_rgb = None
     orientation = None
-    end = clock.duration_s
+    end = 0.0
     t = -1.0 / (clock.fps or 1.0)
     for frame in frames:
         t = _seconds(frame, clock, t)
@@ -211,14 +218,25 @@ def _pictures_at(container, stream, clock: Clock, path: Path, times: list[float]
         if target is None:
             return
         shown, shown_rgb = frame, None
-        end = max(end, t + _frame_seconds(frame, clock))
+        end = t + _frame_seconds(frame, clock)
     if shown is None:
         raise MediaError(f"no frames could be decoded from {path}")
-    while target is not None and target < end - slack:  # the last picture stays up until the end
+    # The last picture stays up for its own duration (a slide show's 10 s), not to the length the
+    # header claims: a file cut short ends where its pictures do, and the caller can tell.
+    while target is not None and target < end - slack:
         if shown_rgb is None:
             shown_rgb = to_rgb(shown, orientation or Orientation.of(shown))
         yield shown_rgb
         target = next(wanted, None)
+
+
+def _non_decreasing(times: Iterable[float]) -> Iterator[float]:
+    last = -math.inf
+    for t in times:
+        if t < last:
+            raise ValueError("frame times must not decrease")
+        last = t
+        yield t
 
 
 def _from_keyframe_before(container, stream, clock: Clock, path: Path, t: float) -> Iterator[av.VideoFrame]:
@@ -412,7 +430,7 @@ def _open(path: Path, need_video: bool = True) -> Iterator[av.container.InputCon
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
-        raise MediaError(f"not a video file: {path} ({e.strerror or type(e).__name__})") from None
+        raise MediaError(f"not a video file: {path} ({e.strerror or type(e).__name__}); this reads {ACCEPTED}") from None
     except OSError as e:  # a FIFO, a permission, a symlink loop: the OS said no before FFmpeg could
         raise MediaError(f"cannot read {path}: {e.strerror or e}") from None
     try:
