@@ -223,3 +223,20 @@ def test_compare_bad_input_is_exit_2_and_no_file(tmp_path, capsys, extra):
     assert main(["compare", *videos, "--out", str(out), *extra]) == 2
     assert capsys.readouterr().err.startswith("t2vz: error:")
     assert not out.exists()
+
+
+def test_compare_keeps_videos_of_different_rates_in_step(tmp_path):
+    """A 24 fps source beside its 8 fps edit: each tile shows its picture at the same moment."""
+    from fractions import Fraction
+
+    import footage
+
+    fast, slow = tmp_path / "fast.mp4", tmp_path / "slow.mp4"
+    for path, fps in ((fast, 24), (slow, 8)):
+        frames = footage.flashing(64, 48, [k / fps for k in range(fps)], 0.5)
+        footage._write(path, frames, end_s=1.0, rate=fps, time_base=Fraction(1, 96))
+    out = tmp_path / "grid"
+    assert main(["compare", str(slow), str(fast), "--out", str(out), "--height", "48"]) == 0
+    bar = max(16, 48 // 10)
+    tiles = [(f[bar:, :64].mean() > 200, f[bar:, 64:].mean() > 200) for f in iter_frames(out)]
+    assert len(tiles) == 8 and tiles[4] == (True, True) and sum(a or b for a, b in tiles) == 1

@@ -7,13 +7,15 @@ time, so the length of the inputs does not matter for memory.
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 
-from ..media import ExportOptions, ExportReport, export_video, iter_frames, probe_video
+from ..media import ExportOptions, ExportReport, VideoInfo, export_video, frames_at, iter_frames, probe_video
 
 BAR_COLOUR = (20, 20, 20)
 
@@ -41,14 +43,19 @@ def _held(frames: Iterator[np.ndarray], total: int) -> Iterator[np.ndarray]:
         yield last
 
 
-def side_by_side_frames(paths: list[Path], labels: list[str], height: int) -> tuple[Iterator[np.ndarray], int]:
-    """The grid's frames and their count."""
+def side_by_side_frames(
+    paths: list[Path], labels: list[str], height: int, fps: float | None = None
+) -> tuple[Iterator[np.ndarray], int]:
+    """The grid's frames at `fps` (default: the first video's rate) and their count. Each tile
+    shows its video's picture on screen at that moment (media.reader's clock), so a 30 fps
+    source beside its 8 fps edit stays in step; a shorter video holds its last picture."""
     infos = [probe_video(p) for p in paths]
-    total = max(i.frames for i in infos)
+    fps = fps or infos[0].fps or 0.0
+    total = max(_frames_at_rate(i, fps) for i in infos)
     widths = [max(2, round(i.width * height / i.height)) for i in infos]
     bar_h = max(16, height // 10)
     bars = [caption_bar(label, w, bar_h) for label, w in zip(labels, widths)]
-    streams = [_held(iter_frames(p), total) for p in paths]
+    streams = [_held(_at_rate(i, fps), total) for i in infos]
 
     def frames() -> Iterator[np.ndarray]:
         for _ in range(total):
@@ -63,6 +70,18 @@ def side_by_side_frames(paths: list[Path], labels: list[str], height: int) -> tu
     return frames(), total
 
 
+def _frames_at_rate(info: VideoInfo, fps: float) -> int:
+    if not (fps and info.fps):  # a PNG folder has no clock: frame by frame
+        return info.frames
+    return max(1, math.ceil(info.duration_s * fps - 1e-6))
+
+
+def _at_rate(info: VideoInfo, fps: float) -> Iterator[np.ndarray]:
+    if not (fps and info.fps):
+        return iter_frames(info.path)
+    return frames_at(info.path, (k / fps for k in itertools.count()))
+
+
 def compare_videos(
     paths: list[str | Path], out: str | Path, labels: list[str] | None = None, height: int | None = None,
     fps: float | None = None,
@@ -74,5 +93,6 @@ def compare_videos(
         raise ValueError(f"{len(labels)} label(s) for {len(paths)} video(s)")
     first = probe_video(paths[0])
     height = height or first.height
-    frames, _ = side_by_side_frames(paths, labels, height)
-    return export_video(frames, out, ExportOptions(fps=fps or first.fps or 8.0))
+    fps = fps or first.fps or 8.0
+    frames, _ = side_by_side_frames(paths, labels, height, fps)
+    return export_video(frames, out, ExportOptions(fps=fps))
