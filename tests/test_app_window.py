@@ -145,12 +145,14 @@ def test_dropped_video_files_are_imported_and_a_corrupt_one_changes_nothing(wind
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
 
     drop_files(window.bin.viewport(), [good], QPoint(20, 20))
+    qtbot.waitUntil(lambda: not window.imports.busy, timeout=3000)  # a drop imports in the background
     assert [m.name for m in window.doc.project.media.values()] == ["good.mp4"]
     assert window.doc.project.media and next(iter(window.doc.project.media.values())).has_audio
     assert window.bin.count() == 1
 
     gif = export_video((np.full((24, 32, 3), 40 * i, np.uint8) for i in range(5)), tmp_path / "anim.gif", ExportOptions(fps=10))
     drop_files(window.timeline, [other, gif.path], track_point(window, 0, 3))
+    qtbot.waitUntil(lambda: not window.imports.busy, timeout=3000)  # a drop imports in the background
     top = window.doc.project.tracks[0]
     assert [(c.start, c.length) for c in top.clips] == [(3, 6), (9, 4)]  # the GIF: 5 frames at 10 fps -> 4 at 8
 
@@ -164,6 +166,7 @@ def test_dropped_video_files_are_imported_and_a_corrupt_one_changes_nothing(wind
     before = timeline_state(window)
     undo_steps = window.doc.undo.count()
     drop_files(window.timeline, [bad], track_point(window, 1, 0))
+    qtbot.waitUntil(lambda: not window.imports.busy, timeout=3000)  # a drop imports in the background
     assert timeline_state(window) == before and window.doc.undo.count() == undo_steps
     assert "broken.mp4" in window.messages[-1]
 

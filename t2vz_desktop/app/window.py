@@ -205,7 +205,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         self.doc.undo.cleanChanged.connect(self._update_title)
         self.panel.generate_requested.connect(self.generate)
         self.panel.cancel_requested.connect(self.queue.cancel)
-        self.bin.files_dropped.connect(self.import_files)
+        self.bin.files_dropped.connect(self.start_import)  # not import_files: a drop must not wait
         self.bin.thumbnail_ready.connect(self.timeline.update)
         self.bin.thumbnail_failed.connect(lambda e: self.errors.report(e, "Cannot make a thumbnail"))
         self.bin.add_to_timeline.connect(self.add_media_to_timeline)
@@ -215,7 +215,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         self.panel.camera_changed.connect(self.update_camera_path)
         for box in (self.panel.frames, self.panel.width_box, self.panel.height_box):
             box.valueChanged.connect(self.update_camera_path)
-        self.timeline.files_dropped.connect(self.import_files)
+        self.timeline.files_dropped.connect(self.start_import)
         self.timeline.menu_requested.connect(self._timeline_menu)
         self.timeline.playhead_moved.connect(self.show_playhead)
         self.monitor.play_toggled.connect(self.toggle_play)
@@ -418,6 +418,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
             event.ignore()
             return
         self.play_timer.stop()
+        self.stop_imports()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()

@@ -1,25 +1,36 @@
-"""The main window's importing: the file dialog, dropped files, probing each file first."""
+"""The main window's importing: the file dialog, dropped files, and applying what the import
+thread (importer.py) probed as one undoable step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths
+from PySide6.QtCore import QEventLoop, QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
-from ..media import MediaError, iter_frames, probe_video, read_recipe
-from .project import VIDEO_SUFFIXES, MediaItem, Project, new_id
-from .project_format import usable_recipe
+from . import importer
+from .importer import ImportJob, ImportQueue
+from .project import VIDEO_SUFFIXES, MediaItem, Project
+
+
+def video_filter() -> str:
+    """The Import dialog's filter: every accepted suffix in lower and upper case (the Qt and GTK
+    dialogs on Linux match case-sensitively: a camera's CLIP.MP4 was hidden), then all files, so
+    that a file with another suffix gets a message saying what is accepted."""
+    patterns = " ".join(f"*{s} *{s.upper()}" for s in VIDEO_SUFFIXES)
+    return f"Videos ({patterns});;All files (*)"
+
 
 class ImportMixin:
-    """Import slots of MainWindow (mixed in; uses self.doc and self.errors)."""
+    """Import slots of MainWindow (mixed in; uses self.doc, self.errors and self.notify)."""
 
     # -- importing ----------------------------------------------------------------------------------
     def import_dialog(self) -> None:
-        patterns = " ".join("*" + s for s in VIDEO_SUFFIXES)
-        files, _ = QFileDialog.getOpenFileNames(self, "Import media", self.import_folder(), f"Videos ({patterns})")
+        files, _ = QFileDialog.getOpenFileNames(self, "Import media", self.import_folder(), video_filter())
         if files:
             self.settings.setValue("import/folder", str(Path(files[0]).parent))
+            # Waits (like a modal dialog's exec, the window stays live): the file dialog has
+            # closed and nothing outside waits on us, and the action is done when it returns.
             self.import_files([Path(f) for f in files])
 
     def import_folder(self) -> str:
@@ -31,37 +42,88 @@ class ImportMixin:
         videos = QStandardPaths.writableLocation(QStandardPaths.MoviesLocation)
         return videos if videos and Path(videos).is_dir() else str(Path.home())
 
+    @property
+    def imports(self) -> ImportQueue:
+        """The window's import queue, made on first use."""
+        queue = getattr(self, "_imports", None)
+        if queue is None:
+            queue = self._imports = ImportQueue(self, self._apply_import, self.notify)
+            # files dropped on the old project must not land in the one opened meanwhile
+            self.doc.replaced.connect(lambda: queue.cancel("Import cancelled: another project was opened."))
+        return queue
+
+    def start_import(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> ImportJob:
+        """Import video files without waiting; drops come here (a drop handler that waited would
+        keep the file manager's drag, on Windows its whole window, waiting with it).
+
+        The files are probed one after another on the import thread; once all are read they are
+        added as one undoable step (to the bin, and to track `track_id` from `frame` on when
+        dropped on one). A file that cannot be read is named in one message and changes nothing.
+        Returns the job at once; it ends (imports.ended) when applied or cancelled. An import
+        started while another runs waits for it. After 300 ms a progress dialog shows; its
+        Cancel stops after the file being probed and adds nothing of that import (nor of those
+        waiting), so an import is all or nothing, like its one undo step.
+        """
+        job = ImportJob([Path(p) for p in paths], track_id, frame, probe=self._probe)
+        if not job.paths:
+            job.state = "done"
+            return job
+        return self.imports.start(job)
+
     def import_files(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> list[MediaItem]:
-        """Probe and add video files (to the bin, and to a track when dropped on one). A file
-        that cannot be read is named in a message and changes nothing."""
-        items, problems = [], []
-        for path in paths:
+        """start_import, then wait for it to end; returns the media items added ([] when none
+        could be read or the import was cancelled). For scripts and tests that need the result.
+
+        It waits in a local event loop: the window keeps painting and taking input, and the
+        progress dialog shows as for a drop. Closing the window or quitting ends the wait.
+        """
+        job = self.start_import(paths, track_id, frame)
+        if not job.ended:
+            loop = QEventLoop()
+
+            def stop_waiting(ended: ImportJob) -> None:
+                if ended is job:
+                    loop.quit()
+
+            self.imports.ended.connect(stop_waiting)
             try:
-                items.append(self._probe(Path(path)))
-            except MediaError as e:
-                problems.append(f"{Path(path).name}: {e}")
-            except Exception as e:  # noqa: BLE001 - a bug met on this file: the dialog, then the next file
-                self.errors.report(e, f"Cannot import {Path(path).name}")
+                loop.exec()
+            finally:
+                self.imports.ended.disconnect(stop_waiting)
+        return job.added
+
+    def stop_imports(self) -> None:
+        """The window is closing: drop every import and wait for the file being probed, so that
+        no thread outlives the window and nothing is added to a closed project."""
+        if getattr(self, "_imports", None) is not None:
+            self._imports.shutdown()
+
+    def _probe(self, path: Path) -> MediaItem:
+        """The per-file work of an import, run on the import thread, so it must not read the
+        window; a method so that a test can put a failing probe in its place."""
+        return importer.probe_file(path)
+
+    def _apply_import(self, job: ImportJob) -> None:
+        """On the GUI thread: add what `job` probed as one undoable step and say how it went."""
+        for name, error in job.failures:
+            self.errors.report(error, f"Cannot import {name}")
+        items = job.items
         if items:
-            def add(p: Project) -> None:
-                at = frame
+            for item in items:
+                item.fps = item.fps or self.doc.project.fps  # a file that states no rate plays at the project's
+
+            def add(p: Project) -> bool:
+                # the track dropped on may have been removed while the files were probed: bin only
+                track_id = job.track_id if any(t.id == job.track_id for t in p.tracks) else ""
+                at = job.frame
                 for item in items:
                     p.add_media(item)
                     if track_id:
                         at = p.add_clip(track_id, item.id, at).end
-            self.doc.edit(f"Import {len(items)} file(s)", add)
-            self.notify(f"Imported {', '.join(i.name for i in items)}")
-        if problems:
-            self.notify("Could not import:\n" + "\n".join(problems), error=True)
-        return items
+                return True
 
-    def _probe(self, path: Path) -> MediaItem:
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise MediaError(f"not a supported video file (MP4, MOV, WebM, MKV or GIF): {path}")
-        info = probe_video(path)
-        # a header can look fine over broken data: decode the first frame before accepting it
-        if info.frames < 1 or next(iter_frames(path, 0, 1), None) is None:
-            raise MediaError(f"no frames could be decoded from {path}")
-        recipe = usable_recipe(read_recipe(path))  # a video made elsewhere may carry anything
-        return MediaItem(new_id(), str(path.resolve()), path.name, info.width, info.height,
-                         info.fps or self.doc.project.fps, info.frames, info.has_audio, recipe, generated=False)
+            if self.doc.edit(f"Import {len(items)} file(s)", add):
+                job.added = list(items)
+                self.notify(f"Imported {', '.join(i.name for i in items)}")
+        if job.problems:
+            self.notify("Could not import:\n" + "\n".join(job.problems), error=True)

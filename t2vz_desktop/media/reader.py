@@ -32,7 +32,7 @@ PNG_FRAME = re.compile(r"frame_(\d+)\.png$")
 # One list for the app's import and every command: what FFmpeg reads that users bring.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
                   ".3gp", ".gif")
-ACCEPTED = "MP4, MOV, M4V, MKV, WebM, AVI, MTS/M2TS/TS, MPG, 3GP, GIF or a folder of frame_*.png"
+ACCEPTED = "MP4, MOV, M4V, MKV, WebM, AVI, MTS/M2TS/TS, MPG, 3GP or GIF"
 CENTISECOND_FORMATS = ("gif", "apng")
 MAX_SOURCE_FPS = 240.0  # a guessed rate above this is a timestamp unit (1/1000, 1/90000), not a rate
 SEEK_AFTER_S = 2.0  # a start closer than this decodes from the beginning: a seek would not pay
@@ -430,7 +430,7 @@ def _open(path: Path, need_video: bool = True) -> Iterator[av.container.InputCon
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
-        raise MediaError(f"not a video file: {path} ({e.strerror or type(e).__name__}); this reads {ACCEPTED}") from None
+        raise MediaError(f"not a video file: {path} ({e.strerror or type(e).__name__}); videos are {ACCEPTED}, or a folder of frame_*.png") from None
     except OSError as e:  # a FIFO, a permission, a symlink loop: the OS said no before FFmpeg could
         raise MediaError(f"cannot read {path}: {e.strerror or e}") from None
     try:
