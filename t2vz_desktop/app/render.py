@@ -179,25 +179,45 @@ def clip_sound(item: MediaItem, start_s: float, end_s: float) -> np.ndarray | No
     return np.concatenate(blocks, axis=1) if blocks else None
 
 
-def mix_audio(project: Project) -> np.ndarray | None:
-    """The sum of the audio of every clip at its place on the timeline; None if no clip has sound."""
-    total = round(project.duration / project.fps * AUDIO_RATE)
-    to_sample = lambda frame: round(frame / project.fps * AUDIO_RATE)  # noqa: E731
-    mix = None
+def to_sample(frame: int, fps: float) -> int:
+    """The sample (at AUDIO_RATE) that plays when timeline frame `frame` is shown."""
+    return round(frame / fps * AUDIO_RATE)
+
+
+def mix_window(project: Project, first: int, last: int) -> np.ndarray | None:
+    """Samples [first, last) of the timeline's sound at AUDIO_RATE (sample 0 plays with frame 0):
+    the sum of every heard clip's sound at its place, float32 stereo (2, last - first) clipped to
+    [-1, 1]; None when no clip in that window has sound. The one mixer: the export mixes the
+    whole timeline with it and the monitor its playback blocks, so both sound the same."""
+    fps, mix = project.fps, None
     for track in project.tracks:
+        if getattr(track, "muted", False):  # a muted track is left out of playback and export alike
+            continue
         for clip in track.clips:
             item = project.media[clip.media_id]
             if not item.has_audio or item.offline:
                 continue
-            sound = clip_sound(item, clip.in_point / project.fps, clip.out_point / project.fps)
+            at = to_sample(clip.start, fps)
+            # the clip's own samples, counted as clip_sound counts them, so a window cut anywhere
+            # gives the same samples as the whole
+            source = to_sample(clip.in_point, fps)
+            lo, hi = max(first, at), min(last, at + to_sample(clip.out_point, fps) - source)
+            if lo >= hi:
+                continue
+            sound = clip_sound(item, (source + lo - at) / AUDIO_RATE, (source + hi - at) / AUDIO_RATE)
             if sound is None:
                 continue
-            at = to_sample(clip.start)
-            piece = sound[:, : max(0, total - at)]
+            piece = sound[:, : hi - lo]
             if mix is None:
-                mix = np.zeros((2, total), np.float32)
-            mix[:, at : at + piece.shape[1]] += piece
+                mix = np.zeros((2, last - first), np.float32)
+            mix[:, lo - first : lo - first + piece.shape[1]] += piece
     return None if mix is None else np.clip(mix, -1.0, 1.0)
+
+
+def mix_audio(project: Project) -> np.ndarray | None:
+    """The whole timeline's mixed sound (mix_window from its first frame to its last); None if no
+    clip has sound."""
+    return mix_window(project, 0, to_sample(project.duration, project.fps))
 
 
 @dataclass
