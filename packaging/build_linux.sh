@@ -15,7 +15,8 @@
 #   --fast            fast compression (gzip -1 for the .deb and the .tar.gz), for CI
 #   --no-deb/--no-tar skip a package; --no-pose leaves MediaPipe out of the bundle
 #
-# Needs: PyInstaller at the version in packaging/requirements-build.txt, dpkg-deb for the .deb.
+# Needs: PyInstaller at the version in packaging/requirements-build.txt, dpkg-deb for the .deb,
+# libportaudio2 (the bundle carries it: sound on systems without it).
 # Heavy steps run under `nice` (NICE=19 by default) so that the machine stays usable.
 set -euo pipefail
 

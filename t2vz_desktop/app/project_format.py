@@ -20,7 +20,8 @@ from pathlib import Path
 
 from ..engine.request import FieldError, GenerationRequest, RequestError, from_data
 from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
-from .project import FORMAT_VERSION, VIDEO_SUFFIXES, MediaItem, Project, ProjectFileError, Track, media_folder
+from .project import FORMAT_VERSION, VIDEO_SUFFIXES, Marker, MediaItem, Project, ProjectFileError, Track, media_folder
+from .project_edits import TRACK_FLAGS
 
 MAX_FRAME = 10**7  # about 11.5 days at 10 fps: anything later is a damaged or hostile file
 MAX_SOURCE_SIDE = 65536  # pixels: larger than any codec writes
@@ -28,7 +29,9 @@ MAX_SOURCE_SIDE = 65536  # pixels: larger than any codec writes
 MIN_SIDE, MAX_SIDE, MAX_FPS = 16, 8192, 240.0
 SOURCE_FPS = (0.01, 1000.0)  # time-lapse to high-speed footage
 
-_TOP_KEYS = {"t2vz_project", "settings", "media", "tracks"}
+# "markers" and the tracks' switches came later without a new version: they are optional, and a
+# file that uses none of them is written exactly as before, so older releases still open it.
+_TOP_KEYS = {"t2vz_project", "settings", "media", "tracks", "markers"}
 _SETTINGS_KEYS = {"width", "height", "fps"}
 _MEDIA_FIELDS = tuple(f.name for f in fields(MediaItem) if f.name != "offline")  # offline is found, not stored
 
@@ -79,6 +82,7 @@ def project_from_data(data: object, base: Path | None = None) -> Project:
         project = _settings(data["settings"])
         project.media = _media(data["media"], base)
         project.tracks = _tracks(data["tracks"], project)
+        project.markers = _markers(data.get("markers", []))
     except FieldError as e:
         raise ProjectFileError(str(e)) from e
     return project
@@ -161,6 +165,20 @@ def _tracks(tracks: object, project: Project) -> list[Track]:
     return result
 
 
+def _markers(markers: object) -> list[Marker]:
+    if not isinstance(markers, list):
+        raise FieldError("markers", f"must be a list (got {_shown(markers)})")
+    result: list[Marker] = []
+    for i, m in enumerate(markers):
+        where = f"markers[{i}]"
+        marker: Marker = from_data(Marker, m, where)
+        _need(0 <= marker.frame <= MAX_FRAME, f"{where}.frame", f"must be from 0 to {MAX_FRAME} (got {marker.frame})")
+        _need(all(o.frame != marker.frame for o in result), f"{where}.frame",
+              f"repeats frame {marker.frame} of another marker")
+        result.append(marker)
+    return sorted(result, key=lambda m: m.frame)
+
+
 def _number(d: dict, key: str, prefix: str, kind: type, lo: float, hi: float, low_open: bool = False):
     if key not in d:
         raise FieldError(prefix + key, "is missing")
@@ -211,12 +229,16 @@ def project_data(project: Project, base: Path | None = None) -> dict:
         if relative is not None:
             d["path"] = relative(item.path)
         media.append(d)
-    return {
+    data = {
         "t2vz_project": FORMAT_VERSION,
         "settings": {"width": project.width, "height": project.height, "fps": project.fps},
         "media": media,
-        "tracks": [{"id": t.id, "name": t.name, "clips": [dict(c.__dict__) for c in t.clips]} for t in project.tracks],
+        "tracks": [{"id": t.id, "name": t.name, **{f: True for f in TRACK_FLAGS if getattr(t, f)},
+                    "clips": [dict(c.__dict__) for c in t.clips]} for t in project.tracks],
     }
+    if project.markers:
+        data["markers"] = [{"frame": m.frame, "name": m.name} for m in project.markers]
+    return data
 
 
 def project_text(data: dict) -> str:
@@ -225,12 +247,14 @@ def project_text(data: dict) -> str:
     dumps = json.dumps
     media = ",\n".join("    " + dumps(m) for m in data["media"])
     tracks = ",\n".join(
-        '    {"id": %s, "name": %s, "clips": [%s]}' % (
-            dumps(t["id"]), dumps(t["name"]),
+        '    {"id": %s, "name": %s, %s"clips": [%s]}' % (
+            dumps(t["id"]), dumps(t["name"]), "".join(f'"{f}": true, ' for f in TRACK_FLAGS if t.get(f)),
             "\n" + ",\n".join("      " + dumps(c) for c in t["clips"]) + "\n    " if t["clips"] else "")
         for t in data["tracks"])
+    markers = ",\n".join("    " + dumps(m) for m in data.get("markers", []))
     return (f'{{\n  "t2vz_project": {dumps(data["t2vz_project"])},\n  "settings": {dumps(data["settings"])},\n'
-            f'  "media": [{_block(media)}],\n  "tracks": [{_block(tracks)}]\n}}\n')
+            f'  "media": [{_block(media)}],\n  "tracks": [{_block(tracks)}]'
+            + (f',\n  "markers": [{_block(markers)}]' if markers else "") + "\n}\n")
 
 
 def _block(lines: str) -> str:

@@ -56,6 +56,7 @@ class TimelineView(TimelinePainting, QWidget):
         self.scroll = 0  # px: the tracks' horizontal offset
         self.scroll_y = 0  # px: how far the tracks are scrolled up under the fixed ruler
         self.selected = ""
+        self.menu_frame = 0  # the frame under the last right-click: Close gap acts there
         self.selected_key: tuple[str, int] | None = None  # (lane, source frame) of the selected clip
         self.current_track = doc.project.tracks[-1].id
         self.drag: Drag | None = None
@@ -210,6 +211,10 @@ class TimelineView(TimelinePainting, QWidget):
             self.playhead_moved.emit(frame)
             self.update()
 
+    def selected_ids(self) -> list[str]:
+        """The selected clips, left to right."""
+        return [self.selected] if self.selected else []
+
     def select(self, clip_id: str) -> None:
         if clip_id != self.selected:
             self.selected = clip_id
@@ -356,6 +361,7 @@ class TimelineView(TimelinePainting, QWidget):
             self.menu_requested.emit("key" if on_lane[1] is not None else "clip", event.globalPos())
             return
         clip, track_id, _ = self.hit(event.pos().x(), event.pos().y())
+        self.menu_frame = self.frame_at_x(event.pos().x())
         if track_id:
             self.current_track = track_id
             self.select(clip.id if clip else "")

@@ -32,6 +32,7 @@ from .timeline_panel import TimelinePanel
 from .window_generation import GenerationMixin
 from .window_import import ImportMixin
 from .window_messages import APP_NAME, MessagesMixin, app_icon
+from .window_timeline import TimelineHabitsMixin
 from .worker import JobQueue
 
 # What the monitor says before there is anything to show (it was plain black).
@@ -39,7 +40,7 @@ EMPTY_HINT = "Describe a video in the Generate panel and press Generate,\nor dro
 BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to see it here."
 
 
-class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin, QMainWindow):
+class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, TimelineHabitsMixin, ProjectFilesMixin, QMainWindow):
     open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
 
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
@@ -124,6 +125,10 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
             "split": self._action("&Split at playhead", self.split, "S", "split", tip="Split the clip at the playhead (S)"),
             "delete": self._action("&Delete clip", self.delete_selected,
                                    [QKeySequence(QKeySequence.Delete), QKeySequence("Backspace")], S.SP_TrashIcon),
+            "ripple_delete": self._action("R&ipple delete", self.ripple_delete, "Shift+Delete",
+                                          tip="Delete the clip and close the space it leaves (Shift+Delete)"),
+            "close_gap": self._action("&Close gap", self.close_gap,
+                                      tip="Close the gap under the playhead on the current track"),
             "add_track": self._action("&Add video track", self.add_track),
             "remove_track": self._action("&Remove track", self.remove_track),
             "track_up": self._action("Move track &up", lambda: self.move_track(-1)),
@@ -147,6 +152,9 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         a["delete"].setShortcutContext(Qt.WidgetWithChildrenShortcut)
         self.removeAction(a["delete"])
         self.timeline.addAction(a["delete"])
+        a["ripple_delete"].setShortcutContext(Qt.WidgetWithChildrenShortcut)  # in a text field it is Cut
+        self.removeAction(a["ripple_delete"])
+        self.timeline.addAction(a["ripple_delete"])
         self.bin.addAction(a["delete"])
         undo = self.doc.undo.createUndoAction(self, "&Undo")
         undo.setShortcuts([QKeySequence(QKeySequence.Undo)])
@@ -165,7 +173,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
         for name in ("save", "save_as", None, "import", "export", None, "settings", "models_folder", None, "quit"):
             file.addSeparator() if name is None else file.addAction(a[name])
         edit = bar.addMenu("&Edit")
-        for name in ("undo", "redo", None, "split", "delete"):
+        for name in ("undo", "redo", None, "split", "delete", "ripple_delete", "close_gap"):
             edit.addSeparator() if name is None else edit.addAction(a[name])
         tl = bar.addMenu("&Timeline")
         for name in ("play", "prev_frame", "next_frame", "start", "end", None, "add_track", "remove_track", "track_up", "track_down", None, "zoom_in", "zoom_out"):
@@ -336,12 +344,15 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, ProjectFilesMixin,
             return menu
         if kind == "clip":
             _, clip = self.doc.project.find_clip(self.timeline.selected)
-            menu.addActions([a["split"], a["delete"]])
+            menu.addActions([a["split"], a["delete"], a["ripple_delete"]])
             menu.addSeparator()
             menu.addAction("Edit with...", lambda: self.edit_with(clip.id))
             if self.doc.project.media[clip.media_id].recipe:
                 menu.addAction("Re-use settings", lambda: self.reuse_settings(clip.media_id))
                 menu.addAction("Re-generate", lambda: self.regenerate(clip.id))
+            menu.addSeparator()
+        elif self.doc.project.gap_at(self.timeline.current_track, self.timeline.menu_frame) is not None:
+            menu.addAction("Close gap", lambda: self.close_gap(self.timeline.menu_frame))
             menu.addSeparator()
         if self.doc.project.visible_clip(self.timeline.playhead) is not None:
             menu.addAction("Animate this frame", self.animate_frame)
