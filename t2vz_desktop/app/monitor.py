@@ -8,7 +8,7 @@ import math
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from ..engine.camera import CameraKey, camera_at
 from . import theme
@@ -157,6 +157,8 @@ class Filmstrip(QWidget):
 class PreviewMonitor(QWidget):
     play_toggled = Signal()
     step_frame = Signal(int)  # -1 / +1: one frame back or forward
+    volume_changed = Signal(float)  # linear gain 0..1
+    mute_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -188,8 +190,17 @@ class PreviewMonitor(QWidget):
         self.show_camera.setChecked(True)
         self.show_camera.toggled.connect(lambda _: self._update_camera())
 
+        self.mute = _toggle("Mute", "Mute the sound of playback and scrubbing")
+        self.mute.toggled.connect(self.mute_toggled)
+        self.volume = QSlider(Qt.Horizontal)
+        self.volume.setRange(0, 100)
+        self.volume.setValue(100)
+        self.volume.setFixedWidth(80)
+        self.volume.setToolTip("Volume of playback (the export keeps the clips' own level)")
+        self.volume.valueChanged.connect(lambda v: self.volume_changed.emit(v / 100))
+
         bar = QHBoxLayout()
-        for w in (back, self.play_button, forward, self.timecode):
+        for w in (back, self.play_button, forward, self.timecode, self.mute, self.volume):
             bar.addWidget(w)
         bar.addWidget(self.info, 1)
         toggles = QVBoxLayout()  # beside the picture, so they never widen the window
@@ -257,6 +268,19 @@ class PreviewMonitor(QWidget):
     def set_time(self, frame: int, total: int, fps: float, playing: bool) -> None:
         self.timecode.setText(f"{timecode(frame, fps)} / {timecode(total, fps)}")
         self.play_button.setText("Pause" if playing else "Play")
+
+    def set_sound(self, volume: float, muted: bool, note: str = "") -> None:
+        """Show the sound settings (volume 0..1) without emitting their signals; `note` says why
+        playback is silent (no sound device), '' when it is not."""
+        for widget in (self.volume, self.mute):
+            widget.blockSignals(True)
+        self.volume.setValue(round(volume * 100))
+        self.mute.setChecked(muted)
+        for widget in (self.volume, self.mute):
+            widget.blockSignals(False)
+        self.mute.setToolTip(note or "Mute the sound of playback and scrubbing")
+        if note and not self.previewing:
+            self.info.setText("No sound device: playing silently")
 
     def sizeHint(self) -> QSize:
         return QSize(640, 420)

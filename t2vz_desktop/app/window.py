@@ -1,7 +1,8 @@
 """The main window: monitor in the middle; generation panel, media bin and timeline as docks;
-menus, toolbar and status bar, playback and timeline edits. Its other slots are mixed in from
+menus, toolbar and status bar, and timeline edits. Its other slots are mixed in from
 window_messages.py (messages, questions, first run), window_generation.py (jobs, Edit with...,
-Re-generate), window_import.py (importing) and project_files.py (open, save, autosave, recovery)."""
+Re-generate), window_import.py (importing), window_playback.py (play, pause, sound) and
+project_files.py (open, save, autosave, recovery)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .monitor import PreviewMonitor
 from .panel import GenerationPanel
 from .project import Project, new_id
 from .project_files import ProjectFilesMixin
-from .render import FrameCache, fit_frame, frame_at, prefetch_at
+from .render import FrameCache, fit_frame, frame_at
 from .sysinfo import format_bytes, process_memory
 from .theme import apply_dark_theme
 from .timeline import TimelineView
@@ -32,6 +33,7 @@ from .timeline_panel import TimelinePanel
 from .window_generation import GenerationMixin
 from .window_import import ImportMixin
 from .window_messages import APP_NAME, MessagesMixin, app_icon
+from .window_playback import PlaybackMixin
 from .window_timeline import TimelineHabitsMixin
 from .worker import JobQueue
 
@@ -40,7 +42,8 @@ EMPTY_HINT = "Describe a video in the Generate panel and press Generate,\nor dro
 BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to see it here."
 
 
-class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, TimelineHabitsMixin, ProjectFilesMixin, QMainWindow):
+class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, TimelineHabitsMixin, ProjectFilesMixin,
+                 QMainWindow):
     open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
 
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
@@ -79,8 +82,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, TimelineHabitsMixi
         self._dock("Media", "media-dock", self.bin, Qt.RightDockWidgetArea)
         self._dock("Timeline", "timeline-dock", TimelinePanel(self.timeline), Qt.BottomDockWidgetArea)
 
-        self.play_timer = QTimer(self)
-        self.play_timer.timeout.connect(self._tick)
+        self._init_playback()
         self._init_autosave()
         self._build_actions()
         self._build_status_bar()
@@ -275,39 +277,6 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, TimelineHabitsMixi
             self.monitor.show_timeline_frame(fit_frame(picture, w, h))
         self.monitor.set_time(frame, project.duration, project.fps, self.play_timer.isActive())
 
-    # -- playback ---------------------------------------------------------------------------------
-    def step_playhead(self, delta: int) -> None:
-        """Frame by frame, between the start and the end of the timeline (not past it)."""
-        self.timeline.set_playhead(min(self.timeline.playhead + delta, max(self.doc.project.duration, 0)))
-
-    def toggle_play(self) -> None:
-        if self.play_timer.isActive():
-            self.play_timer.stop()
-        else:
-            if self.timeline.playhead >= self.doc.project.duration:
-                self.timeline.set_playhead(0)
-            self.monitor.end_preview()
-            self.play_timer.start(round(1000 / self.doc.project.fps))
-        self._play_state_changed()
-
-    def stop_playback(self) -> None:
-        if self.play_timer.isActive():
-            self.play_timer.stop()
-            self._play_state_changed()
-
-    def _play_state_changed(self) -> None:
-        self.actions_by_name["play"].setIcon(app_icon("pause" if self.play_timer.isActive() else "play"))
-        self.show_playhead()
-
-    def _tick(self) -> None:
-        frame = self.timeline.playhead + 1
-        if frame >= self.doc.project.duration:
-            self.play_timer.stop()
-            self._play_state_changed()
-            frame = self.doc.project.duration
-        self.timeline.set_playhead(frame, follow=True)
-        prefetch_at(self.doc.project, frame + FrameCache.BLOCK // 2, self.frames)  # decode ahead
-
     # -- editing ----------------------------------------------------------------------------------
     def split(self) -> None:
         project, frame = self.doc.project, self.timeline.playhead
@@ -428,7 +397,7 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, TimelineHabitsMixi
         if not self.maybe_save():
             event.ignore()
             return
-        self.play_timer.stop()
+        self.stop_playback()
         self.stop_imports()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
