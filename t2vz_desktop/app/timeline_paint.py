@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 
 from . import theme
 from .project import Clip
+from .waveform import paint_clip_waveform
 
 RULER_H, TRACK_H, AUDIO_H, HEADER_W = 24, 52, 28, 64
 LANE_H = 16  # each keyframe lane under a selected generated clip
@@ -125,6 +126,7 @@ class TimelinePainting:
                     p.setPen(theme.AUDIO_CLIP.darker(140))
                     p.setBrush(theme.AUDIO_CLIP)
                     p.drawRoundedRect(r, 2, 2)
+                    paint_clip_waveform(p, r, item, clip, self)
                     p.setPen(theme.TEXT)
                     name = p.fontMetrics().elidedText(item.name, Qt.ElideRight, int(r.width()) - 6)
                     p.drawText(r.adjusted(4, 0, 0, 0), Qt.AlignVCenter, name)
