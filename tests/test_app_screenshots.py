@@ -14,6 +14,7 @@ import pytest
 from test_app_fixtures import window  # noqa: F401 - the fixture
 from test_app_window import fill_panel
 
+from t2vz_desktop.app import waveform
 from t2vz_desktop.app.panel import demo_model_present
 
 OUT = os.environ.get("T2VZ_SCREENSHOTS")
@@ -41,7 +42,9 @@ def sunset_clip(path: Path, frames: int = 32, size: tuple[int, int] = (256, 160)
         box.mux(video.encode(None))
         if audio is not None:
             n = 48000 * frames // 8
-            wave = (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / 48000)).astype(np.float32)[None]
+            t = np.arange(n) / 48000
+            swell = 0.15 + 0.6 * np.abs(np.sin(np.pi * 1.3 * t)) ** 3  # phrases, so the waveform has a shape
+            wave = (swell * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None]
             for k in range(0, n, 1024):
                 piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, k : k + 1024]), format="fltp", layout="mono")
                 piece.sample_rate, piece.pts = 48000, k
@@ -73,6 +76,8 @@ def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
         window.panel.request_generation()
     window.timeline.set_zoom(20)
     window.timeline.set_playhead(16)
+    window.timeline.repaint()  # asks for the audio clip's waveform
+    waveform.shared_cache().wait(30_000)
     QApplication.processEvents()
     window.grab().save(str(out / "main-window.png"))
     dialog = window.export_dialog()
