@@ -191,7 +191,7 @@ def mix_window(project: Project, first: int, last: int) -> np.ndarray | None:
     whole timeline with it and the monitor its playback blocks, so both sound the same."""
     fps, mix = project.fps, None
     for track in project.tracks:
-        if getattr(track, "muted", False):  # a muted track is left out of playback and export alike
+        if track.muted:  # left out of playback and export alike
             continue
         for clip in track.clips:
             item = project.media[clip.media_id]
