@@ -5,6 +5,7 @@ import os
 # Set before diffusers/huggingface_hub/Qt are imported anywhere in the suite.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("T2VZ_SOUND", "off")  # playback and scrubbing stay silent on a machine with speakers
 
 import pytest
 import torch

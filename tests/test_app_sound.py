@@ -271,6 +271,13 @@ def test_device_clock_counts_what_left_the_speaker():
 
 
 def test_without_sounddevice_playback_is_silent_and_says_why(monkeypatch):
+    monkeypatch.delenv("T2VZ_SOUND", raising=False)
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if not installed
     sink, why = sound.open_output()
     assert isinstance(sink, NullSink) and "no sound output" in why
+
+
+def test_sound_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("T2VZ_SOUND", "off")
+    sink, why = sound.open_output()
+    assert isinstance(sink, NullSink) and "T2VZ_SOUND" in why
