@@ -172,6 +172,7 @@ class PreviewMonitor(QWidget):
         self.info.setMinimumWidth(40)
         self.info.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.timecode = QLabel("00:00:00 / 00:00:00")
+        self.show_frames = False  # times as frame numbers instead of HH:MM:SS:FF (View > Show time in frames)
         self.play_button = QToolButton()
         self.play_button.setText("Play")
         self.play_button.setToolTip("Play / pause (Space)")
@@ -266,7 +267,8 @@ class PreviewMonitor(QWidget):
             self.view.set_frame(frame, text)
 
     def set_time(self, frame: int, total: int, fps: float, playing: bool) -> None:
-        self.timecode.setText(f"{timecode(frame, fps)} / {timecode(total, fps)}")
+        shown = str if self.show_frames else lambda f: timecode(f, fps)
+        self.timecode.setText(f"{shown(frame)} / {shown(total)}")
         self.play_button.setText("Pause" if playing else "Play")
 
     def set_sound(self, volume: float, muted: bool, note: str = "") -> None:

@@ -9,6 +9,7 @@ Tracks are kept top first: where clips overlap in time, the one on the higher tr
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,9 +61,10 @@ class Project(TimelineEdits, KeyframeEdits):
                 return c
         return None
 
-    def edges(self, ignore: str | None = None) -> list[int]:
-        """Clip starts and ends, the positions that moves and trims snap to."""
-        return sorted({e for t in self.tracks for c in t.clips if c.id != ignore for e in (c.start, c.end)})
+    def edges(self, ignore: Collection[str] = ()) -> list[int]:
+        """Clip starts and ends, the positions that moves and trims snap to, but those of the
+        clips in `ignore` (the ones being moved)."""
+        return sorted({e for t in self.tracks for c in t.clips if c.id not in ignore for e in (c.start, c.end)})
 
     def snapshot(self) -> dict:
         return copy.deepcopy({"width": self.width, "height": self.height, "fps": self.fps,

@@ -1,15 +1,14 @@
-"""The timeline widget: tracks (top wins), clips that move and trim with snapping, a playhead
-that scrubs, zoom, drops from the bin or the file manager, and the audio of imported clips.
+"""The timeline widget: tracks (top wins), the clip selection, a playhead that scrubs, zoom
+(and zoom to fit), snapping on or off, keyframe lanes, drops from the bin or the file manager,
+and the audio of imported clips. Its mouse is in timeline_mouse.py, its look in timeline_paint.py.
 
 It draws the plain project model and changes it only through `ProjectDocument.edit`, so every
-change is one undo step. While a mouse drag is in progress only a ghost moves; the edit is made
-once, on release.
+change is one undo step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
@@ -19,33 +18,20 @@ from PySide6.QtWidgets import QWidget
 from .document import ProjectDocument
 from .media_bin import MEDIA_MIME, dropped_files
 from .project import Clip, MediaItem
+from .timeline_mouse import Drag, TimelineMouse
 from .timeline_paint import AUDIO_H, HEADER_W, LANE_H, LANES, RULER_H, TRACK_H, TimelinePainting
 
 KEY_GRAB = 6  # px around a keyframe marker that pick it
-EDGE_GRAB = 6  # px from a clip's edge that start a trim instead of a move
-SNAP_PX = 10
 MIN_PPF, MAX_PPF = 0.5, 96.0  # pixels per frame
 
 
-@dataclass
-class Drag:
-    mode: str  # "move", "left", "right", "scrub" or "key"
-    clip_id: str = ""
-    press_x: float = 0.0
-    start: int = 0  # proposed values while dragging
-    track_id: str = ""
-    edge: int = 0
-    lane: str = ""  # a keyframe drag: its lane, the key's frame and the proposed frame (source frames)
-    key: int = 0
-    to: int = 0
-
-
-class TimelineView(TimelinePainting, QWidget):
+class TimelineView(TimelineMouse, TimelinePainting, QWidget):
     playhead_moved = Signal(int)
     selection_changed = Signal(str)  # clip id, "" for none
     files_dropped = Signal(list, str, int)  # [Path], track id, frame
     view_changed = Signal()  # zoom, scroll or length changed: the scroll bar follows
     menu_requested = Signal(str, object)  # "clip", "track" or "key", global QPoint: the window builds it
+    marker_activated = Signal(int)  # a marker's frame: it was double-clicked on the ruler (rename it)
 
     def __init__(self, doc: ProjectDocument, thumbnails: Callable[[MediaItem], QPixmap] | None = None, parent=None):
         super().__init__(parent)
@@ -55,7 +41,10 @@ class TimelineView(TimelinePainting, QWidget):
         self.ppf = 12.0
         self.scroll = 0  # px: the tracks' horizontal offset
         self.scroll_y = 0  # px: how far the tracks are scrolled up under the fixed ruler
-        self.selected = ""
+        self.selected = ""  # the clip whose lanes show and that single-clip actions take
+        self.selection: set[str] = set()  # every selected clip (Shift/Ctrl-click, rubber band); holds `selected`
+        self.snapping = True
+        self.show_frames = False  # the ruler counts frames instead of minutes:seconds
         self.menu_frame = 0  # the frame under the last right-click: Close gap acts there
         self.selected_key: tuple[str, int] | None = None  # (lane, source frame) of the selected clip
         self.current_track = doc.project.tracks[-1].id
@@ -189,8 +178,9 @@ class TimelineView(TimelinePainting, QWidget):
         ids = {t.id for t in self.project.tracks}
         if self.current_track not in ids:
             self.current_track = self.project.tracks[-1].id
-        if self.selected and not any(c.id == self.selected for t in self.project.tracks for c in t.clips):
-            self.select("")
+        present = {c.id for t in self.project.tracks for c in t.clips}
+        if self.selection - present:
+            self.set_selection(self.selection & present)
         lanes = self.lane_clip()
         if self.selected_key and (lanes is None or not any(
                 k["frame"] == self.selected_key[1] for k in self.project.keys(lanes[1].media_id, self.selected_key[0]))):
@@ -212,16 +202,35 @@ class TimelineView(TimelinePainting, QWidget):
             self.update()
 
     def selected_ids(self) -> list[str]:
-        """The selected clips, left to right."""
-        return [self.selected] if self.selected else []
+        """The selected clips, left to right (top track first at the same frame)."""
+        order = [(c.start, k, c.id) for k, t in enumerate(self.project.tracks) for c in t.clips if c.id in self.selection]
+        return [i for _, _, i in sorted(order)]
 
     def select(self, clip_id: str) -> None:
+        """Select one clip alone ("" selects nothing)."""
+        self.set_selection({clip_id} if clip_id else set(), clip_id)
+
+    def set_selection(self, ids: set[str], primary: str | None = None) -> None:
+        """Select clips `ids`; `primary` (default: the current one if still selected, else the
+        first) is the one whose keyframe lanes show."""
+        self.selection = set(ids)
+        if primary is None:
+            primary = self.selected if self.selected in ids else (self.selected_ids() or [""])[0]
+        self.set_primary(primary)
+        self.update()
+
+    def set_primary(self, clip_id: str) -> None:
         if clip_id != self.selected:
             self.selected = clip_id
             self.selected_key = None
             self.set_scroll_y(self.scroll_y)  # lanes open or close under the clip
             self.selection_changed.emit(clip_id)
             self.update()
+
+    def toggle_selected(self, clip_id: str) -> None:
+        """Shift/Ctrl-click: add a clip to the selection, or take it out."""
+        ids = self.selection ^ {clip_id}
+        self.set_selection(ids, clip_id if clip_id in ids else None)
 
     def set_zoom(self, ppf: float) -> None:
         """Zoom around the playhead, so what the user looks at stays in view."""
@@ -232,155 +241,16 @@ class TimelineView(TimelinePainting, QWidget):
     def zoom(self, factor: float) -> None:
         self.set_zoom(self.ppf * factor)
 
+    def zoom_to_fit(self) -> None:
+        """Zoom so the whole timeline, from its start to its last clip's end, fills the view."""
+        room = max(1, self.width() - HEADER_W - 16)
+        self.ppf = min(max(room / max(self.project.duration, 1), MIN_PPF), MAX_PPF)
+        self.set_scroll(0)
+
     def set_scroll(self, value: int) -> None:
         self.scroll = max(0, min(value, max(0, self.content_width() - (self.width() - HEADER_W) // 2)))
         self.view_changed.emit()
         self.update()
-
-    # -- mouse --------------------------------------------------------------------------------
-    def hit(self, x: float, y: float) -> tuple[Clip | None, str, str]:
-        """(clip under the point, its track id, "left" | "right" | "move")."""
-        track_id = self.track_at_y(y)
-        if track_id is None or x < HEADER_W:
-            return None, track_id or "", ""
-        if y >= self.track_y(track_id) + TRACK_H:  # on the keyframe lanes, not on a clip
-            return None, track_id, ""
-        for clip in self.project.track(track_id).clips:
-            r = self.clip_rect(clip, track_id)
-            if r.left() <= x <= r.right():
-                grab = min(EDGE_GRAB, r.width() / 4)
-                side = "left" if x - r.left() <= grab else "right" if r.right() - x <= grab else "move"
-                return clip, track_id, side
-        return None, track_id, ""
-
-    def mousePressEvent(self, event) -> None:
-        x, y = event.position().x(), event.position().y()
-        if event.button() != Qt.LeftButton:
-            return
-        if y < RULER_H and x >= HEADER_W:
-            self.drag = Drag("scrub")
-            self.set_playhead(self.frame_at_x(x))
-            return
-        on_lane = self.lane_at(x, y)
-        if on_lane is not None:
-            lane, key = on_lane
-            self.selected_key = None if key is None else (lane, key)
-            if key is not None:
-                self.drag = Drag("key", self.selected, x, lane=lane, key=key, to=key)
-            self.update()
-            return
-        clip, track_id, side = self.hit(x, y)
-        if track_id:
-            self.current_track = track_id
-        self.select(clip.id if clip else "")
-        if clip is not None:
-            edge = clip.start if side == "left" else clip.end
-            self.drag = Drag(side, clip.id, x, clip.start, track_id, edge)
-        self.update()
-
-    def mouseMoveEvent(self, event) -> None:
-        x, y = event.position().x(), event.position().y()
-        d = self.drag
-        if d is None:
-            _, _, side = self.hit(x, y)
-            self.setCursor(Qt.SizeHorCursor if side in ("left", "right") else Qt.ArrowCursor)
-            return
-        if d.mode == "scrub":
-            self.set_playhead(self.frame_at_x(x))
-            return
-        track, clip = self.project.find_clip(d.clip_id)
-        if d.mode == "key":
-            d.to = self.key_frame_at_x(clip, x)
-            self.update()
-            return
-        item = self.project.media[clip.media_id]
-        delta = round((x - d.press_x) / self.ppf)
-        edges = self.project.edges(ignore=clip.id) + [self.playhead]
-        if d.mode == "move":
-            start = max(0, clip.start + delta)
-            d.start = self._snap_move(start, clip.length, edges)
-            d.track_id = self.track_at_y(y) or d.track_id
-        elif d.mode == "left":
-            lowest = clip.start - clip.in_point  # where the source's first frame would sit
-            d.edge = min(max(self._snap(clip.start + delta, edges), lowest, 0), clip.end - 1)
-        else:
-            highest = clip.start + item.length_at(self.project.fps) - clip.in_point
-            d.edge = max(min(self._snap(clip.end + delta, edges), highest), clip.start + 1)
-        self.update()
-
-    def mouseReleaseEvent(self, event) -> None:
-        d, self.drag = self.drag, None
-        if d is None or d.mode == "scrub":
-            return
-        track, clip = self.project.find_clip(d.clip_id)
-        if d.mode == "key":
-            if d.to != d.key:
-                self.doc.edit("Move keyframe", lambda p: p.move_key(clip.media_id, d.lane, d.key, d.to))
-                if any(k["frame"] == d.to for k in self.project.keys(clip.media_id, d.lane)):
-                    self.selected_key = (d.lane, d.to)
-        elif d.mode == "move" and (d.start != clip.start or d.track_id != track.id):
-            self.doc.edit("Move clip", lambda p: p.move_clip(clip.id, d.track_id, d.start))
-        elif d.mode in ("left", "right") and d.edge != (clip.start if d.mode == "left" else clip.end):
-            self.doc.edit("Trim clip", lambda p: p.trim_clip(clip.id, d.mode, d.edge))
-        self.update()
-
-    def _snap(self, frame: int, edges: list[int]) -> int:
-        near = min(edges, key=lambda e: abs(e - frame), default=None)
-        return near if near is not None and abs(near - frame) * self.ppf <= SNAP_PX else frame
-
-    def _snap_move(self, start: int, length: int, edges: list[int]) -> int:
-        """Snap whichever end of the moved clip is nearer to an edge."""
-        by_start = self._snap(start, edges) - start
-        by_end = self._snap(start + length, edges) - (start + length)
-        shift = min((s for s in (by_start, by_end) if s), key=abs, default=0)
-        return max(0, start + shift)
-
-    def mouseDoubleClickEvent(self, event) -> None:
-        """On a keyframe lane: add a key at the frame under the mouse."""
-        x, y = event.position().x(), event.position().y()
-        on_lane = self.lane_at(x, y)
-        if on_lane is None or on_lane[1] is not None:
-            return
-        lane, clip = on_lane[0], self.lane_clip()[1]
-        frame = self.key_frame_at_x(clip, x)
-        if self.doc.edit("Add keyframe", lambda p: p.add_key(clip.media_id, lane, frame)) is not None:
-            self.selected_key = (lane, frame)
-        self.update()
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and self.delete_selected_key():
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    def contextMenuEvent(self, event) -> None:
-        on_lane = self.lane_at(event.pos().x(), event.pos().y())
-        if on_lane is not None:
-            self.selected_key = None if on_lane[1] is None else (on_lane[0], on_lane[1])
-            self.update()
-            self.menu_requested.emit("key" if on_lane[1] is not None else "clip", event.globalPos())
-            return
-        clip, track_id, _ = self.hit(event.pos().x(), event.pos().y())
-        self.menu_frame = self.frame_at_x(event.pos().x())
-        if track_id:
-            self.current_track = track_id
-            self.select(clip.id if clip else "")
-            self.update()
-            self.menu_requested.emit("clip" if clip else "track", event.globalPos())
-
-    def wheelEvent(self, event) -> None:
-        """Ctrl zooms; over the track headers, or with Shift, the wheel scrolls the tracks up and
-        down; elsewhere it scrolls along the time (a horizontal wheel always does)."""
-        dx, dy = event.angleDelta().x(), event.angleDelta().y()
-        if event.modifiers() & Qt.ControlModifier:
-            self.zoom(1.25 if dy > 0 else 0.8)
-        elif dx:
-            self.set_scroll(self.scroll - dx)
-        elif event.position().x() < HEADER_W or event.modifiers() & Qt.ShiftModifier:
-            self.set_scroll_y(self.scroll_y - dy)
-        else:
-            self.set_scroll(self.scroll - dy)
-        event.accept()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

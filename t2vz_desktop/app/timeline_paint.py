@@ -1,10 +1,11 @@
-"""The timeline's look: its sizes, and the painting of the ruler, track headers, clips (with
-thumbnails), keyframe lanes, the audio lane, the drag ghost and the playhead."""
+"""The timeline's look: its sizes, and the painting of the ruler with its markers, track headers
+with their mute, lock and hide buttons, clips (with thumbnails), keyframe lanes, the audio lane,
+the drag ghost, the rubber band, the snap line and the playhead."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 
 from . import theme
 from .project import Clip
@@ -13,6 +14,19 @@ from .waveform import paint_clip_waveform
 RULER_H, TRACK_H, AUDIO_H, HEADER_W = 24, 52, 28, 64
 LANE_H = 16  # each keyframe lane under a selected generated clip
 LANES = ("camera", "prompt")
+# a track header's switches: the button's letter, the edit's name on and off, what it does
+FLAG_LABELS = {
+    "muted": ("M", "Mute track", "Unmute track", "its sound is left out of playback and export"),
+    "locked": ("L", "Lock track", "Unlock track", "its clips cannot be moved, trimmed or deleted"),
+    "hidden": ("H", "Hide track", "Show track", "its pictures are left out of the monitor and export"),
+}
+FLAG_COLORS = {"muted": QColor(200, 70, 60), "locked": QColor(220, 170, 50), "hidden": QColor(110, 110, 120)}
+MARKER_COLOR = QColor(90, 200, 120)
+
+
+def flag_rect(track_top: int, index: int) -> QRect:
+    """The header button of switch number `index` (FLAG_LABELS' order) of a track at `track_top`."""
+    return QRect(4 + index * 20, track_top + TRACK_H - 22, 18, 16)
 
 
 class TimelinePainting:
@@ -31,7 +45,9 @@ class TimelinePainting:
         self._paint_audio_lane(p)
         self._paint_ghost(p)
         self._paint_headers(p)
-        self._paint_ruler(p)  # last: tracks scrolled up go under it
+        self._paint_ruler(p)  # after the tracks: tracks scrolled up go under it
+        self._paint_markers(p)
+        self._paint_snap_and_band(p)
         x = self.x_of(self.playhead)
         if x >= HEADER_W:
             p.setPen(QPen(theme.PLAYHEAD, 2))
@@ -43,39 +59,90 @@ class TimelinePainting:
     def _paint_ruler(self, p: QPainter) -> None:
         p.fillRect(QRect(0, 0, self.width(), RULER_H), theme.PANEL)
         fps = max(self.project.fps, 1)
-        # a labelled tick every 1, 2, 5, 10... seconds, so labels never crowd
-        every = next(s for s in (1, 2, 5, 10, 30, 60, 300, 600, 3600) if s * fps * self.ppf >= 70)
+        # a labelled tick every 1, 2, 5, 10... seconds (or frames), so labels never crowd
+        if self.show_frames:
+            every = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10**4, 10**5, 10**6) if s * self.ppf >= 50)
+            label = str
+        else:
+            seconds = next(s for s in (1, 2, 5, 10, 30, 60, 300, 600, 3600) if s * fps * self.ppf >= 70)
+            every = seconds * fps
+            label = lambda f: f"{round(f / fps) // 60}:{round(f / fps) % 60:02d}"  # noqa: E731
         p.setPen(theme.MUTED)
-        first = int(self.frame_at_x(HEADER_W) // (every * fps))
-        last = int(self.frame_at_x(self.width()) // (every * fps)) + 1
+        first = int(self.frame_at_x(HEADER_W) // every)
+        last = int(self.frame_at_x(self.width()) // every) + 1
         for k in range(first, last + 1):
-            x = int(self.x_of(k * every * fps))
+            x = int(self.x_of(k * every))
             if x >= HEADER_W:
                 p.drawLine(x, RULER_H - 8, x, RULER_H)
-                p.drawText(x + 3, RULER_H - 10, f"{k * every // 60}:{k * every % 60:02d}")
+                p.drawText(x + 3, RULER_H - 10, label(round(k * every)))
+
+    def _paint_markers(self, p: QPainter) -> None:
+        """Each marker: a flag on the ruler with its name (as far as the next marker leaves room)
+        and a faint line down through the tracks."""
+        markers = self.project.markers
+        for i, m in enumerate(markers):
+            x = self.x_of(m.frame)
+            if x < HEADER_W - 60 or x > self.width():
+                continue
+            if x >= HEADER_W:
+                p.setPen(QPen(MARKER_COLOR.darker(130), 1, Qt.DotLine))
+                p.drawLine(int(x), RULER_H, int(x), self.height())
+                p.setPen(Qt.NoPen)
+                p.setBrush(MARKER_COLOR)
+                p.drawPolygon(QPolygonF([QPointF(x, RULER_H), QPointF(x - 5, RULER_H - 8), QPointF(x - 5, 1),
+                                         QPointF(x + 5, 1), QPointF(x + 5, RULER_H - 8)]))
+            room = (self.x_of(markers[i + 1].frame) if i + 1 < len(markers) else self.width()) - x - 10
+            if m.name and room > 16:
+                text = p.fontMetrics().elidedText(m.name, Qt.ElideRight, int(room))
+                box = QRectF(max(x + 7, HEADER_W), 1, room, RULER_H - 10)
+                p.fillRect(QRectF(box.left() - 1, 1, p.fontMetrics().horizontalAdvance(text) + 4, RULER_H - 10), theme.PANEL)
+                p.setPen(MARKER_COLOR.lighter(130))
+                p.drawText(box, Qt.AlignLeft | Qt.AlignVCenter, text)
+
+    def _paint_snap_and_band(self, p: QPainter) -> None:
+        d = self.drag
+        if d is not None and d.snap is not None and d.mode in ("move", "left", "right"):
+            x = int(self.x_of(d.snap))
+            p.setPen(QPen(theme.ACCENT.lighter(130), 1, Qt.DashLine))
+            p.drawLine(x, 0, x, self.height())
+        if d is not None and d.mode == "band":
+            p.setPen(QPen(theme.ACCENT, 1))
+            p.setBrush(QColor(theme.ACCENT.red(), theme.ACCENT.green(), theme.ACCENT.blue(), 50))
+            p.drawRect(self.band_rect())
 
     def _paint_clip(self, p: QPainter, clip: Clip, track_id: str) -> None:
         rect = self.clip_rect(clip, track_id)
         if rect.right() < HEADER_W or rect.left() > self.width():
             return
         item = self.project.media[clip.media_id]
-        dragging = self.drag is not None and self.drag.clip_id == clip.id and self.drag.mode in ("move", "left", "right")
+        d = self.drag
+        dragging = d is not None and d.mode in ("move", "left", "right") and (d.clip_id == clip.id or clip.id in d.group)
         color = QColor(theme.GENERATED_CLIP if item.generated else theme.CLIP)
         if item.offline:
             color = QColor(120, 40, 40)
+        track = self.project.track(track_id)
+        if track.hidden:  # greyed: it is not shown or exported
+            color = QColor(90, 90, 96)
         if dragging:
             color.setAlpha(90)
-        selected = clip.id == self.selected
+        selected = clip.id in self.selection
         p.setPen(QPen(QColor(255, 255, 255), 2) if selected else QPen(color.darker(150), 1))
         p.setBrush(color)
         p.drawRoundedRect(rect, 3, 3)
+        if track.locked:  # hatched: it takes no edits
+            p.setBrush(QBrush(QColor(0, 0, 0, 70), Qt.BDiagPattern))
+            p.setPen(Qt.NoPen)
+            p.drawRoundedRect(rect, 3, 3)
         inner = rect.adjusted(3, 3, -3, -3)
         if self.thumbnails is not None and inner.width() > 40 and not item.offline:
             thumb = self.thumbnails(item)
             h = int(inner.height())
             w = min(int(h * thumb.width() / max(thumb.height(), 1)), int(inner.width()) - 4)
             source = QRect(0, 0, int(w * thumb.height() / h), thumb.height())  # crop, never squash
+            if track.hidden:
+                p.setOpacity(0.35)
             p.drawPixmap(QRect(int(inner.left()), int(inner.top()), w, h), thumb, source)
+            p.setOpacity(1.0)
             inner.setLeft(inner.left() + w + 4)
         p.setPen(theme.TEXT)
         label = ("OFFLINE " if item.offline else "") + item.name
@@ -134,16 +201,24 @@ class TimelinePainting:
     def _paint_ghost(self, p: QPainter) -> None:
         d = self.drag
         if d is not None and d.mode in ("move", "left", "right"):
-            _, clip = self.project.find_clip(d.clip_id)
+            track, clip = self.project.find_clip(d.clip_id)
             if d.mode == "move":
-                rect = self.clip_rect(clip, d.track_id, d.start)
+                ids = [t.id for t in self.project.tracks]
+                shift, down = d.start - clip.start, ids.index(d.track_id) - ids.index(track.id)
+                rects = []
+                for clip_id in d.group or [clip.id]:  # the whole selection moves together
+                    other_track, other = self.project.find_clip(clip_id)
+                    row = ids.index(other_track.id) + down
+                    if 0 <= row < len(ids):
+                        rects.append(self.clip_rect(other, ids[row], other.start + shift))
             elif d.mode == "left":
-                rect = self.clip_rect(clip, d.track_id, d.edge, clip.end - d.edge)
+                rects = [self.clip_rect(clip, d.track_id, d.edge, clip.end - d.edge)]
             else:
-                rect = self.clip_rect(clip, d.track_id, clip.start, d.edge - clip.start)
+                rects = [self.clip_rect(clip, d.track_id, clip.start, d.edge - clip.start)]
             p.setPen(QPen(QColor(255, 255, 255), 2, Qt.DashLine))
             p.setBrush(QColor(255, 255, 255, 40))
-            p.drawRoundedRect(rect, 3, 3)
+            for rect in rects:
+                p.drawRoundedRect(rect, 3, 3)
         if self.drop_hint is not None:
             track_id, frame = self.drop_hint
             x = int(self.x_of(frame))
@@ -153,10 +228,18 @@ class TimelinePainting:
     def _paint_headers(self, p: QPainter) -> None:
         p.fillRect(QRect(0, 0, HEADER_W, self.height()), theme.PANEL)
         for track in self.project.tracks:
-            r = QRect(0, self.track_y(track.id), HEADER_W - 1, TRACK_H - 1)
+            top = self.track_y(track.id)
+            r = QRect(0, top, HEADER_W - 1, TRACK_H - 1)
             p.fillRect(r, theme.ACCENT.darker(200) if track.id == self.current_track else theme.PANEL.lighter(110))
-            p.setPen(theme.TEXT)
-            p.drawText(r, Qt.AlignCenter, track.name)
+            p.setPen(theme.MUTED if track.hidden else theme.TEXT)
+            p.drawText(r.adjusted(0, 4, 0, -24), Qt.AlignCenter, track.name)
+            for k, (flag, (letter, *_)) in enumerate(FLAG_LABELS.items()):
+                box, on = flag_rect(top, k), getattr(track, flag)
+                p.setPen(FLAG_COLORS[flag] if on else theme.MUTED.darker(130))
+                p.setBrush(FLAG_COLORS[flag] if on else theme.PANEL)
+                p.drawRoundedRect(box, 3, 3)
+                p.setPen(QColor(20, 20, 20) if on else theme.MUTED)
+                p.drawText(box, Qt.AlignCenter, letter)
         if self.lane_clip() is not None:
             for lane in LANES:
                 r = QRect(0, self.lane_y(lane), HEADER_W - 1, LANE_H - 1)

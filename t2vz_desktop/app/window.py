@@ -1,7 +1,8 @@
 """The main window: monitor in the middle; generation panel, media bin and timeline as docks;
-menus, toolbar and status bar, and timeline edits. Its other slots are mixed in from
-window_messages.py (messages, questions, first run), window_generation.py (jobs, Edit with...,
-Re-generate), window_import.py (importing), window_playback.py (play, pause, sound) and
+the status bar, media and export. Its other slots are mixed in from menus.py (actions, menus,
+toolbar), window_messages.py (messages, questions, first run), window_generation.py (jobs, Edit
+with..., Re-generate), window_import.py (importing), window_playback.py (play, pause, sound),
+window_shuttle.py (J/K/L), window_timeline.py (timeline edits, markers, tracks) and
 project_files.py (open, save, autosave, recovery)."""
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ import os
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QScrollArea, QStyle, QVBoxLayout, QWidget,
-)
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
 from .errors import ErrorReporter, log_path, reports_errors
 from .export_dialog import ExportDialog
 from .media_bin import MediaBin
+from .menus import MenusMixin
 from .monitor import PreviewMonitor
 from .panel import GenerationPanel
 from .project import Project, new_id
@@ -34,6 +33,7 @@ from .window_generation import GenerationMixin
 from .window_import import ImportMixin
 from .window_messages import APP_NAME, MessagesMixin, app_icon
 from .window_playback import PlaybackMixin
+from .window_shuttle import ShuttleMixin
 from .window_timeline import TimelineHabitsMixin
 from .worker import JobQueue
 
@@ -42,8 +42,8 @@ EMPTY_HINT = "Describe a video in the Generate panel and press Generate,\nor dro
 BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to see it here."
 
 
-class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, TimelineHabitsMixin, ProjectFilesMixin,
-                 QMainWindow):
+class MainWindow(MenusMixin, MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, ShuttleMixin,
+                 TimelineHabitsMixin, ProjectFilesMixin, QMainWindow):
     open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
 
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
@@ -83,8 +83,10 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, Tim
         self._dock("Timeline", "timeline-dock", TimelinePanel(self.timeline), Qt.BottomDockWidgetArea)
 
         self._init_playback()
+        self._init_shuttle()
         self._init_autosave()
         self._build_actions()
+        self.restore_view_switches()
         self._build_status_bar()
         self._connect()
         self._restore_layout()
@@ -97,105 +99,6 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, Tim
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
-
-    def _action(self, text: str, slot, shortcut=None, icon: QStyle.StandardPixmap | str | None = None,
-                tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
-        if isinstance(icon, str):  # one of ours in resources/icons
-            action.setIcon(app_icon(icon))
-        elif icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        action.setToolTip(tip or text.replace("&", "").rstrip("."))
-        action.triggered.connect(lambda _=False: slot())
-        self.addAction(action)  # shortcuts work even while the menu bar is hidden
-        return action
-
-    def _build_actions(self) -> None:
-        S = QStyle.StandardPixmap
-        a = self.actions_by_name = {
-            "new": self._action("&New project", self.new_project, QKeySequence.New, S.SP_FileIcon),
-            "open": self._action("&Open project...", self.open_dialog, QKeySequence.Open, S.SP_DialogOpenButton),
-            "save": self._action("&Save project", self.save, QKeySequence.Save, S.SP_DialogSaveButton),
-            "save_as": self._action("Save project &as...", self.save_as, QKeySequence.SaveAs),
-            "import": self._action("&Import media...", self.import_dialog, "Ctrl+I", "import"),
-            "export": self._action("&Export video...", self.export_dialog, "Ctrl+E", "export"),
-            "settings": self._action("Project se&ttings...", self.project_settings),
-            "quit": self._action("&Quit", self.close, QKeySequence.Quit),
-            "play": self._action("&Play / pause", self.toggle_play, "Space", "play"),
-            "split": self._action("&Split at playhead", self.split, "S", "split", tip="Split the clip at the playhead (S)"),
-            "delete": self._action("&Delete clip", self.delete_selected,
-                                   [QKeySequence(QKeySequence.Delete), QKeySequence("Backspace")], S.SP_TrashIcon),
-            "ripple_delete": self._action("R&ipple delete", self.ripple_delete, "Shift+Delete",
-                                          tip="Delete the clip and close the space it leaves (Shift+Delete)"),
-            "close_gap": self._action("&Close gap", self.close_gap,
-                                      tip="Close the gap under the playhead on the current track"),
-            "add_track": self._action("&Add video track", self.add_track),
-            "remove_track": self._action("&Remove track", self.remove_track),
-            "track_up": self._action("Move track &up", lambda: self.move_track(-1)),
-            "track_down": self._action("Move track do&wn", lambda: self.move_track(1)),
-            "prev_frame": self._action("Previous frame", lambda: self.step_playhead(-1), "Left"),
-            "next_frame": self._action("Next frame", lambda: self.step_playhead(1), "Right"),
-            "start": self._action("Go to start", lambda: self.timeline.set_playhead(0), "Home"),
-            "end": self._action("Go to end", lambda: self.timeline.set_playhead(self.doc.project.duration), "End"),
-            "zoom_in": self._action("Zoom &in", lambda: self.timeline.zoom(1.25), ["+", "="]),
-            "zoom_out": self._action("Zoom &out", lambda: self.timeline.zoom(0.8), "-"),
-            "generate": self._action("&Generate", self.panel.request_generation, "Ctrl+Return", "generate"),
-            "cancel": self._action("&Cancel jobs", self.queue.cancel, "Ctrl+.", S.SP_BrowserStop),
-            "about": self._action("&About t2vz-desktop", self.about),
-            "models_folder": self._action("Open &Models folder", self.open_models_folder,
-                                          tip="Drop diffusers folders or .safetensors checkpoints here"),
-            "first_run": self._action("Check &GPU and models...", lambda: self.first_run_check(force=True)),
-        }
-        # Delete acts on what the user is looking at: its keys work in the timeline and the bin
-        # only (pressed in the job queue or a field they deleted the selected clip); the menu
-        # item and the toolbar button work anywhere.
-        a["delete"].setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        self.removeAction(a["delete"])
-        self.timeline.addAction(a["delete"])
-        a["ripple_delete"].setShortcutContext(Qt.WidgetWithChildrenShortcut)  # in a text field it is Cut
-        self.removeAction(a["ripple_delete"])
-        self.timeline.addAction(a["ripple_delete"])
-        self.bin.addAction(a["delete"])
-        undo = self.doc.undo.createUndoAction(self, "&Undo")
-        undo.setShortcuts([QKeySequence(QKeySequence.Undo)])
-        undo.setIcon(app_icon("undo"))
-        redo = self.doc.undo.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        redo.setIcon(app_icon("redo"))
-        a["undo"], a["redo"] = undo, redo
-
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        for name in ("new", "open"):
-            file.addAction(a[name])
-        self.recent_menu = file.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        for name in ("save", "save_as", None, "import", "export", None, "settings", "models_folder", None, "quit"):
-            file.addSeparator() if name is None else file.addAction(a[name])
-        edit = bar.addMenu("&Edit")
-        for name in ("undo", "redo", None, "split", "delete", "ripple_delete", "close_gap"):
-            edit.addSeparator() if name is None else edit.addAction(a[name])
-        tl = bar.addMenu("&Timeline")
-        for name in ("play", "prev_frame", "next_frame", "start", "end", None, "add_track", "remove_track", "track_up", "track_down", None, "zoom_in", "zoom_out"):
-            tl.addSeparator() if name is None else tl.addAction(a[name])
-        gen = bar.addMenu("&Generate")
-        gen.addAction(a["generate"])
-        gen.addAction(a["cancel"])
-        view = bar.addMenu("&View")
-        for dock in self.findChildren(QDockWidget):
-            view.addAction(dock.toggleViewAction())
-        help_menu = bar.addMenu("&Help")
-        for name in ("models_folder", "first_run", None, "about"):
-            help_menu.addSeparator() if name is None else help_menu.addAction(a[name])
-
-        tools = self.addToolBar("Main")
-        tools.setObjectName("main-toolbar")
-        tools.setIconSize(QSize(20, 20))
-        for name in ("new", "open", "save", None, "import", "export", None, "undo", "redo", None,
-                     "play", "split", "delete", None, "generate", "cancel"):
-            tools.addSeparator() if name is None else tools.addAction(a[name])
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel("Device: auto (not loaded)")
@@ -227,8 +130,9 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, Tim
             box.valueChanged.connect(self.update_camera_path)
         self.timeline.files_dropped.connect(self.start_import)
         self.timeline.menu_requested.connect(self._timeline_menu)
+        self.timeline.marker_activated.connect(self.rename_marker)
         self.timeline.playhead_moved.connect(self.show_playhead)
-        self.monitor.play_toggled.connect(self.toggle_play)
+        self.monitor.play_toggled.connect(self.play_pause)
         self.monitor.step_frame.connect(self.step_playhead)
         q = self.queue
         q.job_added.connect(self.panel.show_job)
@@ -278,70 +182,6 @@ class MainWindow(MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, Tim
         self.monitor.set_time(frame, project.duration, project.fps, self.play_timer.isActive())
 
     # -- editing ----------------------------------------------------------------------------------
-    def split(self) -> None:
-        project, frame = self.doc.project, self.timeline.playhead
-        clip = None
-        if self.timeline.selected:
-            _, selected = project.find_clip(self.timeline.selected)
-            clip = selected if selected.start < frame < selected.end else None
-        if clip is None:
-            clip = project.track(self.timeline.current_track).clip_at(frame) or project.visible_clip(frame)
-        if clip is None:
-            self.notify("No clip under the playhead to split.")
-            return
-        self.doc.edit("Split clip", lambda p: p.split_clip(clip.id, frame))
-
-    def delete_selected(self) -> None:
-        """Delete what has the focus: the bin's selected media, else the timeline's keyframe or clip."""
-        if self.bin.hasFocus() and self.bin.selected_id():
-            self.remove_media(self.bin.selected_id())
-        elif self.timeline.delete_selected_key():
-            return
-        elif self.timeline.selected:
-            clip_id = self.timeline.selected
-            self.doc.edit("Delete clip", lambda p: p.delete_clip(clip_id))
-
-    def _timeline_menu(self, kind: str, pos) -> None:
-        self.timeline_menu(kind).exec(pos)
-
-    def timeline_menu(self, kind: str) -> QMenu:
-        """The timeline's context menu for a "clip", a "track" or a keyframe ("key")."""
-        a = self.actions_by_name
-        menu = QMenu(self)
-        if kind == "key":
-            menu.addAction("Delete keyframe", self.timeline.delete_selected_key)
-            return menu
-        if kind == "clip":
-            _, clip = self.doc.project.find_clip(self.timeline.selected)
-            menu.addActions([a["split"], a["delete"], a["ripple_delete"]])
-            menu.addSeparator()
-            menu.addAction("Edit with...", lambda: self.edit_with(clip.id))
-            if self.doc.project.media[clip.media_id].recipe:
-                menu.addAction("Re-use settings", lambda: self.reuse_settings(clip.media_id))
-                menu.addAction("Re-generate", lambda: self.regenerate(clip.id))
-            menu.addSeparator()
-        elif self.doc.project.gap_at(self.timeline.current_track, self.timeline.menu_frame) is not None:
-            menu.addAction("Close gap", lambda: self.close_gap(self.timeline.menu_frame))
-            menu.addSeparator()
-        if self.doc.project.visible_clip(self.timeline.playhead) is not None:
-            menu.addAction("Animate this frame", self.animate_frame)
-            menu.addSeparator()
-        menu.addActions([a["add_track"], a["remove_track"], a["track_up"], a["track_down"]])
-        return menu
-
-    def add_track(self) -> None:
-        track = self.doc.edit("Add track", lambda p: p.add_track())
-        if track is not None:
-            self.timeline.current_track = track.id
-
-    def remove_track(self) -> None:
-        track_id = self.timeline.current_track
-        self.doc.edit("Remove track", lambda p: p.remove_track(track_id))
-
-    def move_track(self, offset: int) -> None:
-        track_id = self.timeline.current_track
-        self.doc.edit("Move track", lambda p: p.move_track(track_id, offset))
-
     def add_media_to_timeline(self, media_id: str) -> None:
         track_id = self.timeline.current_track
         clip = self.doc.edit("Add clip", lambda p: p.add_clip(track_id, media_id))
