@@ -1,22 +1,25 @@
-"""The export dialog: render the timeline to MP4/WebM/GIF/PNG frames on a background thread,
-with presets, progress and cancel."""
+"""The export dialog: render the whole timeline, the In to Out range or the selected clips' span
+to MP4/WebM/GIF/PNG frames on a background thread, with presets, progress and cancel."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+    QLineEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from .project import Project
+from .ranges import Span, describe, marked_span, selection_span
 from .render import RenderCancelled, RenderOptions, render_timeline, stored_size
 
 SUFFIX = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
+RANGES = {"whole": "Whole timeline", "in_out": "In to out", "selection": "Selected clips"}
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,10 @@ class ExportWorker(QObject):
         super().__init__()
         self.stop = False
 
-    @Slot(object, str, object)
-    def run(self, project: Project, out: str, options: RenderOptions) -> None:
+    @Slot(object, str, object, object)
+    def run(self, project: Project, out: str, options: RenderOptions, span: Span | None) -> None:
         try:
-            render_timeline(project, out, options, self.progress.emit, lambda: self.stop)
+            render_timeline(project, out, options, self.progress.emit, lambda: self.stop, span)
         except RenderCancelled:
             self.cancelled.emit()
         except (OSError, ValueError) as e:  # MediaError is a ValueError: an unreadable source
@@ -60,12 +63,24 @@ class ExportWorker(QObject):
 
 
 class ExportDialog(QDialog):
-    _start = Signal(object, str, object)
+    """`selected`: the ids of the timeline's selected clips when the dialog opened, for the
+    "Selected clips" range."""
 
-    def __init__(self, project: Project, default_path: Path, parent: QWidget | None = None):
+    _start = Signal(object, str, object, object)
+
+    def __init__(self, project: Project, default_path: Path, parent: QWidget | None = None,
+                 selected: Sequence[str] = ()):
         super().__init__(parent)
         self.setWindowTitle("Export video")
         self.project = project
+        self.selected = tuple(selected)
+        self.running = False
+        # what to render: Premiere's habit, the In to Out range when one is marked, else everything
+        self.range_buttons = {key: QRadioButton(label) for key, label in RANGES.items()}
+        self._ranges = QButtonGroup(self)
+        for button in self.range_buttons.values():
+            self._ranges.addButton(button)
+            button.toggled.connect(self._show_range)
         self.preset = QComboBox()
         self.preset.addItems([p.name for p in PRESETS])
         self.format = QComboBox()
@@ -82,10 +97,14 @@ class ExportDialog(QDialog):
         self.crf.setToolTip("Quality for MP4/WebM: lower is better and larger")
         self.audio = QCheckBox("Include the audio of imported clips")
         self.progress = QProgressBar()
-        self.status = QLabel(f"{project.duration} frames at {project.fps:g} fps")
+        self.status = QLabel()
         self.status.setWordWrap(True)
 
         form = QFormLayout()
+        ranges = QVBoxLayout()
+        for button in self.range_buttons.values():
+            ranges.addWidget(button)
+        form.addRow("Range", ranges)
         form.addRow("Preset", self.preset)
         form.addRow("Format", self.format)
         row = QHBoxLayout()
@@ -113,6 +132,7 @@ class ExportDialog(QDialog):
         self.preset.currentIndexChanged.connect(self.apply_preset)
         self.format.currentTextChanged.connect(self._format_changed)
         self.apply_preset(0)
+        self._offer_ranges()
 
         self.thread = QThread(self)
         self.worker = ExportWorker()
@@ -123,7 +143,6 @@ class ExportDialog(QDialog):
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
         self.thread.start()
-        self.running = False
         self.result: str | None = None
         self._size_note = ""
 
@@ -152,6 +171,34 @@ class ExportDialog(QDialog):
         if chosen:
             self.path.setText(chosen)
 
+    def _spans(self) -> dict[str, Span | None]:
+        """Each range choice's frames [first, last); None for one that is not available now."""
+        p = self.project
+        return {"whole": (0, p.duration), "in_out": marked_span(p), "selection": selection_span(p, self.selected)}
+
+    def _offer_ranges(self) -> None:
+        spans = self._spans()
+        for key, button in self.range_buttons.items():
+            button.setEnabled(spans[key] is not None)
+            described = "" if spans[key] is None else f" ({describe(spans[key], self.project.fps)})"
+            button.setText(RANGES[key] + described)
+        self.range_buttons["in_out" if spans["in_out"] else "whole"].setChecked(True)
+        self._show_range()
+
+    def _show_range(self) -> None:
+        if not self.running:  # while exporting the status says how it goes
+            first, last = self.span() or (0, self.project.duration)
+            self.status.setText(f"{last - first} frames at {self.project.fps:g} fps")
+
+    def range_choice(self) -> str:
+        return next((k for k, b in self.range_buttons.items() if b.isChecked()), "whole")
+
+    def span(self) -> Span | None:
+        """The frames [first, last) the export renders; None: the whole timeline (or a choice
+        whose range is gone)."""
+        key = self.range_choice()
+        return None if key == "whole" else self._spans()[key]
+
     def options(self) -> RenderOptions:
         fmt = self.format.currentText()
         return RenderOptions(self.width_box.value(), self.height_box.value(), self.project.fps, fmt,
@@ -160,6 +207,9 @@ class ExportDialog(QDialog):
     def start(self) -> None:
         if self.running:
             return
+        if self.range_choice() != "whole" and self.span() is None:  # the project changed under the dialog
+            self.status.setText(f"Nothing to export: the {RANGES[self.range_choice()]} range is empty now.")
+            return
         self.running, self.worker.stop, self.result = True, False, None
         self.export_button.setEnabled(False)
         self.cancel_button.setText("Cancel")
@@ -167,7 +217,7 @@ class ExportDialog(QDialog):
         # the worker renders a copy, so edits made meanwhile cannot race with it
         options = self.options()
         self._size_note = size_note(options)
-        self._start.emit(copy.deepcopy(self.project), self.path.text(), options)
+        self._start.emit(copy.deepcopy(self.project), self.path.text(), options, self.span())
 
     def cancel_or_close(self) -> None:
         if self.running:

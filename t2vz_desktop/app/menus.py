@@ -65,6 +65,9 @@ class MenusMixin:
             "select_all": act("Select a&ll clips", lambda: t.set_selection({c.id for tr in self.doc.project.tracks
                                                                           for c in tr.clips}), K.SelectAll),
             "add_marker": act("Add &marker", self.add_marker, "M", tip="Add a marker at the playhead (M)"),
+            "mark_in": act("Mark I&n", self.mark_in_point, "I", tip="Start the In to Out range at the playhead (I)"),
+            "mark_out": act("Mark O&ut", self.mark_out_point, "O", tip="End the In to Out range at the playhead (O)"),
+            "clear_in_out": act("Clear In and Out", self.clear_in_out, "Alt+X"),
             "rename_marker": act("Re&name marker...", self.rename_marker, tip="Name the marker at the playhead"),
             "delete_marker": act("Delete mar&ker", self.delete_marker, tip="Delete the marker at the playhead"),
             "next_marker": act("Ne&xt marker", lambda: self.jump_marker(1), [K("Shift+M"), K("Ctrl+Right")]),
@@ -136,7 +139,8 @@ class MenusMixin:
         fill(playback, ("play", "shuttle_back", "shuttle_stop", "shuttle_forward", None,
                         "prev_frame", "next_frame", "start", "end", None, "prev_marker", "next_marker"))
         timeline = bar.addMenu("&Timeline")
-        fill(timeline, ("add_marker", "rename_marker", "delete_marker", None, "add_track", "remove_track",
+        fill(timeline, ("mark_in", "mark_out", "clear_in_out", None,
+                        "add_marker", "rename_marker", "delete_marker", None, "add_track", "remove_track",
                         "track_up", "track_down", None, "mute_track", "lock_track", "hide_track", None, "snapping"))
         timeline.aboutToShow.connect(self.sync_track_actions)
         fill(bar.addMenu("&Generate"), ("generate", "cancel"))

@@ -30,6 +30,8 @@ class Project(TimelineEdits, KeyframeEdits):
     tracks: list[Track] = field(default_factory=list)
     media: dict[str, MediaItem] = field(default_factory=dict)
     markers: list[Marker] = field(default_factory=list)  # kept sorted by frame
+    mark_in: int | None = None  # In point: first frame of the marked range (ranges.py); None: unset
+    mark_out: int | None = None  # Out point: one past the range's last frame; None: unset
 
     @classmethod
     def new(cls, width: int = 512, height: int = 512, fps: float = 8.0) -> "Project":
@@ -68,12 +70,14 @@ class Project(TimelineEdits, KeyframeEdits):
 
     def snapshot(self) -> dict:
         return copy.deepcopy({"width": self.width, "height": self.height, "fps": self.fps,
-                              "tracks": self.tracks, "media": self.media, "markers": self.markers})
+                              "tracks": self.tracks, "media": self.media, "markers": self.markers,
+                              "marks": (self.mark_in, self.mark_out)})
 
     def restore(self, state: dict) -> None:
         state = copy.deepcopy(state)
         self.width, self.height, self.fps = state["width"], state["height"], state["fps"]
         self.tracks, self.media, self.markers = state["tracks"], state["media"], state["markers"]
+        self.mark_in, self.mark_out = state["marks"]
 
     # -- tracks ------------------------------------------------------------------------------
     def add_track(self, index: int = 0) -> Track:
@@ -201,6 +205,9 @@ class Project(TimelineEdits, KeyframeEdits):
             for a, b in zip(t.clips, t.clips[1:]):  # rounding must not make neighbours overlap
                 if b.start < a.end:
                     b.start = a.end
+        from .ranges import rescale_marks
+
+        rescale_marks(self, ratio)
         self.width, self.height, self.fps = width, height, fps
 
     @staticmethod

@@ -22,6 +22,7 @@ from ..engine.request import FieldError, GenerationRequest, RequestError, from_d
 from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
 from .project import FORMAT_VERSION, VIDEO_SUFFIXES, Marker, MediaItem, Project, ProjectFileError, Track, media_folder
 from .project_edits import TRACK_FLAGS
+from .ranges import FILE_KEY as IN_OUT_KEY, marks_data, marks_from_data
 
 MAX_FRAME = 10**7  # about 11.5 days at 10 fps: anything later is a damaged or hostile file
 MAX_SOURCE_SIDE = 65536  # pixels: larger than any codec writes
@@ -29,9 +30,9 @@ MAX_SOURCE_SIDE = 65536  # pixels: larger than any codec writes
 MIN_SIDE, MAX_SIDE, MAX_FPS = 16, 8192, 240.0
 SOURCE_FPS = (0.01, 1000.0)  # time-lapse to high-speed footage
 
-# "markers" and the tracks' switches came later without a new version: they are optional, and a
-# file that uses none of them is written exactly as before, so older releases still open it.
-_TOP_KEYS = {"t2vz_project", "settings", "media", "tracks", "markers"}
+# "markers", "in_out" and the tracks' switches came later without a new version: they are optional,
+# and a file that uses none of them is written exactly as before, so older releases still open it.
+_TOP_KEYS = {"t2vz_project", "settings", "media", "tracks", "markers", IN_OUT_KEY}
 _SETTINGS_KEYS = {"width", "height", "fps"}
 _MEDIA_FIELDS = tuple(f.name for f in fields(MediaItem) if f.name != "offline")  # offline is found, not stored
 
@@ -83,6 +84,7 @@ def project_from_data(data: object, base: Path | None = None) -> Project:
         project.media = _media(data["media"], base)
         project.tracks = _tracks(data["tracks"], project)
         project.markers = _markers(data.get("markers", []))
+        project.mark_in, project.mark_out = marks_from_data(data.get(IN_OUT_KEY), MAX_FRAME)
     except FieldError as e:
         raise ProjectFileError(str(e)) from e
     return project
@@ -238,6 +240,8 @@ def project_data(project: Project, base: Path | None = None) -> dict:
     }
     if project.markers:
         data["markers"] = [{"frame": m.frame, "name": m.name} for m in project.markers]
+    if (marks := marks_data(project)) is not None:
+        data[IN_OUT_KEY] = marks
     return data
 
 
@@ -254,7 +258,8 @@ def project_text(data: dict) -> str:
     markers = ",\n".join("    " + dumps(m) for m in data.get("markers", []))
     return (f'{{\n  "t2vz_project": {dumps(data["t2vz_project"])},\n  "settings": {dumps(data["settings"])},\n'
             f'  "media": [{_block(media)}],\n  "tracks": [{_block(tracks)}]'
-            + (f',\n  "markers": [{_block(markers)}]' if markers else "") + "\n}\n")
+            + (f',\n  "markers": [{_block(markers)}]' if markers else "")
+            + (f',\n  "{IN_OUT_KEY}": {dumps(data[IN_OUT_KEY])}' if IN_OUT_KEY in data else "") + "\n}\n")
 
 
 def _block(lines: str) -> str:

@@ -1,5 +1,6 @@
 """Timeline pictures and sound without Qt: the frame at the playhead for the monitor, and the
-whole timeline rendered to a file (top track wins, imported audio mixed in) for the export.
+whole timeline or a range of it rendered to a file (top track wins, imported audio mixed in)
+for the export.
 """
 
 from __future__ import annotations
@@ -138,8 +139,11 @@ class Segment:
     clip: Clip | None
 
 
-def visible_segments(project: Project) -> list[Segment]:
-    cuts = sorted({0, project.duration, *project.edges()})
+def visible_segments(project: Project, first: int = 0, last: int | None = None) -> list[Segment]:
+    """The stretches of timeline frames [first, last) (default: the whole timeline); past the
+    last clip is a gap."""
+    last = project.duration if last is None else last
+    cuts = sorted({first, last, *(e for e in project.edges() if first < e < last)})
     segments: list[Segment] = []
     for a, b in zip(cuts, cuts[1:]):
         clip = project.visible_clip(a)
@@ -150,10 +154,12 @@ def visible_segments(project: Project) -> list[Segment]:
     return segments
 
 
-def timeline_frames(project: Project, width: int, height: int) -> Iterator[np.ndarray]:
-    """Every timeline frame at width x height, decoding each visible clip once, in order."""
+def timeline_frames(project: Project, width: int, height: int, first: int = 0, last: int | None = None
+                    ) -> Iterator[np.ndarray]:
+    """Timeline frames [first, last) (default: all) at width x height, decoding each visible clip
+    once, in order."""
     black = np.zeros((height, width, 3), np.uint8)
-    for seg in visible_segments(project):
+    for seg in visible_segments(project, first, last):
         item = project.media[seg.clip.media_id] if seg.clip else None
         if item is None or item.offline:
             yield from (black for _ in range(seg.start, seg.end))
@@ -240,25 +246,34 @@ def stored_size(width: int, height: int, fmt: str) -> tuple[int, int]:
 def render_timeline(
     project: Project, out: str | Path, options: RenderOptions,
     on_progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] = lambda: False,
+    span: tuple[int, int] | None = None,
 ) -> Path:
-    """Render the whole timeline to `out`; all or nothing (a cancel or error leaves no file)."""
+    """Render timeline frames [first, last) of `span` (project frames; None: the whole timeline)
+    and their sound to `out`: the file starts with frame `first` and its sound, and progress
+    counts the range's frames. All or nothing (a cancel or error leaves no file). A range past
+    the last clip is black and silent there, as a gap is."""
     out = Path(out)
     fmt = export_format(out, options.format)
     check_target(out, fmt)  # also finishes or clears what a killed export to `out` left
-    total = project.duration
-    if total == 0:
+    if project.duration == 0:
         raise ValueError("the timeline is empty: put a clip on it first")
+    first, last = (0, project.duration) if span is None else span
+    if not 0 <= first < last:
+        raise ValueError(f"the range to export is empty (frames {first} to {last}): mark an In point before the Out point")
+    total = last - first
     width, height = stored_size(options.width, options.height, fmt)
 
     def frames() -> Iterator[np.ndarray]:
-        for i, frame in enumerate(timeline_frames(project, width, height)):
+        for i, frame in enumerate(timeline_frames(project, width, height, first, last)):
             if cancelled():
                 raise RenderCancelled()
             if on_progress:
                 on_progress(i + 1, total)
             yield frame
 
-    audio = mix_audio(project) if options.audio and fmt in AUDIO_FORMATS else None
+    wants_sound = options.audio and fmt in AUDIO_FORMATS
+    # the range's samples only, through the one mixer: sample 0 of the file plays with frame `first`
+    audio = mix_window(project, to_sample(first, project.fps), to_sample(last, project.fps)) if wants_sound else None
     if audio is None:
         export_video(frames(), out, ExportOptions(fps=options.fps, format=fmt, crf=options.crf))
     else:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 
 from . import theme
 from .project import Clip
+from .range_paint import paint_in_out
 from .waveform import paint_clip_waveform
 
 RULER_H, TRACK_H, AUDIO_H, HEADER_W = 24, 52, 28, 64
@@ -46,6 +47,7 @@ class TimelinePainting:
         self._paint_ghost(p)
         self._paint_headers(p)
         self._paint_ruler(p)  # after the tracks: tracks scrolled up go under it
+        paint_in_out(p, self, HEADER_W, RULER_H)
         self._paint_markers(p)
         self._paint_snap_and_band(p)
         x = self.x_of(self.playhead)

@@ -2,8 +2,8 @@
 the status bar, media and export. Its other slots are mixed in from menus.py (actions, menus,
 toolbar), window_messages.py (messages, questions, first run), window_generation.py (jobs, Edit
 with..., Re-generate), window_import.py (importing), window_playback.py (play, pause, sound),
-window_shuttle.py (J/K/L), window_timeline.py (timeline edits, markers, tracks) and
-project_files.py (open, save, autosave, recovery)."""
+window_shuttle.py (J/K/L), window_timeline.py (timeline edits, markers, tracks), window_ranges.py
+(In and Out points) and project_files.py (open, save, autosave, recovery)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from .window_generation import GenerationMixin
 from .window_import import ImportMixin
 from .window_messages import APP_NAME, MessagesMixin, app_icon
 from .window_playback import PlaybackMixin
+from .window_ranges import RangesMixin
 from .window_shuttle import ShuttleMixin
 from .window_timeline import TimelineHabitsMixin
 from .worker import JobQueue
@@ -43,7 +44,7 @@ BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to
 
 
 class MainWindow(MenusMixin, MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, ShuttleMixin,
-                 TimelineHabitsMixin, ProjectFilesMixin, QMainWindow):
+                 TimelineHabitsMixin, RangesMixin, ProjectFilesMixin, QMainWindow):
     open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
 
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None, queue: JobQueue | None = None):
@@ -215,7 +216,7 @@ class MainWindow(MenusMixin, MessagesMixin, GenerationMixin, ImportMixin, Playba
             self.notify("The timeline is empty: generate or import a clip first.")
             return None
         base = self.doc.path.with_suffix(".mp4") if self.doc.path else Path.home() / "export.mp4"
-        dialog = ExportDialog(self.doc.project, base, self)
+        dialog = ExportDialog(self.doc.project, base, self, selected=self.timeline.selected_ids())
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
         return dialog

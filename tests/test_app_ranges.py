@@ -1,0 +1,168 @@
+"""Exporting a range: I and O mark a range that is shaded on the ruler, saved with the project and
+checked when read; the export renders the whole timeline, the In to Out range or the selected
+clips' span, pictures and sound alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from test_app_fixtures import count_frames, make_clip, window  # noqa: F401 - the fixture
+
+from t2vz_desktop.app import ranges
+from t2vz_desktop.app.project import MediaItem, Project, ProjectFileError, new_id
+from t2vz_desktop.app.render import RenderOptions, render_timeline
+from t2vz_desktop.app.timeline_paint import HEADER_W, RULER_H
+from t2vz_desktop.media import audio_blocks, iter_frames
+
+RATE = 48_000
+
+
+def beep_onset(path: Path) -> float:
+    """Seconds to the first sample louder than 0.1 (the zoo's beep is 0.5)."""
+    sound = np.concatenate(list(audio_blocks(path, rate=RATE)), axis=1)
+    loud = np.flatnonzero(np.abs(sound).max(axis=0) > 0.1)
+    assert loud.size, f"{path} is silent"
+    return loud[0] / RATE
+
+
+def export(window, qtbot, out: Path, choice: str | None = None):
+    """Export through the dialog, as the user does; `choice` picks the range (None: its default)."""
+    dialog = window.export_dialog()
+    if choice is not None:
+        qtbot.mouseClick(dialog.range_buttons[choice], Qt.LeftButton)
+    dialog.path.setText(str(out))
+    qtbot.mouseClick(dialog.export_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result is not None or not dialog.running, timeout=60_000)
+    return dialog
+
+
+# -- In and Out points ------------------------------------------------------------------------------
+def test_i_and_o_mark_the_range_at_the_playhead_undoably_and_alt_x_clears_it(window):
+    a = window.actions_by_name
+    assert [a[k].shortcut() for k in ("mark_in", "mark_out", "clear_in_out")] == \
+        [QKeySequence("I"), QKeySequence("O"), QKeySequence("Alt+X")]
+    p = window.doc.project
+    window.timeline.set_playhead(5)
+    a["mark_in"].trigger()
+    window.timeline.set_playhead(20)
+    a["mark_out"].trigger()
+    assert (p.mark_in, p.mark_out) == (5, 20) and ranges.marked_span(p) == (5, 20) and window.doc.dirty
+    window.timeline.set_playhead(25)
+    a["mark_in"].trigger()  # past the Out point: the newer mark wins
+    assert (p.mark_in, p.mark_out) == (25, None)
+    window.doc.undo.undo()
+    assert (p.mark_in, p.mark_out) == (5, 20)
+    a["clear_in_out"].trigger()
+    assert (p.mark_in, p.mark_out) == (None, None) and ranges.marked_span(p) is None
+    a["clear_in_out"].trigger()
+    assert window.messages[-1] == "No In or Out point to clear."
+
+
+def test_the_range_is_shaded_on_the_ruler(window, tmp_path):
+    view = window.timeline
+    view.ppf = 10.0
+    window.timeline.set_playhead(4)
+    window.mark_in_point()
+    window.timeline.set_playhead(12)
+    window.mark_out_point()
+    view.set_playhead(30)  # the playhead's own line out of the way
+    image = view.grab().toImage()
+    y = RULER_H - 3  # under the labels, between the ticks (every 8 frames here)
+
+    def shade(frame: float):
+        return image.pixelColor(int(view.x_of(frame)), y).name()
+
+    inside, outside = {shade(f) for f in (5.5, 7.5, 10.5)}, {shade(f) for f in (1.5, 14.5, 20.5)}
+    assert len(inside) == 1 and not inside & outside
+    assert view.x_of(12) < view.width() and HEADER_W < view.x_of(4)
+
+
+def test_marks_are_saved_reopened_and_undone_with_a_rate_change(window, tmp_path):
+    project = window.doc.project
+    window.doc.edit("Mark In", lambda p: ranges.set_in(p, 8))
+    window.doc.edit("Mark Out", lambda p: ranges.set_out(p, 24))
+    project.save(tmp_path / "marked.t2vz")
+    data = json.loads((tmp_path / "marked.t2vz").read_text())
+    assert data["in_out"] == {"in": 8, "out": 24}
+    again = Project.load(tmp_path / "marked.t2vz")
+    assert (again.mark_in, again.mark_out) == (8, 24)
+    window.doc.edit("Project settings", lambda p: p.set_format(512, 512, 16))  # the marks keep their times
+    assert (project.mark_in, project.mark_out) == (16, 48)
+    del data["in_out"]  # a project from before the marks opens with none
+    (tmp_path / "old.t2vz").write_text(json.dumps(data))
+    assert Project.load(tmp_path / "old.t2vz").mark_in is None
+
+
+@pytest.mark.parametrize("value, problem", [
+    ({"in": -1}, "in_out.in must be from 0 to"),
+    ({"in": 30, "out": 10}, "in_out.out must be after in_out.in (10 <= 30)"),
+    ({"out": "end"}, 'in_out.out must be a whole number (got "end")'),
+    ({"out": 0}, "in_out.out must be after frame 0"),
+    ({"start": 3}, "in_out.start is not a known field"),
+    ([8, 24], "in_out must be an object"),
+])
+def test_malformed_marks_are_refused_with_one_line(tmp_path, value, problem):
+    data = Project.new().to_dict()
+    data["in_out"] = value
+    (tmp_path / "bad.t2vz").write_text(json.dumps(data))
+    with pytest.raises(ProjectFileError) as caught:
+        Project.load(tmp_path / "bad.t2vz")
+    assert str(caught.value).startswith(f"bad.t2vz: {problem}") and "\n" not in str(caught.value)
+
+
+# -- exporting a range -------------------------------------------------------------------------------
+def test_in_to_out_export_has_the_timelines_pictures_and_sound_of_that_range(window, qtbot, tmp_path, media_zoo):
+    track = window.doc.project.tracks[-1].id
+    window.doc.edit("Project settings", lambda p: p.set_format(64, 64, 30))
+    window.import_files([media_zoo / "vfr_flash_beep.mp4"], track, 0)
+    assert window.doc.project.duration == 60  # the flash on frame 30
+    window.timeline.set_playhead(15)  # 0.5 s
+    window.mark_in_point()
+    window.timeline.set_playhead(45)  # 1.5 s
+    window.mark_out_point()
+    out = tmp_path / "range.mp4"
+    dialog = export(window, qtbot, out)  # In to out is the default once marked
+    assert dialog.range_buttons["in_out"].isChecked() and dialog.result == str(out)
+    assert not dialog.range_buttons["selection"].isEnabled()  # nothing selected
+    assert dialog.progress.maximum() == 30 and dialog.progress.value() == 30
+    assert count_frames(out) == 30
+    assert [i for i, f in enumerate(iter_frames(out)) if f.mean() > 200] == [15]
+    assert beep_onset(out) == pytest.approx(0.5, abs=1 / 30)
+    dialog.close()
+
+
+def test_selected_clips_export_spans_the_first_selected_start_to_the_last_end(window, qtbot, tmp_path):
+    track = window.doc.project.tracks[-1].id
+    red, green, blue = (make_clip(tmp_path / f"{n}.mp4", 8, 8, (64, 48), c)
+                        for n, c in (("red", (220, 30, 30)), ("green", (30, 220, 30)), ("blue", (30, 30, 220))))
+    window.import_files([red, green, blue], track, 0)
+    clips = window.doc.project.track(track).clips
+    window.timeline.set_selection({clips[1].id, clips[2].id})  # green and blue: frames 8 to 24
+    out = tmp_path / "selected.mp4"
+    dialog = export(window, qtbot, out, "selection")
+    assert not dialog.range_buttons["in_out"].isEnabled() and dialog.result == str(out)
+    frames = list(iter_frames(out))
+    assert len(frames) == 16 and dialog.progress.value() == 16
+    first, last = frames[0][256, 480], frames[-1][256, 480]  # the middle right, away from the growing white bar
+    assert first[1] > 150 > first[0] and last[2] > 150 > last[1]  # green first, blue last
+    dialog.close()
+
+
+def test_render_timeline_takes_a_range_counted_in_its_own_frames(tmp_path):
+    project = Project.new(64, 48, 8)
+    clip = make_clip(tmp_path / "a.mp4", 8, 8, (64, 48), tone_hz=440)
+    item = project.add_media(MediaItem(new_id(), str(clip), "a.mp4", 64, 48, 8.0, 8, True))
+    project.add_clip(project.tracks[-1].id, item.id, 0)
+    seen = []
+    out = render_timeline(project, tmp_path / "tail.mp4", RenderOptions(64, 48, 8),
+                          lambda done, total: seen.append((done, total)), span=(6, 12))
+    assert seen[-1] == (6, 6) and count_frames(out) == 6
+    frames = list(iter_frames(out))
+    assert frames[0][:, :20].mean() > 200 and frames[-1].mean() < 10  # frame 6's bar is 24 px; past the end, black
+    with pytest.raises(ValueError, match="range to export is empty"):
+        render_timeline(project, tmp_path / "none.mp4", RenderOptions(64, 48, 8), span=(5, 5))
