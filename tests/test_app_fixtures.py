@@ -61,6 +61,7 @@ def window(qtbot, tmp_path, model_cache):
     win.ask_unsaved = lambda: "discard"  # no blocking dialogs in tests
     win.ask_recover = lambda path: True
     win.ask_remove_used_media = lambda name, clips: True
+    win.ask_match_format = lambda offer: False  # a first import keeps the project's 512x512 at 8 fps
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -1,6 +1,8 @@
-"""Exporting a range: I and O mark a range that is shaded on the ruler, saved with the project and
-checked when read; the export renders the whole timeline, the In to Out range or the selected
-clips' span, pictures and sound alike."""
+"""Project settings that follow the footage, and exporting a range: a first import into an empty
+project offers the clip's size and rate (Yes sets both in the import's own undo step, No keeps the
+project's, later imports and matching formats are not asked); I and O mark a range that is shaded
+on the ruler, saved with the project and checked when read; the export renders the whole
+timeline, the In to Out range or the selected clips' span, pictures and sound alike."""
 
 from __future__ import annotations
 
@@ -14,12 +16,28 @@ from PySide6.QtGui import QKeySequence
 from test_app_fixtures import count_frames, make_clip, window  # noqa: F401 - the fixture
 
 from t2vz_desktop.app import ranges
+from t2vz_desktop.app.match_format import offer_for
 from t2vz_desktop.app.project import MediaItem, Project, ProjectFileError, new_id
 from t2vz_desktop.app.render import RenderOptions, render_timeline
 from t2vz_desktop.app.timeline_paint import HEADER_W, RULER_H
 from t2vz_desktop.media import audio_blocks, iter_frames
 
 RATE = 48_000
+
+
+class Asked:
+    """Stands in for the window's question: records each offer and gives `answer`."""
+
+    def __init__(self, answer: bool):
+        self.answer, self.questions = answer, []
+
+    def __call__(self, offer) -> bool:
+        self.questions.append(offer.question())
+        return self.answer
+
+
+def fmt(project: Project) -> tuple[int, int, float]:
+    return project.width, project.height, project.fps
 
 
 def beep_onset(path: Path) -> float:
@@ -39,6 +57,60 @@ def export(window, qtbot, out: Path, choice: str | None = None):
     qtbot.mouseClick(dialog.export_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: dialog.result is not None or not dialog.running, timeout=60_000)
     return dialog
+
+
+# -- the first import sets the project's format ---------------------------------------------------
+def test_first_import_offers_the_clips_format_and_yes_sets_it_undone_with_the_import(window, tmp_path):
+    clip = make_clip(tmp_path / "tall.mp4", 30, 30, (64, 96))
+    window.ask_match_format = asked = Asked(True)
+    track = window.doc.project.tracks[-1].id
+    [item] = window.import_files([clip], track, 0)
+    assert asked.questions == ["Set the project to 64x96 at 30 fps to match tall.mp4?"]
+    assert fmt(window.doc.project) == (64, 96, 30)
+    assert window.doc.project.duration == 30  # its 30 frames at the new rate, not resampled to 8 fps
+    assert "64x96 at 30 fps" in window.statusBar().currentMessage()
+    window.doc.undo.undo()  # one step takes back the import and the format together
+    assert fmt(window.doc.project) == (512, 512, 8) and not window.doc.project.media
+    window.doc.undo.redo()
+    assert fmt(window.doc.project) == (64, 96, 30) and item.id in window.doc.project.media
+
+
+def test_no_keeps_the_project_and_later_imports_are_not_asked(window, tmp_path):
+    window.ask_match_format = asked = Asked(False)
+    window.import_files([make_clip(tmp_path / "tall.mp4", 30, 30, (64, 96))])
+    assert len(asked.questions) == 1 and fmt(window.doc.project) == (512, 512, 8)
+    window.import_files([make_clip(tmp_path / "wide.mp4", 8, 24, (96, 64))])
+    assert len(asked.questions) == 1  # the project is not empty any more
+
+
+def test_a_matching_clip_and_a_scripted_answer_ask_nothing(window, tmp_path):
+    window.ask_match_format = asked = Asked(True)
+    window.doc.edit("Project settings", lambda p: p.set_format(64, 96, 30))
+    window.import_files([make_clip(tmp_path / "same.mp4", 8, 30, (64, 96))])
+    assert asked.questions == []  # same size and rate: nothing to ask
+    window.new_project()
+    window.import_files([make_clip(tmp_path / "tall.mp4", 8, 24, (64, 96))], match_format=True)
+    assert asked.questions == [] and fmt(window.doc.project) == (64, 96, 24)
+    window.new_project()  # a new project starts with the last one's format
+    window.import_files([make_clip(tmp_path / "wide.mp4", 8, 12, (96, 64))], match_format=False)
+    assert asked.questions == [] and fmt(window.doc.project) == (64, 96, 24)
+
+
+def test_the_offer_rounds_odd_sides_up_clamps_the_rate_and_leaves_a_stills_rate():
+    def item(w, h, fps):
+        return MediaItem(new_id(), "/x/clip.mp4", "clip.mp4", w, h, fps, 10)
+
+    odd_fast = offer_for(Project.new(), item(63, 95, 300.0))
+    assert (odd_fast.width, odd_fast.height, odd_fast.fps) == (64, 96, 240.0)
+    assert "over the project's maximum" in odd_fast.question() and "even" in odd_fast.question()
+    ntsc = offer_for(Project.new(), item(1080, 1920, 30000 / 1001))
+    assert ntsc.question() == "Set the project to 1080x1920 at 29.97 fps to match clip.mp4?"
+    still = offer_for(Project.new(), item(64, 64, 0.1))  # the zoo's one frame shown for 10 s
+    assert (still.width, still.height, still.fps) == (64, 64, 8.0) and "keeps 8 fps" in still.question()
+    assert offer_for(Project.new(), item(511, 512, 8.0)) is None  # rounds to the project's own format
+    project = Project.new()
+    project.add_media(item(64, 64, 30))
+    assert offer_for(project, item(96, 96, 24)) is None  # not empty: never asked
 
 
 # -- In and Out points ------------------------------------------------------------------------------

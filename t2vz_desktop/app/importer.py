@@ -53,6 +53,7 @@ class ImportJob:
     track_id: str = ""  # the track the files were dropped on; "" adds them to the bin only
     frame: int | None = None  # where on that track (the first free place from there); None: after its last clip
     probe: Callable[[Path], MediaItem] | None = None  # None: this module's probe_file
+    match_format: bool | None = None  # an empty project takes the first file's format: None asks, True/False answer
     cancel: CancelToken = field(default_factory=CancelToken)
     items: list[MediaItem] = field(default_factory=list)  # probed, in the order of paths
     problems: list[str] = field(default_factory=list)  # "name: reason" for each file refused (MediaError)

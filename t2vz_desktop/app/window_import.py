@@ -1,15 +1,17 @@
 """The main window's importing: the file dialog, dropped files, and applying what the import
-thread (importer.py) probed as one undoable step."""
+thread (importer.py) probed as one undoable step, with the question whether an empty project
+takes the first clip's size and rate (match_format.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QStandardPaths
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from . import importer
 from .importer import ImportJob, ImportQueue
+from .match_format import FormatOffer, offer_for
 from .project import VIDEO_SUFFIXES, MediaItem, Project
 
 
@@ -52,7 +54,8 @@ class ImportMixin:
             self.doc.replaced.connect(lambda: queue.cancel("Import cancelled: another project was opened."))
         return queue
 
-    def start_import(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> ImportJob:
+    def start_import(self, paths: list[Path], track_id: str = "", frame: int | None = None,
+                     match_format: bool | None = None) -> ImportJob:
         """Import video files without waiting; drops come here (a drop handler that waited would
         keep the file manager's drag, on Windows its whole window, waiting with it).
 
@@ -63,21 +66,26 @@ class ImportMixin:
         started while another runs waits for it. After 300 ms a progress dialog shows; its
         Cancel stops after the file being probed and adds nothing of that import (nor of those
         waiting), so an import is all or nothing, like its one undo step.
+
+        Into an empty project whose size or rate differ from the first file's, `match_format`
+        None asks the user whether the project takes the file's (ask_match_format), True takes
+        it and False keeps the project's without asking (for scripts).
         """
-        job = ImportJob([Path(p) for p in paths], track_id, frame, probe=self._probe)
+        job = ImportJob([Path(p) for p in paths], track_id, frame, probe=self._probe, match_format=match_format)
         if not job.paths:
             job.state = "done"
             return job
         return self.imports.start(job)
 
-    def import_files(self, paths: list[Path], track_id: str = "", frame: int | None = None) -> list[MediaItem]:
+    def import_files(self, paths: list[Path], track_id: str = "", frame: int | None = None,
+                     match_format: bool | None = None) -> list[MediaItem]:
         """start_import, then wait for it to end; returns the media items added ([] when none
         could be read or the import was cancelled). For scripts and tests that need the result.
 
         It waits in a local event loop: the window keeps painting and taking input, and the
         progress dialog shows as for a drop. Closing the window or quitting ends the wait.
         """
-        job = self.start_import(paths, track_id, frame)
+        job = self.start_import(paths, track_id, frame, match_format)
         if not job.ended:
             loop = QEventLoop()
 
@@ -103,16 +111,43 @@ class ImportMixin:
         window; a method so that a test can put a failing probe in its place."""
         return importer.probe_file(path)
 
+    def ask_match_format(self, offer: FormatOffer) -> bool:
+        """Whether an empty project takes a first clip's size and rate; Yes is the default, as
+        footage usually sets the format (tests replace this)."""
+        answer = QMessageBox.question(self, "Project settings", offer.question(),
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        return answer == QMessageBox.Yes
+
+    def _format_to_match(self, job: ImportJob) -> FormatOffer | None:
+        """The format the project takes with this import: the first file's when the project is
+        empty, differs, and the job or the user says yes; None otherwise."""
+        offer = offer_for(self.doc.project, job.items[0])
+        if offer is None or job.match_format is False or getattr(self, "_asking_format", False):
+            return None  # (an import applied while the question is open does not ask a second one)
+        if job.match_format is None:
+            self._asking_format = True
+            try:  # modal: its event loop may apply another import meanwhile; set_format rescales it
+                if not self.ask_match_format(offer):
+                    return None
+            finally:
+                self._asking_format = False
+        return offer
+
     def _apply_import(self, job: ImportJob) -> None:
-        """On the GUI thread: add what `job` probed as one undoable step and say how it went."""
+        """On the GUI thread: add what `job` probed as one undoable step and say how it went.
+        The project's new format, when it takes the first file's, is part of that same step: one
+        undo takes back the import and the format together."""
         for name, error in job.failures:
             self.errors.report(error, f"Cannot import {name}")
         items = job.items
         if items:
             for item in items:
                 item.fps = item.fps or self.doc.project.fps  # a file that states no rate plays at the project's
+            offer = self._format_to_match(job)
 
             def add(p: Project) -> bool:
+                if offer is not None:  # first, so the clips get their lengths at the new rate
+                    p.set_format(offer.width, offer.height, offer.fps)
                 # the track dropped on may have been removed while the files were probed: bin only
                 track_id = job.track_id if any(t.id == job.track_id for t in p.tracks) else ""
                 at = job.frame
@@ -122,8 +157,11 @@ class ImportMixin:
                         at = p.add_clip(track_id, item.id, at).end
                 return True
 
-            if self.doc.edit(f"Import {len(items)} file(s)", add):
+            label = f"Import {len(items)} file(s)" + (" and match the project to the first" if offer else "")
+            if self.doc.edit(label, add):
                 job.added = list(items)
                 self.notify(f"Imported {', '.join(i.name for i in items)}")
+                if offer is not None:
+                    self.notify(offer.done())
         if job.problems:
             self.notify("Could not import:\n" + "\n".join(job.problems), error=True)
