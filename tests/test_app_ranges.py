@@ -96,6 +96,25 @@ def test_a_matching_clip_and_a_scripted_answer_ask_nothing(window, tmp_path):
     assert asked.questions == [] and fmt(window.doc.project) == (64, 96, 24)
 
 
+def test_the_question_is_a_yes_no_box_with_yes_as_default(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from t2vz_desktop.app import window_import
+
+    asked = []
+
+    def question(parent, title, text, buttons, default):
+        asked.append((text, buttons, default))
+        return QMessageBox.Yes
+
+    monkeypatch.setattr(window_import.QMessageBox, "question", question)
+    del window.ask_match_format  # the window's own question, not the fixture's stand-in
+    window.import_files([make_clip(tmp_path / "tall.mp4", 8, 30, (64, 96))])
+    assert asked == [("Set the project to 64x96 at 30 fps to match tall.mp4?", QMessageBox.Yes | QMessageBox.No,
+                      QMessageBox.Yes)]
+    assert fmt(window.doc.project) == (64, 96, 30)
+
+
 def test_the_offer_rounds_odd_sides_up_clamps_the_rate_and_leaves_a_stills_rate():
     def item(w, h, fps):
         return MediaItem(new_id(), "/x/clip.mp4", "clip.mp4", w, h, fps, 10)

@@ -38,8 +38,8 @@ class FormatOffer:
 
     def done(self) -> str:
         """What the status bar says once the project took the offer."""
-        return " ".join((f"The project is now {self.width}x{self.height} at {fps_text(self.fps)} fps, "
-                         f"to match {self.name}.", *self.notes))
+        done = f"The project is now {self.width}x{self.height} at {fps_text(self.fps)} fps, to match {self.name}."
+        return " ".join((done, *self.notes))
 
 
 def fps_text(fps: float) -> str:
