@@ -140,3 +140,101 @@ def test_edit_and_condition_round_an_odd_height_the_same_way(made, tmp_path, cap
     for out in ("c.mp4", "e.mp4"):
         info = probe_video(tmp_path / out)
         assert (info.width, info.height) == (96, 72)  # 64x48 at height 72: width 96
+
+
+# -- what a newcomer's files broke (each a kind, not one file) -----------------------------------------
+def clip(folder, name: str, seconds: float = 2.0, fps: int = 10, start_s: float = 0.0, flash_s: float = 1.0,
+         sound_s: float | None = None, **write) -> Path:
+    """`seconds` of 64x48 grey at `fps` from clock `start_s`, the flash at clip time flash_s, and
+    sound_s seconds of sound (a beep at 1.0 s) from the same start, or none."""
+    from fractions import Fraction
+
+    times = [start_s + i / fps for i in range(round(seconds * fps))]
+    audio = None if sound_s is None else (start_s, sound_s, 1.0)
+    return footage._write(folder / name, footage.flashing(64, 48, times, start_s + flash_s), end_s=start_s + seconds,
+                          rate=fps, time_base=write.pop("time_base", Fraction(1, 90_000)), audio=audio, **write)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libvpx-vp9"])
+def test_a_container_length_that_counts_the_sound_does_not_add_frames(made, tmp_path, codec):
+    """Matroska/WebM store the longest stream's length: 2 s of pictures under 3 s of sound."""
+    path = clip(made, f"sound_runs_on_{codec}.mkv", sound_s=3.0, codec=codec)
+    info = probe_video(path)
+    assert (info.frames, info.duration_s) == (20, pytest.approx(2.0, abs=0.01))
+    assert len(list(iter_frames(path))) == 20
+    assert main(["condition", str(path), "--mode", "canny", "--out", str(tmp_path / "c.mp4"), "-q"]) == 0
+    assert probe_video(tmp_path / "c.mp4").frames == 20
+
+
+def test_a_matroska_clock_that_starts_late_is_not_a_long_video(made):
+    path = clip(made, "late_clock.mkv", start_s=5000.0)
+    info = probe_video(path)
+    assert (info.frames, info.duration_s, info.start_s) == (20, pytest.approx(2.0, abs=0.01), 5000.0)
+    assert flashes(path) == [10]
+
+
+def test_seeking_in_a_transport_stream_whose_clock_wraps_round(made):
+    """MPEG-TS timestamps are 33 bits of 1/90000 s: a clock started at 95,440 s wraps 3.7 s in."""
+    path = clip(made, "wraps.ts", seconds=10.0, start_s=95_440.0, flash_s=6.0, fmt="mpegts")
+    assert flashes(path) == [60]
+    late = [frame.mean() > 200 for frame in frames_at(path, [5.0 + k / 10 for k in range(20)])]
+    assert late.index(True) == 10 and sum(late) == 1
+
+
+def test_a_gif_with_uneven_delays_shows_every_picture(tmp_path):
+    from fractions import Fraction
+
+    times = [0.0, 0.1, 0.6, 0.8, 1.8]  # the picture at 0.8 s held for 1 s
+    frames = footage.flashing(64, 48, times, 0.8)
+    path = footage._write(tmp_path / "uneven.gif", frames, end_s=2.1, rate=10, time_base=Fraction(1, 100),
+                          codec="gif", pix_fmt="rgb8", fmt="gif")
+    info = probe_video(path)
+    assert (info.fps, info.frames) == (10.0, 21)
+    shown = [float(frame.mean()) for frame in iter_frames(path)]
+    assert [round(v) > 200 for v in shown].count(True) == 10  # the flash for its whole second
+    assert len(shown) == 21
+
+
+def test_a_high_speed_clip_keeps_its_rate_and_edit_asks_for_one(made, tmp_path, capsys):
+    path = clip(made, "slowmo.mp4", seconds=1.0, fps=300, flash_s=0.5, fmt="mp4")
+    info = probe_video(path)
+    assert (info.fps, info.frames) == (300.0, 300)
+    assert flashes(path) == [150]
+    args = ["edit", str(path), "--mode", "canny", "-p", "x", "--model", "demo", "--out", str(tmp_path / "e.mp4")]
+    assert main(args) == 2
+    assert "plays at 300 fps" in capsys.readouterr().err and not (tmp_path / "e.mp4").exists()
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--fps", "1e9"], "at most 240 fps"),
+    (["--start-time", "1e308"], "from 0 to 10,000,000"),
+])
+def test_out_of_range_times_and_rates_are_refused_before_reading(made, tmp_path, capsys, flags, words):
+    path = footage.containers(made)[1]
+    assert main(["condition", str(path), "--mode", "canny", "--out", str(tmp_path / "c.mp4"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err
+
+
+def test_a_very_long_thin_frame_asks_for_a_size_instead_of_failing_the_encoder(tmp_path, capsys):
+    from fractions import Fraction
+
+    thin = [(i / 8, footage.picture(2048, 16)) for i in range(4)]
+    path = footage._write(tmp_path / "thin.mp4", thin, end_s=0.5, rate=8, time_base=Fraction(1, 8))
+    assert main(["condition", str(path), "--mode", "canny", "--out", str(tmp_path / "c.mp4")]) == 2
+    assert "give --width or --height" in capsys.readouterr().err
+    assert main(["condition", str(path), "--mode", "canny", "--height", "16", "--out", str(tmp_path / "c.mp4"),
+                 "-q"]) == 0
+
+
+def test_a_file_cut_short_is_refused_alike_by_every_command(made, tmp_path, capsys, tiny_folder, tiny_controlnet):
+    whole = clip(made, "whole.mp4", seconds=4.0, container_options={"movflags": "+faststart"})
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 9 // 10])  # the index (moov) promises 40 frames; the data stops
+    for command in (["condition", str(cut), "--mode", "canny"],
+                    ["edit", str(cut), "--mode", "canny", "--controlnet", str(tiny_controlnet), "-p", "x",
+                     "--model", str(tiny_folder), "--steps", "2", "--width", "32", "--height", "32"]):
+        assert main([*command, "--out", str(tmp_path / "o.mp4"), "-q"]) == 2
+        assert "broken video file" in capsys.readouterr().err
+        assert not (tmp_path / "o.mp4").exists()

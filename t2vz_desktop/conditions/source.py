@@ -15,6 +15,9 @@ from ..media import MediaError, VideoInfo, frames_at, iter_frames, probe_video
 FITS = ("crop", "pad")
 UNKNOWN_FPS = 8.0  # a PNG folder stores no frame rate: assume the export default
 READ_ALL_LIMIT = 2 << 30  # bytes; read_all_uint8 refuses clips larger than this
+MAX_FPS = 240.0  # an output rate; edit's --source-fps has the same bound
+MAX_SIDE = 8192  # pixels, either side of an output frame
+MAX_SECONDS = 1e7  # a range bound (115 days): beyond it sample counts overflow
 
 
 @dataclass
@@ -76,9 +79,10 @@ class SourceClip:
     def source_fps(self) -> float:
         return self.info.fps or UNKNOWN_FPS
 
-    def iter_frames(self, pad: bool = True) -> Iterator[np.ndarray]:
-        """Yield the output frames as uint8 RGB (H, W, 3), resized, decoding one at a time;
-        where the file holds fewer than planned, the last one repeated (pad) or not."""
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """Yield the output frames as uint8 RGB (H, W, 3), resized, decoding one at a time.
+        MediaError when the file's pictures end before the range does (a file cut short), in
+        every command alike: never padded with a frozen last picture."""
         width, height = self.size
         done, last, out = 0, None, None
         for frame in self._pictures():
@@ -86,12 +90,9 @@ class SourceClip:
                 last, out = frame, fit_frame(frame, width, height, self.spec.fit)
             yield out
             done += 1
-        if out is None:
-            raise MediaError(f"no frames could be decoded from {self.info.path}")
-        # The container announced more than it holds: repeat the last picture, so the clip keeps
-        # the length that the caller planned with.
-        for _ in range(self.frames - done if pad else 0):
-            yield out
+        if done < self.frames:
+            raise MediaError(f"broken video file: {self.info.path} (its pictures end after {done} of the "
+                             f"{self.frames} frames in the chosen range: cut short?)")
 
     def _pictures(self) -> Iterator[np.ndarray]:
         if self.info.fps:
@@ -157,6 +158,9 @@ def open_source(spec: SourceSpec) -> SourceClip:
         count = min(count, spec.max_frames)
     times = [start_s + k / fps for k in range(count)]
     size = target_size(info.width, info.height, spec.width, spec.height, spec.short_side)
+    if max(size) > MAX_SIDE:
+        raise ValueError(f"{path} is {info.width}x{info.height}: its frames would be {size[0]}x{size[1]}, over "
+                         f"{MAX_SIDE} pixels; give --width or --height")
     return SourceClip(spec, info, times, fps, size, notes)
 
 
@@ -254,18 +258,18 @@ def _check_spec(spec: SourceSpec, path: Path) -> None:
     if spec.end_frame is not None and spec.end_frame <= spec.start_frame:
         raise bad(f"end frame {spec.end_frame} is not after start frame {spec.start_frame}")
     for name, value in (("start time", spec.start_s), ("end time", spec.end_s)):
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise bad(f"{name} {value} s must be a number of seconds, 0 or more")
+        if value is not None and not 0 <= value <= MAX_SECONDS:
+            raise bad(f"{name} {value} s must be a number of seconds from 0 to {MAX_SECONDS:,.0f}")
     if spec.start_s is not None and spec.end_s is not None and spec.end_s <= spec.start_s:
         raise bad(f"end time {spec.end_s:g} s is not after start time {spec.start_s:g} s")
     if spec.step < 1:
         raise bad(f"step {spec.step} must be at least 1")
     if spec.max_frames is not None and spec.max_frames < 1:
         raise bad(f"max frames {spec.max_frames} must be at least 1")
-    if spec.target_fps is not None and not (spec.target_fps > 0 and math.isfinite(spec.target_fps)):
-        raise ValueError(f"target fps must be a positive number, got {spec.target_fps}")
+    if spec.target_fps is not None and not 0 < spec.target_fps <= MAX_FPS:
+        raise ValueError(f"the frame rate must be above 0 and at most {MAX_FPS:g} fps, got {spec.target_fps}")
     for name, value in (("width", spec.width), ("height", spec.height), ("short side", spec.short_side)):
-        if value is not None and not 8 <= value <= 8192:
+        if value is not None and not 8 <= value <= MAX_SIDE:
             raise ValueError(f"{name} must be between 8 and 8192 pixels, got {value}")
     if spec.fit not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)}, got {spec.fit!r}")

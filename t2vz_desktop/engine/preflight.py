@@ -155,7 +155,7 @@ def _check_image(path: str) -> None:
 def _check_edit(request: GenerationRequest) -> None:
     """Probe the source (and decode its chosen range) and each condition video (headers only), and
     check each ControlNet against the model."""
-    from ..conditions.source import SourceSpec, open_source
+    from ..conditions.source import MAX_FPS, SourceSpec, open_source
 
     e = request.edit
     spec = SourceSpec.of_edit(e, request.width, request.height)
@@ -164,10 +164,11 @@ def _check_edit(request: GenerationRequest) -> None:
         # Decode the chosen range now: a file whose header is whole but whose data is cut or
         # damaged was found only after the model had loaded (seconds of decoding against a
         # 20-40 s load; the frames are not kept).
-        decoded = sum(1 for _ in clip.iter_frames(pad=False))
-        if decoded < clip.frames:
-            raise MediaError(f"broken video file: {e.source} (only {decoded} of the {clip.frames} frames in the "
-                             "chosen range could be decoded)")
+        if e.fps is None and clip.fps > MAX_FPS:  # the output takes the source's rate
+            raise RequestError(f"{e.source} plays at {clip.fps:g} fps, more than a video can be made at "
+                               f"({MAX_FPS:g}): give --source-fps, e.g. 30")
+        for _ in clip.iter_frames():  # MediaError where the pictures end early
+            pass
         if e.keep_audio and clip.has_audio:
             check_audio(e.source)  # sound that cannot be kept fails now, not after the denoising
         for c in e.controls:

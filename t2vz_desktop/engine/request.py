@@ -210,7 +210,7 @@ class EditSpec:
              f"the frame range must have start >= 0 and end > start (got {self.start}..{self.end})")
         need(self.step >= 1, f"--step must be 1 or more (got {self.step})")
         for flag, value in (("--start-time", self.start_s), ("--end-time", self.end_s)):
-            need(value is None or (math.isfinite(value) and value >= 0), f"{flag} takes seconds, 0 or more (got {value})")
+            need(value is None or 0 <= value <= 1e7, f"{flag} takes seconds from 0 to 10,000,000 (got {value})")
         need(self.start_s is None or self.end_s is None or self.end_s > self.start_s,
              f"--end-time must be after --start-time (got {self.start_s}..{self.end_s})")
         need(self.fps is None or 0 < self.fps <= 240, f"--source-fps must be above 0 and at most 240 (got {self.fps})")

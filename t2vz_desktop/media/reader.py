@@ -34,7 +34,10 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2t
                   ".3gp", ".gif")
 ACCEPTED = "MP4, MOV, M4V, MKV, WebM, AVI, MTS/M2TS/TS, MPG, 3GP or GIF"
 CENTISECOND_FORMATS = ("gif", "apng")
-MAX_SOURCE_FPS = 240.0  # a guessed rate above this is a timestamp unit (1/1000, 1/90000), not a rate
+INDEXED_FORMATS = ("mov", "avi")  # whose headers give each stream's exact length (FFmpeg's names)
+SCAN_TAIL_S = 20.0  # how much of a file's end is demuxed to find where its pictures end
+MAX_GUESSED_FPS = 240.0  # a guessed rate above this is a timestamp unit (1/1000, 1/90000), not a rate
+MAX_SOURCE_FPS = 1000.0  # a phone's 960 fps slow motion stays a rate
 SEEK_AFTER_S = 2.0  # a start closer than this decodes from the beginning: a seek would not pay
 # As the FFmpeg command line converts YUV to RGB: without these swscale rounds 8-bit grey 128 to
 # 126 and 10-bit white to 253 (measured on the media zoo's files).
@@ -126,30 +129,64 @@ class Clock:
     def of(cls, container: av.container.InputContainer, stream: av.VideoStream) -> "Clock":
         tb = float(stream.time_base) if stream.time_base else 1e-6
         origin = stream.start_time * tb if stream.start_time is not None else 0.0
-        if stream.duration:
-            duration = stream.duration * tb
-        elif container.duration:  # Matroska, MPEG-TS: only the container's length is stored
-            start = (container.start_time or 0) / av.time_base
-            duration = container.duration / av.time_base - max(0.0, origin - start)
-        else:
-            duration = 0.0
         average = float(stream.average_rate or 0)
         guessed = float(stream.guessed_rate or 0)
-        if container.format.name in CENTISECOND_FORMATS and stream.frames and duration > 0:
-            # GIF delays are whole centiseconds: an 8 fps GIF alternates 12 and 13 cs, and FFmpeg
-            # takes 8.33 fps from the first delays; frames over length is the rate it plays at.
-            average, guessed = stream.frames / duration, 0.0
+        if container.format.name.split(",")[0] in INDEXED_FORMATS and stream.duration:
+            duration = stream.duration * tb
+        else:
+            # Matroska/WebM/TS store the container's length (the sound's, which may run on, and
+            # counted from 0 where the clock starts at 5000 s), MPEG-PS an estimate: the last
+            # packets of the stream say where its pictures end.
+            length = (container.duration or 0) / av.time_base
+            # Matroska counts its length from 0 even where the clock starts at 5000 s; others from the start.
+            packets = _last_packets(container.name, stream.index, origin + length) or \
+                _last_packets(container.name, stream.index, length)
+            last = max((p for p in packets if p.pts is not None), key=lambda p: p.pts, default=None)
+            if container.format.name in CENTISECOND_FORMATS and packets:
+                average, guessed = _centisecond_rate([p.duration * tb for p in packets if p.duration])
+            if last is None:
+                duration = (stream.duration or 0) * tb
+            else:  # the last picture lasts its stored duration (MPEG-TS stores none: one frame)
+                period = 1.0 / _nominal_rate(average, guessed) if _nominal_rate(average, guessed) else 0.0
+                duration = last.pts * tb - origin + (last.duration * tb if last.duration else period)
         fps = _nominal_rate(average, guessed)
         if duration <= 0 and fps and stream.frames:
             duration = stream.frames / fps
         return cls(origin, fps, duration, tb, bool(average and fps and abs(average - fps) > 0.01 * fps))
 
 
+def _last_packets(name: str, index: int, end_s: float) -> list[av.Packet]:
+    """The stream's packets from SCAN_TAIL_S before `end_s` on (all of a GIF's), by demuxing
+    without decoding, in a second handle so the caller's read position stays; [] where a seek
+    there finds none (the end was guessed wrong). A file shorter than the tail is read whole."""
+    try:
+        with av.open(name) as container:
+            stream = container.streams[index]
+            if container.format.name not in CENTISECOND_FORMATS and end_s > SCAN_TAIL_S:
+                # any_frame: only packets are read, and a file with one keyframe must not be read whole
+                container.seek(int((end_s - SCAN_TAIL_S) / float(stream.time_base)), stream=stream, backward=True,
+                               any_frame=True)
+            return [p for p in container.demux(stream) if p.size]
+    except (av.FFmpegError, OSError):
+        return []
+
+
+def _centisecond_rate(delays: list[float]) -> tuple[float, float]:
+    """(average, guessed) for a GIF: its delays are whole centiseconds, so an 8 fps GIF alternates
+    12 and 13 cs (read at frames over length, each picture once); uneven delays are read at the
+    shortest, so that every picture shows."""
+    if not delays:
+        return 0.0, 0.0
+    if max(delays) <= 1.1 * min(delays):
+        return len(delays) / sum(delays), 0.0
+    return 1.0 / max(min(delays), 0.02), 0.0  # browsers hold a delay under 2 cs longer
+
+
 def _nominal_rate(average: float, guessed: float) -> float:
     """The rate a source is read at: FFmpeg's r_frame_rate (every timestamp fits it: 30 for a
     phone's 10-30 fps clip, where the average says 18.75) unless it is a timestamp unit, or the
     field rate of interlaced video (exactly twice the average)."""
-    if 0 < guessed <= MAX_SOURCE_FPS and not (average and abs(guessed - 2 * average) < 0.01 * average):
+    if 0 < guessed <= MAX_GUESSED_FPS and not (average and abs(guessed - 2 * average) < 0.01 * average):
         return guessed if guessed >= average * 0.99 else average
     return average if 0 < average <= MAX_SOURCE_FPS else 0.0
 
@@ -247,13 +284,21 @@ def _from_keyframe_before(container, stream, clock: Clock, path: Path, t: float)
             container.seek(int((clock.origin_s + t) / clock.tick_s), stream=stream, backward=True, any_frame=False)
             frames = _decoded(container, stream, path)
             first = next(frames, None)
-            if first is not None and first.pts is not None and _seconds(first, clock, t) <= t:
+            # Where it lands after t, or before the clip's start (an MPEG-TS clock that wraps
+            # round), the index cannot be trusted: decode from the start.
+            if first is not None and first.pts is not None and -SCAN_TAIL_S <= _seconds(first, clock, t) <= t:
                 yield first
                 yield from frames
                 return
         except av.FFmpegError:
             pass
-        container.seek(0, stream=stream, backward=True)
+        # A seek back to the start can land anywhere in the same file (an MPEG-TS whose clock
+        # wrapped round went to 6.0 s): a fresh demuxer reads it from its first byte.
+        with av.open(container.name) as fresh:
+            fresh_stream = fresh.streams[stream.index]
+            fresh_stream.thread_type = "AUTO"
+            yield from _decoded(fresh, fresh_stream, path)
+        return
     yield from _decoded(container, stream, path)
 
 
