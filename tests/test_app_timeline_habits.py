@@ -448,3 +448,54 @@ def test_every_action_with_keys_is_in_a_menu_and_in_the_shortcuts_dialog(window)
     # read from the actions themselves: a changed key shows the next time the dialog opens
     window.actions_by_name["close_gap"].setShortcut(QKeySequence("Ctrl+G"))
     assert dict(window.show_shortcuts().visible_rows())["Close gap"] == native("Ctrl+G")
+
+
+# -- filmstrips -------------------------------------------------------------------------------------
+def test_filmstrip_tiles_show_the_frames_along_the_clip_and_reuse_them_when_zooming():
+    from t2vz_desktop.app.project import Clip
+    from t2vz_desktop.app.timeline_paint import filmstrip
+
+    item = MediaItem("a", "/m/a.mp4", "a.mp4", 64, 48, 8.0, 100)
+    clip = Clip("c", "a", 0, 10, 90)  # source frames 10-89
+    tiles = filmstrip(clip, item, 8.0, 12.0, 64)  # a tile every 64 px = 5.33 frames: step 4
+    frames = [f for _, f in tiles]
+    assert [x for x, _ in tiles] == [64 * k for k in range(len(tiles))] and len(tiles) == 15
+    assert frames == sorted(set(frames)) and frames[0] == 8 and all(f % 4 == 0 and f < 90 for f in frames)
+    closer = [f for _, f in filmstrip(clip, item, 8.0, 12.5, 64)]
+    assert set(closer) & set(frames) and all(f % 4 == 0 for f in closer)  # the same step: decoded tiles are reused
+    fast = MediaItem("b", "/m/b.mp4", "b.mp4", 64, 48, 16.0, 100)  # twice the project's rate
+    assert [f for _, f in filmstrip(Clip("d", "b", 0, 0, 16), fast, 8.0, 16.0, 64)] == [0, 8, 16, 24]
+
+
+def test_a_wide_clip_shows_a_filmstrip_decoded_off_the_gui_thread(window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    clip_file = make_clip(tmp_path / "bar.mp4", 16, 8, size=(64, 48))  # a white bar grows 4 px a frame
+    window.import_files([clip_file], window.doc.project.tracks[1].id, 0)
+    qtbot.waitUntil(lambda: window.bin.pending_thumbnails() == 0, timeout=5000)
+    view = window.timeline
+    view.set_zoom(4)
+    view.grab()
+    assert window.bin.pending_thumbnails() == 0  # narrow: one thumbnail, the first frame, already made
+    view.set_zoom(40)  # 16 frames x 40 px: about nine 58 px tiles
+    view.grab()
+    assert window.bin.pending_thumbnails() > 0  # the tiles are asked for, not decoded in the paint
+    qtbot.waitUntil(lambda: window.bin.pending_thumbnails() == 0, timeout=10_000)
+    QApplication.processEvents()
+    image = view.grab().toImage()
+    from t2vz_desktop.app.timeline_paint import filmstrip
+
+    clip = window.doc.project.tracks[1].clips[0]
+    item = window.doc.project.media[clip.media_id]
+    inner = view.clip_rect(clip, window.doc.project.tracks[1].id).adjusted(3, 3, -3, -3)
+    thumb = window.bin.thumbnail_for(item)
+    tile_w = int(inner.height() * thumb.width() / thumb.height())
+    y = int(inner.bottom()) - 4  # under the clip's name
+    white = []  # per whole tile: the share of it the white bar covers
+    for dx, frame in filmstrip(clip, item, window.doc.project.fps, view.ppf, tile_w):
+        if inner.left() + dx + tile_w <= inner.right():
+            row = [image.pixelColor(int(inner.left()) + dx + i, y) for i in range(2, tile_w - 2)]
+            white.append((frame, sum(min(c.red(), c.green(), c.blue()) > 200 for c in row) / len(row)))
+    assert len(white) >= 6
+    for frame, share in white:  # each tile shows its own frame: the bar is 4 px of 64 a frame
+        assert abs(share - 4 * frame / 64) < 0.1, (frame, share)

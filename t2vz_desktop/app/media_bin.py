@@ -27,16 +27,16 @@ class _ThumbnailSignals(QObject):
 
 
 class _ThumbnailJob(QRunnable):
-    """Decode a file's first frame and shrink it, on a pool thread: an 8192x8192 frame costs
-    about a second, which on the GUI thread froze the window."""
+    """Decode one frame of a file (its first, or one of a timeline filmstrip) and shrink it, on a
+    pool thread: an 8192x8192 frame costs about a second, which on the GUI thread froze the window."""
 
-    def __init__(self, key: str, path: str, signals: _ThumbnailSignals):
+    def __init__(self, key: str, path: str, signals: _ThumbnailSignals, frame: int = 0):
         super().__init__()
-        self.key, self.path, self.signals = key, path, signals
+        self.key, self.path, self.signals, self.frame = key, path, signals, frame
 
     def run(self) -> None:
         try:
-            frame = next(iter_frames(self.path, 0, 1), None)
+            frame = next(iter_frames(self.path, self.frame, self.frame + 1), None)
             image = None if frame is None else fitted_image(frame, THUMB.width(), THUMB.height())
         except MediaError:
             image = None  # import already said what is wrong with the file: a black thumbnail
@@ -99,11 +99,12 @@ class MediaBin(QListWidget):
         items = self.selectedItems()
         return items[0].data(Qt.UserRole) if items else None
 
-    def thumbnail_for(self, media: MediaItem) -> QPixmap:
-        """The cached thumbnail, the first frame at its own aspect (no bars: the timeline crops it
-        into its clips); the first call for a file returns a grey placeholder at once and makes
-        the thumbnail on a pool thread (thumbnail_ready says when it is in)."""
-        key = f"{media.path}|{media.offline}"
+    def thumbnail_for(self, media: MediaItem, frame: int = 0) -> QPixmap:
+        """The cached thumbnail of source frame `frame` (the bin shows frame 0; the timeline's
+        filmstrips others) at its own aspect (no bars: the timeline crops it into its clips); the
+        first call for a frame returns a grey placeholder at once and makes the thumbnail on a
+        pool thread (thumbnail_ready says when it is in)."""
+        key = f"{media.path}|{media.offline}" + (f"@{frame}" if frame else "")
         if key in self._thumbs:
             return self._thumbs[key]
         if media.offline:
@@ -113,7 +114,7 @@ class MediaBin(QListWidget):
             return pixmap
         if key not in self._pending:
             self._pending.add(key)
-            self._pool.start(_ThumbnailJob(key, media.path, self._signals))
+            self._pool.start(_ThumbnailJob(key, media.path, self._signals, frame))
         return self._loading
 
     def pending_thumbnails(self) -> int:
@@ -131,7 +132,10 @@ class MediaBin(QListWidget):
         else:
             pixmap = QPixmap.fromImage(image)
         self._thumbs[key] = pixmap
-        path = key.rsplit("|", 1)[0]
+        path, state = key.rsplit("|", 1)
+        if "@" in state:  # a filmstrip's frame: the bin's tiles keep the first frame
+            self.thumbnail_ready.emit()
+            return
         for row in range(self.count()):  # the items of this file show it now
             item = self.item(row)
             if item.data(Qt.UserRole + 1) == path:

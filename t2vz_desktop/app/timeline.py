@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from .document import ProjectDocument
 from .media_bin import MEDIA_MIME, dropped_files
-from .project import Clip, MediaItem
+from .project import Clip
 from .timeline_mouse import Drag, TimelineMouse
 from .timeline_paint import AUDIO_H, HEADER_W, LANE_H, LANES, RULER_H, TRACK_H, TimelinePainting
 
@@ -33,10 +33,10 @@ class TimelineView(TimelineMouse, TimelinePainting, QWidget):
     menu_requested = Signal(str, object)  # "clip", "track" or "key", global QPoint: the window builds it
     marker_activated = Signal(int)  # a marker's frame: it was double-clicked on the ruler (rename it)
 
-    def __init__(self, doc: ProjectDocument, thumbnails: Callable[[MediaItem], QPixmap] | None = None, parent=None):
+    def __init__(self, doc: ProjectDocument, thumbnails: Callable[..., QPixmap] | None = None, parent=None):
         super().__init__(parent)
         self.doc = doc
-        self.thumbnails = thumbnails
+        self.thumbnails = thumbnails  # (media item, source frame=0) -> pixmap, decoded off the GUI thread
         self.playhead = 0
         self.ppf = 12.0
         self.scroll = 0  # px: the tracks' horizontal offset

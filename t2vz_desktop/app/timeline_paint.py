@@ -4,11 +4,13 @@ the drag ghost, the rubber band, the snap line and the playhead."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 
 from . import theme
-from .project import Clip
+from .project import Clip, MediaItem
 from .range_paint import paint_in_out
 from .waveform import paint_clip_waveform
 
@@ -23,6 +25,19 @@ FLAG_LABELS = {
 }
 FLAG_COLORS = {"muted": QColor(200, 70, 60), "locked": QColor(220, 170, 50), "hidden": QColor(110, 110, 120)}
 MARKER_COLOR = QColor(90, 200, 120)
+FILMSTRIP_MIN_TILES = 3  # a clip at least this many thumbnails wide shows a filmstrip instead of one
+
+
+def filmstrip(clip: Clip, item: MediaItem, fps: float, ppf: float, tile_w: int) -> list[tuple[int, int]]:
+    """(px from the clip's left, source frame) of each tile of a clip's filmstrip at `ppf` pixels
+    per timeline frame: one tile every `tile_w` px, showing the source frame at its left edge
+    rounded down to a power-of-two step no longer than a tile, so tiles show different frames
+    and zooming or scrolling asks again for frames already decoded."""
+    per_tile = tile_w / ppf  # timeline frames under one tile
+    source_per_tile = per_tile * (item.fps / fps if item.fps and fps else 1.0)
+    step = 1 << max(0, math.floor(math.log2(max(source_per_tile, 1.0))))
+    count = math.ceil(clip.length / per_tile)
+    return [(k * tile_w, item.source_frame(clip.in_point + int(k * per_tile), fps) // step * step) for k in range(count)]
 
 
 def flag_rect(track_top: int, index: int) -> QRect:
@@ -136,19 +151,44 @@ class TimelinePainting:
             p.setPen(Qt.NoPen)
             p.drawRoundedRect(rect, 3, 3)
         inner = rect.adjusted(3, 3, -3, -3)
+        label = ("OFFLINE " if item.offline else "") + item.name
         if self.thumbnails is not None and inner.width() > 40 and not item.offline:
             thumb = self.thumbnails(item)
             h = int(inner.height())
-            w = min(int(h * thumb.width() / max(thumb.height(), 1)), int(inner.width()) - 4)
-            source = QRect(0, 0, int(w * thumb.height() / h), thumb.height())  # crop, never squash
+            tile_w = max(8, int(h * thumb.width() / max(thumb.height(), 1)))
             if track.hidden:
                 p.setOpacity(0.35)
+            if inner.width() >= FILMSTRIP_MIN_TILES * tile_w:
+                self._paint_filmstrip(p, inner, clip, item, tile_w)
+                p.setOpacity(1.0)
+                text = p.fontMetrics().elidedText(label, Qt.ElideRight, int(inner.width()) - 8)
+                box = QRectF(inner.left(), inner.top(), p.fontMetrics().horizontalAdvance(text) + 8, p.fontMetrics().height() + 2)
+                p.fillRect(box, QColor(0, 0, 0, 150))  # the name stays readable over the pictures
+                p.setPen(theme.TEXT)
+                p.drawText(box, Qt.AlignCenter, text)
+                return
+            w = min(tile_w, int(inner.width()) - 4)
+            source = QRect(0, 0, int(w * thumb.height() / h), thumb.height())  # crop, never squash
             p.drawPixmap(QRect(int(inner.left()), int(inner.top()), w, h), thumb, source)
             p.setOpacity(1.0)
             inner.setLeft(inner.left() + w + 4)
         p.setPen(theme.TEXT)
-        label = ("OFFLINE " if item.offline else "") + item.name
         p.drawText(inner, Qt.AlignLeft | Qt.AlignVCenter, p.fontMetrics().elidedText(label, Qt.ElideRight, int(inner.width())))
+
+    def _paint_filmstrip(self, p: QPainter, inner: QRectF, clip: Clip, item, tile_w: int) -> None:
+        """Thumbnails side by side along a wide clip, each of the frame at its left edge; only the
+        tiles on screen are asked for (each decoded once, off the GUI thread, by the bin's cache)."""
+        p.save()
+        p.setClipRect(inner.intersected(QRectF(HEADER_W, 0, self.width() - HEADER_W, self.height())))
+        h = int(inner.height())
+        for dx, frame in filmstrip(clip, item, self.project.fps, self.ppf, tile_w):
+            x = inner.left() + dx
+            if x + tile_w < HEADER_W or x > self.width():
+                continue
+            thumb = self.thumbnails(item, frame)
+            p.drawPixmap(QRect(int(x), int(inner.top()), tile_w, h), thumb)
+            p.fillRect(QRectF(x + tile_w - 1, inner.top(), 1, h), QColor(0, 0, 0, 120))  # tile border
+        p.restore()
 
     def _paint_lanes(self, p: QPainter) -> None:
         """Camera and prompt keyframe lanes under the selected generated clip, keys as diamonds."""
