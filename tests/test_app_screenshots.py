@@ -53,6 +53,17 @@ def sunset_clip(path: Path, frames: int = 32, size: tuple[int, int] = (256, 160)
     return path
 
 
+def tiles_in(window, qtbot) -> None:
+    """Wait until every thumbnail and filmstrip tile on the timeline is decoded (they come from
+    a pool thread; a grab before shows grey placeholders)."""
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):  # a paint at a new zoom asks for new tiles
+        window.timeline.grab()
+        qtbot.waitUntil(lambda: window.bin.pending_thumbnails() == 0, timeout=30_000)
+        QApplication.processEvents()
+
+
 def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
     out = Path(OUT)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +89,7 @@ def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
     window.timeline.set_playhead(16)
     window.timeline.repaint()  # asks for the audio clip's waveform
     waveform.shared_cache().wait(30_000)
-    QApplication.processEvents()
+    tiles_in(window, qtbot)
     window.grab().save(str(out / "main-window.png"))
     dialog = window.export_dialog()
     QApplication.processEvents()
@@ -110,7 +121,7 @@ def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
     QApplication.processEvents()
     bar = window.panel.parentWidget().parentWidget().verticalScrollBar()  # the panel's scroll area
     bar.setValue(window.panel.keyframes.y())
-    QApplication.processEvents()
+    tiles_in(window, qtbot)
     window.grab().save(str(out / "keyframe-lanes.png"))
 
     # Edit with... on the imported clip, with its condition preview
@@ -122,3 +133,55 @@ def test_main_window_screenshots(window, qtbot, tiny_folder, tmp_path):
     QApplication.processEvents()
     edit.grab().save(str(out / "edit-with-dialog.png"))
     edit.reject()
+
+
+def test_timeline_habits_screenshots(window, qtbot, tmp_path):
+    """The timeline with markers, a filmstrip, a multi-selection and track switches; nine tracks
+    scrolled; Help > Keyboard shortcuts (issue 23)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QDockWidget
+
+    out = Path(OUT)
+    out.mkdir(parents=True, exist_ok=True)
+    window.resize(1360, 860)
+    window.resizeDocks([window.findChild(QDockWidget, "timeline-dock")], [330], Qt.Vertical)
+    window.doc.edit("Format", lambda p: p.set_format(256, 160, 8))
+    sunset = sunset_clip(tmp_path / "sunset.mp4")
+    quiet = sunset_clip(tmp_path / "dusk.mp4", frames=24, sound=False)
+    project = window.doc.project
+    window.add_track()
+    v1, v2, v3 = (t.id for t in reversed(project.tracks))
+    window.import_files([sunset], v1, 0)
+    window.import_files([quiet], v1, 40)
+    window.import_files([quiet], v2, 16)
+    window.import_files([sunset], v3, 52)
+    for frame, name in ((0, "Opening"), (16, "Sun touches the sea"), (40, "Dusk"), (70, "Titles")):
+        window.doc.edit("Add marker", lambda p, f=frame, n=name: p.add_marker(f, n))
+    window.doc.edit("Lock track", lambda p: p.set_track_flag(v3, "locked", True))
+    window.doc.edit("Mute track", lambda p: p.set_track_flag(v2, "muted", True))
+    view = window.timeline
+    view.set_selection({c.id for c in project.track(v1).clips})
+    view.set_playhead(16)
+    view.set_zoom(14)
+    view.set_scroll(0)
+    tiles_in(window, qtbot)
+    waveform.shared_cache().wait(30_000)
+    QApplication.processEvents()
+    window.grab().save(str(out / "timeline-markers.png"))
+
+    for _ in range(6):
+        window.add_track()
+    names = [t.name for t in project.tracks]
+    for k, track in enumerate(project.tracks[:6]):
+        window.import_files([quiet if k % 2 else sunset], track.id, 6 * k)
+    assert len(names) == 9
+    panel = view.parentWidget()
+    panel.vbar.setValue(panel.vbar.maximum() // 2)
+    view.select("")
+    tiles_in(window, qtbot)
+    panel.grab().save(str(out / "timeline-nine-tracks.png"))
+
+    dialog = window.show_shortcuts()
+    QApplication.processEvents()
+    dialog.grab().save(str(out / "keyboard-shortcuts.png"))
+    dialog.close()

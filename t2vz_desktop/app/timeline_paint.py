@@ -146,17 +146,20 @@ class TimelinePainting:
         p.setPen(QPen(QColor(255, 255, 255), 2) if selected else QPen(color.darker(150), 1))
         p.setBrush(color)
         p.drawRoundedRect(rect, 3, 3)
-        if track.locked:  # hatched: it takes no edits
-            p.setBrush(QBrush(QColor(0, 0, 0, 70), Qt.BDiagPattern))
+        self._paint_clip_content(p, rect.adjusted(3, 3, -3, -3), clip, item, track.hidden)
+        if track.locked:  # hatched over its pictures: it takes no edits
+            p.setBrush(QBrush(QColor(0, 0, 0, 110), Qt.BDiagPattern))
             p.setPen(Qt.NoPen)
             p.drawRoundedRect(rect, 3, 3)
-        inner = rect.adjusted(3, 3, -3, -3)
+
+    def _paint_clip_content(self, p: QPainter, inner: QRectF, clip: Clip, item: MediaItem, hidden: bool) -> None:
+        """A clip's thumbnail (or filmstrip, when wide) and name inside its box."""
         label = ("OFFLINE " if item.offline else "") + item.name
         if self.thumbnails is not None and inner.width() > 40 and not item.offline:
             thumb = self.thumbnails(item)
             h = int(inner.height())
             tile_w = max(8, int(h * thumb.width() / max(thumb.height(), 1)))
-            if track.hidden:
+            if hidden:
                 p.setOpacity(0.35)
             if inner.width() >= FILMSTRIP_MIN_TILES * tile_w:
                 self._paint_filmstrip(p, inner, clip, item, tile_w)
