@@ -12,7 +12,7 @@ from test_app_fixtures import make_clip, window  # noqa: F401 - the fixture
 from test_app_window import track_point
 
 from t2vz_desktop.app.project import EditError, MediaItem, Project
-from t2vz_desktop.app.timeline_paint import RULER_H
+from t2vz_desktop.app.timeline_paint import AUDIO_H, RULER_H
 
 
 def three_clips() -> tuple[Project, str]:
@@ -186,6 +186,9 @@ def test_shift_and_ctrl_click_and_the_rubber_band_select_several_clips(window, q
     assert view.drag is not None and view.drag.mode == "band"
     qtbot.mouseRelease(view, Qt.LeftButton, pos=track_point(window, 1, 30))
     assert view.selected_ids() == ids[1:]
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_A, Qt.ControlModifier)
+    assert view.selected_ids() == ids
 
 
 def test_a_multi_selection_moves_and_deletes_as_one_undo_step(window, qtbot, tmp_path):
@@ -280,6 +283,31 @@ def test_header_buttons_lock_hide_and_mute_a_track(window, qtbot, tmp_path):
     assert project.tracks[1].muted
     window.doc.undo.undo()
     assert not project.tracks[1].muted
+
+
+def test_the_timeline_menus_switches_act_on_the_current_track_and_show_its_state(window, qtbot, tmp_path):
+    make = make_clip(tmp_path / "tone.mp4", 8, 8, tone_hz=440)
+    window.import_files([make], window.doc.project.tracks[1].id, 0)
+    view, project, a = window.timeline, window.doc.project, window.actions_by_name
+    view.current_track = project.tracks[1].id
+    view.resize(900, 300)
+    audio_y = view.tracks_bottom() + AUDIO_H // 2
+    heard = view.grab().toImage().pixelColor(int(view.x_of(4)), audio_y)
+    window.sync_track_actions()  # what opening the Timeline menu does
+    assert not a["mute_track"].isChecked() and a["mute_track"].text() == "&Mute track (V1)"
+    a["mute_track"].trigger()
+    assert project.tracks[1].muted and window.doc.undo.undoText() == "Mute track"
+    muted = view.grab().toImage().pixelColor(int(view.x_of(4)), audio_y)
+    assert muted.lightness() < heard.lightness() - 20  # the muted track's sound is drawn faded
+    a["hide_track"].trigger()
+    a["lock_track"].trigger()
+    assert project.tracks[1].hidden and project.tracks[1].locked
+    view.current_track = project.tracks[0].id
+    window.sync_track_actions()
+    assert not a["lock_track"].isChecked() and a["lock_track"].text() == "&Lock track (V2)"
+    view.current_track = project.tracks[1].id
+    window.sync_track_actions()
+    assert a["lock_track"].isChecked() and a["mute_track"].isChecked()
 
 
 def test_hidden_tracks_are_not_exported_and_muted_tracks_not_mixed(tmp_path):

@@ -235,6 +235,8 @@ class TimelinePainting:
                 item = self.project.media[clip.media_id]
                 if item.has_audio:
                     r = QRectF(self.x_of(clip.start), y + 4, clip.length * self.ppf, AUDIO_H - 8)
+                    if track.muted:  # faded: it is not heard
+                        p.setOpacity(0.3)
                     p.setPen(theme.AUDIO_CLIP.darker(140))
                     p.setBrush(theme.AUDIO_CLIP)
                     p.drawRoundedRect(r, 2, 2)
@@ -242,6 +244,7 @@ class TimelinePainting:
                     p.setPen(theme.TEXT)
                     name = p.fontMetrics().elidedText(item.name, Qt.ElideRight, int(r.width()) - 6)
                     p.drawText(r.adjusted(4, 0, 0, 0), Qt.AlignVCenter, name)
+                    p.setOpacity(1.0)
 
     def _paint_ghost(self, p: QPainter) -> None:
         d = self.drag
