@@ -527,3 +527,16 @@ def test_a_wide_clip_shows_a_filmstrip_decoded_off_the_gui_thread(window, qtbot,
     assert len(white) >= 6
     for frame, share in white:  # each tile shows its own frame: the bar is 4 px of 64 a frame
         assert abs(share - 4 * frame / 64) < 0.1, (frame, share)
+
+
+def test_no_key_is_bound_to_two_actions(window):
+    """Qt runs neither action of an ambiguous key (it only warns), so a clash is a dead key."""
+    from PySide6.QtGui import QKeySequence
+
+    owners: dict[str, set[str]] = {}
+    for widget in (window, window.timeline, window.bin):
+        for action in widget.actions():
+            for key in action.shortcuts():
+                owners.setdefault(key.toString(QKeySequence.PortableText), set()).add(action.text())
+    clashes = {key: names for key, names in owners.items() if key and len(names) > 1}
+    assert not clashes
