@@ -136,6 +136,8 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
     s.add_argument("--guidance", type=float, help=f"classifier-free guidance; 1 turns it off (default {guidance})")
     s.add_argument("--seed", type=int, help="seed (default: random, recorded in the recipe)")
     s.add_argument("--videos-per-prompt", type=int, help="videos per prompt, video r with seed + r (default 1)")
+    s.add_argument("--seeds", metavar="S1,S2,...", help="one video per seed for each prompt, each recipe naming "
+                   "its own seed (instead of --seed and --videos-per-prompt)")
     s.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"],
                    help="sampler (default ddim; pix2pix: euler-a)")
     s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
@@ -267,16 +269,41 @@ def parse_camera_key(text: str):
 _RENAMED = {"negative": "negative_prompt", "no_cross_frame": "cross_frame_attention"}
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'3,7,11' -> [3, 7, 11]; RequestError for anything but distinct whole numbers in range."""
+    from .engine.request import check_seeds
+
+    parts = [p.strip() for p in text.split(",")]
+    bad = next((p for p in parts if not p.lstrip("-").isdigit()), None)
+    if bad is not None:
+        raise RequestError(f"--seeds takes whole numbers separated by commas, e.g. 3,7,11 (got '{bad}' in '{text}')")
+    return check_seeds([int(p) for p in parts])
+
+
 def build_request(args: argparse.Namespace) -> GenerationRequest:
     base: dict = {}
     if args.recipe:
         base = _read_recipe(Path(args.recipe)).__dict__.copy()
+    seeds = getattr(args, "seeds", None)
+    if seeds is not None:
+        given = [flag for flag, value in (("--seed", args.seed), ("--videos-per-prompt", args.videos_per_prompt))
+                 if value is not None]
+        if given:
+            raise RequestError(f"--seeds gives each video its seed: drop {' and '.join(given)}")
+        seeds = parse_seeds(seeds)
     flags = vars(args)
     for name, value in flags.items():
         field_name = _RENAMED.get(name, name)
-        if value is None or field_name not in GenerationRequest.__dataclass_fields__:
+        if value is None or name == "seeds" or field_name not in GenerationRequest.__dataclass_fields__:
             continue
         base[field_name] = (not value) if name == "no_cross_frame" else value
+    if seeds is not None:  # over the recipe's own seed or seeds
+        base.update(seeds=seeds, seed=None, videos_per_prompt=len(seeds))
+    elif args.seed is not None or args.videos_per_prompt is not None:  # a recipe's seed list gives way to these
+        if base.get("seeds"):
+            base.update(seeds=None, seed=base["seed"] if args.seed is not None else base["seeds"][0])
+            if args.videos_per_prompt is None:
+                base["videos_per_prompt"] = 1
     if args.lora:
         from .engine.request import LoraSpec
 

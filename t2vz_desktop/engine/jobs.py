@@ -118,7 +118,8 @@ class GenerationResult:
     def video_recipe(self, video: int) -> GenerationRequest:
         """A recipe that re-makes video `video` alone (batching does not change a video)."""
         prompt, repeat = divmod(video, self.recipe.videos_per_prompt)
-        return replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.seed + repeat, videos_per_prompt=1)
+        return replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.video_seeds()[repeat],
+                       videos_per_prompt=1, seeds=None)
 
     def frames(self, video: int = 0, batch: int = 4) -> Iterator[np.ndarray]:
         """Decoded uint8 RGB frames of one video, streamed: a few frames in memory at a time."""
@@ -215,7 +216,7 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         between, between_in_view = end_image_dissolve(pipe.vae, recipe, torch.cat([start, end]), device, latent_size)
     return VideoPlan(
         frames=recipe.frames,
-        seeds=[recipe.seed + r for _ in recipe.prompts for r in range(recipe.videos_per_prompt)],
+        seeds=[s for _ in recipe.prompts for s in recipe.video_seeds()],
         latent_size=latent_size,
         steps=recipe.steps,
         shift_per_frame=(dx / factor, dy / factor),

@@ -31,6 +31,24 @@ class RequestError(ValueError):
     """A request value is out of range or malformed; the message is for the user."""
 
 
+MAX_SEED = 2**63 - 1  # the largest seed a request takes (as --seed)
+MAX_VIDEOS = 64  # videos per prompt in one job
+
+
+def check_seeds(seeds: list[int]) -> list[int]:
+    """`seeds` if it is a usable list of seeds (1 to MAX_VIDEOS whole numbers from 0 to MAX_SEED,
+    none twice: two takes of one seed are the same video); RequestError naming the first problem."""
+    if not 1 <= len(seeds) <= MAX_VIDEOS:
+        raise RequestError(f"--seeds takes 1 to {MAX_VIDEOS} seeds (got {len(seeds)})")
+    for s in seeds:
+        if not 0 <= s <= MAX_SEED:
+            raise RequestError(f"--seeds: each seed must be between 0 and 2^63-1 (got {s})")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise RequestError(f"--seeds: seed {twice[0]} is given twice; it would make the same video twice")
+    return seeds
+
+
 # Opt-ins that let a run do something unsafe. They are the user's own decision, taken from a flag
 # on the command line or a dialog naming the file, never from a file (a recipe, a project, a
 # video's embedded recipe): whoever wrote the file is not the person who runs it. `from_json`
@@ -266,6 +284,15 @@ class GenerationRequest:
     loras: list[LoraSpec] = field(default_factory=list)
     edit: EditSpec | None = None  # video-to-video; frames, size and fps then come from the source
     extra: dict = field(default_factory=dict)  # free-form notes kept in the recipe
+    # One video per seed for each prompt (the app's takes, `--seeds 3,7,11`): video r of a prompt
+    # uses seeds[r] instead of seed + r. None: seed + r. Each video's own re-make recipe has
+    # seeds None and its seed in `seed` (GenerationResult.video_recipe), so recipes from before
+    # the field, which lack it, and recipes of single takes read the same.
+    seeds: list[int] | None = None
+
+    def video_seeds(self) -> list[int]:
+        """The seed of each video of one prompt, in order (needs a resolved `seed`)."""
+        return list(self.seeds) if self.seeds else [self.seed + r for r in range(self.videos_per_prompt)]
 
     def validate(self) -> "GenerationRequest":
         def need(ok: bool, message: str) -> None:
@@ -282,6 +309,12 @@ class GenerationRequest:
         need(self.guidance is None or 0 <= self.guidance <= 50, f"--guidance must be between 0 and 50 (got {self.guidance})")
         need(self.seed is None or 0 <= self.seed < 2**63, f"--seed must be between 0 and 2^63-1 (got {self.seed})")
         need(1 <= self.videos_per_prompt <= 64, f"videos per prompt must be between 1 and 64 (got {self.videos_per_prompt})")
+        if self.seeds is not None:
+            check_seeds(self.seeds)
+            need(self.videos_per_prompt == len(self.seeds),
+                 f"seeds make one video each: videos per prompt must be {len(self.seeds)} (got {self.videos_per_prompt})")
+            need(self.seed is None or self.seed == self.seeds[0],
+                 f"give either a seed or a list of seeds (got seed {self.seed} and seeds starting {self.seeds[0]})")
         if self.motion is not None:
             need(len(self.motion) == 2 and all(abs(float(v)) <= 512 for v in self.motion),
                  f"--motion takes DX DY in pixels per frame, each within +-512 (got {self.motion})")
@@ -356,7 +389,8 @@ class GenerationRequest:
             height=height,
             steps=self.steps or int(d["steps"]),
             guidance=float(d["guidance"] if self.guidance is None else self.guidance),
-            seed=random.SystemRandom().randrange(2**31) if self.seed is None else self.seed,
+            seed=(self.seeds[0] if self.seeds else random.SystemRandom().randrange(2**31)) if self.seed is None
+            else self.seed,
             motion=tuple(self.motion) if self.motion is not None else default_motion(width, height),
             scheduler=self.scheduler or d["scheduler"],
             t_restart=int(d["t_restart"] if self.t_restart is None else self.t_restart),
