@@ -17,6 +17,11 @@ from .images import to_qimage
 MASK_TINT = (255, 64, 160)  # the foreground that background smoothing keeps, drawn over the frame
 
 
+def eta_words(eta_s: float) -> str:
+    """The engine's estimate of the time left, as the monitor and the queue's rows say it."""
+    return f"about {eta_s:.0f} s left"
+
+
 def mask_overlay(mask: np.ndarray) -> QImage:
     """A (h, w) uint8 foreground mask as a translucent tinted image (alpha follows the mask)."""
     h, w = mask.shape
@@ -232,7 +237,7 @@ class PreviewMonitor(QWidget):
         self.strip.show()
         self.strip.set_frames(frames)
         self._show_selected(self.strip.selected)
-        eta = f", about {eta_s:.0f} s left" if eta_s is not None else ""
+        eta = f", {eta_words(eta_s)}" if eta_s is not None else ""
         self.info.setText(f"Denoising step {step}/{total}{eta}")
 
     def end_preview(self) -> None:

@@ -30,6 +30,7 @@ class Job:
     state: str = "queued"  # queued, running, finished, failed, cancelled
     cancel: CancelToken = field(default_factory=CancelToken)
     above_clip: str = ""  # an edit or re-generation: the result goes on the track above this clip
+    error: str = ""  # why it failed, for the user (the queue view shows it beside Retry)
 
     @property
     def title(self) -> str:
@@ -60,6 +61,12 @@ class JobOutput:
     frames: int
     seconds: float
     has_audio: bool = False  # an edit that kept the source's sound
+    more: list[JobOutput] = field(default_factory=list)  # a batch's other takes (videos_per_prompt > 1), in order
+
+    @property
+    def takes(self) -> list[JobOutput]:
+        """Every video the job made, this one first; each with the recipe that names its seed."""
+        return [self, *self.more]
 
 
 class GenerationWorker(QObject):
@@ -92,7 +99,9 @@ class GenerationWorker(QObject):
             else:
                 self.failed.emit(job.id, message)
             return
-        output.seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        for take in output.takes:  # one job made them together: each shows the job's time
+            take.seconds = seconds
         self.finished.emit(output)
 
     def _generate(self, job: Job) -> JobOutput:
@@ -124,9 +133,10 @@ class GenerationWorker(QObject):
         job.out_dir.mkdir(parents=True, exist_ok=True)
         path = job.out_dir / f"{_slug(job.title)}-{job.id}.mp4"
         reports = export_result(result, path, ExportOptions(fps=result.recipe.fps), on_event, job.cancel)
-        r = reports[0]
-        return JobOutput(job.id, r.path, result.video_recipe(0).to_json(), r.width, r.height, r.fps, r.frames, 0.0,
-                         has_audio(r.path))
+        takes = [JobOutput(job.id, r.path, result.video_recipe(i).to_json(), r.width, r.height, r.fps, r.frames, 0.0,
+                           has_audio(r.path)) for i, r in enumerate(reports)]
+        takes[0].more = takes[1:]
+        return takes[0]
 
     def _explain(self, e: BaseException) -> tuple[str, str]:
         """('cancelled' | 'error', a message a user can act on)."""
@@ -158,7 +168,9 @@ def _slug(text: str) -> str:
 
 
 class JobQueue(QObject):
-    """Jobs wait here and go to the worker one at a time (Krita AI Diffusion's JobQueue shape)."""
+    """Jobs wait here and go to the worker one at a time (Krita AI Diffusion's JobQueue shape).
+    `jobs` keeps every job of the session in run order until the user removes it; one job can be
+    cancelled, moved while it waits, or retried after it failed."""
 
     job_added = Signal(object)  # Job
     job_started = Signal(object)
@@ -169,6 +181,7 @@ class JobQueue(QObject):
     job_cancelled = Signal(object)
     model_loaded = Signal(str, str)
     count_changed = Signal(int)
+    order_changed = Signal()  # jobs moved, retried or removed: the list's order is new
     _dispatch = Signal(object)
 
     def __init__(self, worker: GenerationWorker | None = None, parent: QObject | None = None):
@@ -199,7 +212,8 @@ class JobQueue(QObject):
         return sum(j.state in ("queued", "running") for j in self.jobs)
 
     def cancel(self, job: Job | None = None) -> None:
-        """Cancel one job, or (None) drop every queued job and interrupt the running one."""
+        """Cancel one job, or (None) drop every queued job and interrupt the running one. A queued
+        job is cancelled at once; the running one stops at the worker's next step."""
         targets = [job] if job else [j for j in self.jobs if j.state in ("queued", "running")]
         for j in targets:
             j.cancel.cancel()
@@ -207,6 +221,41 @@ class JobQueue(QObject):
                 j.state = "cancelled"
                 self.job_cancelled.emit(j)
         self.count_changed.emit(self.pending)
+
+    def move(self, job: Job, offset: int) -> bool:
+        """Move a waiting job `offset` places among the waiting jobs (-1: it runs one job sooner);
+        False when it is not waiting or already at that end."""
+        waiting = [j for j in self.jobs if j.state == "queued"]
+        if job not in waiting:
+            return False
+        target = waiting.index(job) + offset
+        if not 0 <= target < len(waiting) or offset == 0:
+            return False
+        other = waiting[target]
+        a, b = self.jobs.index(job), self.jobs.index(other)
+        self.jobs[a], self.jobs[b] = other, job
+        self.order_changed.emit()
+        return True
+
+    def retry(self, job: Job) -> bool:
+        """Queue a failed or cancelled job's request again, at the end of the queue (same id: it
+        wrote nothing, so its file name is free)."""
+        if job not in self.jobs or job.state not in ("failed", "cancelled"):
+            return False
+        self.jobs.remove(job)
+        job.state, job.error, job.cancel = "queued", "", CancelToken()
+        self.jobs.append(job)
+        self.order_changed.emit()
+        self._next()
+        return True
+
+    def remove(self, job: Job) -> bool:
+        """Take a finished, failed or cancelled job off the list."""
+        if job not in self.jobs or job.state in ("queued", "running"):
+            return False
+        self.jobs.remove(job)
+        self.order_changed.emit()
+        return True
 
     def shutdown(self) -> None:
         self.cancel()
@@ -234,7 +283,9 @@ class JobQueue(QObject):
         self._next()
 
     def _on_failed(self, job_id: str, message: str) -> None:
-        self.job_failed.emit(self._done("failed"), message)
+        job = self._done("failed")
+        job.error = message
+        self.job_failed.emit(job, message)
         self._next()
 
     def _on_cancelled(self, job_id: str) -> None:
