@@ -151,7 +151,7 @@ def test_edit_with_explains_what_is_missing(window, tmp_path, monkeypatch):
     dialog = window.edit_with(media_id=media_id)  # from the bin: the whole source
     assert (dialog.start.value(), dialog.end.value()) == (0, 8)
     dialog.prompt.setPlainText("a robot")
-    dialog.model.setText("demo")
+    dialog.model.set_model("demo")
     dialog.mode.setCurrentText("depth")
     dialog.accept()
     assert dialog.isVisible() and "No ControlNet weights for depth" in dialog.error.text()
@@ -166,11 +166,8 @@ def test_edit_with_explains_what_is_missing(window, tmp_path, monkeypatch):
     assert "MediaPipe" in dialog.problem() and "install_pose.sh" in dialog.problem()
     dialog.preview_conditions()
     assert "MediaPipe" in dialog.preview_status.text()
-    dialog.mode.setCurrentText("pix2pix")
-    assert dialog.problem() == "" and dialog.model.text() == "timbrooks/instruct-pix2pix"
-    fields = dialog.request_fields()
-    assert fields["edit"].instruct and fields["edit"].controls == []
-    GenerationRequest(**fields).validate()
+    dialog.mode.setCurrentText("pix2pix")  # no Instruct-Pix2Pix model here: none is filled in, the fetch is named
+    assert dialog.model.model_name() is None and "hf download timbrooks/instruct-pix2pix" in dialog.problem()
 
 
 # -- (B) consistency -------------------------------------------------------------------------------
@@ -393,10 +390,12 @@ def test_edit_with_refuses_a_controlnet_that_does_not_fit_the_model(window, tiny
     window.panel.set_model("demo")
     dialog = window.edit_with(clip.id)
     fill_canny(dialog, tiny_controlnet)
+    assert dialog.model.model_name() is None  # not pre-filled with a model that would fail
+    dialog.model.set_model("demo")  # the user insists
     dialog.accept()
     assert dialog.isVisible() and window.queue.pending == 0
     assert "does not fit the built-in demo model" in dialog.error.text()
-    dialog.model.setText(str(tiny_folder))  # the model it was made for
+    dialog.model.set_model(str(tiny_folder))  # the model it was made for
     assert dialog.problem() == ""
     dialog.reject()
 

@@ -3,7 +3,9 @@ depth, or an Instruct-Pix2Pix instruction) and its options, look at a few condit
 the source frames, and queue a GenerationRequest with `edit=EditSpec(...)`.
 
 The condition preview runs on a background thread (pose and depth run models) and comes back
-through a queued signal; nothing here imports torch on the GUI thread.
+through a queued signal; nothing here runs torch on the GUI thread. The model picker is the
+Generate panel's (model_picker.py); its default is a model that can run the chosen mode, found by
+the engine's own check (engine/control.py check_edit_model), which reads configuration files only.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout, QWidget,
 )
 
-from ..engine.request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, ControlSpec, EditSpec
+from ..engine.request import DEFAULT_CONTROLNETS, DEFAULT_MODEL, INSTRUCT_MODEL, ControlSpec, EditSpec
 from .images import thumbnail
+from .model_picker import ModelPicker
 from .panel_widgets import float_box, row_of, spin_box
 from ..engine.system import hub_cache_dir
 
@@ -105,6 +108,7 @@ class EditDialog(QDialog):
         self.source = source
         self.base_model = model
         self.message = ""  # why the last request was refused, for the user
+        self.hint = ""  # what to fetch when no model here can run the mode
         self.mode = QComboBox()
         self.mode.addItems(MODES)
         self.mode.setToolTip("canny / pose / depth: a ControlNet follows the source's edges, skeleton or depth;\n"
@@ -126,8 +130,9 @@ class EditDialog(QDialog):
         self.high = spin_box(1, 255, 200, "Canny high threshold")
         self.image_guidance = float_box(0, 20, 1.5, "Image guidance: how closely pix2pix follows the source frame")
         self.image_guidance.setSingleStep(0.1)
-        self.model = QLineEdit(model or "")
-        self.model.setToolTip("The Stable Diffusion model the ControlNet steers (pix2pix: the Instruct-Pix2Pix model)")
+        self.model = ModelPicker()
+        self.model.setToolTip("The Stable Diffusion model the ControlNet steers (pix2pix: an Instruct-Pix2Pix "
+                              "model); chosen for you when the mode changes if the current one cannot run it")
         limit = max(source.frames, 1)
         self.start = spin_box(0, limit - 1, min(source.start, limit - 1), "First source frame (from the clip's in point)")
         self.end = spin_box(1, limit, min(source.end or limit, limit), "One past the last source frame (the clip's out point)")
@@ -212,8 +217,10 @@ class EditDialog(QDialog):
         self._token = 0
         self._previewer = ConditionPreviewer()  # no parent: it outlives the dialog if a preview still runs
         self._previewer.done.connect(self._show_preview)
-        self._instruct, self._other_model = False, ""
+        if model:
+            self.model.set_model(model)  # the Generate panel's model, if it can run the mode
         self.mode.currentTextChanged.connect(self._mode_changed)
+        self.controlnet.textChanged.connect(self.pick_model)
         self._mode_changed(self.mode.currentText())
 
     # -- options ------------------------------------------------------------------------------
@@ -226,10 +233,31 @@ class EditDialog(QDialog):
         self.prompt_label.setText("Instruction" if instruct else "Prompt")
         self.prompt.setPlaceholderText("e.g. make it snowy" if instruct else "e.g. an astronaut dancing on the moon")
         self.controlnet.setPlaceholderText(DEFAULT_CONTROLNETS.get(mode, ""))
-        if instruct != self._instruct:  # pix2pix needs its own model: swap it in, and back
-            self._instruct = instruct
-            other, self._other_model = self._other_model, self.model.text()
-            self.model.setText(other or (INSTRUCT_MODEL if instruct else self.base_model or ""))
+        self.pick_model()
+
+    def pick_model(self, *_) -> None:
+        """Keep the chosen model if it can run the mode, else choose the first that can (the
+        panel's, then the picker's list); with none, choose nothing and say what to fetch: a model
+        filled in only to fail after the load is worse than an empty choice."""
+        mode, net = self.mode.currentText(), self.controlnet.text().strip() or None
+        names = dict.fromkeys(n for n in (self.model.model_name(), self.base_model, *self.model.names()) if n)
+        fitting = next((n for n in names if not _model_misfit(mode, net, n)), None)
+        if fitting is not None:
+            self.model.set_model(fitting)
+            self.hint = ""
+            self.error.setText("")
+            return
+        self.model.setCurrentIndex(-1)
+        if mode == "pix2pix":
+            hint = (f"No model here can run pix2pix: fetch {INSTRUCT_MODEL} (hf download {INSTRUCT_MODEL}) or "
+                    "open an Instruct-Pix2Pix folder with Open model folder/file... in the Model list.")
+        else:
+            missing = self._net_problem()
+            hint = (f"{missing} It steers a Stable Diffusion 1.5 model such as {DEFAULT_MODEL}." if missing else
+                    f"No model here fits this ControlNet: fetch {DEFAULT_MODEL} (hf download {DEFAULT_MODEL}) "
+                    "or open the model it was made for.")
+        self.hint = hint  # problem() gives it while no model is chosen
+        self.error.setText(hint)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "ControlNet weights folder")
@@ -246,11 +274,20 @@ class EditDialog(QDialog):
         mode = self.mode.currentText()
         if not self.prompt.toPlainText().strip():
             return "Write the instruction first." if mode == "pix2pix" else "Write a prompt first."
-        if not self.model.text().strip():
-            return "Choose the model to edit with."
-        if mode == "pix2pix":
-            return ""
-        net = self.controlnet.text().strip()
+        missing = "" if mode == "pix2pix" else self._net_problem()
+        if missing:
+            return missing
+        if mode == "pose" and importlib.util.find_spec("mediapipe") is None:
+            return f"Pose needs MediaPipe, an optional install: {MEDIAPIPE_HINT}"
+        if mode == "canny" and self.low.value() >= self.high.value():
+            return "The Canny low threshold must be below the high one."
+        if self.model.model_name() is None:
+            return self.hint or "Choose the model to edit with."
+        return _model_misfit(mode, self.controlnet.text().strip() or None, self.model.model_name())
+
+    def _net_problem(self) -> str:
+        """Why the ControlNet weights of this mode cannot be found ('' if they can)."""
+        mode, net = self.mode.currentText(), self.controlnet.text().strip()
         if net:
             looks_local = "/" not in net or Path(net).expanduser().is_absolute() or net.startswith(".")
             if looks_local and not Path(net).expanduser().exists():
@@ -258,11 +295,7 @@ class EditDialog(QDialog):
         elif not _hub_cached(DEFAULT_CONTROLNETS[mode]):
             return (f"No ControlNet weights for {mode}: {DEFAULT_CONTROLNETS[mode]} is not in the local Hugging "
                     "Face cache. Choose a ControlNet folder or .safetensors file, or download that model first.")
-        if mode == "pose" and importlib.util.find_spec("mediapipe") is None:
-            return f"Pose needs MediaPipe, an optional install: {MEDIAPIPE_HINT}"
-        if self.low.value() >= self.high.value():
-            return "The Canny low threshold must be below the high one."
-        return _controlnet_misfit(net or DEFAULT_CONTROLNETS[mode], self.model.text().strip())
+        return ""
 
     def edit_spec(self) -> EditSpec:
         mode, s = self.mode.currentText(), self.source
@@ -280,7 +313,7 @@ class EditDialog(QDialog):
         """GenerationRequest keyword arguments for this edit (frames, size and fps follow the source)."""
         return {
             "prompts": [self.prompt.toPlainText().strip()],
-            "model": self.model.text().strip(),
+            "model": self.model.model_name(),
             "steps": self.steps.value() or None,
             "width": self.width_box.value() or None,
             "height": self.height_box.value() or None,
@@ -327,16 +360,16 @@ class EditDialog(QDialog):
                                     else f"{len(result.source)} of the source frames and their {mode} condition.")
 
 
-def _controlnet_misfit(net: str, model: str) -> str:
-    """Why this ControlNet cannot steer this model ('' if it can, or if the engine's loader will
-    say what else is wrong): the engine's own check, so the dialog and the CLI agree. It reads two
-    configuration files; the engine (and torch) is imported here the first time, as the job that
-    follows would."""
-    from ..engine.control import check_controlnet_fits
+def _model_misfit(mode: str, net: str | None, model: str) -> str:
+    """Why `model` cannot run this edit mode with this ControlNet (None: the mode's default) ('' if
+    it can, or if the engine's loader will say what else is wrong): the engine's own check, so the
+    dialog and the CLI agree. It reads configuration files; the engine (and torch) is imported
+    here the first time, as the job that follows would."""
+    from ..engine.control import check_edit_model
     from ..engine.models import ModelError
 
     try:
-        check_controlnet_fits(net, model)
+        check_edit_model(mode, model, net)
     except ModelError as e:  # not a ControlNet, another model family, an unreadable file
         text = str(e)
         return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -16,7 +16,7 @@ import torch
 from .chunks import Denoiser
 from .models import DEMO_MODEL, HUB_ID, ModelError, _first_line, locate_model, single_file_config
 from .paths import resources_dir
-from .request import DEFAULT_CONTROLNETS  # noqa: F401  (re-exported)
+from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL
 
 @dataclass
 class ControlInput:
@@ -105,7 +105,7 @@ def _file_config(path: Path) -> dict:
 
 def base_unet_config(model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> dict | None:
     """The UNet configuration of a base model, read without loading weights (None: not readable),
-    with `vae_scale_factor` added from its VAE's configuration."""
+    with `vae_scale_factor` and `latent_channels` added from its VAE's configuration."""
     source = locate_model(model, allow_unsafe_pickle)
     if source.kind == "single file":
         folder = single_file_config(source.path, model_config, allow_unsafe_pickle)
@@ -119,7 +119,27 @@ def base_unet_config(model: str, model_config: str | None = None, allow_unsafe_p
         unet, vae = (_read_json(Path(f) if isinstance(f, str) else None) for f in found)
     if unet is not None and vae is not None and isinstance(vae.get("block_out_channels"), list):
         unet["vae_scale_factor"] = 2 ** (len(vae["block_out_channels"]) - 1)
+        unet["latent_channels"] = vae.get("latent_channels", 4)
     return unet
+
+
+def check_edit_model(mode: str, model: str, net: str | None = None, model_config: str | None = None,
+                     allow_unsafe_pickle: bool = False) -> None:
+    """Refuse a base model that cannot run an edit mode, before anything loads (ModelError): pix2pix
+    needs an Instruct-Pix2Pix UNet, which also takes the source frame's latent (twice the latent
+    channels, engine/edit.py); a ControlNet mode needs a base its ControlNet fits (`net`, else the
+    mode's default). One check for the app's Edit with... and its default model."""
+    if mode != "pix2pix":
+        check_controlnet_fits(net or DEFAULT_CONTROLNETS[mode], model, model_config, allow_unsafe_pickle)
+        return
+    unet = base_unet_config(model, model_config, allow_unsafe_pickle)
+    if unet is None or "latent_channels" not in unet:
+        return  # the loader says what is wrong with the model
+    channels, needed = unet.get("in_channels"), 2 * unet["latent_channels"]
+    if channels != needed:
+        shown = "the built-in demo model" if model == DEMO_MODEL else f"'{model}'"
+        raise ModelError(f"pix2pix needs an Instruct-Pix2Pix model; {shown} is a text-to-image model ({channels} "
+                         f"UNet input channels, not {needed}): choose {INSTRUCT_MODEL} or a ControlNet mode")
 
 
 def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
