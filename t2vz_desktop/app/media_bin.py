@@ -3,6 +3,7 @@ here onto the timeline; files from the file manager can be dropped here to impor
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, Q
 
 from ..media import MediaError, iter_frames
 from .images import fitted_image, letterboxed
+from .preferences import hide_ai_items
 from .project import MediaItem, Project
 
 MEDIA_MIME = "application/x-t2vz-media"
@@ -19,6 +21,16 @@ THUMB = QSize(112, 72)
 
 def dropped_files(mime: QMimeData) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+
+
+def _edit_source(recipe: str | None) -> str | None:
+    """The source video an edit's recipe names (edit.source), else None."""
+    try:
+        edit = json.loads(recipe).get("edit") if recipe else None
+    except (ValueError, AttributeError, RecursionError):
+        return None  # the recipe is checked where it is used; here it only offers a menu entry
+    source = edit.get("source") if isinstance(edit, dict) else None
+    return source if isinstance(source, str) and source else None
 
 
 class _ThumbnailSignals(QObject):
@@ -52,6 +64,7 @@ class MediaBin(QListWidget):
     add_to_timeline = Signal(str)
     remove_requested = Signal(str)
     edit_requested = Signal(str)  # media id: "Edit with..."
+    compare_requested = Signal(str, str)  # two video paths, left and right: "Compare", "Compare with source"
     thumbnail_ready = Signal()  # a thumbnail came in from the pool: whoever draws them repaints
     thumbnail_failed = Signal(object)  # an unexpected exception while thumbnailing
 
@@ -68,7 +81,7 @@ class MediaBin(QListWidget):
         self.setAcceptDrops(True)
         self.setDragDropMode(QAbstractItemView.DragDrop)
         self.viewport().setAcceptDrops(True)  # drops land on the viewport, not the view
-        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.ExtendedSelection)  # Ctrl+click a second take to compare
         self._thumbs: dict[str, QPixmap] = {}  # by file path: decoding a first frame is not free
         self._tiles: dict[int, QIcon] = {}  # letterboxed thumbnails by QPixmap.cacheKey(): refresh runs on every edit
         self._pending: set[str] = set()
@@ -84,15 +97,16 @@ class MediaBin(QListWidget):
 
     def refresh(self, project: Project) -> None:
         """Show the project's media (called on every project change; cheap, thumbnails cached)."""
-        selected = self.selected_id()
+        selected = {item.data(Qt.UserRole) for item in self.selectedItems()}
         self.clear()
         for media in project.media.values():
             item = QListWidgetItem(self._icon(self.thumbnail_for(media)), self._label(media))
             item.setData(Qt.UserRole, media.id)
             item.setData(Qt.UserRole + 1, media.path)
+            item.setData(Qt.UserRole + 2, _edit_source(media.recipe))
             item.setToolTip(self._tooltip(media))
             self.addItem(item)
-            if media.id == selected:
+            if media.id in selected:
                 item.setSelected(True)
 
     def selected_id(self) -> str | None:
@@ -194,13 +208,27 @@ class MediaBin(QListWidget):
 
     def contextMenuEvent(self, event) -> None:
         item = self.itemAt(event.pos())
-        if item is None:
-            return
+        if item is not None:
+            self.context_menu(item).exec(event.globalPos())
+
+    def context_menu(self, item: QListWidgetItem) -> QMenu:
+        """The right-click menu of `item`; Compare when it is one of two selected items, Compare
+        with source when it is an edit whose recipe names its source video."""
         media_id = item.data(Qt.UserRole)
         menu = QMenu(self)
+        selected = self.selectedItems()
+        pairs = []
+        if len(selected) == 2 and item in selected:
+            pairs.append(("Compare", *(i.data(Qt.UserRole + 1) for i in selected)))
+        if item.data(Qt.UserRole + 2):
+            pairs.append(("Compare with source", item.data(Qt.UserRole + 2), item.data(Qt.UserRole + 1)))
+        for text, left, right in pairs:
+            action = QAction(text, menu)
+            action.triggered.connect(lambda _=False, a=left, b=right: self.compare_requested.emit(a, b))
+            menu.addAction(action)
         for text, signal in (("Add to timeline", self.add_to_timeline), ("Edit with...", self.edit_requested),
                              ("Re-use settings", self.reuse_requested), ("Remove from project", self.remove_requested)):
             action = QAction(text, menu)
             action.triggered.connect(lambda _=False, s=signal: s.emit(media_id))
             menu.addAction(action)
-        menu.exec(event.globalPos())
+        return hide_ai_items(self.window(), menu)  # AI features off: no Edit with... (preferences.py)
