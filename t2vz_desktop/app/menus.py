@@ -8,6 +8,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QStyle
 
+from .preferences import open_preferences
 from .window_messages import app_icon
 
 # Actions whose keys act only while the timeline (or the bin) has the focus: in a text field the
@@ -101,6 +102,7 @@ class MenusMixin:
             "models_folder": act("Open &Models folder", self.open_models_folder,
                                  tip="Drop diffusers folders or .safetensors checkpoints here"),
             "first_run": act("Check &GPU and models...", lambda: self.first_run_check(force=True)),
+            "preferences": act("Pr&eferences...", lambda: open_preferences(self), K.Preferences),
         }
         # Delete acts on what the user is looking at: its keys work in the timeline and the bin
         # only (pressed in the job queue or a field they deleted the selected clip); the menu
@@ -134,7 +136,7 @@ class MenusMixin:
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         fill(file, ("save", "save_as", None, "import", "export", None, "settings", "models_folder", None, "quit"))
         fill(bar.addMenu("&Edit"), ("undo", "redo", None, "cut", "copy", "paste", "select_all", None,
-                                     "split", "delete", "ripple_delete", "close_gap"))
+                                     "split", "delete", "ripple_delete", "close_gap", None, "preferences"))
         playback = bar.addMenu("&Playback")
         fill(playback, ("play", "shuttle_back", "shuttle_stop", "shuttle_forward", None,
                         "prev_frame", "next_frame", "start", "end", None, "prev_marker", "next_marker"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog, QMenu
 
+from .preferences import hide_ai_items
 from .project_edits import CopiedClip
 from .shortcuts_dialog import ShortcutsDialog
 
@@ -206,4 +207,4 @@ class TimelineHabitsMixin:
         menu.addActions([a["add_track"], a["remove_track"], a["track_up"], a["track_down"]])
         menu.addSeparator()
         menu.addActions([a["mute_track"], a["lock_track"], a["hide_track"]])
-        return menu
+        return hide_ai_items(self, menu)  # AI features off: no Edit with..., Re-generate (preferences.py)
