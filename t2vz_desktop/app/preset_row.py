@@ -24,8 +24,8 @@ class LoraTable(KeyTable):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(("file", "scale"), ["", "1"], parent)
-        self.setMinimumHeight(56)
-        self.setMaximumHeight(84)
+        self.setMinimumHeight(48)
+        self.setMaximumHeight(72)
         self.setToolTip("LoRA files applied to the model, each with a scale (1: as trained, 0: off)")
 
     def add_row(self, values: list | None = None) -> None:
@@ -90,9 +90,12 @@ class PresetRow(QWidget):
                                         "consistency options and negative prompt as a preset", self.save_as)
         self.delete_button = self._button("Delete", "Delete this preset's file (built-ins cannot be deleted)",
                                           self.delete_current)
-        self.undo_button = QToolButton()
-        self.undo_button.setDefaultAction(self.undo_stack.createUndoAction(self, "Undo"))
-        self.undo_button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        # "Undo" alone: the step's name ("Undo preset Steady") is its tooltip, the row is narrow
+        self.undo_button = self._button("Undo", "Nothing to undo", self.undo_stack.undo)
+        self.undo_button.setEnabled(False)
+        self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
+        self.undo_stack.undoTextChanged.connect(lambda text: self.undo_button.setToolTip(
+            f"Undo {text} (Ctrl+Z in the panel)" if text else "Nothing to undo"))
         self.loras = LoraTable()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -121,8 +124,9 @@ class PresetRow(QWidget):
         self.combo.blockSignals(True)
         self.combo.clear()
         for preset in self.presets:
-            self.combo.addItem(preset.name + (" (built-in)" if preset.builtin else ""))
-            self.combo.setItemData(self.combo.count() - 1, preset.summary, Qt.ToolTipRole)
+            self.combo.addItem(preset.name)
+            self.combo.setItemData(self.combo.count() - 1, ("built-in, read-only: " if preset.builtin else
+                                                            f"{preset.path}: ") + preset.summary, Qt.ToolTipRole)
         names = [p.name for p in self.presets]
         self.combo.setCurrentIndex(names.index(select) if select in names else -1)
         self.combo.blockSignals(False)
