@@ -70,6 +70,8 @@ class GenerationPanel(QWidget):
         dice.setText("random")
         dice.setToolTip("Pick a random seed")
         dice.clicked.connect(self.randomize_seed)
+        self.batch = spin_box(1, 16, 1, "Batch count: takes per job, take r with seed + r; more than one are shown "
+                              "side by side to choose from, and all stay in History")
 
         self.motion_auto = QCheckBox("paper default")
         self.motion_auto.setChecked(True)
@@ -171,6 +173,7 @@ class GenerationPanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Seed", row_of(self.seed, dice, self.seed_lock))
+        form.addRow("Batch count", self.batch)
         form.addRow("Motion", row_of(self.motion_auto, QLabel("dx"), self.dx, QLabel("dy"), self.dy))
         form.addRow("Chunk size", self.chunk)
         form.addRow("Scheduler", self.scheduler)
@@ -328,6 +331,7 @@ class GenerationPanel(QWidget):
             "steps": self.steps.value() or None,
             "guidance": None if self.guidance.value() < 0 else self.guidance.value(),
             "seed": self.seed.value(),
+            "videos_per_prompt": self.batch.value(),
             "motion": None if self.motion_auto.isChecked() else (self.dx.value(), self.dy.value()),
             "chunk_size": self.chunk.value(),
             "scheduler": self.scheduler.currentText(),

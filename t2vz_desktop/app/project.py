@@ -17,6 +17,7 @@ from ..media.reader import VIDEO_SUFFIXES  # noqa: F401 - a project's media path
 from .project_edits import TimelineEdits
 from .project_keys import KeyframeEdits
 from .project_types import Clip, EditError, Marker, MediaItem, ProjectFileError, Track, new_id  # noqa: F401 - the model's names, one import
+from .project_types import Take
 
 FORMAT_VERSION = 1
 PROJECT_SUFFIX = ".t2vz"
@@ -32,6 +33,11 @@ class Project(TimelineEdits, KeyframeEdits):
     markers: list[Marker] = field(default_factory=list)  # kept sorted by frame
     mark_in: int | None = None  # In point: first frame of the marked range (ranges.py); None: unset
     mark_out: int | None = None  # Out point: one past the range's last frame; None: unset
+    # Every generated take, oldest first (takes.py, history.py); not part of undo: a take stays made.
+    # None: the file had no history (or a damaged one, said in history_note): the window rebuilds it
+    # from the recipes in the project's media folder (takes_data.rebuild_history).
+    history: list[Take] | None = None
+    history_note: str = ""
 
     @classmethod
     def new(cls, width: int = 512, height: int = 512, fps: float = 8.0) -> "Project":

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
 
 from ..engine.request import FieldError, GenerationRequest, RequestError, from_data
 from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
 from .project import FORMAT_VERSION, VIDEO_SUFFIXES, Marker, MediaItem, Project, ProjectFileError, Track, media_folder
+from .project_types import Take
 from .project_edits import TRACK_FLAGS
 from .ranges import FILE_KEY as IN_OUT_KEY, marks_data, marks_from_data
 
@@ -32,7 +35,7 @@ SOURCE_FPS = (0.01, 1000.0)  # time-lapse to high-speed footage
 
 # "markers", "in_out" and the tracks' switches came later without a new version: they are optional,
 # and a file that uses none of them is written exactly as before, so older releases still open it.
-_TOP_KEYS = {"t2vz_project", "settings", "media", "tracks", "markers", IN_OUT_KEY}
+_TOP_KEYS = {"t2vz_project", "settings", "media", "tracks", "markers", IN_OUT_KEY, "history"}
 _SETTINGS_KEYS = {"width", "height", "fps"}
 _MEDIA_FIELDS = tuple(f.name for f in fields(MediaItem) if f.name != "offline")  # offline is found, not stored
 
@@ -87,7 +90,44 @@ def project_from_data(data: object, base: Path | None = None) -> Project:
         project.mark_in, project.mark_out = marks_from_data(data.get(IN_OUT_KEY), MAX_FRAME)
     except FieldError as e:
         raise ProjectFileError(str(e)) from e
+    project.history, project.history_note = _history(data.get("history"), base)
     return project
+
+
+def _history(takes: object, base: Path | None) -> tuple[list[Take] | None, str]:
+    """The generated takes (History), checked as media items are, and why they were refused.
+    A damaged history is not worth refusing the project for: it is left out, with the first
+    problem in one line, and the window rebuilds it from the recipes in the media folder."""
+    if takes is None:
+        return None, ""
+    try:
+        if not isinstance(takes, list):
+            raise FieldError("history", f"must be a list (got {_shown(takes)})")
+        result = [from_data(Take, t, f"history[{i}]") for i, t in enumerate(takes)]
+        items = _media([asdict_item(t.item) for t in result], base)  # the media checks, paths made absolute
+        for i, (take, item) in enumerate(zip(result, items.values())):
+            _need(item.recipe is not None, f"history[{i}].item.recipe", "is missing: a take is a generated video")
+            _need(take.seconds >= 0 and take.batch >= 1, f"history[{i}]", "needs seconds >= 0 and batch >= 1")
+            _need(not take.created or _is_date(take.created), f"history[{i}].created",
+                  f"must be a date and time like 2025-06-01T14:30:05 (got {_shown(take.created)})")
+            take.item = item
+    except (FieldError, ProjectFileError) as e:
+        where = re.sub(r"^media\[(\d+)\]", r"history[\1].item", str(e))  # _media names its own list
+        return None, f"history left out ({where}); rebuilt from the media folder"
+    return result, ""
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def asdict_item(item: MediaItem) -> dict:
+    """A media item's stored fields, as the file holds them."""
+    return {k: getattr(item, k) for k in _MEDIA_FIELDS}
 
 
 def _settings(s: object) -> Project:
@@ -242,6 +282,9 @@ def project_data(project: Project, base: Path | None = None) -> dict:
         data["markers"] = [{"frame": m.frame, "name": m.name} for m in project.markers]
     if (marks := marks_data(project)) is not None:
         data[IN_OUT_KEY] = marks
+    if project.history:  # optional, like markers: a project without takes is written as before
+        data["history"] = [{"item": {**asdict_item(t.item), **({"path": relative(t.item.path)} if relative else {})},
+                            "seconds": t.seconds, "batch": t.batch, "created": t.created} for t in project.history]
     return data
 
 
@@ -256,10 +299,12 @@ def project_text(data: dict) -> str:
             "\n" + ",\n".join("      " + dumps(c) for c in t["clips"]) + "\n    " if t["clips"] else "")
         for t in data["tracks"])
     markers = ",\n".join("    " + dumps(m) for m in data.get("markers", []))
+    history = ",\n".join("    " + dumps(t) for t in data.get("history", []))
     return (f'{{\n  "t2vz_project": {dumps(data["t2vz_project"])},\n  "settings": {dumps(data["settings"])},\n'
             f'  "media": [{_block(media)}],\n  "tracks": [{_block(tracks)}]'
             + (f',\n  "markers": [{_block(markers)}]' if markers else "")
-            + (f',\n  "{IN_OUT_KEY}": {dumps(data[IN_OUT_KEY])}' if IN_OUT_KEY in data else "") + "\n}\n")
+            + (f',\n  "{IN_OUT_KEY}": {dumps(data[IN_OUT_KEY])}' if IN_OUT_KEY in data else "")
+            + (f',\n  "history": [{_block(history)}]' if history else "") + "\n}\n")
 
 
 def _block(lines: str) -> str:
@@ -301,7 +346,8 @@ def write_project(project: Project, path: Path, own_media: Iterable[Path] = ()) 
     clean_folder(target)
     owned = [Path(os.path.realpath(p)) for p in own_media]
     here = Path(os.path.realpath(target))
-    for item in project.media.values():
+    copied: set[Path] = set()  # a take on the timeline is both a media item and a History take
+    for item in [*project.media.values(), *(t.item for t in project.history or [])]:
         source = Path(os.path.realpath(item.path))  # a link inside our folder to elsewhere is elsewhere
         if not item.generated or item.offline or source.parent == here:
             continue
@@ -310,7 +356,9 @@ def write_project(project: Project, path: Path, own_media: Iterable[Path] = ()) 
         target.mkdir(parents=True, exist_ok=True)
         sidecar = source.with_suffix(".json")
         own_sidecar = sidecar.is_file() and any(Path(os.path.realpath(sidecar)).is_relative_to(f) for f in owned)
-        copy_atomic([source, sidecar] if own_sidecar else [source], target)
+        if source not in copied:
+            copy_atomic([source, sidecar] if own_sidecar else [source], target)
+            copied.add(source)
         item.path = str(target / source.name)
     atomic_write_text(path, project_text(project_data(project, path.parent.resolve())))
 

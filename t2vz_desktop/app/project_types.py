@@ -106,3 +106,14 @@ class Track:
 class Marker:
     frame: int  # timeline frame; one marker per frame
     name: str = ""
+
+
+@dataclass
+class Take:
+    """One generated video in the History panel, on the timeline or not: its file as a media item
+    (whose recipe re-makes it alone and names its seed) and how it was made. Its id is the item's."""
+
+    item: MediaItem
+    seconds: float = 0.0  # wall-clock seconds of the job that made it (with its batch); 0: not known
+    batch: int = 1  # takes that job made together
+    created: str = ""  # local date and time it was made, ISO 8601 ("2025-06-01T14:30:05"); "": not known

@@ -35,6 +35,7 @@ from .window_messages import APP_NAME, MessagesMixin, app_icon
 from .window_playback import PlaybackMixin
 from .window_ranges import RangesMixin
 from .window_shuttle import ShuttleMixin
+from .window_takes import TakesMixin
 from .window_timeline import TimelineHabitsMixin
 from .worker import JobQueue
 
@@ -43,7 +44,7 @@ EMPTY_HINT = "Describe a video in the Generate panel and press Generate,\nor dro
 BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to see it here."
 
 
-class MainWindow(MenusMixin, MessagesMixin, GenerationMixin, ImportMixin, PlaybackMixin, ShuttleMixin,
+class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportMixin, PlaybackMixin, ShuttleMixin,
                  TimelineHabitsMixin, RangesMixin, ProjectFilesMixin, QMainWindow):
     open_project = reports_errors("Cannot open the project")(ProjectFilesMixin.open_project)
 
@@ -66,7 +67,7 @@ class MainWindow(MenusMixin, MessagesMixin, GenerationMixin, ImportMixin, Playba
         self.panel = GenerationPanel()
         self.bin = MediaBin()
         self.timeline = TimelineView(self.doc, self.bin.thumbnail_for)
-        self.setCentralWidget(self.monitor)
+        self.setCentralWidget(self._monitor_area())  # the monitor, or a batch's takes grid (window_takes.py)
         self.setDockNestingEnabled(True)
         scroller = QScrollArea()  # the panel is tall: let it scroll on small screens
         scroller.setWidget(self.panel)
@@ -82,6 +83,7 @@ class MainWindow(MenusMixin, MessagesMixin, GenerationMixin, ImportMixin, Playba
         self._dock("Generate", "generate-dock", generate, Qt.LeftDockWidgetArea)
         self._dock("Media", "media-dock", self.bin, Qt.RightDockWidgetArea)
         self._dock("Timeline", "timeline-dock", TimelinePanel(self.timeline), Qt.BottomDockWidgetArea)
+        self._init_history()  # the History dock, before the View menu lists the docks
 
         self._init_playback()
         self._init_shuttle()

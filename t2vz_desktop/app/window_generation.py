@@ -12,7 +12,7 @@ from ..engine.request import RequestError
 from .edit_dialog import EditDialog, EditSource
 from .errors import reports_errors
 from .images import to_qimage
-from .project import MediaItem, Project, media_folder, new_id
+from .project import MediaItem, media_folder, new_id
 from .render import frame_at
 from .worker import Job, JobOutput, StepUpdate
 
@@ -90,9 +90,12 @@ class GenerationMixin:
         h = self.panel.height_box.value() or self.doc.project.height
         self.monitor.set_camera_path(keys, self.panel.frames.value(), w, h)
 
-    @reports_errors("Cannot re-use the settings")
     def reuse_settings(self, media_id: str) -> None:
-        item = self.doc.project.media.get(media_id)
+        self.reuse_item(self.doc.project.media.get(media_id))
+
+    @reports_errors("Cannot re-use the settings")
+    def reuse_item(self, item: MediaItem | None) -> None:
+        """Load the recipe of a bin item or a History take into the generation panel."""
         if item is None or not item.recipe:
             self.notify("This clip was not generated here: it has no settings to re-use.")
             return
@@ -145,25 +148,20 @@ class GenerationMixin:
             self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s, update.mask)
 
     def _job_finished(self, job: Job, out: JobOutput) -> None:
+        """Every video of the job goes into History; one goes straight onto the timeline (takes
+        of a batch are shown in the grid to choose from)."""
         self.panel.show_job(job)
         self.monitor.end_preview()
-        item = MediaItem(new_id(), str(out.path), out.path.name, out.width, out.height, out.fps, out.frames,
-                         has_audio=out.has_audio, recipe=out.recipe, generated=True)
-        track_id = self.doc.project.tracks[-1].id  # the bottom track holds the main story
-        above = job.above_clip if any(c.id == job.above_clip for t in self.doc.project.tracks for c in t.clips) else ""
-
-        def add(p: Project):
-            p.add_media(item)
-            # an edit or a new take plays in place of its source: on the track above, same time
-            return p.add_clip_above(above, item.id) if above else p.add_clip(track_id, item.id)
-
-        clip = self.doc.edit("Add edited clip" if above else "Add generated clip", add)
-        if clip is not None:
-            self.timeline.select(clip.id)
-            self.timeline.set_playhead(clip.start)
-        self.show_playhead()
-        self.panel.show_message(f"Done in {out.seconds:.1f} s: {out.path.name}")
-        self.notify(f"Generated {out.path.name} ({out.frames} frames) in {out.seconds:.1f} s")
+        takes = self.record_takes(out.takes)
+        if len(takes) == 1:
+            self.put_takes([takes[0].item.id], job.above_clip)
+            self.show_playhead()
+            self.panel.show_message(f"Done in {out.seconds:.1f} s: {out.path.name}")
+            self.notify(f"Generated {out.path.name} ({out.frames} frames) in {out.seconds:.1f} s")
+            return
+        self.show_takes(takes, job.above_clip)
+        self.panel.show_message(f"{len(takes)} takes in {out.seconds:.1f} s: choose in the monitor; all are in History")
+        self.notify(f"Generated {len(takes)} takes ({out.frames} frames each) in {out.seconds:.1f} s")
 
     def _job_failed(self, job: Job, message: str) -> None:
         self.panel.show_job(job)
