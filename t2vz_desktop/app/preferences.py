@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QDockWidget, QLabel, QMenu, QVBoxLayout, QWidget
 
 AI_KEY = "preferences/ai_features"
+AI_DOCKS = ("generate-dock", "history-dock")  # History lists generated takes (window_takes.py)
 AI_ACTIONS = ("generate", "cancel", "models_folder", "first_run")  # in actions_by_name
 AI_MENU_ITEMS = ("Edit with...", "Re-generate", "Animate this frame", "Re-use settings")  # context menus
 
@@ -63,9 +64,11 @@ def show_ai_features(window, on: bool) -> None:
     """Show (on) or hide every generation control of `window`; a hidden action's shortcut is off
     too (Ctrl+Return must not queue a job the user cannot see)."""
     window.ai_features = on
-    dock = window.findChild(QDockWidget, "generate-dock")
-    dock.setVisible(on)
-    dock.toggleViewAction().setVisible(on)  # View > Generate would bring it back
+    for name in AI_DOCKS:
+        dock = window.findChild(QDockWidget, name)
+        if dock is not None:
+            dock.setVisible(on)
+            dock.toggleViewAction().setVisible(on)  # View > Generate would bring it back
     for name in AI_ACTIONS:
         action = window.actions_by_name[name]
         action.setVisible(on)
