@@ -185,3 +185,50 @@ def test_timeline_habits_screenshots(window, qtbot, tmp_path):
     QApplication.processEvents()
     dialog.grab().save(str(out / "keyboard-shortcuts.png"))
     dialog.close()
+
+
+def test_takes_grid_and_history_screenshots(window, qtbot):
+    """Variations: a batch of four takes in the monitor's grid, two chosen; the History dock with
+    two batches, searched by nothing and listed newest first (issue 24 items 2 and 3)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QDockWidget
+
+    if not demo_model_present():
+        pytest.skip("the grid is only worth looking at with the demo model's pictures")
+    out = Path(OUT)
+    out.mkdir(parents=True, exist_ok=True)
+    window.resize(1360, 860)
+    window.doc.edit("Format", lambda p: p.set_format(64, 64, 8))
+    panel = window.panel
+    panel.set_model("demo")
+    panel.frames.setValue(8)
+    panel.steps.setValue(12)
+    panel.seed_lock.setChecked(True)
+    for prompt, seed in (("a green square on a white background", 40), ("a red circle on a blue background", 11)):
+        panel.prompt.setPlainText(prompt)
+        panel.seed.setValue(seed)
+        panel.batch.setValue(4)
+        with qtbot.waitSignal(window.queue.job_finished, timeout=600_000):
+            panel.request_generation()
+    grid = window.takes_grid
+    grid.wait_for_frames(60_000)
+    qtbot.waitUntil(lambda: len(grid.frames) == 4, timeout=30_000)
+    grid.choose(1)
+    grid.choose(3, add=True)
+    grid.stop()
+    for _ in range(4):  # a frame in, so the takes' motion shows
+        grid._tick()
+    QApplication.processEvents()
+    window.grab().save(str(out / "takes-grid.png"))
+
+    qtbot.mouseClick(grid.put_button, Qt.LeftButton)
+    history = window.findChild(QDockWidget, "history-dock")
+    window.resizeDocks([window.findChild(QDockWidget, "media-dock"), history], [150, 450], Qt.Vertical)
+    window.resizeDocks([history], [400], Qt.Horizontal)
+    window.history.select(window.doc.project.history[-1].item.id)
+    window.bin.wait_for_thumbnails(30_000)
+    qtbot.waitUntil(lambda: window.bin.pending_thumbnails() == 0, timeout=30_000)
+    QApplication.processEvents()
+    window.history.refresh_thumbnails()
+    tiles_in(window, qtbot)
+    window.grab().save(str(out / "history.png"))
