@@ -232,3 +232,49 @@ def test_takes_grid_and_history_screenshots(window, qtbot):
     window.history.refresh_thumbnails()
     tiles_in(window, qtbot)
     window.grab().save(str(out / "history.png"))
+
+
+def test_queue_and_preferences_screenshots(qtbot, tmp_path):
+    """The job queue with a job in each state (issue 24 item 6) and Edit > Preferences (item 7)."""
+    from PySide6.QtCore import QSettings
+    from test_app_queue import GatedWorker
+
+    from t2vz_desktop.app.preferences import PreferencesDialog
+    from t2vz_desktop.app.queue_view import QueueView
+    from t2vz_desktop.app.worker import Job, JobQueue, StepUpdate
+
+    from PySide6.QtWidgets import QApplication
+
+    from t2vz_desktop.app.theme import apply_dark_theme
+
+    apply_dark_theme(QApplication.instance())  # as the app looks
+    out = Path(OUT)
+    out.mkdir(parents=True, exist_ok=True)
+    worker = GatedWorker()
+    queue = JobQueue(worker)
+    view = QueueView()
+    view.attach(queue)
+    qtbot.addWidget(view)
+    view.resize(340, 300)
+    view.show()
+    titles = ["a lighthouse at dusk, waves rolling in", "a paper boat on a rainy street",
+              "a red fox running through snow", "a hot air balloon over hills", "koi fish in a pond"]
+    worker.fail_once.add(titles[1])
+    jobs = [queue.submit(Job(f"j{i}", {"prompts": [t], "model": "demo"}, tmp_path)) for i, t in enumerate(titles)]
+    worker.gate(titles[0]).set()
+    worker.gate(titles[1]).set()
+    qtbot.waitUntil(lambda: jobs[2].state == "running", timeout=20_000)
+    y, x = np.mgrid[0:40, 0:64]
+    preview = np.stack([200 + 0 * x, 90 + y * 2, 40 + x], -1).astype(np.uint8)[None]  # a warm gradient
+    view.show_step(StepUpdate(jobs[2].id, 12, 20, "denoise", preview, 6.0, 14.0))
+    qtbot.wait(50)
+    view.grab().save(str(out / "queue.png"))
+    for gate in list(worker.gates.values()):
+        gate.set()
+    queue.shutdown()
+
+    dialog = PreferencesDialog(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(dialog)
+    dialog.resize(380, 130)
+    dialog.show()
+    dialog.grab().save(str(out / "preferences.png"))

@@ -10,27 +10,23 @@ import random
 from dataclasses import asdict
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHeaderView, QLabel, QLineEdit,
-    QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout, QWidget,
+    QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout, QWidget,
 )
 
 from ..engine.camera import CameraKey, default_motion
-from ..engine.paths import resources_dir
 from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, GenerationRequest, PromptKey
-from ..engine.system import find_models
+from .model_picker import ModelPicker, demo_model_present  # noqa: F401 (re-exported)
 from .panel_widgets import KeyTable, Section, float_box, guard_wheel, row_of, spin_box
+from .preset_row import PresetRow
+from .queue_view import QueueView
 from .worker import Job
 
 CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-OPEN_MODEL = "__open__"
 MAX_SEED = 2**31 - 1
-
-
-def demo_model_present() -> bool:
-    return (resources_dir() / "models" / "demo" / "model_index.json").is_file()
 
 
 class GenerationPanel(QWidget):
@@ -47,10 +43,7 @@ class GenerationPanel(QWidget):
         self.negative.setPlaceholderText("Negative prompt (optional)")
         self.negative.setFixedHeight(40)
 
-        self.model = QComboBox()
-        self.model.setToolTip("Built-in demo model, a model from the local Hugging Face cache, or a file/folder")
-        self._fill_models()
-        self.model.activated.connect(self._model_chosen)
+        self.model = ModelPicker()
 
         self.frames = spin_box(1, 1000, 8, "Number of frames")
         self.width_box = spin_box(0, 4096, 0, "Width in pixels (auto: the model's size)", step=8, special="auto")
@@ -163,11 +156,15 @@ class GenerationPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.queue = QListWidget()
-        self.queue.setMaximumHeight(110)
+        self.queue = QueueView()  # rows with thumbnail, progress, Retry; the window attaches the JobQueue
+        self.queue.setMinimumHeight(120)
+        self.queue.setMaximumHeight(190)
 
+        self.presets = PresetRow(self)  # style presets and the LoRA table (preset_row.py)
         form = QFormLayout()
+        form.addRow("Preset", self.presets)
         form.addRow("Model", self.model)
+        form.addRow("LoRAs", self.presets.loras.with_buttons())
         form.addRow("Frames", self.frames)
         form.addRow("Size", row_of(self.width_box, QLabel("x"), self.height_box))
         form.addRow("Steps", self.steps)
@@ -197,48 +194,12 @@ class GenerationPanel(QWidget):
         layout.addStretch(1)
         self._wheel_guard = guard_wheel(self)
 
-    # -- model picker -------------------------------------------------------------------------
-    def _fill_models(self) -> None:
-        self.model.clear()
-        if demo_model_present():
-            self.model.addItem("Built-in demo model", "demo")
-        for found in find_models():  # Hugging Face cache, then the user's Models folder
-            label = found.name if found.kind == "hub cache" else f"{Path(found.name).name} (Models folder)"
-            self.model.addItem(label, found.name)
-        self.model.addItem("Open model folder/file...", OPEN_MODEL)
-        self.model.setPlaceholderText("Choose a model...")
-        self.model.setCurrentIndex(0 if self.model.count() > 1 else -1)  # never "Open..." by default
-
+    # -- model picker (model_picker.py, shared with Edit with...) ---------------------------------
     def refresh_models(self) -> None:
-        """Re-read the model list (after the user dropped weights into the Models folder),
-        keeping the current choice."""
-        current = self.model.currentData()
-        self.model.blockSignals(True)
-        self._fill_models()
-        if current and current != OPEN_MODEL:
-            self.set_model(current)
-        self.model.blockSignals(False)
-
-    def _model_chosen(self, index: int) -> None:
-        if self.model.itemData(index) != OPEN_MODEL:
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
-        if not folder:
-            file, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint file", "", "Checkpoints (*.safetensors)")
-            folder = file
-        if folder:
-            self.set_model(folder)
-        else:
-            self.model.setCurrentIndex(0 if self.model.count() > 1 else -1)
+        self.model.refresh()
 
     def set_model(self, name: str) -> None:
-        """Select a model by name or path, adding it to the list if new."""
-        index = self.model.findData(name)
-        if index < 0:
-            label = Path(name).name if Path(name).exists() else name
-            index = self.model.count() - 1  # before "Open..."
-            self.model.insertItem(index, label, name)
-        self.model.setCurrentIndex(index)
+        self.model.set_model(name)
 
     def _show_default_motion(self, *_) -> None:
         if not self.motion_auto.isChecked():
@@ -249,8 +210,7 @@ class GenerationPanel(QWidget):
         self.dy.setValue(dy)
 
     def model_name(self) -> str | None:
-        name = self.model.currentData()
-        return None if name in (None, OPEN_MODEL) else name
+        return self.model.model_name()
 
     # -- requests -----------------------------------------------------------------------------
     def randomize_seed(self) -> None:
@@ -325,6 +285,7 @@ class GenerationPanel(QWidget):
             "end_image": self.end_image.text().strip() or None,
             "negative_prompt": self.negative.toPlainText().strip(),
             "model": self.model_name() or "demo",
+            "loras": self.presets.loras.loras(),
             "frames": self.frames.value(),
             "width": self.width_box.value() or None,
             "height": self.height_box.value() or None,
@@ -360,41 +321,52 @@ class GenerationPanel(QWidget):
         """Fill the panel from a generated clip's recipe ("Re-use settings"); RequestError (naming
         `source` and the field) for a malformed one, before anything changes. Consent fields such
         as allow_unsafe_pickle are not taken: generating asks the user (MainWindow.generate)."""
-        r = asdict(GenerationRequest.from_json(recipe, source))
-        self.prompt.setPlainText(r["prompts"][0])
-        self.negative.setPlainText(r.get("negative_prompt", ""))
-        self.set_model(r["model"])
-        self.frames.setValue(r["frames"])
-        self.width_box.setValue(r.get("width") or 0)
-        self.height_box.setValue(r.get("height") or 0)
-        self.steps.setValue(r.get("steps") or 0)
-        self.guidance.setValue(-0.5 if r.get("guidance") is None else r["guidance"])
-        self.seed.setValue(min(r.get("seed") or 0, MAX_SEED))
+        self.set_fields(asdict(GenerationRequest.from_json(recipe, source)))
         self.seed_lock.setChecked(True)  # re-use means the same video: keep the seed
-        motion = r.get("motion")
+
+    def set_fields(self, r: dict) -> None:
+        """Show the request fields in `r` (as asdict(GenerationRequest) gives them) and leave the
+        others as they are: a recipe gives every field, a style preset only the ones it names."""
+        setters = {  # in the dataclass's order: motion after the size, whose change re-fills dx/dy
+            "prompts": lambda v: self.prompt.setPlainText(v[0]),
+            "negative_prompt": self.negative.setPlainText,
+            "model": self.set_model,
+            "frames": self.frames.setValue,
+            "width": lambda v: self.width_box.setValue(v or 0),
+            "height": lambda v: self.height_box.setValue(v or 0),
+            "steps": lambda v: self.steps.setValue(v or 0),
+            "guidance": lambda v: self.guidance.setValue(-0.5 if v is None else v),
+            "seed": lambda v: self.seed.setValue(min(v or 0, MAX_SEED)),
+            "motion": self._set_motion,
+            "chunk_size": self.chunk.setValue,
+            "scheduler": lambda v: self.scheduler.setCurrentText(v or "ddim"),
+            "device": self.device.setCurrentText,
+            "attention_window": self.attention_window.setValue,
+            "noise_window": self.noise_window.setValue,
+            "background_smoothing": self.background.setValue,
+            "subject": lambda v: self.subject.setText(v or ""),
+            "subject_mask": self.subject_mask.setCurrentText,
+            "smooth": self.smooth.setValue,
+            "camera": lambda v: self.camera_keys.set_rows(
+                [[k["frame"], *k["pan"], k["zoom"], k["rotate"], k["ease"]] for k in v or []]),
+            "prompt_keys": lambda v: self.prompt_keys.set_rows([[k["frame"], k["prompt"]] for k in v or []]),
+            "init_image": self.set_init_image,
+            "end_image": self.set_end_image,
+            "loras": self.presets.loras.set_loras,
+        }
+        for name, setter in setters.items():
+            if name in r:
+                setter(r[name])
+        self.consistency.set_expanded(self.consistency.expanded or self.smooth.value() != DEFAULT_SMOOTH or any(
+            r.get(k) for k in ("attention_window", "noise_window", "background_smoothing")))
+        if r.get("camera") or r.get("prompt_keys") or r.get("init_image"):
+            self.keyframes.set_expanded(True)
+
+    def _set_motion(self, motion: tuple[float, float] | None) -> None:
         self.motion_auto.setChecked(motion is None)
         if motion is not None:
             self.dx.setValue(motion[0])
             self.dy.setValue(motion[1])
-        self.chunk.setValue(r.get("chunk_size", 8))
-        self.scheduler.setCurrentText(r["scheduler"] or "ddim")
-        self.device.setCurrentText(r.get("device", "auto"))
-        self.attention_window.setValue(r.get("attention_window", 0))
-        self.noise_window.setValue(r.get("noise_window", 0))
-        self.background.setValue(r.get("background_smoothing", 0.0))
-        self.subject.setText(r.get("subject") or "")
-        self.subject_mask.setCurrentText(r.get("subject_mask", "refined"))
-        self.smooth.setValue(r.get("smooth", 0.0))
-        self.consistency.set_expanded(self.consistency.expanded or self.smooth.value() != DEFAULT_SMOOTH or any(
-            r.get(k) for k in ("attention_window", "noise_window", "background_smoothing")))
-        camera = r.get("camera") or []
-        self.camera_keys.set_rows([[k["frame"], *k["pan"], k["zoom"], k["rotate"], k["ease"]] for k in camera])
-        travel = r.get("prompt_keys") or []
-        self.prompt_keys.set_rows([[k["frame"], k["prompt"]] for k in travel])
-        self.set_init_image(r.get("init_image"))
-        self.set_end_image(r.get("end_image"))
-        if camera or travel or r.get("init_image"):
-            self.keyframes.set_expanded(True)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #ff7b72;" if error else "")
@@ -402,16 +374,8 @@ class GenerationPanel(QWidget):
 
     # -- queue --------------------------------------------------------------------------------
     def show_job(self, job: Job) -> None:
-        """Add or refresh a job's line in the queue list."""
-        for i in range(self.queue.count()):
-            item = self.queue.item(i)
-            if item.data(Qt.UserRole) == job.id:
-                break
-        else:
-            item = QListWidgetItem()
-            item.setData(Qt.UserRole, job.id)
-            self.queue.insertItem(0, item)
-        item.setText(f"[{job.state}] {job.title[:48]}")
+        """Add or refresh a job's row in the queue view."""
+        self.queue.show_job(job)
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)

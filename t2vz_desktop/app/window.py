@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
+from .compare_view import CompareDialog
 from .dialogs import ProjectSettingsDialog
 from .document import ProjectDocument
 from .errors import ErrorReporter, log_path, reports_errors
@@ -22,6 +23,7 @@ from .media_bin import MediaBin
 from .menus import MenusMixin
 from .monitor import PreviewMonitor
 from .panel import GenerationPanel
+from .preferences import apply_preferences
 from .project import Project, new_id
 from .project_files import ProjectFilesMixin
 from .render import FrameCache, fit_frame, frame_at
@@ -65,6 +67,7 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
 
         self.monitor = PreviewMonitor()
         self.panel = GenerationPanel()
+        self.panel.presets.set_folder(self.data_dir / "presets")  # the user's style presets
         self.bin = MediaBin()
         self.timeline = TimelineView(self.doc, self.bin.thumbnail_for)
         self.setCentralWidget(self._monitor_area())  # the monitor, or a batch's takes grid (window_takes.py)
@@ -93,7 +96,15 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
         self._build_status_bar()
         self._connect()
         self._restore_layout()
+        apply_preferences(self)  # after the layout: restoring it would show a hidden Generate dock
         self._refresh()
+
+    def compare_files(self, left: str, right: str) -> CompareDialog:
+        """Open the compare view of two videos (the bin's Compare and Compare with source)."""
+        self.compare_dialog = CompareDialog(Path(left), Path(right), self)  # kept: tests, screenshots
+        self.compare_dialog.setAttribute(Qt.WA_DeleteOnClose)
+        self.compare_dialog.show()
+        return self.compare_dialog
 
     # -- construction -------------------------------------------------------------------------
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -128,6 +139,7 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
         self.bin.reuse_requested.connect(self.reuse_settings)
         self.bin.remove_requested.connect(self.remove_media)
         self.bin.edit_requested.connect(lambda media_id: self.edit_with(media_id=media_id))
+        self.bin.compare_requested.connect(self.compare_files)
         self.panel.camera_changed.connect(self.update_camera_path)
         for box in (self.panel.frames, self.panel.width_box, self.panel.height_box):
             box.valueChanged.connect(self.update_camera_path)
@@ -138,7 +150,7 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
         self.monitor.play_toggled.connect(self.play_pause)
         self.monitor.step_frame.connect(self.step_playhead)
         q = self.queue
-        q.job_added.connect(self.panel.show_job)
+        self.panel.queue.attach(q)  # its rows follow the queue; right-click and Delete act on one job
         q.job_started.connect(self._job_started)
         q.job_step.connect(self._job_step)
         q.job_status.connect(self._job_status)
