@@ -162,6 +162,30 @@ def test_motion_moves_the_object_by_dx_per_frame(cache, dx):
     assert abs(drift) < 1.0, f"vertical drift {drift:+.2f} px/frame (median of {[round(s[1], 2) for s in speeds]})"
 
 
+def test_a_clips_first_camera_key_regenerates_the_motion_it_was_made_with(cache):
+    """B2 (issue 24): adding the first key on a clip's camera lane gave pan 0,0, and the
+    re-generated take stood still. The lane now starts as the clip's own motion; re-made from
+    those keys, the object moves as in the original take (centroid speed within 30%)."""
+    from t2vz_desktop.app.project import MediaItem, Project
+    from t2vz_desktop.engine.camera import CameraKey
+
+    frames, dx = 8, 2.0
+    prompt = "a small red circle on a blue background"
+    seed = seeds_with_room(cache, prompt, lambda r: extent(r)[1] + dx * (frames - 1) + 2 <= 63, 1)[0]
+    original = generate(cache, [prompt], frames=frames, motion=(dx, 0.0), seed=seed)[0]
+    recipe = GenerationRequest(prompts=[prompt], model=MODEL, frames=frames, motion=(dx, 0.0), seed=seed)
+    project = Project.new(64, 64, fps=8)
+    item = project.add_media(MediaItem("m", "gen.mp4", "gen.mp4", 64, 64, 8.0, frames, recipe=recipe.to_json(),
+                                       generated=True))
+    project.add_key(item.id, "camera", 4)
+    path = [CameraKey(k["frame"], tuple(k["pan"]), k["zoom"], k["rotate"], k["ease"])
+            for k in project.keys(item.id, "camera")]
+    again = generate(cache, [prompt], frames=frames, camera=path, seed=seed)[0]
+    speeds = [velocity(in_view(v))[0] for v in (original, again)]
+    assert abs(speeds[0] - dx) <= 0.3 * dx, f"the original moved {speeds[0]:+.2f} px/frame"
+    assert abs(speeds[1] - speeds[0]) <= 0.3 * dx, f"re-made from the lane: {speeds[1]:+.2f}, original {speeds[0]:+.2f}"
+
+
 def test_cross_frame_attention_keeps_colour_and_size_steady(cache):
     prompts = ["a large green star on a white background", "a large orange circle on a black background"]
     spread = {}
