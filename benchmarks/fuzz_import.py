@@ -112,6 +112,7 @@ def child(listing: Path, results: Path) -> None:
     tmp = tempfile.mkdtemp()
     window = MainWindow(QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat), Path(tmp) / "data")
     window.errors.install()  # as main() does: an escaping exception is a dialog, not a silent loss
+    window.ask_match_format = lambda offer: False  # the first import's format question is modal: keep the project's
     window.show()
     beats: list[float] = []
     heartbeat = QTimer()
@@ -128,7 +129,8 @@ def child(listing: Path, results: Path) -> None:
             QApplication.sendEvent(target, QDragEnterEvent(QPoint(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
             QApplication.sendEvent(target, QDropEvent(QPointF(5, 5), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
             end = time.perf_counter() + 0.1
-            while time.perf_counter() < end or window.bin.pending_thumbnails():
+            # A drop imports in the background (importer.py): wait for it, and for its thumbnails.
+            while time.perf_counter() < end or window.imports.busy or window.bin.pending_thumbnails():
                 app.processEvents()
                 time.sleep(0.005)
             beats.append(time.perf_counter())

@@ -53,15 +53,21 @@ class GatedWorker(GenerationWorker):
         return JobOutput(job.id, path, "{}", 64, 48, 8.0, 4, 0.0)
 
 
-@pytest.fixture
-def gated(qtbot, tmp_path):
+def shown_queue(qtbot, width: int = 360) -> tuple[GatedWorker, JobQueue, QueueView]:
+    """A JobQueue on a GatedWorker, and its view shown at `width` x 300 pixels."""
     worker = GatedWorker()
     queue = JobQueue(worker)
     view = QueueView()
     view.attach(queue)
     qtbot.addWidget(view)
-    view.resize(360, 300)
+    view.resize(width, 300)
     view.show()
+    return worker, queue, view
+
+
+@pytest.fixture
+def gated(qtbot, tmp_path):
+    worker, queue, view = shown_queue(qtbot)
     yield worker, queue, view
     for gate in list(worker.gates.values()):
         gate.set()

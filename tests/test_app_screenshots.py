@@ -237,26 +237,17 @@ def test_takes_grid_and_history_screenshots(window, qtbot):
 def test_queue_and_preferences_screenshots(qtbot, tmp_path):
     """The job queue with a job in each state (issue 24 item 6) and Edit > Preferences (item 7)."""
     from PySide6.QtCore import QSettings
-    from test_app_queue import GatedWorker
+    from PySide6.QtWidgets import QApplication
+    from test_app_queue import shown_queue
 
     from t2vz_desktop.app.preferences import PreferencesDialog
-    from t2vz_desktop.app.queue_view import QueueView
-    from t2vz_desktop.app.worker import Job, JobQueue, StepUpdate
-
-    from PySide6.QtWidgets import QApplication
-
     from t2vz_desktop.app.theme import apply_dark_theme
+    from t2vz_desktop.app.worker import Job, StepUpdate
 
     apply_dark_theme(QApplication.instance())  # as the app looks
     out = Path(OUT)
     out.mkdir(parents=True, exist_ok=True)
-    worker = GatedWorker()
-    queue = JobQueue(worker)
-    view = QueueView()
-    view.attach(queue)
-    qtbot.addWidget(view)
-    view.resize(340, 300)
-    view.show()
+    worker, queue, view = shown_queue(qtbot, width=340)
     titles = ["a lighthouse at dusk, waves rolling in", "a paper boat on a rainy street",
               "a red fox running through snow", "a hot air balloon over hills", "koi fish in a pond"]
     worker.fail_once.add(titles[1])
