@@ -189,6 +189,10 @@ def test_shift_and_ctrl_click_and_the_rubber_band_select_several_clips(window, q
     view.setFocus()
     qtbot.keyClick(view, Qt.Key_A, Qt.ControlModifier)
     assert view.selected_ids() == ids
+    # a plain click inside the selection, without a drag, picks that clip alone (a newcomer's
+    # Shift+Del then ripple-deleted all three)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=track_point(window, 1, 12))
+    assert view.selected_ids() == [ids[1]]
 
 
 def test_a_multi_selection_moves_and_deletes_as_one_undo_step(window, qtbot, tmp_path):
@@ -354,6 +358,7 @@ def test_jkl_shuttle_plays_forward_and_backward_faster_with_each_press(window, q
     assert window.play_timer.isActive() and window.playing_speed == 1  # 1x is ordinary playback, with sound
     qtbot.keyClick(window, Qt.Key_L)
     assert not window.play_timer.isActive() and window.shuttle_speed == 2
+    assert window.monitor.play_button.text() == "Pause (+2x)"  # it said Play while the shuttle ran
     start = view.playhead
     qtbot.waitUntil(lambda: view.playhead >= start + 4, timeout=3000)
     for expected in (4, 8, 8):  # doubles up to 8x
@@ -361,6 +366,7 @@ def test_jkl_shuttle_plays_forward_and_backward_faster_with_each_press(window, q
         assert window.shuttle_speed == expected
     qtbot.keyClick(window, Qt.Key_K)
     assert window.shuttle_speed == 0 and not window.play_timer.isActive() and not window.shuttle_timer.isActive()
+    assert window.monitor.play_button.text() == "Play"
 
     view.set_playhead(20)
     qtbot.keyClick(window, Qt.Key_J)

@@ -271,10 +271,12 @@ class PreviewMonitor(QWidget):
         if not self.previewing:
             self.view.set_frame(frame, text)
 
-    def set_time(self, frame: int, total: int, fps: float, playing: bool) -> None:
+    def set_time(self, frame: int, total: int, fps: float, speed: int) -> None:
+        """Show the playhead's time and what plays: `speed` is the signed J/K/L speed (1 for
+        ordinary playback, 0 stopped), shown beside Pause when it is not 1."""
         shown = str if self.show_frames else lambda f: timecode(f, fps)
         self.timecode.setText(f"{shown(frame)} / {shown(total)}")
-        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setText("Play" if not speed else "Pause" if speed == 1 else f"Pause ({speed:+d}x)")
 
     def set_sound(self, volume: float, muted: bool, note: str = "") -> None:
         """Show the sound settings (volume 0..1) without emitting their signals; `note` says why

@@ -195,6 +195,8 @@ class TimelineMouse:
             frames, tracks = d.start - clip.start, index.index(d.track_id) - index.index(track.id)
             if frames or tracks:
                 self.doc.edit("Move clips", lambda p: p.move_clips(d.group, frames, tracks))
+            else:  # a click without a drag picks that clip alone, as Premiere/Shotcut/Kdenlive do
+                self.select(clip.id)
         elif d.mode == "move" and (d.start != clip.start or d.track_id != track.id):
             self.doc.edit("Move clip", lambda p: p.move_clip(clip.id, d.track_id, d.start))
         elif d.mode in ("left", "right") and d.edge != (clip.start if d.mode == "left" else clip.end):

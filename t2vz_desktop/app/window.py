@@ -194,7 +194,7 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
             self.monitor.show_timeline_frame(None, hint)
         else:
             self.monitor.show_timeline_frame(fit_frame(picture, w, h))
-        self.monitor.set_time(frame, project.duration, project.fps, self.play_timer.isActive())
+        self.monitor.set_time(frame, project.duration, project.fps, self.playing_speed)
 
     # -- editing ----------------------------------------------------------------------------------
     def add_media_to_timeline(self, media_id: str) -> None:

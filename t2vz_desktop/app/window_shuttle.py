@@ -45,6 +45,7 @@ class ShuttleMixin:
             self._shuttle_origin = self.timeline.playhead
             self._shuttle_clock.start()
             self.shuttle_timer.start(SHUTTLE_TICK_MS)
+            self.show_playhead()  # the play button shows the speed at once
         self.statusBar().showMessage(f"{'Forward' if speed > 0 else 'Backward'} {abs(speed)}x", 2000)
 
     def shuttle_stop(self) -> None:
@@ -52,6 +53,7 @@ class ShuttleMixin:
         self.shuttle_timer.stop()
         self.shuttle_speed = 0
         self.stop_playback()
+        self.show_playhead()  # the play button says Play again
 
     def _shuttle_tick(self) -> None:
         project = self.doc.project
