@@ -32,6 +32,9 @@ def generation_shown(win) -> dict[str, bool]:
         "timeline Edit with": "Edit with..." in visible_texts(win.timeline_menu("clip")),
         "timeline Animate": "Animate this frame" in visible_texts(win.timeline_menu("clip")),
         "bin Edit with": "Edit with..." in visible_texts(win.bin.context_menu(win.bin.item(0))),
+        "monitor Path": not win.monitor.show_camera.isHidden(),  # a newcomer found these two left
+        "monitor Mask": not win.monitor.show_mask.isHidden(),
+        "keyframe lanes": win.timeline.show_lanes,
     }
 
 

@@ -76,6 +76,10 @@ def show_ai_features(window, on: bool) -> None:
     for action in window.menuBar().actions():
         if action.text().replace("&", "") == "Generate":
             action.setVisible(on)
+    for toggle in (window.monitor.show_camera, window.monitor.show_mask):  # they draw a generation's path and mask
+        toggle.setVisible(on)
+    window.timeline.show_lanes = on
+    window.timeline.update()
     # Jobs already queued run on and land on the timeline: turning the switch off loses no work.
 
 

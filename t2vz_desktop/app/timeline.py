@@ -37,6 +37,7 @@ class TimelineView(TimelineMouse, TimelinePainting, QWidget):
         super().__init__(parent)
         self.doc = doc
         self.thumbnails = thumbnails  # (media item, source frame=0) -> pixmap, decoded off the GUI thread
+        self.show_lanes = True  # keyframe lanes under a selected generated clip (off with AI features)
         self.playhead = 0
         self.ppf = 12.0
         self.scroll = 0  # px: the tracks' horizontal offset
@@ -67,8 +68,9 @@ class TimelineView(TimelineMouse, TimelinePainting, QWidget):
         return max(0, round((x - HEADER_W + self.scroll) / self.ppf))
 
     def lane_clip(self) -> tuple[str, Clip] | None:
-        """(track id, clip) of the selected clip when it has a recipe: keyframe lanes show under it."""
-        if not self.selected:
+        """(track id, clip) of the selected clip when it has a recipe: keyframe lanes show under it
+        (not while AI features are off: the lanes only steer a re-generation)."""
+        if not self.selected or not self.show_lanes:
             return None
         for t in self.project.tracks:
             for c in t.clips:
