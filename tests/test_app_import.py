@@ -72,6 +72,10 @@ def test_unreadable_zoo_files_are_refused_with_one_message_and_change_nothing(wi
         assert len(window.messages) == messages + 1 and name in window.messages[-1]
         assert state(window) == before
     assert window.doc.project.media == {}
+    names = ("audio_only.mp4", "song_with_cover.mp4", "damaged_stsd.mp4")
+    assert window.import_files([media_zoo / n for n in names]) == []
+    # the status bar keeps the first line once the box is closed: it said only "Could not import:"
+    assert window.statusBar().currentMessage() == "Could not import 3 files:"
 
 
 def test_a_file_of_another_kind_is_refused_saying_what_is_accepted(window, tmp_path, monkeypatch):

@@ -132,6 +132,7 @@ class TakesGrid(QWidget):
         self.title = QLabel()
         self.title.setStyleSheet("color: #a8aab0;")
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.title.setWordWrap(True)  # at the monitor's width it was cut mid-word
         self.play_button = QToolButton()
         self.play_button.setText("Pause")
         self.play_button.setToolTip("Play or pause every take together")
@@ -163,8 +164,10 @@ class TakesGrid(QWidget):
         self.timer.start(max(10, round(1000 / max(fps, 1.0))))
         self.play_button.setText("Pause")
         prompt = take_info(takes[0]).prompt if takes else ""
-        self.title.setText(f"{len(takes)} takes of '{prompt}': click to choose, Ctrl+click for more, "
+        short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
+        self.title.setText(f"{len(takes)} takes of '{short}': click to choose, Ctrl+click for more, "
                            "double-click to put one on the timeline")
+        self.title.setToolTip(prompt)
         self._update()
 
     def chosen_ids(self) -> list[str]:

@@ -164,4 +164,7 @@ class ImportMixin:
                 if offer is not None:
                     self.notify(offer.done())
         if job.problems:
-            self.notify("Could not import:\n" + "\n".join(job.problems), error=True)
+            # The status bar shows the first line only: it says how many, once the box is closed.
+            count = len(job.problems)
+            self.notify(f"Could not import {count} file{'s' if count > 1 else ''}:\n" + "\n".join(job.problems),
+                        error=True)
