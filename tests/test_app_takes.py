@@ -155,8 +155,10 @@ def test_history_search_filter_reuse_put_and_delete(window, qtbot):
     assert h.visible_ids() == [c.item.id, b.item.id]
     h.model.setCurrentText("demo")
     assert h.visible_ids() == [b.item.id]
+    h.search.setText("green")  # nothing matches: the dock says so instead of an empty list
+    assert h.visible_ids() == [] and h.empty.text() == "No takes match the search." and not h.empty.isHidden()
     h.search.clear()
-    assert h.visible_ids() == [b.item.id, a.item.id]
+    assert h.visible_ids() == [b.item.id, a.item.id] and h.empty.isHidden()
     window.bin.wait_for_thumbnails(10_000)
     qtbot.waitUntil(lambda: window.bin.pending_thumbnails() == 0, timeout=10_000)
 

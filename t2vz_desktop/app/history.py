@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton,
+    QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMenu, QPushButton,
     QVBoxLayout, QWidget,
 )
 
@@ -85,6 +85,9 @@ class HistoryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(filters)
+        self.empty = QLabel()  # why the list is empty: nothing generated yet, or nothing matches
+        self.empty.setStyleSheet("color: #a8aab0;")
+        layout.addWidget(self.empty)
         layout.addWidget(self.list, 1)
         layout.addLayout(row)
         self._enable()
@@ -140,6 +143,10 @@ class HistoryPanel(QWidget):
             self.list.addItem(item)
             if take.item.id == selected:
                 item.setSelected(True)
+        shown = self.list.count()
+        self.empty.setText("" if shown else "No takes match the search." if self.takes else
+                           "No takes yet: every video you generate is listed here.")
+        self.empty.setVisible(not shown)
         self._enable()
 
     def _icon(self, pixmap: QPixmap) -> QIcon:

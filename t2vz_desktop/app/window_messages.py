@@ -54,7 +54,7 @@ class MessagesMixin:
     def ask_remove_used_media(self, name: str, clips: int) -> bool:
         """Whether to remove media that clips on the timeline use (tests replace this)."""
         answer = QMessageBox.question(
-            self, APP_NAME, f"{name} is used by {clips} clip(s) on the timeline. Remove it and those clips?\n"
+            self, APP_NAME, f"{name} is used by {clips} clip{'s' if clips > 1 else ''} on the timeline. Remove it and those clips?\n"
             "(Edit > Undo brings them back.)", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
 

@@ -143,7 +143,7 @@ class TakesMixin:
         used = {m.id for m in project.media.values() if m.path == take.item.path}
         if used:
             clips = sum(c.media_id in used for t in project.tracks for c in t.clips)
-            where = f"on the timeline ({clips} clip(s))" if clips else "in the Media bin"
+            where = f"on the timeline ({clips} clip{'s' if clips > 1 else ''})" if clips else "in the Media bin"
             self.notify(f"{take.item.name} is {where}: remove it from the project first. Its file was not deleted.",
                         error=True)
             return False
