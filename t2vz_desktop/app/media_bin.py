@@ -53,9 +53,16 @@ class _ThumbnailJob(QRunnable):
         except MediaError:
             image = None  # import already said what is wrong with the file: a black thumbnail
         except Exception as e:  # noqa: BLE001 - a bug: reported on the GUI thread
-            self.signals.failed.emit(self.key, e)
+            self._emit(self.signals.failed, self.key, e)
             image = None
-        self.signals.done.emit(self.key, image)
+        self._emit(self.signals.done, self.key, image)
+
+    @staticmethod
+    def _emit(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # "Signal source has been deleted": the window closed meanwhile, nobody to tell
+            pass
 
 
 class MediaBin(QListWidget):
