@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from ..engine.request import GenerationRequest, RequestError
 from ..media import MediaError, frames_at, probe_video, read_recipe
 from .images import fitted_image
+from .pool import emit_if_alive
 
 TICK_RATE_MAX = 30.0  # ticks a second at most: the transport's step
 BLOCK = 16  # ticks decoded together: one open and seek per file per block
@@ -90,7 +91,7 @@ def _open(left: Path, right: Path, signals: _DecodeSignals) -> None:
         except (MediaError, OSError) as e:
             infos.append(None)
             problems.append(str(e).splitlines()[0])
-    signals.opened.emit(infos[0], infos[1], "; ".join(problems), recipe_differences(left, right))
+    emit_if_alive(signals.opened, infos[0], infos[1], "; ".join(problems), recipe_differences(left, right))
 
 
 def _pictures(path: Path | None, times: list[float]) -> list[QImage | None]:
@@ -114,7 +115,7 @@ def _decode_block(paths: tuple[Path | None, Path | None], rate: float, ticks: in
                   signals: _DecodeSignals) -> None:
     times = [k / rate for k in range(index * BLOCK, min((index + 1) * BLOCK, ticks))]
     left, right = (_pictures(p, times) for p in paths)
-    signals.block.emit(index, list(zip(left, right)))
+    emit_if_alive(signals.block, index, list(zip(left, right)))  # the dialog may have closed meanwhile
 
 
 # -- the pictures ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, Q
 
 from ..media import MediaError, iter_frames
 from .images import fitted_image, letterboxed
+from .pool import emit_if_alive
 from .preferences import hide_ai_items
 from .project import MediaItem, Project
 
@@ -53,16 +54,9 @@ class _ThumbnailJob(QRunnable):
         except MediaError:
             image = None  # import already said what is wrong with the file: a black thumbnail
         except Exception as e:  # noqa: BLE001 - a bug: reported on the GUI thread
-            self._emit(self.signals.failed, self.key, e)
+            emit_if_alive(self.signals.failed, self.key, e)
             image = None
-        self._emit(self.signals.done, self.key, image)
-
-    @staticmethod
-    def _emit(signal, *args) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:  # "Signal source has been deleted": the window closed meanwhile, nobody to tell
-            pass
+        emit_if_alive(self.signals.done, self.key, image)
 
 
 class MediaBin(QListWidget):

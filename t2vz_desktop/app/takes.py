@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTo
 
 from . import theme
 from .images import fitted_image
+from .pool import emit_if_alive
 from .project_types import Take
 from .takes_data import take_info
 
@@ -38,7 +39,7 @@ class _LoadTake(QRunnable):
             images = [fitted_image(f, TILE_SIDE, TILE_SIDE) for f in iter_frames(self.path)]
         except MediaError:
             images = []  # the file went away between the job and now: the tile says so
-        self.signals.done.emit(self.take_id, images)
+        emit_if_alive(self.signals.done, self.take_id, images)  # the grid may have closed meanwhile
 
 
 class TileView(QWidget):
