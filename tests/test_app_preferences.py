@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QToolBar
 
 from t2vz_desktop.app.preferences import AI_KEY, open_preferences
+from t2vz_desktop.app.window import EDITOR_HINT
 from test_app_fixtures import make_clip, window  # noqa: F401 - the fixture
 
 
@@ -77,6 +78,8 @@ def test_ai_features_off_leaves_an_editor_and_stays_off_after_a_restart(window, 
     dialog.reject()
 
     again = reopen(qtbot, window, tmp_path)
+    # a new window's empty monitor points at File > Import, not at the hidden Generate panel
+    assert not again.doc.project.media and again.monitor.view.placeholder == EDITOR_HINT
     again.import_files([make_clip(tmp_path / "c.mp4", 8, 8)], again.doc.project.tracks[-1].id, 0)
     assert not any(generation_shown(again).values()), "the switch did not survive the restart"
 

@@ -80,6 +80,7 @@ def show_ai_features(window, on: bool) -> None:
         toggle.setVisible(on)
     window.timeline.show_lanes = on
     window.timeline.update()
+    window.show_playhead()  # the empty monitor's hint names the Generate panel only when it shows
     # Jobs already queued run on and land on the timeline: turning the switch off loses no work.
 
 

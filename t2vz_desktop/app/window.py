@@ -43,6 +43,7 @@ from .worker import JobQueue
 
 # What the monitor says before there is anything to show (it was plain black).
 EMPTY_HINT = "Describe a video in the Generate panel and press Generate,\nor drop video files on the Media bin or the timeline."
+EDITOR_HINT = "Drop video files on the Media bin or the timeline, or use File > Import media."  # AI features off
 BIN_HINT = "Double-click a clip in the Media bin, or drag it to the timeline, to see it here."
 
 
@@ -190,7 +191,8 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
         if picture is None:
             offline = clip is not None and project.media[clip.media_id].offline
             self.monitor.view.aspect = project.width / project.height
-            hint = "Media offline" if offline else "" if project.duration else BIN_HINT if project.media else EMPTY_HINT
+            empty = EMPTY_HINT if getattr(self, "ai_features", True) else EDITOR_HINT
+            hint = "Media offline" if offline else "" if project.duration else BIN_HINT if project.media else empty
             self.monitor.show_timeline_frame(None, hint)
         else:
             self.monitor.show_timeline_frame(fit_frame(picture, w, h))
