@@ -4,14 +4,14 @@ Every file is read through `reader` (pictures and sound on one presentation-time
 """
 
 from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
-from .audio import AudioClip, has_audio
+from .audio import AudioClip
 from .export import (
     ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe, refuse_overwriting_inputs,
     write_export,
 )
 from .reader import (
-    ACCEPTED, VIDEO_SUFFIXES, MediaError, VideoInfo, audio_blocks, check_audio, frames_at, iter_frames, probe_video,
-    read_metadata,
+    ACCEPTED, VIDEO_SUFFIXES, MediaError, VideoInfo, audio_blocks, check_audio, frames_at, has_audio, iter_frames,
+    probe_video, read_metadata,
 )
 
 __all__ = [

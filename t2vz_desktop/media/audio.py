@@ -27,13 +27,6 @@ class AudioClip:
     end_s: float | None = None
 
 
-def has_audio(path: str | Path) -> bool:
-    try:
-        return probe_video(path).has_audio
-    except MediaError:
-        return False
-
-
 def export_rate(fmt: str, source_rate: int) -> int:
     """The sample rate an export stores: Opus encodes at 48 kHz; AAC takes a few standard rates
     only (22222 Hz PCM made the export fail after the whole denoising), so 44.1 kHz up to there,

@@ -15,8 +15,10 @@ as the command line converts it (`to_rgb`), transparency laid on white.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -125,34 +127,66 @@ class Clock:
     def frames(self) -> int:
         return max(1, math.ceil(self.duration_s * self.fps - 1e-6)) if self.fps else 0
 
+    @property
+    def period_s(self) -> float:
+        """One frame at the nominal rate; 0.0 without a rate."""
+        return 1.0 / self.fps if self.fps else 0.0
+
     @classmethod
     def of(cls, container: av.container.InputContainer, stream: av.VideoStream) -> "Clock":
         tb = float(stream.time_base) if stream.time_base else 1e-6
         origin = stream.start_time * tb if stream.start_time is not None else 0.0
         average = float(stream.average_rate or 0)
         guessed = float(stream.guessed_rate or 0)
-        if container.format.name.split(",")[0] in INDEXED_FORMATS and stream.duration:
-            duration = stream.duration * tb
-        else:
+        tail = None
+        if container.format.name.split(",")[0] not in INDEXED_FORMATS or not stream.duration:
             # Matroska/WebM/TS store the container's length (the sound's, which may run on, and
             # counted from 0 where the clock starts at 5000 s), MPEG-PS an estimate: the last
             # packets of the stream say where its pictures end.
-            length = (container.duration or 0) / av.time_base
-            # Matroska counts its length from 0 even where the clock starts at 5000 s; others from the start.
-            packets = _last_packets(container.name, stream.index, origin + length) or \
-                _last_packets(container.name, stream.index, length)
-            last = max((p for p in packets if p.pts is not None), key=lambda p: p.pts, default=None)
-            if container.format.name in CENTISECOND_FORMATS and packets:
-                average, guessed = _centisecond_rate([p.duration * tb for p in packets if p.duration])
-            if last is None:
-                duration = (stream.duration or 0) * tb
-            else:  # the last picture lasts its stored duration (MPEG-TS stores none: one frame)
-                period = 1.0 / _nominal_rate(average, guessed) if _nominal_rate(average, guessed) else 0.0
-                duration = last.pts * tb - origin + (last.duration * tb if last.duration else period)
+            tail = _tail(container.name, stream.index, origin, (container.duration or 0) / av.time_base)
+            if container.format.name in CENTISECOND_FORMATS and tail.delays:
+                average, guessed = _centisecond_rate([d * tb for d in tail.delays])
         fps = _nominal_rate(average, guessed)
+        if tail is None or tail.last_pts is None:
+            duration = (stream.duration or 0) * tb
+        else:  # the last picture lasts its stored duration (MPEG-TS stores none: one frame)
+            duration = tail.last_pts * tb - origin + (tail.last_duration * tb if tail.last_duration else
+                                                      (1.0 / fps if fps else 0.0))
         if duration <= 0 and fps and stream.frames:
             duration = stream.frames / fps
         return cls(origin, fps, duration, tb, bool(average and fps and abs(average - fps) > 0.01 * fps))
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """What the last packets of a stream say, in its time-base units."""
+
+    last_pts: int | None  # the latest presentation time among them
+    last_duration: int  # that packet's duration, 0 where none is stored
+    delays: tuple[int, ...]  # every packet's duration (a GIF's delays: all its packets are read)
+
+
+def _tail(name: str, index: int, origin_s: float, length_s: float) -> _Tail:
+    """The stream's _Tail, once per file version: every read of a long Matroska or TS file (each
+    block the monitor decodes, each export) asks the clock, and the scan opens the file again."""
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return _scan_tail(name, index, origin_s, length_s)
+    return _cached_tail(name, stat.st_mtime_ns, stat.st_size, index, origin_s, length_s)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_tail(name: str, _mtime_ns: int, _size: int, index: int, origin_s: float, length_s: float) -> _Tail:
+    return _scan_tail(name, index, origin_s, length_s)
+
+
+def _scan_tail(name: str, index: int, origin_s: float, length_s: float) -> _Tail:
+    # Matroska counts its length from 0 even where the clock starts at 5000 s; others from the start.
+    packets = _last_packets(name, index, origin_s + length_s) or _last_packets(name, index, length_s)
+    last = max((p for p in packets if p.pts is not None), key=lambda p: p.pts, default=None)
+    return _Tail(None if last is None else last.pts, (last.duration or 0) if last is not None else 0,
+                 tuple(p.duration for p in packets if p.duration))
 
 
 def _last_packets(name: str, index: int, end_s: float) -> list[av.Packet]:
@@ -241,7 +275,7 @@ def _pictures_at(container, stream, clock: Clock, path: Path, times: Iterable[fl
     shown = shown_rgb = None
     orientation = None
     end = 0.0
-    t = -1.0 / (clock.fps or 1.0)
+    t = -(clock.period_s or 1.0)
     for frame in frames:
         t = _seconds(frame, clock, t)
         while target is not None and t > target + slack:
@@ -306,14 +340,14 @@ def _seconds(frame: av.VideoFrame, clock: Clock, previous: float) -> float:
     """The frame's time on the clock; one frame after `previous` for a frame without a pts."""
     if frame.pts is not None:
         return frame.pts * clock.tick_s - clock.origin_s
-    return previous + (1.0 / clock.fps if clock.fps else 0.0)
+    return previous + clock.period_s
 
 
 def _frame_seconds(frame: av.VideoFrame, clock: Clock) -> float:
     """How long a picture stays up: its stored duration (one_frame_10s holds one for 10 s)."""
     if frame.duration:
         return frame.duration * clock.tick_s
-    return 1.0 / clock.fps if clock.fps else 0.0
+    return clock.period_s
 
 
 @dataclass(frozen=True)
@@ -425,6 +459,16 @@ def _cut(data: np.ndarray, position: int, cursor: int, last: int | None) -> tupl
     body = data[:, max(0, cursor - position) : hi - position]
     block = np.concatenate([np.zeros((data.shape[0], lead), np.float32), body], axis=1) if lead else body
     return np.ascontiguousarray(block, np.float32), hi
+
+
+def has_audio(path: str | Path) -> bool:
+    """Whether `path` holds an audio stream FFmpeg can decode; headers only, False for a file that
+    cannot be opened."""
+    try:
+        with _open(Path(path), need_video=False) as container:
+            return _audio_stream(container) is not None
+    except MediaError:
+        return False
 
 
 def check_audio(path: str | Path) -> None:
