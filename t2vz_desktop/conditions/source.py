@@ -10,14 +10,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..engine.request import MAX_FPS
+from ..engine.request import MAX_SOURCE_SECONDS as MAX_SECONDS
 from ..media import MediaError, VideoInfo, frames_at, iter_frames, probe_video
 
 FITS = ("crop", "pad")
 UNKNOWN_FPS = 8.0  # a PNG folder stores no frame rate: assume the export default
 READ_ALL_LIMIT = 2 << 30  # bytes; read_all_uint8 refuses clips larger than this
-MAX_FPS = 240.0  # an output rate; edit's --source-fps has the same bound
 MAX_SIDE = 8192  # pixels, either side of an output frame
-MAX_SECONDS = 1e7  # a range bound (115 days): beyond it sample counts overflow
 
 
 @dataclass

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from .camera import CameraKey, default_motion
 
+MAX_FPS = 240.0  # frames a second: any video made, and any source read at a chosen rate
+MAX_SOURCE_SECONDS = 1e7  # a source range's bound (115 days): beyond it sample counts overflow
+
 RECIPE_VERSION = 1
 # The post-process smoother's strength unless asked otherwise: on since engine 0.2.0, where it cut
 # the warping error at 48 frames by 39% with the objects' motion and accuracy unchanged (issue #7,
@@ -228,10 +231,12 @@ class EditSpec:
              f"the frame range must have start >= 0 and end > start (got {self.start}..{self.end})")
         need(self.step >= 1, f"--step must be 1 or more (got {self.step})")
         for flag, value in (("--start-time", self.start_s), ("--end-time", self.end_s)):
-            need(value is None or 0 <= value <= 1e7, f"{flag} takes seconds from 0 to 10,000,000 (got {value})")
+            need(value is None or 0 <= value <= MAX_SOURCE_SECONDS,
+                 f"{flag} takes seconds from 0 to {MAX_SOURCE_SECONDS:,.0f} (got {value})")
         need(self.start_s is None or self.end_s is None or self.end_s > self.start_s,
              f"--end-time must be after --start-time (got {self.start_s}..{self.end_s})")
-        need(self.fps is None or 0 < self.fps <= 240, f"--source-fps must be above 0 and at most 240 (got {self.fps})")
+        need(self.fps is None or 0 < self.fps <= MAX_FPS,
+             f"--source-fps must be above 0 and at most {MAX_FPS:g} (got {self.fps})")
         need(self.fit in ("crop", "pad"), f"--fit must be crop or pad (got {self.fit})")
         need(0 <= self.canny_low < self.canny_high <= 255,
              f"Canny thresholds need 0 <= low < high <= 255 (got {self.canny_low}, {self.canny_high})")
@@ -325,7 +330,7 @@ class GenerationRequest:
             v = getattr(self, name)
             need(v is None or 0 < v < 1000, f"--{name.replace('_', '-')} must be a timestep from 1 to 999 (got {v})")
         need(0 <= self.chunk_size <= 100_000, f"--chunk-size must be 0 (all frames) or more (got {self.chunk_size})")
-        need(0 < self.fps <= 240, f"--fps must be above 0 and at most 240 (got {self.fps})")
+        need(0 < self.fps <= MAX_FPS, f"--fps must be above 0 and at most {MAX_FPS:g} (got {self.fps})")
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")

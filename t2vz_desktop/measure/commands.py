@@ -15,7 +15,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..engine.request import RequestError
+from ..engine.request import MAX_FPS, RequestError
 
 def add_measure_commands(sub) -> None:
     """Add the `eval` and `compare` sub-commands to the CLI's sub-parsers."""
@@ -161,8 +161,8 @@ def _compare(args: argparse.Namespace) -> int:
         raise RequestError(f"--labels gave {len(args.labels)} caption(s) for {len(args.videos)} video(s)")
     if args.height is not None and not 16 <= args.height <= 4096:
         raise RequestError(f"--height must be between 16 and 4096 (got {args.height})")
-    if args.fps is not None and not 0 < args.fps <= 240:
-        raise RequestError(f"--fps must be above 0 and at most 240 (got {args.fps})")
+    if args.fps is not None and not 0 < args.fps <= MAX_FPS:
+        raise RequestError(f"--fps must be above 0 and at most {MAX_FPS:g} (got {args.fps})")
     for v in args.videos:
         try:
             probe_video(v)
