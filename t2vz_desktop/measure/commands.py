@@ -1,6 +1,6 @@
 """`t2vz eval` and `t2vz compare`: the command-line side of the measures.
 
-    t2vz eval VIDEO [--prompt TEXT] [--clip MODEL] [--json OUT.json] [--plot OUT.png]
+    t2vz eval VIDEO [--prompt TEXT] [--clip MODEL] [--source SRC] [--json OUT.json] [--plot OUT.png]
     t2vz compare A.mp4 B.mp4 ... --out grid.mp4 [--labels A B ...] [--height PX] [--fps N]
 
 Bad input (no such video, an unusable --clip, an unwritable output) raises `RequestError`, which
@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..engine.request import MAX_FPS, RequestError
@@ -23,6 +24,8 @@ def add_measure_commands(sub) -> None:
     e.add_argument("video", help="a video file or a folder of PNG frames")
     e.add_argument("--prompt", help="text for the CLIP text score (default: the prompt in the video's t2vz recipe)")
     e.add_argument("--clip", help="CLIP model: a folder or a hub id in the local cache (e.g. openai/clip-vit-base-patch32)")
+    e.add_argument("--source", help="for an edit: the video it was made from, to measure motion alignment "
+                   "(default: the source named in the edit's recipe)")
     e.add_argument("--device", default="cpu", help="device for CLIP: cpu (default), auto, cuda, cuda:N, mps")
     e.add_argument("--json", dest="json_out", help="where to write the JSON (default: VIDEO.metrics.json beside it)")
     e.add_argument("--plot", help="where to write the per-frame curves PNG (default: VIDEO.metrics.png beside it)")
@@ -75,6 +78,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise RequestError(str(e)) from e
     if info.frames < 2:
         raise RequestError(f"{video} has {info.frames} frame(s); the measures compare consecutive frames (need 2 or more)")
+    source = _alignment_source(video, info, args.source)
     if args.device not in ("cpu", "auto"):  # checked even without --clip: a wrong flag is said, not ignored
         from ..engine.models import ModelError, pick_device
 
@@ -109,13 +113,76 @@ def _eval(args: argparse.Namespace) -> int:
         print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
 
     scores = score_video(video, clip, prompt if clip is not None else None)
+    alignment = _measure_alignment(video, source) if source is not None else None
+    if alignment is not None:
+        scores.curves["motion_alignment_epe"] = alignment.curve
     curves = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in scores.curves.items()}  # JSON has no NaN
     report = {"video": str(video), **scores.summary(), "curves": curves}
+    if alignment is not None:
+        report["motion_alignment"] = {"source": str(source.path), "epe": alignment.motion_alignment_epe,
+                                      "source_motion": alignment.source_motion, "pairs": alignment.pairs,
+                                      "flow": alignment.flow}
     _write_outputs(json.dumps(report, indent=2, allow_nan=False) + "\n", json_out, plot_out,
                    lambda temp: save_panels(curve_panels(scores), temp))
     print(format_scores(scores))
+    if alignment is not None:
+        print(format_alignment(alignment))
     print(f"wrote {json_out}" + (f" and {plot_out}" if plot_out else ""), file=sys.stderr)
     return 0
+
+
+def _recipe_request(video: Path):
+    from ..engine.request import GenerationRequest
+    from ..media import read_recipe
+
+    try:
+        text = read_recipe(video)
+        return GenerationRequest.from_json(text) if text else None
+    except Exception:  # a video without (or with a foreign) recipe simply has none
+        return None
+
+
+def _alignment_source(video: Path, info, given: str | None):
+    """The source frames an edit was made from, fitted to the edit's size (a SourceClip), or None
+    when there is nothing to align with. An explicit --source that cannot be read is bad input; a
+    recipe's source that has since moved is said in a note and skipped."""
+    from ..conditions.source import SourceSpec, open_source
+    from ..media import MediaError
+
+    request = _recipe_request(video)
+    edit = request.edit if request is not None else None
+    if given is None and edit is None:
+        return None
+    path = given or edit.source
+    if edit is not None:
+        # The edit's own source range: frame k of the edit was made from frame k of this clip.
+        spec = SourceSpec.of_edit(edit, info.width, info.height)
+        spec.path = path
+    else:
+        spec = SourceSpec(path, target_fps=info.fps or None, width=info.width, height=info.height)
+    try:
+        clip = open_source(spec)
+    except (MediaError, ValueError, OSError) as e:
+        if given is None:
+            print(f"note: the edit's source {path} cannot be read ({e}), so no motion alignment; "
+                  "give it with --source", file=sys.stderr)
+            return None
+        raise RequestError(f"--source: {e}") from e
+    # The engine rounds its sizes to multiples of 8; a foreign edit may not be: fit to it exactly.
+    return replace(clip, size=(info.width, info.height))
+
+
+def _measure_alignment(video: Path, source):
+    from ..media import iter_frames
+    from .alignment import motion_alignment
+
+    result = motion_alignment(iter_frames(video), source.iter_frames())
+    return result if result.pairs else None
+
+
+def format_alignment(a) -> str:
+    return (f"motion alignment EPE    {a.motion_alignment_epe:.3f} px/frame   (edit's flow vs the source's, {a.flow};"
+            f" source moves {a.source_motion:.3f} px/frame; V2VBench reports -EPE with GMFlow: not comparable)")
 
 
 def _write_outputs(text: str, json_out: Path, plot_out: Path | None, save_plot) -> None:

@@ -121,6 +121,10 @@ def curve_panels(scores) -> list[Panel]:
     ]
     if "clip_frame_consistency" in c:
         panels.append(Panel("CLIP frame consistency (cosine)", "frame k+1", {"consecutive": (pairs, c["clip_frame_consistency"])}))
+    if "motion_alignment_epe" in c:
+        ma = c["motion_alignment_epe"]
+        panels.append(Panel("motion alignment: edit flow vs source flow, EPE (px)", "frame k+1",
+                            {"EPE": (list(range(1, len(ma) + 1)), ma)}))
     if "clip_text_score" in c:
         frames = list(range(len(c["clip_text_score"])))
         panels.append(Panel("CLIP text score (x100)", "frame", {"text": (frames, c["clip_text_score"])}))
