@@ -102,6 +102,9 @@ def _add_output_options(g: argparse.ArgumentParser) -> None:
     o.add_argument("--out", "-o", required=True, help="output file: .mp4, .webm, .gif, or a folder for PNG frames")
     o.add_argument("--format", choices=["mp4", "webm", "gif", "png"], help="output format (default: from --out)")
     o.add_argument("--upscale", type=float, default=1.0, help="resize frames on export by this factor (default 1)")
+    o.add_argument("--interpolate", dest="interpolate_fps", type=float, metavar="FPS",
+                   help="raise the frame rate on export by optical-flow interpolation, e.g. 24, 30 or 60 (the "
+                        "original frames stay in place; recorded in the recipe)")
     o.add_argument("--recipe", help="a recipe .json (or a video with its recipe) to start from; flags override it")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bar or status lines")
 
@@ -426,7 +429,7 @@ def _generate(args: argparse.Namespace) -> int:
         result = run_generation(request, on_event, previews=False, checked=True)  # a progress bar shows no images
     except ModelError as e:
         raise RequestError(str(e)) from e
-    options = ExportOptions(fps=result.recipe.fps, format=fmt, upscale=args.upscale)
+    options = ExportOptions(fps=result.output_fps, format=fmt, upscale=args.upscale)
     reports = export_result(result, args.out, options, on_event)
     if bar is not None:
         bar.close()
@@ -436,7 +439,9 @@ def _generate(args: argparse.Namespace) -> int:
                 print(f"note: {note}", file=sys.stderr)
         print(r.path)
     if not args.quiet:
-        print(f"{len(reports)} video(s), {result.recipe.frames} frames each, {result.seconds:.1f} s", file=sys.stderr)
+        made = (f"{result.output_frames} frames each at {result.output_fps:g} fps ({result.recipe.frames} made, the rest"
+                " interpolated)" if result.recipe.interpolate_fps else f"{result.recipe.frames} frames each")
+        print(f"{len(reports)} video(s), {made}, {result.seconds:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -24,6 +24,7 @@ from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
 from .guided import open_clip, prepare_guided
+from .interpolate import interpolate_frames, output_count
 from .models import LoadedModel, load_model, make_scheduler
 from .motion import camera_matrices
 from .preflight import output_paths, preflight
@@ -127,6 +128,25 @@ class GenerationResult:
         decoded = iter_decoded(self.model.pipe.vae, self.latents[video * m : (video + 1) * m], batch,
                                self.model.pipe._execution_device)
         yield from smooth_frames(decoded, self.recipe.smooth)
+
+    @property
+    def output_fps(self) -> float:
+        """The exported frame rate: the recipe's, or its interpolation rate."""
+        return self.recipe.interpolate_fps or self.recipe.fps
+
+    @property
+    def output_frames(self) -> int:
+        """Frames each exported video has (more than the recipe's when interpolated)."""
+        if not self.recipe.interpolate_fps:
+            return self.recipe.frames
+        return output_count(self.recipe.frames, self.recipe.fps, self.recipe.interpolate_fps)
+
+    def output(self, video: int = 0) -> Iterator[np.ndarray]:
+        """The frames as exported: :meth:`frames`, interpolated to `output_fps` when asked."""
+        if not self.recipe.interpolate_fps:
+            return self.frames(video)
+        pairs = interpolate_frames(self.frames(video), self.recipe.fps, self.recipe.interpolate_fps, self.recipe.frames)
+        return (frame for frame, _ in pairs)
 
 
 _DEFAULT_CACHE = ModelCache()
@@ -321,11 +341,11 @@ def export_result(
     for p in paths:
         check_target(p, fmt)
     reports: list[ExportReport] = []
-    total = result.videos * result.recipe.frames
+    total = result.videos * result.output_frames
     with AtomicGroup() as group:
         for video, path in enumerate(paths):
-            frames = _counted(result.frames(video), video * result.recipe.frames, total, emit, cancel)
-            opts = replace(options, format=fmt, metadata=result.video_recipe(video).to_json(),
+            frames = _counted(result.output(video), video * result.output_frames, total, emit, cancel)
+            opts = replace(options, format=fmt, fps=result.output_fps, metadata=result.video_recipe(video).to_json(),
                            audio=options.audio or result.audio)
             reports.append(write_export(frames, path, opts, group))
     return reports

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs
 from .control import check_controlnet_fits
+from .interpolate import output_times
 from .models import ModelError, locate_model, pick_device, pick_dtype, single_file_config
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
 
@@ -74,8 +75,12 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
             raise ModelError(f"LoRA '{lora.path}' is not a .safetensors file")
     if request.loras and importlib.util.find_spec("peft") is None:
         raise ModelError("LoRA files need the 'peft' package: pip install peft")
-    if request.edit is not None:
-        _check_edit(request)
+    fps = _check_edit(request) if request.edit is not None else request.fps
+    if request.interpolate_fps is not None:
+        try:
+            output_times(1, fps, request.interpolate_fps)
+        except ValueError as e:
+            raise RequestError(f"--interpolate: {e}") from e
     if out is not None:
         try:
             for path in paths:
@@ -152,9 +157,9 @@ def _check_image(path: str) -> None:
         raise RequestError(f"cannot read the image {path}")
 
 
-def _check_edit(request: GenerationRequest) -> None:
+def _check_edit(request: GenerationRequest) -> float:
     """Probe the source (and decode its chosen range) and each condition video (headers only), and
-    check each ControlNet against the model."""
+    check each ControlNet against the model. Returns the output's frame rate."""
     from ..conditions.source import MAX_FPS, SourceSpec, open_source
 
     e = request.edit
@@ -190,3 +195,4 @@ def _check_edit(request: GenerationRequest) -> None:
             if not is_condition_video("pose", clip):  # a skeleton video needs no detector
                 raise RequestError(f"pose extraction needs MediaPipe; install it with: {MEDIAPIPE_INSTALL} "
                                    "(or give a skeleton video with --condition)")
+    return clip.fps

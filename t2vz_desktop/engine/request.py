@@ -274,6 +274,10 @@ class GenerationRequest:
     # "attention" (the attention map alone, thresholded: all there was before the option).
     subject_mask: str = "refined"
     fps: float = 8.0
+    # Flow interpolation of the decoded frames to this rate on export (engine/interpolate.py):
+    # N frames at `fps` become the pictures at every 1 / interpolate_fps s up to the last frame,
+    # the originals in place. None: off (recipes from before the option).
+    interpolate_fps: float | None = None
     scheduler: str | None = None  # None: ddim (euler-a for instruction editing)
     device: str = "auto"
     dtype: str = "auto"
@@ -331,6 +335,8 @@ class GenerationRequest:
             need(v is None or 0 < v < 1000, f"--{name.replace('_', '-')} must be a timestep from 1 to 999 (got {v})")
         need(0 <= self.chunk_size <= 100_000, f"--chunk-size must be 0 (all frames) or more (got {self.chunk_size})")
         need(0 < self.fps <= MAX_FPS, f"--fps must be above 0 and at most {MAX_FPS:g} (got {self.fps})")
+        need(self.interpolate_fps is None or 0 < self.interpolate_fps <= MAX_FPS,
+             f"--interpolate must be above 0 and at most {MAX_FPS:g} fps (got {self.interpolate_fps})")
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")

@@ -22,8 +22,10 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-FLOW_SIDE = 256  # longest side at which flow is computed; larger frames are scaled down for it
+from .flow import dense_flow, flow_grey, trusted, warp
+
 COLOUR_TOLERANCE = 30.0  # RGB levels (mean over channels) at which a warped neighbour stops counting
+_CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
 
 
 @dataclass
@@ -42,55 +44,10 @@ class _Pair:
     trusted_b: np.ndarray
 
 
-def _flow_grey(rgb: np.ndarray) -> np.ndarray:
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    h, w = grey.shape
-    scale = FLOW_SIDE / max(h, w)
-    if scale >= 1:
-        return grey
-    return cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-
-
-_GRIDS: dict[tuple[int, int], np.ndarray] = {}  # pixel coordinates per frame size, made once
-_CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
-
-
-def _grid(h: int, w: int) -> np.ndarray:
-    if (h, w) not in _GRIDS:
-        _GRIDS[h, w] = np.mgrid[0:h, 0:w][::-1].transpose(1, 2, 0).astype(np.float32)  # (H, W, 2) as (x, y)
-    return _GRIDS[h, w]
-
-
-def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """`image` sampled at x + flow(x), on the flow's grid."""
-    m = _grid(*flow.shape[:2]) + flow
-    return cv2.remap(image, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _trusted(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """Where the forward flow is confirmed by the backward flow read where it lands (0/1)."""
-    back_at = _warp(backward, forward)
-    fx, fy = forward[..., 0], forward[..., 1]
-    bx, by = back_at[..., 0], back_at[..., 1]
-    disagreement = (fx + bx) ** 2 + (fy + by) ** 2  # per-channel arithmetic: sum(-1) was 3x slower
-    scale = fx * fx + fy * fy + bx * bx + by * by
-    return (disagreement < 0.01 * scale + 0.5).astype(np.float32)
-
-
-def _flow(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Flow from grey image a to grey image b, at full size (h, w): a(x) ~ b(x + flow(x))."""
-    flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    h, w = size
-    if flow.shape[:2] == (h, w):
-        return flow
-    gain = np.array([w / flow.shape[1], h / flow.shape[0]], np.float32)  # flow is in pixels of its own size
-    return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * gain
-
-
 def _pair(a: _Frame, b: _Frame) -> _Pair:
     size = a.rgb.shape[:2]
-    a_to_b, b_to_a = _flow(a.grey, b.grey, size), _flow(b.grey, a.grey, size)
-    return _Pair(a_to_b, b_to_a, _trusted(a_to_b, b_to_a), _trusted(b_to_a, a_to_b))
+    a_to_b, b_to_a = dense_flow(a.grey, b.grey, size), dense_flow(b.grey, a.grey, size)
+    return _Pair(a_to_b, b_to_a, trusted(a_to_b, b_to_a), trusted(b_to_a, a_to_b))
 
 
 def _blend(frame: _Frame, neighbours: list[tuple[_Frame, np.ndarray, np.ndarray]], strength: float) -> np.ndarray:
@@ -100,11 +57,11 @@ def _blend(frame: _Frame, neighbours: list[tuple[_Frame, np.ndarray, np.ndarray]
     test in a band the object just uncovered, and without this the object's colour bled into it."""
     own = frame.rgb
     total, weight = own.copy(), np.ones(own.shape[:2], np.float32)
-    for other, flow, trusted in neighbours:
-        warped = _warp(other.rgb, flow)
+    for other, flow, reliable in neighbours:
+        warped = warp(other.rgb, flow)
         difference = cv2.transform(cv2.absdiff(warped, own), _CHANNEL_MEAN)  # (H, W)
         agree = np.clip(1.0 - difference / COLOUR_TOLERANCE, 0.0, 1.0)
-        w = strength * trusted * agree
+        w = strength * reliable * agree
         total += w[..., None] * warped
         weight += w
     return np.clip(total / weight[..., None] + 0.5, 0, 255).astype(np.uint8)
@@ -119,7 +76,7 @@ def smooth_frames(frames: Iterable[np.ndarray], strength: float) -> Iterator[np.
     current: _Frame | None = None
     before: _Pair | None = None  # between previous and current
     for rgb in frames:
-        item = _Frame(rgb.astype(np.float32), _flow_grey(rgb))
+        item = _Frame(rgb.astype(np.float32), flow_grey(rgb))
         if current is not None:
             after = _pair(current, item)
             neighbours = [(item, after.a_to_b, after.trusted_a)]

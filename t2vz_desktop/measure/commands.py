@@ -113,11 +113,15 @@ def _eval(args: argparse.Namespace) -> int:
         print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
 
     scores = score_video(video, clip, prompt if clip is not None else None)
-    alignment = _measure_alignment(video, source) if source is not None else None
+    originals = _original_frames(video, info.frames)
+    alignment = _measure_alignment(video, source, originals) if source is not None else None
     if alignment is not None:
         scores.curves["motion_alignment_epe"] = alignment.curve
     curves = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in scores.curves.items()}  # JSON has no NaN
     report = {"video": str(video), **scores.summary(), "curves": curves}
+    if originals is not None:
+        report["interpolated_frames"] = [k for k in range(info.frames) if k not in originals]
+        report["original_frames"] = sorted(originals)
     if alignment is not None:
         report["motion_alignment"] = {"source": str(source.path), "epe": alignment.motion_alignment_epe,
                                       "source_motion": alignment.source_motion, "pairs": alignment.pairs,
@@ -125,6 +129,9 @@ def _eval(args: argparse.Namespace) -> int:
     _write_outputs(json.dumps(report, indent=2, allow_nan=False) + "\n", json_out, plot_out,
                    lambda temp: save_panels(curve_panels(scores), temp))
     print(format_scores(scores))
+    if originals is not None:
+        print(f"interpolated            {info.frames - len(originals)} of {info.frames} frames (by optical flow, from the"
+              f" recipe); the originals are frames {_ranges(sorted(originals))}")
     if alignment is not None:
         print(format_alignment(alignment))
     print(f"wrote {json_out}" + (f" and {plot_out}" if plot_out else ""), file=sys.stderr)
@@ -172,11 +179,35 @@ def _alignment_source(video: Path, info, given: str | None):
     return replace(clip, size=(info.width, info.height))
 
 
-def _measure_alignment(video: Path, source):
+def _original_frames(video: Path, frames: int) -> set[int] | None:
+    """Indices of the frames the model made, when the recipe says the rest were interpolated."""
+    from ..engine.interpolate import output_times
+
+    request = _recipe_request(video)
+    if request is None or not request.interpolate_fps:
+        return None
+    # A video's own recipe is resolved: frames and fps are what the model made (an edit's too).
+    plan = output_times(request.frames, request.fps, request.interpolate_fps)
+    return {t.index for t in plan if t.original and t.index < frames}
+
+
+def _ranges(indices: list[int]) -> str:
+    """[0, 3, 6, 9] -> '0, 3, ..., 9' for long regular lists."""
+    if len(indices) > 4 and len({b - a for a, b in zip(indices, indices[1:])}) == 1:
+        return f"{indices[0]}, {indices[1]}, ..., {indices[-1]}"
+    return ", ".join(map(str, indices))
+
+
+def _measure_alignment(video: Path, source, originals: set[int] | None):
+    """Alignment of the edit's frames with the source's; of its originals only when it was
+    interpolated (the source range gives one picture per original frame)."""
     from ..media import iter_frames
     from .alignment import motion_alignment
 
-    result = motion_alignment(iter_frames(video), source.iter_frames())
+    frames = iter_frames(video)
+    if originals is not None:
+        frames = (f for k, f in enumerate(frames) if k in originals)
+    result = motion_alignment(frames, source.iter_frames())
     return result if result.pairs else None
 
 
