@@ -68,6 +68,12 @@ def test_other_rates(fps_in, fps_out, count, originals):
     assert all(abs((t.before + t.s) / fps_in - time) < 1e-9 for t, time in zip(plan, times))
 
 
+def test_holding_the_last_frame_keeps_the_duration():
+    plan = output_times(6, 8.0, 24.0, hold_last=True)
+    assert len(plan) == 18 and [t.before for t in plan[-3:]] == [5, 5, 5] and all(t.original for t in plan[-3:])
+    assert output_times(6, 8.0, 24.0)[:16] == plan[:16]
+
+
 @pytest.mark.parametrize("fps_in,fps_out,match", [(24.0, 8.0, "below"), (8.0, 200.0, "16x"), (0.0, 24.0, "positive")])
 def test_bad_rates_are_refused(fps_in, fps_out, match):
     with pytest.raises(ValueError, match=match):

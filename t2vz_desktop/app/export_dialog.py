@@ -14,11 +14,18 @@ from PySide6.QtWidgets import (
     QLineEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ..engine.interpolate import MAX_RATIO, output_count
 from .project import Project
 from .ranges import Span, describe, marked_span, selection_span
 from .render import RenderCancelled, RenderOptions, render_timeline, stored_size
 
 SUFFIX = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
+INTERPOLATED_RATES = (24.0, 30.0, 60.0)
+
+
+def higher_rates(fps: float) -> list[float]:
+    """The rates an export can interpolate a project of `fps` up to (above it, at most 16x)."""
+    return [r for r in INTERPOLATED_RATES if fps < r <= MAX_RATIO * fps]
 RANGES = {"whole": "Whole timeline", "in_out": "In to out", "selection": "Selected clips"}
 
 
@@ -95,6 +102,14 @@ class ExportDialog(QDialog):
         self.crf = QSpinBox()
         self.crf.setRange(0, 63)
         self.crf.setToolTip("Quality for MP4/WebM: lower is better and larger")
+        self.rate = QComboBox()
+        self.rate.setToolTip("Above the project's rate the frames between are made by optical flow from the two "
+                             "around them (no extra model); the project's own frames stay as they are")
+        for fps in higher_rates(project.fps):
+            self.rate.addItem(f"{fps:g} fps (interpolated)", fps)
+        self.rate.insertItem(0, f"Project rate ({project.fps:g} fps)", None)
+        self.rate.setCurrentIndex(0)
+        self.rate.currentIndexChanged.connect(self._show_range)
         self.audio = QCheckBox("Include the audio of imported clips")
         self.progress = QProgressBar()
         self.status = QLabel()
@@ -116,6 +131,7 @@ class ExportDialog(QDialog):
         size.addWidget(QLabel("x"))
         size.addWidget(self.height_box)
         form.addRow("Size", size)
+        form.addRow("Frame rate", self.rate)
         form.addRow("Quality (CRF)", self.crf)
         form.addRow("", self.audio)
         self.buttons = QDialogButtonBox()
@@ -188,7 +204,12 @@ class ExportDialog(QDialog):
     def _show_range(self) -> None:
         if not self.running:  # while exporting the status says how it goes
             first, last = self.span() or (0, self.project.duration)
-            self.status.setText(f"{last - first} frames at {self.project.fps:g} fps")
+            fps = self.rate.currentData()
+            if fps:
+                made = output_count(last - first, self.project.fps, fps, hold_last=True)
+                self.status.setText(f"{made} frames at {fps:g} fps ({last - first} from the timeline, the rest interpolated)")
+            else:
+                self.status.setText(f"{last - first} frames at {self.project.fps:g} fps")
 
     def range_choice(self) -> str:
         return next((k for k, b in self.range_buttons.items() if b.isChecked()), "whole")
@@ -202,7 +223,7 @@ class ExportDialog(QDialog):
     def options(self) -> RenderOptions:
         fmt = self.format.currentText()
         return RenderOptions(self.width_box.value(), self.height_box.value(), self.project.fps, fmt,
-                             self.crf.value(), self.audio.isChecked() and fmt in ("mp4", "webm"))
+                             self.crf.value(), self.audio.isChecked() and fmt in ("mp4", "webm"), self.rate.currentData())
 
     def start(self) -> None:
         if self.running:

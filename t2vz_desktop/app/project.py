@@ -186,11 +186,19 @@ class Project(TimelineEdits, KeyframeEdits):
         if not clip.start < frame < clip.end:
             raise EditError("the playhead is not inside the clip")
         cut = clip.in_point + frame - clip.start
-        right = Clip(new_id(), clip.media_id, frame, cut, clip.out_point)
+        right = Clip(new_id(), clip.media_id, frame, cut, clip.out_point, clip.interpolate)
         clip.out_point = cut
         track.clips.append(right)
         self._sort(track)
         return right
+
+    def set_interpolate(self, clip_ids: list[str], on: bool) -> None:
+        """Turn smooth motion (frame interpolation) on or off for these clips."""
+        found = [self.find_clip(i) for i in clip_ids]
+        for track, _ in found:
+            track.check_unlocked()
+        for _, clip in found:
+            clip.interpolate = on
 
     def delete_clip(self, clip_id: str) -> None:
         track, clip = self.find_clip(clip_id)

@@ -25,6 +25,7 @@ class CopiedClip:
     offset: int  # frames after the group's first frame
     in_point: int
     out_point: int
+    interpolate: bool = False
 
 
 class TimelineEdits:
@@ -101,7 +102,8 @@ class TimelineEdits:
         index = {t.id: k for k, t in enumerate(self.tracks)}
         top = min(index[t.id] for t, _ in found)
         first = min(c.start for _, c in found)
-        return [CopiedClip(c.media_id, index[t.id] - top, c.start - first, c.in_point, c.out_point) for t, c in found]
+        return [CopiedClip(c.media_id, index[t.id] - top, c.start - first, c.in_point, c.out_point, c.interpolate)
+                for t, c in found]
 
     def paste_clips(self, copied: list[CopiedClip], track_id: str, frame: int) -> list[Clip]:
         """Put copies of clipboard clips on the timeline, the group's top track on `track_id`,
@@ -127,7 +129,7 @@ class TimelineEdits:
             at = max(ends)
         pasted = []
         for target, c in zip(targets, copied):
-            clip = Clip(new_id(), c.media_id, at + c.offset, c.in_point, c.out_point)
+            clip = Clip(new_id(), c.media_id, at + c.offset, c.in_point, c.out_point, c.interpolate)
             target.clips.append(clip)
             target.clips.sort(key=lambda k: k.start)
             pasted.append(clip)

@@ -47,6 +47,12 @@ class MediaItem:
         """Project frames from the source's start to source frame `source_frame`."""
         return source_frame if not self.fps or abs(self.fps - fps) < 1e-6 else source_frame * fps / self.fps
 
+    def source_position(self, project_frame: int, fps: float) -> float:
+        """Like :meth:`source_frame`, with the fraction of the way to the next source frame."""
+        if not self.fps or abs(self.fps - fps) < 1e-6:
+            return float(min(max(project_frame, 0), self.frames - 1))
+        return min(max(project_frame * self.fps / fps, 0.0), float(self.frames - 1))
+
     def source_frame(self, project_frame: int, fps: float) -> int:
         """The source frame shown at project frame `project_frame` (counted from the source's start)."""
         if not self.fps or abs(self.fps - fps) < 1e-6:
@@ -63,6 +69,10 @@ class Clip:
     start: int  # first timeline frame
     in_point: int  # first frame of the (resampled) source that is used
     out_point: int  # one past the last used frame
+    # Smooth motion: where the project's rate is above the source's, the timeline frames between
+    # two source frames are made by optical flow (engine/interpolate.py) instead of repeating the
+    # earlier one. Off in projects from before the property.
+    interpolate: bool = False
 
     @property
     def length(self) -> int:

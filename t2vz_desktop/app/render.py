@@ -20,6 +20,7 @@ import numpy as np
 from ..media import (
     AtomicGroup, ExportOptions, MediaError, audio_blocks, check_target, export_format, export_video, iter_frames,
 )
+from ..engine.interpolate import between, interpolate_frames, output_count, pair_flows
 from .project import Clip, MediaItem, Project
 
 AUDIO_RATE = 48_000
@@ -121,13 +122,49 @@ def prefetch_at(project: Project, frame: int, cache: FrameCache) -> None:
         cache.prefetch(item, item.source_frame(clip.in_point + frame - clip.start, project.fps))
 
 
+def smooths(clip: Clip, item: MediaItem, fps: float) -> bool:
+    """Whether `clip` is shown with interpolated frames in a project at `fps`."""
+    return clip.interpolate and 0 < item.fps < fps - 1e-6 and item.frames > 1
+
+
+class PairFlows:
+    """The flows between consecutive source frames, kept for the few pairs playback is between:
+    at 8 fps in a 24 fps project each pair serves two interpolated frames."""
+
+    def __init__(self, size: int = 4):
+        self.size, self._flows, self._lock = size, OrderedDict(), threading.Lock()
+
+    def between(self, key: tuple, a: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
+        with self._lock:
+            flows = self._flows.get(key)
+        if flows is None:
+            flows = pair_flows(a, b)
+            with self._lock:
+                self._flows[key] = flows
+                while len(self._flows) > self.size:
+                    self._flows.popitem(last=False)
+        return between(a, b, s, flows)
+
+
+_MONITOR_FLOWS = PairFlows()
+
+
 def frame_at(project: Project, frame: int, cache: FrameCache) -> tuple[np.ndarray | None, Clip | None]:
     """The picture at timeline frame `frame` (None where no clip is) and the clip it comes from."""
     clip = project.visible_clip(frame)
     if clip is None:
         return None, None
     item = project.media[clip.media_id]
-    return cache.frame(item, item.source_frame(clip.in_point + frame - clip.start, project.fps)), clip
+    at = clip.in_point + frame - clip.start
+    if not smooths(clip, item, project.fps):
+        return cache.frame(item, item.source_frame(at, project.fps)), clip
+    position = item.source_position(at, project.fps)
+    index, s = int(position), position - int(position)
+    a = cache.frame(item, index)
+    b = cache.frame(item, index + 1) if s > 1e-6 and index + 1 < item.frames else None
+    if a is None or b is None or a.shape != b.shape:
+        return a, clip
+    return _MONITOR_FLOWS.between((item.path, index, a.shape), a, b, s), clip
 
 
 @dataclass
@@ -164,6 +201,9 @@ def timeline_frames(project: Project, width: int, height: int, first: int = 0, l
         if item is None or item.offline:
             yield from (black for _ in range(seg.start, seg.end))
             continue
+        if smooths(seg.clip, item, project.fps):
+            yield from _smooth_segment(project, seg, item, width, height)
+            continue
         wanted = [item.source_frame(seg.clip.in_point + f - seg.clip.start, project.fps) for f in range(seg.start, seg.end)]
         source = iter_frames(item.path, wanted[0], wanted[-1] + 1)
         index, current = wanted[0] - 1, black
@@ -172,6 +212,31 @@ def timeline_frames(project: Project, width: int, height: int, first: int = 0, l
                 current = fit_frame(next(source, current), width, height)
                 index += 1
             yield current
+
+
+def _smooth_segment(project: Project, seg: Segment, item: MediaItem, width: int, height: int) -> Iterator[np.ndarray]:
+    """A smooth-motion clip's frames: each timeline frame between two source frames is made by
+    optical flow from them, at the output size; a source frame's own time shows that frame."""
+    positions = [item.source_position(seg.clip.in_point + f - seg.clip.start, project.fps) for f in range(seg.start, seg.end)]
+    first, last = int(positions[0]), min(int(positions[-1]) + 1, item.frames - 1)
+    source = (fit_frame(f, width, height) for f in iter_frames(item.path, first, last + 1))
+    index, a = first, next(source, None)
+    if a is None:  # the file went away since import
+        a = np.zeros((height, width, 3), np.uint8)
+    b, flows = None, None
+    for position in positions:
+        while index < int(position):
+            a, b, flows = (b if b is not None else next(source, a)), None, None
+            index += 1
+        s = position - index
+        if s <= 1e-6 or index >= last:
+            yield a
+            continue
+        if b is None:
+            b = next(source, a)
+        if flows is None:
+            flows = pair_flows(a, b)
+        yield between(a, b, s, flows)
 
 
 def clip_sound(item: MediaItem, start_s: float, end_s: float) -> np.ndarray | None:
@@ -230,10 +295,17 @@ def mix_audio(project: Project) -> np.ndarray | None:
 class RenderOptions:
     width: int
     height: int
-    fps: float
+    fps: float  # the project's rate, at which the timeline is read
     format: str | None = None  # mp4, webm, gif, png; None: from the file name
     crf: int = 20
     audio: bool = True
+    # Write at this higher rate, the frames between the project's made by optical flow
+    # (engine/interpolate.py); None: at the project's rate.
+    interpolate_fps: float | None = None
+
+    @property
+    def output_fps(self) -> float:
+        return self.interpolate_fps or self.fps
 
 
 def stored_size(width: int, height: int, fmt: str) -> tuple[int, int]:
@@ -260,11 +332,16 @@ def render_timeline(
     first, last = (0, project.duration) if span is None else span
     if not 0 <= first < last:
         raise ValueError(f"the range to export is empty (frames {first} to {last}): mark an In point before the Out point")
-    total = last - first
     width, height = stored_size(options.width, options.height, fmt)
+    pictures = timeline_frames(project, width, height, first, last)
+    total = last - first
+    if options.interpolate_fps:
+        # held to the end, so the file lasts as long as the range and its sound
+        pairs = interpolate_frames(pictures, project.fps, options.interpolate_fps, total, hold_last=True)
+        pictures, total = (frame for frame, _ in pairs), output_count(total, project.fps, options.interpolate_fps, True)
 
     def frames() -> Iterator[np.ndarray]:
-        for i, frame in enumerate(timeline_frames(project, width, height, first, last)):
+        for i, frame in enumerate(pictures):
             if cancelled():
                 raise RenderCancelled()
             if on_progress:
@@ -275,7 +352,7 @@ def render_timeline(
     # the range's samples only, through the one mixer: sample 0 of the file plays with frame `first`
     audio = mix_window(project, to_sample(first, project.fps), to_sample(last, project.fps)) if wants_sound else None
     if audio is None:
-        export_video(frames(), out, ExportOptions(fps=options.fps, format=fmt, crf=options.crf))
+        export_video(frames(), out, ExportOptions(fps=options.output_fps, format=fmt, crf=options.crf))
     else:
         _write_with_audio(frames(), audio, out, fmt, width, height, options)
     return out
@@ -285,7 +362,7 @@ def _write_with_audio(
     frames: Iterator[np.ndarray], audio: np.ndarray, out: Path, fmt: str, width: int, height: int, options: RenderOptions
 ) -> None:
     """The media layer writes video only; this muxes the mixed sound beside it, interleaved."""
-    rate = Fraction(options.fps).limit_denominator(1001)
+    rate = Fraction(options.output_fps).limit_denominator(1001)
     # The shared atomic write (media/atomic.py): a kill leaves the earlier file, never half of one.
     # Our own file object, because PyAV leaks the descriptor of a file it opened itself when
     # writing the header fails (a full disk).
@@ -301,7 +378,7 @@ def _write_with_audio(
                 vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 vf.pts, vf.time_base = i, 1 / rate
                 box.mux(video.encode(vf))
-                until = min(audio.shape[1], round((i + 1) / options.fps * AUDIO_RATE))
+                until = min(audio.shape[1], round((i + 1) / options.output_fps * AUDIO_RATE))
                 while sent < until:  # keep the sound in step with the pictures written
                     n = min(block, until - sent)
                     piece = np.ascontiguousarray(audio[:, sent : sent + n])

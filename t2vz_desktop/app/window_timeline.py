@@ -175,6 +175,11 @@ class TimelineHabitsMixin:
         dialog.show()
         return dialog
 
+    def set_interpolate(self, on: bool) -> None:
+        """Smooth motion on or off for the selected clips, as one undoable edit."""
+        ids = self.timeline.selected_ids()
+        self.doc.edit("Smooth motion" if on else "No smooth motion", lambda p: p.set_interpolate(ids, on))
+
     # -- context menu --------------------------------------------------------------------------
     def _timeline_menu(self, kind: str, pos) -> None:
         self.timeline_menu(kind).exec(pos)
@@ -189,6 +194,13 @@ class TimelineHabitsMixin:
         if kind == "clip":
             _, clip = self.doc.project.find_clip(self.timeline.selected)
             menu.addActions([a["cut"], a["copy"], a["split"], a["delete"], a["ripple_delete"]])
+            menu.addSeparator()
+            smooth = menu.addAction("Smooth motion (interpolate frames)")
+            smooth.setCheckable(True)
+            smooth.setChecked(clip.interpolate)
+            smooth.setToolTip("Where the project's frame rate is above the clip's, make the frames between by "
+                              "optical flow instead of repeating each frame")
+            smooth.toggled.connect(lambda on: self.set_interpolate(on))
             menu.addSeparator()
             menu.addAction("Edit with...", lambda: self.edit_with(clip.id))
             if self.doc.project.media[clip.media_id].recipe:

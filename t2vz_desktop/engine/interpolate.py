@@ -51,9 +51,12 @@ class OutputFrame:
         return self.s == 0.0
 
 
-def output_times(frames: int, fps_in: float, fps_out: float) -> list[OutputFrame]:
+def output_times(frames: int, fps_in: float, fps_out: float, hold_last: bool = False) -> list[OutputFrame]:
     """The output frames for `frames` input frames at fps_in shown at fps_out (>= fps_in).
 
+    `hold_last`: also fill the last input frame's own 1 / fps_in s with it, so the output lasts
+    as long as the input (a timeline export, whose sound runs that long); else the output ends on
+    the last input frame (3N - 2 frames from 8 to 24 fps).
     ValueError for rates that are not positive, a lower output rate, or more than MAX_RATIO
     output frames per input frame."""
     if not (fps_in > 0 and fps_out > 0 and math.isfinite(fps_in) and math.isfinite(fps_out)):
@@ -66,7 +69,11 @@ def output_times(frames: int, fps_in: float, fps_out: float) -> list[OutputFrame
         return []
     end_s = (frames - 1) / fps_in
     out, j = [], 0
-    while j / fps_out <= end_s + ALIGN_S:
+    while j / fps_out <= end_s + ALIGN_S or (hold_last and j / fps_out < frames / fps_in - ALIGN_S):
+        if j / fps_out > end_s + ALIGN_S:  # held: the last frame again
+            out.append(OutputFrame(j, frames - 1, 0.0))
+            j += 1
+            continue
         position = j / fps_out * fps_in  # in input frames
         nearest = round(position)
         if abs(position - nearest) / fps_in <= ALIGN_S:
@@ -78,8 +85,8 @@ def output_times(frames: int, fps_in: float, fps_out: float) -> list[OutputFrame
     return out
 
 
-def output_count(frames: int, fps_in: float, fps_out: float) -> int:
-    return len(output_times(frames, fps_in, fps_out))
+def output_count(frames: int, fps_in: float, fps_out: float, hold_last: bool = False) -> int:
+    return len(output_times(frames, fps_in, fps_out, hold_last))
 
 
 def between(a: np.ndarray, b: np.ndarray, s: float, flows: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
@@ -109,12 +116,13 @@ def pair_flows(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 
 def interpolate_frames(frames: Iterable[np.ndarray], fps_in: float, fps_out: float,
-                       count: int) -> Iterator[tuple[np.ndarray, bool]]:
-    """Stream `count` uint8 RGB frames at fps_in as (frame, is_original) at fps_out.
+                       count: int, hold_last: bool = False) -> Iterator[tuple[np.ndarray, bool]]:
+    """Stream `count` uint8 RGB frames at fps_in as (frame, is_original) at fps_out
+    (`hold_last`: as in :func:`output_times`).
 
     Two input frames and one pair of flows are held at a time. Originals pass through
     unchanged (the same array)."""
-    plan = output_times(count, fps_in, fps_out)
+    plan = output_times(count, fps_in, fps_out, hold_last)
     source = iter(frames)
     index, a = 0, next(source, None)
     b, flows = None, None
