@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--motion-field", action="store_true",
                    help="the paper's motion init instead of shared noise (enables the motion options)")
     x.add_argument("--no-audio", action="store_true", help="drop the source's sound")
+    x.add_argument("--flow-guidance", type=float, default=0.0,
+                   help="carry the edit along the source's optical flow inside the denoising, 0 (off, default) to 1; "
+                        "keeps the source's motion where cross-frame attention lets it drift")
     _add_output_options(e)
     _add_model_options(e)
     _add_sampling_options(e, demo, edit=True)
@@ -238,7 +241,7 @@ def _edit_spec(args: argparse.Namespace):
         image_guidance=args.image_guidance if instruct else 1.0,
         start=start, end=end, start_s=start_s, end_s=end_s, step=args.step, fps=args.source_fps, fit=args.fit,
         canny_low=args.low, canny_high=args.high, depth_model=args.depth_model,
-        motion_field=args.motion_field, keep_audio=not args.no_audio,
+        motion_field=args.motion_field, keep_audio=not args.no_audio, flow_guidance=args.flow_guidance,
     )
 
 

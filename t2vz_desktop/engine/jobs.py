@@ -24,6 +24,7 @@ from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
 from .guided import open_clip, prepare_guided
+from .flow_guidance import source_flow
 from .interpolate import interpolate_frames, output_count
 from .models import LoadedModel, load_model, make_scheduler
 from .motion import camera_matrices
@@ -305,6 +306,10 @@ def run_generation(
     device = pipe._execution_device
     text = text_tables(pipe, recipe, device)
     plan = video_plan(recipe, model, device, guided is not None)
+    if recipe.edit is not None and recipe.edit.flow_guidance > 0:
+        emit(ProgressEvent("status", "measuring the source's motion"))
+        flow = source_flow(clip.iter_frames(), plan.latent_size)
+        plan = replace(plan, source_flow=flow, flow_guidance=recipe.edit.flow_guidance)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     loop_started = time.perf_counter()
 

@@ -89,6 +89,19 @@ def estimate_x0(scheduler, latents: torch.Tensor, model_output: torch.Tensor, st
     return model_output  # "sample"
 
 
+def model_output_for(scheduler, latents: torch.Tensor, x0: torch.Tensor, step_index: int) -> torch.Tensor:
+    """The model output (of the scheduler's prediction type) that :func:`estimate_x0` reads as `x0`
+    for these latents: how an option that changes the clean estimate hands it to the sampler."""
+    a = alpha_bar(scheduler, step_index)
+    x = latents * a**0.5 if is_sigma_space(scheduler) else latents  # now alpha space
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return (x - a**0.5 * x0) / (1 - a) ** 0.5
+    if kind == "v_prediction":
+        return (a**0.5 * x - x0) / (1 - a) ** 0.5
+    return x0  # "sample"
+
+
 def snapshot(scheduler):
     """A copy of the scheduler at this step, to restart every frame from T later. Multistep
     solvers (DPM++) carry earlier model outputs; `expand_history` widens them to all frames."""

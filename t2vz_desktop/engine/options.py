@@ -10,9 +10,9 @@ The hooks, in the loop's order (ALGORITHM.md section 1's steps):
 - `install` / `remove`: before and after the whole loop (attention probes on the UNet);
 - `first_noise(x)`: step 1, the anchors' x_T;
 - `pinned(i)`: step 2, the anchors' latent at step i when an image fixes them (no denoising);
-- `before_model(i, x, phase)`, `after_model(i, x, eps, phase)`, `report(i, x, eps, phase)` and
-  `after_step(i, x, phase)`: around every denoising step (report: extra StepState fields for
-  the callback);
+- `before_model(i, x, phase)`, `guide(i, x, eps, phase)` (may change the model output),
+  `after_model(i, x, eps, phase)`, `report(i, x, eps, phase)` and `after_step(i, x, phase)`:
+  around every denoising step (report: extra StepState fields for the callback);
 - `warped(x, in_view)`: step 3, W_k(x_T'^0) of every frame;
 - `renoise_noise(noise)` and `renoised(x, in_view)`: step 4, the DDPM forward jump's noise and
   the later frames it made.
@@ -92,6 +92,9 @@ class Option:
     def before_model(self, i: int, x: torch.Tensor, phase: str) -> torch.Tensor:
         return x
 
+    def guide(self, i: int, x: torch.Tensor, eps: torch.Tensor, phase: str) -> torch.Tensor:
+        return eps
+
     def after_model(self, i: int, x: torch.Tensor, eps: torch.Tensor, phase: str) -> None:
         pass
 
@@ -137,6 +140,11 @@ class Options(Option):
         for o in self.options:
             x = o.before_model(i, x, phase)
         return x
+
+    def guide(self, i, x, eps, phase):
+        for o in self.options:
+            eps = o.guide(i, x, eps, phase)
+        return eps
 
     def after_model(self, i, x, eps, phase):
         for o in self.options:

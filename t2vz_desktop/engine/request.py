@@ -215,6 +215,10 @@ class EditSpec:
     depth_model: str | None = None  # transformers depth-estimation model for mode depth
     motion_field: bool = False  # the paper's motion init instead of one shared noise
     keep_audio: bool = True
+    # Flow-guided editing (engine/flow_guidance.py): each frame's clean estimate is pulled toward
+    # the previous frame's, carried along the source's optical flow, at this strength (0: off,
+    # recipes from before the option; 1: wherever the flow is reliable, the previous frame wins).
+    flow_guidance: float = 0.0
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -238,6 +242,7 @@ class EditSpec:
         need(self.fps is None or 0 < self.fps <= MAX_FPS,
              f"--source-fps must be above 0 and at most {MAX_FPS:g} (got {self.fps})")
         need(self.fit in ("crop", "pad"), f"--fit must be crop or pad (got {self.fit})")
+        need(0 <= self.flow_guidance <= 1, f"--flow-guidance must be between 0 and 1 (got {self.flow_guidance})")
         need(0 <= self.canny_low < self.canny_high <= 255,
              f"Canny thresholds need 0 <= low < high <= 255 (got {self.canny_low}, {self.canny_high})")
 

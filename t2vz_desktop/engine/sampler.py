@@ -37,6 +37,7 @@ from .motion import key_warp
 from .noise_schedule import expand_history, motion_steps, renoise, snapshot
 from .options import ANCHOR, VIDEO, Option, Options, Run
 from .pinned import PinnedImages
+from .flow_guidance import DEFAULT_STEPS_SHARE, FlowFusion, SourceFlow
 from .preview import Previews
 from .seeds import NoiseWindow, frame_generators, randn_per_frame
 from .travel import KeySeeds
@@ -73,6 +74,11 @@ class VideoPlan:
     # and all are denoised together from the first step, as the official guided modes do (the
     # condition video carries the motion).
     init: str = "motion"
+    # Flow-guided editing (flow_guidance.py): each frame's x0 fused with the previous one's along
+    # the source's flow, at this strength, during this share of the steps.
+    source_flow: SourceFlow | None = None
+    flow_guidance: float = 0.0
+    flow_steps: float = DEFAULT_STEPS_SHARE
 
     @property
     def videos(self) -> int:
@@ -183,6 +189,8 @@ def options_for(run: Run) -> Options:
     if plan.noise_window:
         options.append(NoiseWindow(run))
     options.append(EnteringNoise(run))
+    if plan.flow_guidance > 0 and plan.source_flow is not None:
+        options.append(FlowFusion(run))
     if run.previews:
         options.append(Previews(run))
     return Options(options)
@@ -249,6 +257,7 @@ class Steps:
         model_input = run.scheduler.scale_model_input(x, t).to(self.dtype)
         eps = predict_noise(self.denoiser, model_input, t, self.layouts[phase], run.text, run.plan.chunk_size,
                             self.frames, self.rows[phase]).float()
+        eps = self.options.guide(i, x, eps, phase)
         self.done += 1
         self.options.after_model(i, x, eps, phase)
         if self.callback is not None:
