@@ -105,3 +105,15 @@ def test_with_no_model_for_the_mode_the_dialog_names_what_to_fetch(window, tmp_p
     dialog.controlnet.setText(str(tiny_controlnet))  # weights now, but made for another model family
     assert dialog.model.model_name() is None and "No model here fits this ControlNet" in dialog.error.text()
     dialog.reject()
+
+
+def test_follow_motion_reaches_the_edit_and_is_off_by_default(window, tmp_path, tiny_folder, tiny_controlnet, models):
+    window.panel.set_model(str(tiny_folder))
+    dialog = open_dialog(window, tmp_path)
+    dialog.controlnet.setText(str(tiny_controlnet))
+    assert dialog.request_fields()["edit"].flow_guidance == 0.0
+    dialog.flow.setValue(0.8)
+    fields = dialog.request_fields()
+    assert fields["edit"].flow_guidance == 0.8
+    GenerationRequest(**fields).validate()
+    dialog.reject()

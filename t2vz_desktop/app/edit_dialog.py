@@ -139,6 +139,9 @@ class EditDialog(QDialog):
         self.fit = QComboBox()
         self.fit.addItems(("crop", "pad"))
         self.fit.setToolTip("How the source meets the output size: centre-crop or letterbox")
+        self.flow = float_box(0, 1, 0.0, "Follow the source's motion: carry each frame's picture along the source's "
+                              "optical flow while it forms (0: off; 0.8 keeps moving objects where the source has them)")
+        self.flow.setSingleStep(0.1)
         self.keep_audio = QCheckBox("keep the source's sound")
         self.keep_audio.setChecked(True)
         self.steps = spin_box(0, 1000, 0, "Denoising steps (auto: 20 for ControlNet, 50 for pix2pix)", special="auto")
@@ -159,6 +162,7 @@ class EditDialog(QDialog):
         form.addRow("Model", self.model)
         form.addRow("Frames", row_of(self.start, QLabel("to"), self.end))
         form.addRow("Fit", self.fit)
+        form.addRow("Follow motion", self.flow)
         form.addRow("Audio", self.keep_audio)
         form.addRow("Steps", self.steps)
         form.addRow("Size", row_of(self.width_box, QLabel("x"), self.height_box))
@@ -307,6 +311,7 @@ class EditDialog(QDialog):
             source=s.path, controls=controls, instruct=instruct, image_guidance=round(self.image_guidance.value(), 3),
             start=self.start.value(), end=None if end >= s.frames else end, fps=fps, fit=self.fit.currentText(),
             canny_low=self.low.value(), canny_high=self.high.value(), keep_audio=self.keep_audio.isChecked(),
+            flow_guidance=round(self.flow.value(), 3),
         )
 
     def request_fields(self) -> dict:
