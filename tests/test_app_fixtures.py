@@ -3,6 +3,7 @@ own settings file, data folder and a model cache shared across the session."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,19 +13,26 @@ import pytest
 
 
 def make_clip(path: Path, frames: int = 8, fps: float = 8, size: tuple[int, int] = (64, 48),
-              color: tuple[int, int, int] = (200, 60, 40), tone_hz: float | None = None) -> Path:
+              color: tuple[int, int, int] = (200, 60, 40), tone_hz: float | None = None,
+              picture: Callable[[int], np.ndarray] | None = None, lossless: bool = False) -> Path:
     """A small video of a flat colour with a white bar growing left to right (frame i: 4*i px),
-    with a sine tone as audio when `tone_hz` is given."""
+    or `picture(i)` (uint8 RGB of `size`), with a sine tone as audio when `tone_hz` is given;
+    `lossless`: H.264 at CRF 0 in 4:4:4, so the pictures come back as drawn."""
     fmt = {".mp4": "libx264", ".webm": "libvpx-vp9", ".mkv": "libx264", ".mov": "libx264"}[path.suffix]
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w") as box:
         video = box.add_stream(fmt, rate=rate)
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv444p" if lossless else "yuv420p"
+        if lossless:
+            video.options = {"crf": "0"}
         audio = box.add_stream("aac" if path.suffix != ".webm" else "libopus", rate=48000, layout="mono") if tone_hz else None
         for i in range(frames):
-            image = np.zeros((size[1], size[0], 3), np.uint8)
-            image[:] = color
-            image[:, : 4 * i] = 255
+            if picture is not None:
+                image = picture(i)
+            else:
+                image = np.zeros((size[1], size[0], 3), np.uint8)
+                image[:] = color
+                image[:, : 4 * i] = 255
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = i, 1 / rate
             box.mux(video.encode(frame))

@@ -3,13 +3,12 @@ between a slow source's frames by optical flow, and the export can raise the fra
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from test_app_fixtures import count_frames, window  # noqa: F401 - the fixture
+from test_app_fixtures import count_frames, make_clip, window  # noqa: F401 - the fixture
 
 from t2vz_desktop.app.project import MediaItem, Project, new_id
 from t2vz_desktop.app.project_format import read_project, write_project
@@ -21,28 +20,12 @@ SIZE = (96, 64)
 
 def moving_square_clip(path: Path, frames: int = 6, fps: float = 8, step: int = 6, tone: bool = False) -> Path:
     """A white 16 px square moving `step` px right a frame on dark blue, optionally with a tone."""
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w") as box:
-        video = box.add_stream("libx264", rate=rate)
-        video.width, video.height, video.pix_fmt = SIZE[0], SIZE[1], "yuv444p"
-        video.options = {"crf": "0"}
-        sound = box.add_stream("aac", rate=48000, layout="mono") if tone else None
-        for i in range(frames):
-            image = np.full((SIZE[1], SIZE[0], 3), (20, 30, 120), np.uint8)
-            image[24:40, 10 + step * i : 26 + step * i] = 255
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, 1 / rate
-            box.mux(video.encode(frame))
-        box.mux(video.encode(None))
-        if sound is not None:
-            n = round(48000 * frames / fps)
-            wave = (0.4 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)[None]
-            for k in range(0, n, 1024):
-                piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, k : k + 1024]), format="fltp", layout="mono")
-                piece.sample_rate, piece.pts = 48000, k
-                box.mux(sound.encode(piece))
-            box.mux(sound.encode(None))
-    return path
+    def picture(i: int) -> np.ndarray:
+        image = np.full((SIZE[1], SIZE[0], 3), (20, 30, 120), np.uint8)
+        image[24:40, 10 + step * i : 26 + step * i] = 255
+        return image
+
+    return make_clip(path, frames, fps, SIZE, tone_hz=440 if tone else None, picture=picture, lossless=True)
 
 
 def square_left(frame: np.ndarray) -> float:
