@@ -153,4 +153,5 @@ def test_a_large_flat_square_keeps_a_straight_edge_on_every_row():
     assert all(abs(e - 50) <= 1 for e in edges), f"left edge per row: {sorted(set(edges))}"
     far = np.abs(frame.astype(int) - OBJECT).sum(-1) > 40
     mixed = far & (np.abs(frame.astype(int) - BACKGROUND).sum(-1) > 40)
-    assert mixed.sum(axis=1).max() <= 3, "a faded band along the square's sides"
+    # the anti-aliased column on each side of 80 rows, and a few specks at the corners
+    assert mixed.sum() <= 200, f"{mixed.sum()} pixels of neither colour: a faded band along the square's sides"
