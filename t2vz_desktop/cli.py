@@ -203,8 +203,14 @@ def _measure_commands(sub) -> None:
     add_measure_commands(sub)
 
 
+def _models_command(sub) -> None:
+    from .engine.model_commands import add_models_command  # list, download, remove, verify
+
+    add_models_command(sub)
+
+
 # Other subcommands register here: each entry adds its parser and sets `run` on it.
-_EXTRA_COMMANDS: list = [_condition_command, _measure_commands]
+_EXTRA_COMMANDS: list = [_condition_command, _measure_commands, _models_command]
 
 
 def _edit_spec(args: argparse.Namespace):

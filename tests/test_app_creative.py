@@ -167,7 +167,7 @@ def test_edit_with_explains_what_is_missing(window, tmp_path, monkeypatch):
     dialog.preview_conditions()
     assert "MediaPipe" in dialog.preview_status.text()
     dialog.mode.setCurrentText("pix2pix")  # no Instruct-Pix2Pix model here: none is filled in, the fetch is named
-    assert dialog.model.model_name() is None and "hf download timbrooks/instruct-pix2pix" in dialog.problem()
+    assert dialog.model.model_name() is None and "t2vz models download timbrooks/instruct-pix2pix" in dialog.problem()
 
 
 # -- (B) consistency -------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_with_no_model_for_the_mode_the_dialog_names_what_to_fetch(window, tmp_p
     assert "lllyasviel/sd-controlnet-canny" in dialog.error.text() and "stable-diffusion-v1-5" in dialog.error.text()
     dialog.mode.setCurrentText("pix2pix")
     assert dialog.model.model_name() is None
-    assert "hf download timbrooks/instruct-pix2pix" in dialog.error.text()
+    assert "t2vz models download timbrooks/instruct-pix2pix" in dialog.error.text()
     dialog.accept()
     assert dialog.isVisible() and window.queue.pending == 0
     assert "timbrooks/instruct-pix2pix" in dialog.error.text()

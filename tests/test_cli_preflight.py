@@ -108,7 +108,7 @@ def _edit_cases(tmp_path, tiny_folder):
         "--condition of another length": (["--mode", "pose", "--condition", str(short)], source, "short.mp4"),
         "missing --controlnet folder": (["--mode", "canny", "--controlnet", str(tmp_path / "cn")], source, "cn"),
         "--controlnet not in the cache": (["--mode", "canny", "--controlnet", "nobody/no-controlnet"], source,
-                                          "hf download nobody/no-controlnet"),
+                                          "t2vz models download nobody/no-controlnet"),
         "start past the end": (["--mode", "canny", "--start", "50"], source, "start 50"),
         "pix2pix with a text-to-image model": (["--mode", "pix2pix"], source, "Instruct-Pix2Pix"),
     }
@@ -138,12 +138,12 @@ def test_pix2pix_without_its_model_names_the_download_not_the_demo(tmp_path, cap
     source = video(tmp_path / "source.mp4")
     assert main(["edit", str(source), "--mode", "pix2pix", "-p", "make it snowy", "--out", str(tmp_path / "o.mp4")]) == 2
     line = one_error_line(capsys)
-    assert f"hf download {INSTRUCT_MODEL}" in line and "--model demo" not in line  # the demo cannot edit
+    assert f"t2vz models download {INSTRUCT_MODEL}" in line and "--model demo" not in line  # the demo cannot edit
 
 
 def test_missing_hub_model_names_the_command_that_fetches_it(tmp_path, capsys, no_model_load):
     assert main(["generate", "x", "--model", "nobody/no-such-model", "--out", str(tmp_path / "o.mp4")]) == 2
-    assert "`hf download nobody/no-such-model`" in one_error_line(capsys)
+    assert "`t2vz models download nobody/no-such-model`" in one_error_line(capsys)
 
 
 def test_fp16_and_offload_on_the_cpu_say_so(tiny_folder, tmp_path, capsys):

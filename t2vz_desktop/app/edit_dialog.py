@@ -253,12 +253,12 @@ class EditDialog(QDialog):
             return
         self.model.setCurrentIndex(-1)
         if mode == "pix2pix":
-            hint = (f"No model here can run pix2pix: fetch {INSTRUCT_MODEL} (hf download {INSTRUCT_MODEL}) or "
+            hint = (f"No model here can run pix2pix: fetch {INSTRUCT_MODEL} (t2vz models download {INSTRUCT_MODEL}) or "
                     "open an Instruct-Pix2Pix folder with Open model folder/file... in the Model list.")
         else:
             missing = self._net_problem()
             hint = (f"{missing} It steers a Stable Diffusion 1.5 model such as {DEFAULT_MODEL}." if missing else
-                    f"No model here fits this ControlNet: fetch {DEFAULT_MODEL} (hf download {DEFAULT_MODEL}) "
+                    f"No model here fits this ControlNet: fetch {DEFAULT_MODEL} (t2vz models download {DEFAULT_MODEL}) "
                     "or open the model it was made for.")
         self.hint = hint  # problem() gives it while no model is chosen
         self.error.setText(hint)

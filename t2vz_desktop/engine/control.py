@@ -46,7 +46,7 @@ def locate_controlnet(name: str) -> str:
 
     if not isinstance(try_to_load_from_cache(name, "config.json"), str):
         raise ModelError(f"ControlNet '{name}' is not in the local Hugging Face cache: fetch it with "
-                         f"`hf download {name}`, or pass --controlnet FOLDER or FILE")
+                         f"`t2vz models download {name}`, or pass --controlnet FOLDER or FILE")
     return "hub cache"
 
 

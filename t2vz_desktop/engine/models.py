@@ -86,20 +86,36 @@ def _check_folder(folder: Path, name: str) -> None:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
 
 
+def weights_variant(folder: Path) -> str | None:
+    """The weights variant a diffusers folder holds instead of plain weights ("fp16" when its UNet
+    has only diffusion_pytorch_model.fp16.safetensors, as `t2vz models download` fetches), else None;
+    diffusers then takes the variant where a component has it and the plain weights elsewhere."""
+    unet = folder / "unet"
+    if not unet.is_dir() or any((unet / f"diffusion_pytorch_model.{s}").is_file() for s in ("safetensors", "bin")):
+        return None
+    found = sorted(unet.glob("diffusion_pytorch_model.*.safetensors"))
+    return found[0].name.split(".")[-2] if found else None
+
+
 def _load_folder(folder: Path, name: str, dtype: torch.dtype):
     from diffusers import StableDiffusionPipeline
 
     try:
-        return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, **_common_kwargs(dtype))
+        return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, variant=weights_variant(folder),
+                                                       **_common_kwargs(dtype))
     except (OSError, ValueError, EnvironmentError) as e:
         raise ModelError(f"could not load the model folder {folder}: {_first_line(e)}") from e
 
 
 def _load_hub_cache(repo: str, dtype: torch.dtype):
     from diffusers import StableDiffusionPipeline
+    from huggingface_hub import try_to_load_from_cache
 
+    index = try_to_load_from_cache(repo, "model_index.json")
+    variant = weights_variant(Path(index).parent) if isinstance(index, str) else None
     try:
-        return StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, **_common_kwargs(dtype))
+        return StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, variant=variant,
+                                                       **_common_kwargs(dtype))
     except (OSError, ValueError) as e:
         raise ModelError(f"model '{repo}' is in the local cache but incomplete: {_first_line(e)}") from e
 
@@ -241,7 +257,7 @@ def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
         cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
         raise ModelError(
             f"model '{name}' is not in the local Hugging Face cache ({cache}/hub): fetch it with "
-            f"`hf download {name}`, or pass a model folder or a .safetensors file to --model, or try "
+            f"`t2vz models download {name}`, or pass a model folder or a .safetensors file to --model, or try "
             "the tool with --model demo"
         )
     return ModelSource("hub cache", None, name)

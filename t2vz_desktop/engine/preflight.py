@@ -56,7 +56,7 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
     except ModelError as e:
         if instruct and request.model == INSTRUCT_MODEL:  # the generic advice (--model demo) cannot edit
             raise ModelError(f"--mode pix2pix needs the Instruct-Pix2Pix model '{INSTRUCT_MODEL}' in the local "
-                             f"Hugging Face cache: fetch it with `hf download {INSTRUCT_MODEL}`, or pass another "
+                             f"Hugging Face cache: fetch it with `t2vz models download {INSTRUCT_MODEL}`, or pass another "
                              "Instruct-Pix2Pix model with --model") from e
         raise
     if instruct and source.path is not None and source.path.is_dir():
