@@ -136,7 +136,12 @@ def installed_models(folder: Path | None = None) -> list[Installed]:
     from huggingface_hub import scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
+    from .models import demo_model_dir
+
     found: list[Installed] = []
+    demo = demo_model_dir()
+    if demo.is_dir():
+        found.append(Installed("demo", "built in", model_kind(demo), _size(demo), demo))
     try:
         cache = scan_cache_dir()
     except CacheNotFound:
