@@ -102,6 +102,8 @@ class MenusMixin:
             "models_folder": act("Open &Models folder", self.open_models_folder,
                                  tip="Drop diffusers folders or .safetensors checkpoints here"),
             "first_run": act("Check &GPU and models...", lambda: self.first_run_check(force=True)),
+            "models": act("&Models...", self.open_models_dialog,
+                          tip="What is installed, and known-good models to download"),
             "preferences": act("Pr&eferences...", lambda: open_preferences(self), K.Preferences),
         }
         # Delete acts on what the user is looking at: its keys work in the timeline and the bin
@@ -134,7 +136,7 @@ class MenusMixin:
         fill(file, ("new", "open"))
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        fill(file, ("save", "save_as", None, "import", "export", None, "settings", "models_folder", None, "quit"))
+        fill(file, ("save", "save_as", None, "import", "export", None, "settings", "models", "models_folder", None, "quit"))
         fill(bar.addMenu("&Edit"), ("undo", "redo", None, "cut", "copy", "paste", "select_all", None,
                                      "split", "delete", "ripple_delete", "close_gap", None, "preferences"))
         playback = bar.addMenu("&Playback")

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QDockWidget,
 
 AI_KEY = "preferences/ai_features"
 AI_DOCKS = ("generate-dock", "history-dock")  # History lists generated takes (window_takes.py)
-AI_ACTIONS = ("generate", "cancel", "models_folder", "first_run")  # in actions_by_name
+AI_ACTIONS = ("generate", "cancel", "models", "models_folder", "first_run")  # in actions_by_name
 AI_MENU_ITEMS = ("Edit with...", "Re-generate", "Animate this frame", "Re-use settings")  # context menus
 
 

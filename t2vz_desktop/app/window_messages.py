@@ -99,6 +99,16 @@ class MessagesMixin:
         self.panel.refresh_models()
         return folder
 
+    def open_models_dialog(self):
+        """File > Models...: installed models and downloads (models_dialog.py); not modal."""
+        from .models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        self.models_dialog = dialog
+        return dialog
+
     def first_run_check(self, report: dict | None = None, force: bool = False) -> QMessageBox | None:
         """On the first start (or when asked from Help): say when there is no usable GPU or no
         Stable Diffusion weights, and offer the built-in demo model and the Models folder."""
@@ -113,6 +123,7 @@ class MessagesMixin:
                           "GPU and models" if force else "Welcome to t2vz-desktop", report["message"],
                           QMessageBox.NoButton, self)
         demo = box.addButton("Use the built-in demo model", QMessageBox.AcceptRole)
+        fetch = box.addButton("Download models...", QMessageBox.ActionRole)
         folder = box.addButton("Open Models folder", QMessageBox.ActionRole)
         box.addButton(QMessageBox.Close)
         box.setDefaultButton(demo)
@@ -122,6 +133,8 @@ class MessagesMixin:
                 self.panel.set_model("demo")
             elif button is folder:
                 self.open_models_folder()
+            elif button is fetch:
+                self.open_models_dialog()
 
         box.buttonClicked.connect(clicked)
         box.setAttribute(Qt.WA_DeleteOnClose)
