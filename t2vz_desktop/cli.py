@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .engine.request import (
-    DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SD_DEFAULTS, GenerationRequest, RequestError,
+    DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SCHEDULERS, SD_DEFAULTS, GenerationRequest, RequestError,
 )
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
@@ -144,8 +144,9 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
     s.add_argument("--videos-per-prompt", type=int, help="videos per prompt, video r with seed + r (default 1)")
     s.add_argument("--seeds", metavar="S1,S2,...", help="one video per seed for each prompt, each recipe naming "
                    "its own seed (instead of --seed and --videos-per-prompt)")
-    s.add_argument("--scheduler", choices=["ddim", "euler-a", "dpm++"],
-                   help="sampler (default ddim; pix2pix: euler-a)")
+    s.add_argument("--scheduler", choices=list(SCHEDULERS),
+                   help="sampler (default ddim; pix2pix: euler-a); lcm and tcd are few-step samplers for distilled "
+                        "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
     s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
     s.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
     s.add_argument("--attention-window", type=int,

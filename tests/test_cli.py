@@ -59,7 +59,7 @@ def test_two_prompts_write_two_numbered_videos(tiny_folder, tmp_path, capsys):
 BAD = {
     "frames 0": ["--frames", "0"],
     "frames not a number": ["--frames", "many"],
-    "steps 1": ["--steps", "1"],
+    "steps 0": ["--steps", "0"],
     "guidance negative": ["--guidance", "-1"],
     "width not a multiple of 8": ["--width", "30"],
     "height too small": ["--height", "8"],

@@ -530,3 +530,38 @@ def test_an_mp4_export_is_byte_identical_however_much_the_process_did_before(mod
         result = run_generation(GenerationRequest(prompts=["a red circle on a blue background"], model="demo", seed=7),
                                 cache=model_cache)  # more garbage on the heap before the next export
     assert len(set(digests)) == 1, digests
+
+
+def sd_image_with(folder, scheduler_class, steps, guidance, seed=7, **call) -> np.ndarray:
+    sd = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+    sd.scheduler = scheduler_class.from_config(sd.scheduler.config)
+    sd.set_progress_bar_config(disable=True)
+    g = torch.Generator("cpu").manual_seed(seed)
+    return sd("a red circle", height=SIZE, width=SIZE, num_inference_steps=steps, guidance_scale=guidance,
+              generator=g, output_type="np", **call).images[0]
+
+
+@pytest.mark.parametrize("name", ["lcm", "tcd"])
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_few_step_samplers_give_diffusers_frame0_and_a_whole_video(tiny_folder, model_cache, name, steps):
+    """LCM and TCD checked against diffusers' own schedulers: frame 0 is their image at 1, 2 and 4
+    steps (guidance 1: one branch); the other frames are made too, chunk-exact. One step has no
+    room between T and T': the anchor's noise itself is moved by the motion field."""
+    from diffusers import LCMScheduler, TCDScheduler
+
+    result = run_generation(request(tiny_folder, scheduler=name, steps=steps, guidance=1.0), cache=model_cache)
+    mine = decode_latents(result.model.pipe.vae, result.latents[:1])[0].permute(1, 2, 0).numpy()
+    # TCD's own gamma (eta 0.3, its paper's and scheduler's default); StableDiffusionPipeline would
+    # pass its generic eta=0 unless told
+    extra = {"eta": 0.3} if name == "tcd" else {}
+    reference = sd_image_with(tiny_folder, {"lcm": LCMScheduler, "tcd": TCDScheduler}[name], steps, 1.0, **extra)
+    assert np.abs(mine - reference).max() < 1e-4
+    chunked = run_generation(request(tiny_folder, scheduler=name, steps=steps, guidance=1.0, chunk_size=2),
+                             cache=model_cache)
+    assert torch.isfinite(result.latents).all() and result.latents.shape[0] == 5
+    assert torch.allclose(chunked.latents, result.latents, atol=1e-4)
+
+
+def test_one_step_moves_the_anchors_noise_itself():
+    assert motion_steps(torch.tensor([999]), 941, 881) == MotionSteps(0, 0)
+    assert motion_steps(torch.tensor([999, 499]), 941, 881) == MotionSteps(0, 1)

@@ -320,8 +320,16 @@ def apply_loras(pipe, loras: tuple[tuple[str, float], ...]) -> None:
 
 def make_scheduler(name: str, config):
     """A fresh scheduler of the chosen kind with the model's noise schedule."""
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler
+    from diffusers import (
+        DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, LCMScheduler, TCDScheduler,
+    )
 
+    # Few-step samplers for distilled weights (an LCM-LoRA, Hyper-SD, an LCM or TCD model): they
+    # take the model's noise schedule as the others do; with ordinary weights they still run.
+    if name == "lcm":
+        return LCMScheduler.from_config(config)
+    if name == "tcd":
+        return TCDScheduler.from_config(config)
     if name == "ddim":
         return DDIMScheduler.from_config(config)
     if name == "euler-a":

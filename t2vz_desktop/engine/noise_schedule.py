@@ -23,11 +23,15 @@ class MotionSteps:
 
 
 def motion_steps(timesteps: torch.Tensor, t_restart: int, t_warp: int) -> MotionSteps:
-    """Map T and T' to the nearest steps of this schedule, keeping T' at least one step after T."""
+    """Map T and T' to the nearest steps of this schedule, keeping T' at least one step after T.
+    With one step there is no room between them: T' = T = the only step, so the anchor's noise
+    itself is moved by the motion field and every frame is denoised once from there."""
     ts = timesteps.double().cpu()
     n = len(ts)
-    if n < 2:
-        raise ValueError("the method needs at least 2 denoising steps")
+    if n == 1:
+        return MotionSteps(0, 0)
+    if n < 1:
+        raise ValueError("the method needs at least 1 denoising step")
     restart = int(torch.argmin((ts - t_restart).abs()))
     warp = int(torch.argmin((ts - t_warp).abs()))
     if warp <= restart:

@@ -26,7 +26,7 @@ RECIPE_VERSION = 1
 # benchmarks/RESULTS.md). Recipes from before it say nothing of smoothing and get 0 (from_json).
 DEFAULT_SMOOTH = 0.5
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-SCHEDULERS = ("ddim", "euler-a", "dpm++")
+SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
@@ -319,7 +319,7 @@ class GenerationRequest:
         for name in ("width", "height"):
             v = getattr(self, name)
             need(v is None or (16 <= v <= 4096 and v % 8 == 0), f"--{name} must be a multiple of 8 from 16 to 4096 (got {v})")
-        need(self.steps is None or 2 <= self.steps <= 1000, f"--steps must be between 2 and 1000 (got {self.steps})")
+        need(self.steps is None or 1 <= self.steps <= 1000, f"--steps must be between 1 and 1000 (got {self.steps})")
         need(self.guidance is None or 0 <= self.guidance <= 50, f"--guidance must be between 0 and 50 (got {self.guidance})")
         need(self.seed is None or 0 <= self.seed < 2**63, f"--seed must be between 0 and 2^63-1 (got {self.seed})")
         need(1 <= self.videos_per_prompt <= 64, f"videos per prompt must be between 1 and 64 (got {self.videos_per_prompt})")
