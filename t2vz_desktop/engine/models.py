@@ -21,6 +21,9 @@ FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 # diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
 SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21"}
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+# Pipelines of other architectures, by diffusers' class names (model_index.json's _class_name).
+OTHER_FAMILIES = ("StableDiffusion3", "Flux", "Kandinsky", "PixArt", "Wuerstchen", "StableCascade", "IFPipeline",
+                  "Sana", "CogView", "Lumina", "HunyuanDiT", "AuraFlow", "Kolors")
 
 
 class ModelError(Exception):
@@ -81,6 +84,7 @@ def _common_kwargs(dtype: torch.dtype) -> dict:
 def _check_folder(folder: Path, name: str) -> None:
     if not (folder / "model_index.json").is_file():
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
+    _refuse_other_pipelines(folder / "model_index.json", name)
     missing = [p for p in FOLDER_PARTS if not (folder / p).is_dir()]
     if missing:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
@@ -95,6 +99,21 @@ def weights_variant(folder: Path) -> str | None:
         return None
     found = sorted(unet.glob("diffusion_pytorch_model.*.safetensors"))
     return found[0].name.split(".")[-2] if found else None
+
+
+def _refuse_other_pipelines(index: Path, name: str) -> None:
+    """One line, before any load, for a pipeline this engine cannot run (SDXL's UNet wants pooled
+    text and size conditioning: loaded as SD it failed at the first UNet call with "argument of
+    type 'NoneType' is not iterable")."""
+    try:
+        kind = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
+    except (OSError, ValueError):
+        return
+    if "XL" in kind:
+        raise ModelError(f"'{name}' is an SDXL model ({kind}); t2vz runs Stable Diffusion 1.x and 2.x models "
+                         "(SD 1.5, SD 2.1 and their fine-tunes)")
+    if any(family in kind for family in OTHER_FAMILIES):
+        raise ModelError(f"'{name}' is a {kind} model; t2vz runs Stable Diffusion 1.x and 2.x models")
 
 
 def _load_folder(folder: Path, name: str, dtype: torch.dtype):
@@ -253,7 +272,10 @@ def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
         )
     from huggingface_hub import try_to_load_from_cache
 
-    if not isinstance(try_to_load_from_cache(name, "model_index.json"), str):
+    index = try_to_load_from_cache(name, "model_index.json")
+    if isinstance(index, str):
+        _refuse_other_pipelines(Path(index), name)
+    if not isinstance(index, str):
         cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
         raise ModelError(
             f"model '{name}' is not in the local Hugging Face cache ({cache}/hub): fetch it with "
