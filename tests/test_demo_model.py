@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from t2vz_desktop.demo_model import data
-from t2vz_desktop.demo_model.evaluate import analyse, centroid, object_region
+from t2vz_desktop.demo_model.evaluate import analyse, centroid, in_view, object_region, velocity
 from t2vz_desktop.engine.camera import CameraKey
 from t2vz_desktop.engine.paths import resources_dir
 from t2vz_desktop.engine.request import GenerationRequest, PromptKey
 
 COLOURS = list(data.COLOURS)
+SIZE = data.IMAGE_SIZE  # the demo model's frames are SIZE x SIZE pixels
+S = data.SCALE  # lengths below were first chosen on 64 px frames
 # A candidate model can be checked before it replaces the committed one:
 # T2VZ_TEST_DEMO_MODEL=/path/to/folder python -m pytest tests/test_demo_model.py
 MODEL = os.environ.get("T2VZ_TEST_DEMO_MODEL", "demo")
+MODEL_FOLDER = resources_dir() / "models" / "demo" if MODEL == "demo" else Path(MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def cache():
 
 
 def generate(cache, prompts: list[str], **fields) -> list[list[np.ndarray]]:
-    """Frames of every video, [video][frame] as (64, 64, 3) uint8."""
+    """Frames of every video, [video][frame] as (SIZE, SIZE, 3) uint8."""
     from t2vz_desktop.engine.jobs import run_generation
 
     result = run_generation(GenerationRequest(prompts=prompts, model=MODEL, **fields), cache=cache)
@@ -87,6 +91,97 @@ def test_frame0_has_the_prompted_shape(stills):
     assert rate >= 0.6, f"shape accuracy {rate:.0%} over {len(stills)} images (need >= 60%): {per}"
 
 
+# -------------------------------------------------------------------------- the evaluation's sample
+#
+# The model card's figures come from 120 videos (t2vz_desktop/demo_model/evaluate.py); these tests
+# make 12 of the same videos (3 per shape) and hold them to a threshold less one video's worth.
+# Issue 22's targets: object colour 95%, background 90%, every shape 80%, motion within 2 px a
+# frame. The committed model (trained 2026-11-27 on SD's noise schedule) reaches colour 93%,
+# background 11%, shape: circle 79%, square 41%, triangle 68%, star 69%, motion 98% (its card).
+# Colour and motion are held to the lower of the target and what it reaches; the background and
+# the shapes, which wait for the model retrained with the schedule fix now in train.py, are
+# strict expected failures: they fail the suite the day a model meets them, to be turned on.
+TARGET = {"colour": 0.95, "background": 0.90, "shape": 0.80, "motion": 0.90}
+REACHED = {"colour": 0.93, "motion": 0.98}
+
+
+def threshold(name: str, kind: str, videos: int) -> float:
+    return min(TARGET[kind], REACHED.get(name, 1.0)) - 1 / videos
+
+
+@pytest.fixture(scope="module")
+def sample_videos(cache):
+    from t2vz_desktop.demo_model.evaluate import evaluation_scenes, make_videos
+
+    every = evaluation_scenes()  # 10 colours x 4 shapes, colour-major
+    scenes = [every[(j % 10) * 4 + j % 4] for j in range(12)]
+    return make_videos(MODEL_FOLDER, scenes, seeds=1, cache=cache)
+
+
+def test_sample_videos_draw_the_prompted_colour(sample_videos):
+    from t2vz_desktop.demo_model.evaluate import summarise
+
+    overall = summarise(sample_videos)["overall"]
+    need = threshold("colour", "colour", len(sample_videos))
+    assert overall["colour"] >= need, f"object colour {overall['colour']:.0%} over {len(sample_videos)} videos (need {need:.0%})"
+
+
+@pytest.mark.xfail(MODEL == "demo", strict=True, reason="issue 22: the committed model reads the background from the "
+                   "noise's mean (11%); the retrained model (zero terminal SNR) drew it in 100% of its frames")
+def test_sample_videos_draw_the_prompted_background(sample_videos):
+    from t2vz_desktop.demo_model.evaluate import summarise
+
+    overall = summarise(sample_videos)["overall"]
+    need = TARGET["background"] - 1 / len(sample_videos)
+    assert overall["background"] >= need, f"background {overall['background']:.0%} (need {need:.0%})"
+
+
+@pytest.mark.xfail(MODEL == "demo", strict=True, reason="issue 22: the committed model draws squares and stars "
+                   "below 80% (41% and 69% over 120 videos; turned squares come out round)")
+def test_sample_videos_draw_every_prompted_shape(sample_videos):
+    from t2vz_desktop.demo_model.evaluate import summarise
+
+    per = {shape: summarise(sample_videos)["per_name"][shape]["shape"] for shape in data.SHAPES}
+    count = {shape: sum(v.scene.shape == shape for v in sample_videos) for shape in data.SHAPES}
+    need = {s: TARGET["shape"] - 1 / count[s] for s in data.SHAPES}
+    assert all(per[s] >= need[s] for s in data.SHAPES), f"shape read right per shape: {per}, need {need}"
+
+
+def test_sample_videos_move_as_asked(sample_videos):
+    from t2vz_desktop.demo_model.evaluate import summarise
+
+    summary = summarise(sample_videos)
+    measured = [v for v in sample_videos if v.velocity is not None]
+    shown = [(v.motion, tuple(round(x, 1) for x in v.velocity)) for v in measured]
+    assert len(measured) >= len(sample_videos) // 2, f"motion measurable in {len(measured)} of {len(sample_videos)}"
+    assert summary["overall"]["motion"] >= threshold("motion", "motion", len(measured)), f"(asked, measured): {shown}"
+
+
+@pytest.mark.xfail(MODEL == "demo", strict=True, reason="issue 22: the committed model was trained on SD's noise "
+                   "schedule, whose x_T keeps the picture's mean; the fix is in train.py")
+def test_background_follows_the_caption_not_the_noise_mean():
+    """Issue 22's cause, kept fixed: the model before drew whatever background the starting
+    noise's per-channel mean suggested. Here the same prompt from noise whose channel means are
+    set to +-2 standard errors of a mean (1/16 over 16x16 latents) keeps the prompted background."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(MODEL_FOLDER, safety_checker=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    n = pipe.unet.config.sample_size
+    readings = []
+    for background in ("blue", "yellow", "black"):
+        for seed in (0, 1, 2):
+            noise = torch.randn((1, 4, n, n), generator=torch.Generator().manual_seed(seed))
+            signs = torch.tensor([1.0, -1.0, 1.0, -1.0]).roll(seed).view(1, 4, 1, 1)
+            latents = noise - noise.mean((2, 3), keepdim=True) + signs * 2 / n
+            image = pipe(f"a large red circle on a {background} background", latents=latents, output_type="np",
+                         num_inference_steps=20, guidance_scale=5.0).images[0]
+            readings.append((background, analyse((image * 255).round().astype(np.uint8)).background))
+    right = sum(a == b for a, b in readings)
+    assert right >= len(readings) - 1, f"(prompted, drawn) backgrounds: {readings}"
+
+
 # -------------------------------------------------------------------------- motion
 #
 # The model, not the prompt, decides where the object starts (it mostly ignores position words),
@@ -95,7 +190,7 @@ def test_frame0_has_the_prompted_shape(stills):
 # tests pick their seeds by frame 0 alone, before any motion, among those whose object the asked
 # camera keeps wholly in view, and then measure what the later frames do.
 
-CENTRE = 31.5  # the image centre, in pixels of a 64 px frame
+CENTRE = (SIZE - 1) / 2  # the image centre, in pixels
 
 
 def seeds_with_room(cache, prompt: str, fits, count: int, tries: int = 40) -> list[int]:
@@ -117,34 +212,14 @@ def extent(region: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
 
 
-def in_view(frames: list[np.ndarray]) -> list[tuple[int, tuple[float, float]]]:
-    """(frame, centroid) for the frames before the object first touches the image border or is
-    lost: a clipped object's centroid is not the object's, and once it has left, the model draws
-    a new one elsewhere (the prompt still asks for it)."""
-    points = []
-    for k, f in enumerate(frames):
-        region = object_region(f)
-        if region is None or region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
-            break
-        points.append((k, centroid(region)))
-    return points
-
-
-def velocity(points: list[tuple[int, tuple[float, float]]]) -> tuple[float, float]:
-    """Least-squares centroid velocity (x, y) in px per frame."""
-    k = np.array([p[0] for p in points], np.float64)
-    xy = np.array([p[1] for p in points], np.float64)
-    return float(np.polyfit(k, xy[:, 0], 1)[0]), float(np.polyfit(k, xy[:, 1], 1)[0])
-
-
-@pytest.mark.parametrize("dx", [2.0, -2.0])
+@pytest.mark.parametrize("dx", [2.0 * S, -2.0 * S])
 def test_motion_moves_the_object_by_dx_per_frame(cache, dx):
     frames = 8
     travel = abs(dx) * (frames - 1) + 2  # the whole path, and a pixel of margin each side
 
     def room(region):
         x0, x1, _, _ = extent(region)
-        return x1 + travel <= 63 if dx > 0 else x0 - travel >= 0
+        return x1 + travel <= SIZE - 1 if dx > 0 else x0 - travel >= 0
 
     videos = []
     for prompt in ("a small red circle on a blue background", "a small yellow square on a purple background",
@@ -169,13 +244,13 @@ def test_a_clips_first_camera_key_regenerates_the_motion_it_was_made_with(cache)
     from t2vz_desktop.app.project import MediaItem, Project
     from t2vz_desktop.engine.camera import CameraKey
 
-    frames, dx = 8, 2.0
+    frames, dx = 8, 2.0 * S
     prompt = "a small red circle on a blue background"
-    seed = seeds_with_room(cache, prompt, lambda r: extent(r)[1] + dx * (frames - 1) + 2 <= 63, 1)[0]
+    seed = seeds_with_room(cache, prompt, lambda r: extent(r)[1] + dx * (frames - 1) + 2 <= SIZE - 1, 1)[0]
     original = generate(cache, [prompt], frames=frames, motion=(dx, 0.0), seed=seed)[0]
     recipe = GenerationRequest(prompts=[prompt], model=MODEL, frames=frames, motion=(dx, 0.0), seed=seed)
-    project = Project.new(64, 64, fps=8)
-    item = project.add_media(MediaItem("m", "gen.mp4", "gen.mp4", 64, 64, 8.0, frames, recipe=recipe.to_json(),
+    project = Project.new(SIZE, SIZE, fps=8)
+    item = project.add_media(MediaItem("m", "gen.mp4", "gen.mp4", SIZE, SIZE, 8.0, frames, recipe=recipe.to_json(),
                                        generated=True))
     project.add_key(item.id, "camera", 4)
     path = [CameraKey(k["frame"], tuple(k["pan"]), k["zoom"], k["rotate"], k["ease"])
@@ -190,7 +265,7 @@ def test_cross_frame_attention_keeps_colour_and_size_steady(cache):
     prompts = ["a large green star on a white background", "a large orange circle on a black background"]
     spread = {}
     for on in (True, False):
-        videos = generate(cache, prompts, frames=8, motion=(1.0, 0.0), videos_per_prompt=2, seed=3,
+        videos = generate(cache, prompts, frames=8, motion=(1.0 * S, 0.0), videos_per_prompt=2, seed=3,
                           cross_frame_attention=on)
         colour, size = [], []
         for frames in videos:
@@ -252,7 +327,7 @@ def test_triangle_angle_reads_a_drawn_turn():
     image = data.render(data.Scene("triangle", "yellow", "blue", "large", "centre"), np.random.default_rng(0))
     for turn in (-40.0, 25.0, 40.0):
         m = cv2.getRotationMatrix2D((CENTRE, CENTRE), turn, 1.0)  # positive: counter-clockwise on screen
-        rotated = cv2.warpAffine(image, m, (64, 64), borderMode=cv2.BORDER_REPLICATE)
+        rotated = cv2.warpAffine(image, m, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE)
         measured = turned(triangle_angle(image), triangle_angle(rotated))
         assert abs(measured - turn) < 5, f"turned {turn}, measured {measured:.1f}"
 
@@ -308,20 +383,21 @@ def test_image_to_video_keeps_the_image_and_moves_its_object(cache, tmp_path):
     path = tmp_path / "start.png"
     cv2.imwrite(str(path), cv2.cvtColor(start, cv2.COLOR_RGB2BGR))
     frames = generate(cache, ["a small pink star on a gray background"], frames=8, init_image=str(path),
-                      camera=[CameraKey(0), CameraKey(7, pan=(21.0, 0.0))], seed=2)[0]
+                      camera=[CameraKey(0), CameraKey(7, pan=(21.0 * S, 0.0))], seed=2)[0]
     quality = psnr(frames[0], start)
     assert quality > 25, f"frame 0 vs the start image: PSNR {quality:.1f} dB"
     c0, c4 = object_centre(start), object_centre(frames[4])
     assert c0 is not None and c4 is not None and analyse(frames[4]).colour == "pink"
-    assert abs((c4[0] - c0[0]) - 12.0) <= 4.0 and abs(c4[1] - c0[1]) <= 3.0, \
-        f"frame 4 should show the star 12 px right of the image's: moved ({c4[0] - c0[0]:+.1f}, {c4[1] - c0[1]:+.1f})"
+    assert abs((c4[0] - c0[0]) - 12.0 * S) <= 4.0 * S and abs(c4[1] - c0[1]) <= 3.0 * S, \
+        f"frame 4 should show the star {12 * S:g} px right of the image's: moved ({c4[0] - c0[0]:+.1f}, {c4[1] - c0[1]:+.1f})"
 
 
 def background_rgb(image: np.ndarray) -> np.ndarray:
-    """Mean colour outside the object and a 4 px border (where motion brings in reflections)."""
+    """Mean colour outside the object and a border (where motion brings in reflections)."""
     region = object_region(image)
     outside = np.ones(image.shape[:2], bool) if region is None else ~region.astype(bool)
-    outside[:4], outside[-4:], outside[:, :4], outside[:, -4:] = False, False, False, False
+    b = round(4 * S)
+    outside[:b], outside[-b:], outside[:, :b], outside[:, -b:] = False, False, False, False
     return image[outside].astype(np.float64).mean(0)
 
 

@@ -32,9 +32,10 @@ def test_drawing_matches_caption_colours(seed, mode):
     for scene in data.sample_scenes(200, seed):
         cx, cy, r, angle = data.placement(scene, rng, mode)
         image = data.draw(scene, cx, cy, r, angle)
-        assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+        n = data.IMAGE_SIZE
+        assert image.shape == (n, n, 3) and image.dtype == np.uint8
         # The whole object is inside the image and its centre in the third the caption names.
-        assert data.extent(scene.shape, r) < min(cx, cy, 64 - cx, 64 - cy), scene
+        assert data.extent(scene.shape, r) < min(cx, cy, n - cx, n - cy), scene
         assert position_of(cx, cy) == ("centre" if scene.position == "centre" else scene.position), scene
         lo, hi = data.SIZE_RANGE[scene.size] if mode == "continuous" else \
             (0.92 * data.SIZE_RADIUS[scene.size], 1.08 * data.SIZE_RADIUS[scene.size])
@@ -42,7 +43,7 @@ def test_drawing_matches_caption_colours(seed, mode):
         # The object's inside has exactly the named RGB, the far corner the background's.
         centre = image[int(cy), int(cx)]
         assert tuple(centre) == data.COLOURS[scene.colour], scene
-        far = image[0, 63] if cx < 32 or cy > 32 else image[63, 0]
+        far = image[0, n - 1] if cx < n / 2 or cy > n / 2 else image[n - 1, 0]
         assert tuple(far) == data.COLOURS[scene.background], scene
         assert nearest_colour(centre) == scene.colour
         assert scene.colour != scene.background
@@ -136,7 +137,7 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
         rows = list(csv.DictReader(f))
     assert {r["phase"] for r in rows} == {"vae", "unet"} and len(rows) == 80
     defaults = json.loads((folder / "t2vz.json").read_text())
-    assert defaults["height"] == defaults["width"] == 64
+    assert defaults["height"] == defaults["width"] == data.IMAGE_SIZE
     assert (folder / "README.md").exists()
     assert not list(tmp_path.glob(".demo.*"))  # the temporary folder was renamed into place
 
@@ -144,9 +145,10 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
     assert pipe.tokenizer.unk_token_id is not None
     assert 2 ** (len(pipe.vae.config.block_out_channels) - 1) == pipe.vae_scale_factor
     pipe.set_progress_bar_config(disable=True)
-    image = pipe("a red circle on a blue background", num_inference_steps=3, guidance_scale=5.0, height=64, width=64,
+    n = data.IMAGE_SIZE
+    image = pipe("a red circle on a blue background", num_inference_steps=3, guidance_scale=5.0, height=n, width=n,
                  generator=torch.Generator().manual_seed(0), output_type="np").images
-    assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all()
+    assert image.shape == (1, n, n, 3) and np.isfinite(image).all()
 
 
 def test_recommended_steps_keep_t941_and_t881_apart():
@@ -157,6 +159,28 @@ def test_recommended_steps_keep_t941_and_t881_apart():
     scheduler.set_timesteps(DEFAULTS["steps"])
     steps = scheduler.timesteps.numpy()
     assert np.abs(steps - 941).argmin() != np.abs(steps - 881).argmin()
+
+
+def test_schedule_has_zero_terminal_snr_and_sampling_starts_from_pure_noise():
+    """The fix for backgrounds read from the noise's mean (Lin et al. 2023): no signal at t=999 in
+    training, v-prediction, and a first sampling step at t=999 that sees pure noise."""
+    from t2vz_desktop.demo_model.model import build_sample_scheduler, build_train_scheduler
+    from t2vz_desktop.demo_model.train import DEFAULTS
+
+    train_schedule = build_train_scheduler()
+    assert float(train_schedule.alphas_cumprod[-1]) == 0.0
+    assert train_schedule.config.prediction_type == "v_prediction"
+    sampler = build_sample_scheduler()
+    sampler.set_timesteps(DEFAULTS["steps"])
+    assert int(sampler.timesteps[0]) == 999 and float(sampler.alphas_cumprod[999]) == 0.0
+    assert sampler.config.prediction_type == "v_prediction"
+
+
+def test_v_loss_weight_keeps_full_weight_where_the_picture_is_noise():
+    from t2vz_desktop.demo_model.train import v_loss_weight
+
+    snr = torch.tensor([0.0, 1.0, 4.0, 9.0, 99.0])
+    assert v_loss_weight(snr, 5.0).tolist() == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.05])
 
 
 def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():

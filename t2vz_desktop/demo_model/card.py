@@ -54,6 +54,73 @@ def placement_text(mode: str) -> str:
             + ", squares, triangles and stars turned by a uniform angle.")
 
 
+def scheduler_config(folder: Path) -> dict:
+    return json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+
+
+def prediction(folder: Path) -> str:
+    return {"v_prediction": "v-prediction", "epsilon": "noise prediction"}.get(
+        scheduler_config(folder).get("prediction_type", "epsilon"), "x0 prediction")
+
+
+def schedule_text(folder: Path) -> str:
+    c = scheduler_config(folder)
+    text = (f"SD 1.x betas: {c['num_train_timesteps']} steps, {c['beta_schedule']} {c['beta_start']:g}-{c['beta_end']:g}")
+    if c.get("rescale_betas_zero_snr"):
+        text += ", rescaled to zero terminal SNR"
+    return text + f"; {prediction(folder)}; {c.get('timestep_spacing', 'leading')} timesteps"
+
+
+def background_finding(fixed: bool) -> list[str]:
+    """Why a model trained on SD's schedule ignores the background colour (issue 22, measured on
+    the model committed 2026-11-27), said of this model (`fixed`: trained with the fix) or of it."""
+    cause = (
+        "Of the candidates (caption order, token and classifier-free dropout, the background's share of"
+        " the loss, the VAE's reconstruction of flat colours), the VAE was ruled out first: its"
+        " reconstructions keep every background (100%). The starting noise is the cause: with the same"
+        " seeds, taking the per-channel mean out of the starting latent gave the same grey background"
+        " (about 130, 125, 132) for every seed and prompt, where the plain noise gave orange, grey, pink"
+        " and grey. SD 1.x's scaled_linear schedule keeps sqrt(alpha_bar) = 0.068 of the picture at"
+        " t=999, so in training a flat background's latent mean survives in x_T, and the network learned"
+        " to read the background from the noise's mean rather than from the caption; at sampling the"
+        " noise's mean is random, and so is the background (the signal leak of Lin et al. 2023, \"Common"
+        " Diffusion Noise Schedules and Sample Steps are Flawed\")."
+    )
+    fix = (
+        " The fix, the paper's: betas rescaled to zero terminal SNR, v-prediction, and trailing"
+        " timesteps that start sampling at t=999 (train.py and model.py since 2026-12-04); captions, their"
+        " dropout and the loss unchanged. A 128 px trial of it drew the prompted background in 100% of"
+        " its frames (benchmarks/RESULTS.md); tests/test_demo_model.py checks that the background follows"
+        " the caption and not the noise's mean."
+    )
+    if fixed:
+        return ["## Why the background colour was not learned before", "",
+                "The model before this one (SD 1.x schedule, noise prediction) drew the prompted background"
+                " 11% of the time. " + cause + fix]
+    return ["## Why it ignores the background colour", "", cause + fix + " This model predates the fix."]
+
+
+def known_limits(evaluation: dict) -> list[str]:
+    """What the measured figures say the model does not do well, one line each."""
+    lines = []
+    weak = [f"{name} {kind} {rate:.0%}" for name, row in evaluation["per_name"].items() for kind, rate in row.items()
+            if rate < 0.9]
+    if weak:
+        lines.append("- Below 90% on these words: " + ", ".join(weak) + ".")
+    m = evaluation.get("motion")
+    if m and m["measured_videos"] < m["videos"]:
+        lines.append(f"- Motion is measured only while the object is wholly in view: {m['videos'] - m['measured_videos']}"
+                     f" of {m['videos']} videos lost it (it reached the border or was not drawn) before"
+                     f" {evaluation['min_track']} frames.")
+    lines += [
+        "- Position and size words are honoured loosely: they place the object in frame 0, and the motion"
+        " field moves it from there.",
+        "- One object per picture; words outside the vocabulary are ignored, so \"a dog\" draws a random shape.",
+        "- Flat colours only: no texture, lighting or perspective.",
+    ]
+    return lines
+
+
 def write_model_card(folder: Path) -> Path:
     folder = Path(folder)
     info = json.loads((folder / "training_info.json").read_text())
@@ -66,7 +133,8 @@ def write_model_card(folder: Path) -> Path:
         "# t2vz-desktop built-in demo model",
         "",
         "A small text-to-image latent diffusion model, trained from scratch by this project on",
-        "procedurally drawn 64x64 scenes of one flat-coloured shape on a plain background, so that",
+        f"procedurally drawn {data.IMAGE_SIZE}x{data.IMAGE_SIZE} scenes of one flat-coloured shape on a plain"
+        " background, so that",
         "the app can make a video with no GPU and no download. It is an ordinary diffusers",
         "`StableDiffusionPipeline` folder:",
         "",
@@ -117,7 +185,7 @@ def write_model_card(folder: Path) -> Path:
         f" {cfg['text_heads']} heads | {params['text_encoder']:,} |",
         f"| tokenizer | PreTrainedTokenizerFast | word-level (`tokenizers` WordLevel), {MODEL_MAX_LENGTH} tokens with"
         " [BOS]/[EOS], padded with [PAD] | - |",
-        "| scheduler | DDIMScheduler | SD 1.x: 1000 steps, scaled_linear 0.00085-0.012, steps_offset 1 | - |",
+        f"| scheduler | DDIMScheduler | {schedule_text(folder)} | - |",
         "",
         "## Training",
         "",
@@ -138,10 +206,11 @@ def write_model_card(folder: Path) -> Path:
         f" {info['vae_loss_first_last'][1]:.4f}." + crops(s) + " Then every image was encoded once; scaling_factor ="
         " 1 / std of the sampled latents.",
         f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}, AdamW lr"
-        f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay, epsilon"
-        f" prediction on the DDPM schedule above, min-SNR weighting (gamma {s['snr_gamma']:g}),"
-        f" {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
-        f" weights, which are the saved ones; noise-prediction MSE {info['unet_loss_first_last'][0]:.4f} ->"
+        f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay,"
+        f" {prediction(folder)} on the schedule above, min-SNR weighting (gamma {s['snr_gamma']:g}"
+        + (", clamped on SNR + 1 so that t=999 keeps full weight" if prediction(folder) == "v-prediction" else "")
+        + f"), {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
+        f" weights, which are the saved ones; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f} ->"
         f" {info['unet_loss_first_last'][1]:.4f}.",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
         f" {info['threads']} threads" + (
@@ -154,63 +223,55 @@ def write_model_card(folder: Path) -> Path:
     ]
     if evaluation is None:
         lines.append("Not measured yet: run `python -m t2vz_desktop.demo_model.evaluate resources/models/demo`.")
+    elif "videos" not in evaluation:
+        lines.append("Measured on stills by an earlier evaluate.py; run it again for the video figures.")
     else:
+        m = evaluation["motion"]
+        motions = ", ".join(f"({dx:+g}, {dy:+g})" for dx, dy in evaluation["motions"])
         lines += [
-            f"Measured by `t2vz_desktop/demo_model/evaluate.py`: {evaluation['samples']} images"
-            f" ({evaluation['prompts']} prompts x {evaluation['seeds']} seeds), DDIM {evaluation['steps']} steps,"
-            f" guidance {evaluation['guidance']}. Colours are classified as the nearest named RGB value,"
-            " shapes by an OpenCV contour classifier (polygon vertices, solidity, circularity). On the"
-            f" training renderer's own images the classifiers score: colour {evaluation['reference']['colour']:.0%},"
-            f" background {evaluation['reference']['background']:.0%}, shape {evaluation['reference']['shape']:.0%}.",
+            f"Measured by `python -m t2vz_desktop.demo_model.evaluate`: {evaluation['videos']} videos"
+            f" ({evaluation['prompts']} prompts x {evaluation['seeds']} seeds) of {evaluation['frames']} frames, made"
+            f" through the engine as the app makes them (motion field, cross-frame attention, DDIM"
+            f" {evaluation['steps']} steps, guidance {evaluation['guidance']:g}), prompts of the form"
+            f" \"{evaluation['prompt_form']}\" covering every colour with every shape, each asking one motion in"
+            f" turn ({motions} px per frame). Every frame is read back: colours as the nearest named RGB value,"
+            " shapes by an OpenCV contour classifier (polygon vertices, solidity, circularity) on the frames"
+            " where the object is wholly in view. A video's score is the fraction of its frames read right;"
+            " the table gives the mean over videos. Motion: the object's centroid velocity (least squares over"
+            " the frames before it touches the border) within 2 px per frame of the asked one on both axes."
+            " On the renderer's own images the classifiers score: colour"
+            f" {evaluation['reference']['colour']:.0%}, background {evaluation['reference']['background']:.0%},"
+            f" shape {evaluation['reference']['shape']:.0%}.",
             "",
-            "| | samples | VAE reconstructions (ceiling) |",
+            "| | videos | VAE reconstructions (ceiling) |",
             "|---|---|---|",
         ]
         ceiling = evaluation.get("vae_reconstruction", {})
-        for name in ("colour", "background", "shape", "position", "all"):
-            if name in evaluation["overall"]:
-                best = f"{ceiling[name]:.0%}" if name in ceiling else ""
-                lines.append(f"| {name} | {evaluation['overall'][name]:.0%} | {best} |")
-        if ceiling and ceiling.get("colour", 1.0) < 0.9:
-            lines += [
-                "",
-                "Known limitation: the VAE was still under-trained when its share of the budget ran out: its"
-                " reconstructions of rendered scenes already lose the object's colour and the corners of"
-                " triangles and stars (right column), which bounds what samples can reach. Samples also tend"
-                " towards pink/gray backgrounds and ignore the prompted position. A longer VAE phase on an"
-                " unshared machine is the first thing to improve.",
-            ]
-        if evaluation["overall"].get("background", 1.0) < 0.5 or evaluation["overall"].get("position", 1.0) < 0.5:
-            lines += [
-                "",
-                "Known limitation: it mostly ignores the background colour and the position words (rows"
-                " above); at this size and training time the object's colour and shape win the capacity.",
-            ]
-        if s.get("placement", "fixed") == "fixed":
-            lines += [
-                "",
-                "Known limitation: trained on fixed spots, sizes and upright shapes, it pulls an object that"
-                " the motion field, a zoom or a rotation moved back toward those: it keeps no rotation, and"
-                " some objects stay on their spot for a few frames of a motion and then jump.",
-            ]
-        else:
-            square = evaluation["per_name"].get("square", {}).get("shape")
-            lines += [
-                "",
-                "Known limitation: trained on squares turned by any angle, it draws most squares with"
-                " rounded corners at this size and budget, and the classifier reads them as circles"
-                + (f" (square {square:.0%} below)" if square is not None else "") + ". The model trained"
-                " on fixed, upright placement (`--placement fixed`, the demo model until 2026-11-27) drew"
-                " squares better (63%) but kept no rotation and pulled moving objects back to its nine spots.",
-            ]
-        lines += ["", "Per prompted name:", "", "| name | colour | background | shape |", "|---|---|---|---|"]
+        for name in ("colour", "background", "shape", "motion"):
+            best = f"{ceiling[name]:.0%}" if name in ceiling else ""
+            lines.append(f"| {name} | {evaluation['overall'][name]:.0%} | {best} |")
+        lines += [
+            "",
+            f"Motion measured on {m['measured_videos']} of {m['videos']} videos: median error"
+            f" {m['median_error_px']:.2f} px per frame, largest {m['max_error_px']:.2f}.",
+            "",
+            "Per prompted word:",
+            "",
+            "| word | colour | background | shape |",
+            "|---|---|---|---|",
+        ]
         for name, row in evaluation["per_name"].items():
             cells = [f"{row[k]:.0%}" if k in row else "" for k in ("colour", "background", "shape")]
             lines.append(f"| {name} | {' | '.join(cells)} |")
         if evaluation.get("guidance_sweep"):
-            lines += ["", "Guidance sweep (colour / background / shape):", ""]
+            lines += ["", "Guidance sweep (colour / background / shape / motion):", ""]
             for g, row in evaluation["guidance_sweep"].items():
-                lines.append(f"- guidance {g}: {row['colour']:.0%} / {row['background']:.0%} / {row['shape']:.0%}")
+                lines.append(f"- guidance {g}: " + " / ".join(f"{row[k]:.0%}" for k in ("colour", "background", "shape", "motion")))
+        lines += ["", "## Known limits", "", *known_limits(evaluation)]
+    if scheduler_config(folder).get("rescale_betas_zero_snr"):
+        lines += ["", *background_finding(True)]
+    elif evaluation is not None and evaluation["overall"].get("background", 1.0) < 0.5:
+        lines += ["", *background_finding(False)]
     weights = sorted(p for p in folder.rglob("*.safetensors"))
     lines += ["", "## Files", "", "| file | bytes | SHA-256 |", "|---|---|---|"]
     for p in weights:

@@ -29,8 +29,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# 64 px: a 128 px model with an 8x VAE (16x16 latents, the same UNet) was trained on 2026-12-04
+# and its VAE, under-trained in the budget, rounded triangles and stars (benchmarks/RESULTS.md).
 IMAGE_SIZE = 64
 SUPERSAMPLE = 4
+# Lengths below are set on a 64 px frame and scale with the image.
+SCALE = IMAGE_SIZE / 64
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star")
 
@@ -52,17 +56,17 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 
 SIZES: tuple[str, ...] = ("small", "large")
 PLACEMENTS: tuple[str, ...] = ("fixed", "continuous")
-# "fixed": object "radius" in pixels of the 64x64 image (circle radius, star outer radius, square
+# "fixed": object "radius" in pixels of the image (circle radius, star outer radius, square
 # half-side / 0.85, triangle circumradius / 1.15), before a +-8% jitter.
-SIZE_RADIUS: dict[str, float] = {"small": 8.0, "large": 15.0}
+SIZE_RADIUS: dict[str, float] = {"small": 8.0 * SCALE, "large": 15.0 * SCALE}
 # "continuous": range of the same "radius", drawn uniformly. The gap between the
 # two keeps the words apart; the ranges together cover a 2.7x zoom.
-SIZE_RANGE: dict[str, tuple[float, float]] = {"small": (6.0, 10.0), "large": (11.5, 16.0)}
+SIZE_RANGE: dict[str, tuple[float, float]] = {"small": (6.0 * SCALE, 10.0 * SCALE), "large": (11.5 * SCALE, 16.0 * SCALE)}
 # Positions split each axis in thirds at these fractions of the image (evaluate.position_of
 # reads a centroid with the same thresholds); centres keep this many pixels from a split, so
 # a caption's word cannot be read back as the neighbouring one.
 THIRDS = (0.4, 0.6)
-SPLIT_GUARD = 1.0
+SPLIT_GUARD = 1.0 * SCALE
 # Rotation turns a shape onto itself after this many radians (circles are not turned).
 SYMMETRY: dict[str, float] = {"square": math.pi / 2, "triangle": 2 * math.pi / 3, "star": 2 * math.pi / 5}
 
@@ -179,7 +183,7 @@ def axis_range(word: str, low_word: str, high_word: str, margin: float) -> tuple
 
 def object_centre(position: str, r: float) -> tuple[float, float]:
     """The "fixed" placement's centre (x, y) in pixels for ``position`` and radius ``r``."""
-    margin = 1.2 * r + 3.0
+    margin = 1.2 * r + 3.0 * SCALE
     low, mid, high = margin, IMAGE_SIZE / 2, IMAGE_SIZE - margin
     x = low if "left" in position else high if "right" in position else mid
     y = low if "top" in position else high if "bottom" in position else mid
@@ -193,11 +197,12 @@ def placement(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> tu
     if mode == "fixed":
         r = SIZE_RADIUS[scene.size] * rng.uniform(0.92, 1.08)
         cx, cy = object_centre(scene.position, r)
-        return cx + rng.uniform(-1.5, 1.5), cy + rng.uniform(-1.5, 1.5), r, 0.0
+        jitter = 1.5 * SCALE
+        return cx + rng.uniform(-jitter, jitter), cy + rng.uniform(-jitter, jitter), r, 0.0
     if mode != "continuous":
         raise ValueError(f"unknown placement {mode!r}")
     r = float(rng.uniform(*SIZE_RANGE[scene.size]))
-    margin = extent(scene.shape, r) + 1.0
+    margin = extent(scene.shape, r) + SCALE
     x = float(rng.uniform(*axis_range(scene.position, "left", "right", margin)))
     y = float(rng.uniform(*axis_range(scene.position, "top", "bottom", margin)))
     angle = float(rng.uniform(0.0, SYMMETRY[scene.shape])) if scene.shape in SYMMETRY else 0.0
@@ -205,7 +210,7 @@ def placement(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> tu
 
 
 def render(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> np.ndarray:
-    """Draw ``scene`` as a (64, 64, 3) uint8 RGB image at a random :func:`placement`."""
+    """Draw ``scene`` as a (IMAGE_SIZE, IMAGE_SIZE, 3) uint8 RGB image at a random :func:`placement`."""
     return draw(scene, *placement(scene, rng, mode))
 
 
@@ -228,8 +233,8 @@ def draw(scene: Scene, cx: float, cy: float, r: float, angle: float = 0.0) -> np
 
 
 def make_dataset(n: int, seed: int, mode: str = "fixed") -> tuple[np.ndarray, list[Scene]]:
-    """``n`` balanced scenes and their images, (n, 64, 64, 3) uint8, at ``mode`` placements."""
+    """``n`` balanced scenes and their images, (n, IMAGE_SIZE, IMAGE_SIZE, 3) uint8, at ``mode`` placements."""
     scenes = sample_scenes(n, seed)
     rng = np.random.default_rng(seed + 1)
-    images = np.stack([render(scene, rng, mode) for scene in scenes]) if scenes else np.zeros((0, 64, 64, 3), np.uint8)
+    images = np.stack([render(scene, rng, mode) for scene in scenes]) if scenes else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     return images, scenes

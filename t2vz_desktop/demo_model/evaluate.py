@@ -1,18 +1,23 @@
-"""Measure how well the demo model follows its prompts.
+"""Measure how well the demo model follows its prompts, on videos made through the engine.
 
     python -m t2vz_desktop.demo_model.evaluate resources/models/demo [--seeds 3] [--sweep 3,5,7.5]
 
-Samples each evaluation prompt with several seeds (DDIM, the model's recommended steps and
-guidance from ``t2vz.json``), then reads every image back with plain OpenCV:
+Makes one video per evaluation prompt and seed, "a COLOUR SHAPE on a COLOUR background" with an
+asked motion, through the engine the app and the CLI use (the method's motion field,
+cross-frame attention, the model's recommended steps and guidance from ``t2vz.json``), then
+reads every frame back with plain OpenCV:
 
 - background colour: median of the outer two-pixel ring, named by the nearest palette RGB;
 - object: the largest connected region that differs from the background; its colour is the
   median of its inner pixels, named by the nearest palette RGB;
 - shape: :func:`classify_shape`, from the region's contour (approxPolyDP vertex count,
-  solidity, circularity, extent);
-- position: which third of the image the region's centroid falls in, per axis.
+  solidity, circularity, extent), on the frames where the object is wholly in view;
+- motion: the least-squares velocity of the object's centroid over the frames before it first
+  touches the border, against the asked px per frame.
 
-Prints a table, writes ``evaluation.json`` into the model folder and regenerates its card.
+A video's colour, background and shape scores are the fractions of its frames read right; the
+figures are their means over the videos. Prints a table, writes ``evaluation.json`` into the
+model folder and regenerates its card.
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ from .card import write_model_card
 
 PALETTE_NAMES = list(data.COLOURS)
 PALETTE = np.array([data.COLOURS[n] for n in PALETTE_NAMES], np.float32)  # (10, 3)
+MIN_AREA = round(6 * data.SCALE**2)  # pixels: smaller regions are specks, not objects
+
+# Asked motions (output px per frame, x right, y down), one per evaluation prompt in turn: the
+# four directions and the diagonals at the engine's default speed (12 px at 512 px, scaled).
+MOTIONS: tuple[tuple[float, float], ...] = ((3, 0), (-3, 0), (0, 3), (0, -3), (2, 2), (-2, 2), (2, -2), (-2, -2))
+VIDEO_FRAMES = 8
+MOTION_TOLERANCE = 2.0  # px per frame, per axis
+MIN_TRACK = 4  # in-view frames needed to measure a velocity
 
 
 @dataclass
@@ -101,7 +114,7 @@ def object_region(image: np.ndarray) -> np.ndarray | None:
     if count < 2:
         return None
     label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return (labels == label).astype(np.uint8) if stats[label, cv2.CC_STAT_AREA] >= 6 else None
+    return (labels == label).astype(np.uint8) if stats[label, cv2.CC_STAT_AREA] >= MIN_AREA else None
 
 
 def centroid(region: np.ndarray) -> tuple[float, float]:
@@ -110,7 +123,7 @@ def centroid(region: np.ndarray) -> tuple[float, float]:
 
 
 def analyse(image: np.ndarray) -> Reading:
-    """Read background colour, object colour, shape and position from a (64, 64, 3) uint8 image."""
+    """Read background colour, object colour, shape and position from a (h, w, 3) uint8 image."""
     background = nearest_colour(background_rgb(image))
     region = object_region(image)
     if region is None:
@@ -160,24 +173,121 @@ def score(readings: list[Reading], scenes: list[data.Scene]) -> dict:
     return {"overall": overall, "per_name": per_name}
 
 
-def sample(pipe, scenes: list[data.Scene], seeds: int, steps: int, guidance: float, batch: int = 20):
-    """Images (n * seeds, 64, 64, 3) uint8 and the matching scenes, seed-major."""
-    import torch
+def video_prompt(scene: data.Scene) -> str:
+    """"a COLOUR SHAPE on a COLOUR background": the form a new user types first."""
+    return data.caption(scene, keep_size=False, keep_position=False, keep_background=True)
 
-    images, used = [], []
-    jobs = [(scene, seed) for seed in range(seeds) for scene in scenes]
-    for i in range(0, len(jobs), batch):
-        chunk = jobs[i : i + batch]
-        out = pipe(
-            prompt=[scene.full_caption() for scene, _ in chunk],
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=[torch.Generator().manual_seed(1000 + seed) for _, seed in chunk],
-            output_type="np",
-        ).images
-        images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
-        used += [scene for scene, _ in chunk]
-    return np.concatenate(images), used
+
+def touches_border(region: np.ndarray) -> bool:
+    return bool(region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any())
+
+
+def in_view(frames: list[np.ndarray]) -> list[tuple[int, tuple[float, float]]]:
+    """(frame, centroid) for the frames before the object first touches the border or is lost:
+    a clipped object's centroid is not the object's, and once it has left the model draws a new
+    one elsewhere (the prompt still asks for it)."""
+    points = []
+    for k, frame in enumerate(frames):
+        region = object_region(frame)
+        if region is None or touches_border(region):
+            break
+        points.append((k, centroid(region)))
+    return points
+
+
+def velocity(points: list[tuple[int, tuple[float, float]]]) -> tuple[float, float]:
+    """Least-squares centroid velocity (x, y) in px per frame."""
+    k = np.array([p[0] for p in points], np.float64)
+    xy = np.array([p[1] for p in points], np.float64)
+    return float(np.polyfit(k, xy[:, 0], 1)[0]), float(np.polyfit(k, xy[:, 1], 1)[0])
+
+
+@dataclass
+class VideoScore:
+    """How one video reads: fractions of frames right, and its measured motion."""
+
+    scene: data.Scene
+    motion: tuple[float, float]  # asked, px per frame
+    colour: float
+    background: float
+    shape: float | None  # None: the object never wholly in view
+    velocity: tuple[float, float] | None  # measured, px per frame; None: too few in-view frames
+
+    @property
+    def motion_ok(self) -> bool | None:
+        if self.velocity is None:
+            return None
+        return all(abs(v - m) <= MOTION_TOLERANCE for v, m in zip(self.velocity, self.motion))
+
+
+def score_video(frames: list[np.ndarray], scene: data.Scene, motion: tuple[float, float]) -> VideoScore:
+    readings = [analyse(f) for f in frames]
+    # Shape is read only where the whole object is in view; a frame with no object is a miss.
+    whole = [r for r, f in zip(readings, frames)
+             if (region := object_region(f)) is None or not touches_border(region)]
+    track = in_view(frames)
+    return VideoScore(
+        scene=scene, motion=motion,
+        colour=float(np.mean([r.colour == scene.colour for r in readings])),
+        background=float(np.mean([r.background == scene.background for r in readings])),
+        shape=float(np.mean([r.shape == scene.shape for r in whole])) if whole else None,
+        velocity=velocity(track) if len(track) >= MIN_TRACK else None,
+    )
+
+
+def summarise(videos: list[VideoScore]) -> dict:
+    """Overall and per-name accuracies (means of the videos' fractions), and the motion figures."""
+    def mean(values) -> float:
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else 0.0
+
+    per_name: dict[str, dict[str, float]] = {}
+    for name in [*PALETTE_NAMES, *data.SHAPES]:
+        if name in data.COLOURS:
+            per_name[name] = {"colour": mean(v.colour for v in videos if v.scene.colour == name),
+                              "background": mean(v.background for v in videos if v.scene.background == name)}
+        else:
+            per_name[name] = {"shape": mean(v.shape if v.shape is not None else 0.0
+                                            for v in videos if v.scene.shape == name)}
+    measured = [v for v in videos if v.velocity is not None]
+    errors = [max(abs(a - b) for a, b in zip(v.velocity, v.motion)) for v in measured]
+    overall = {
+        "colour": mean(v.colour for v in videos), "background": mean(v.background for v in videos),
+        "shape": mean(v.shape if v.shape is not None else 0.0 for v in videos),
+        "motion": mean(float(v.motion_ok) for v in measured),
+    }
+    motion = {"measured_videos": len(measured), "videos": len(videos),
+              "median_error_px": float(np.median(errors)) if errors else None,
+              "max_error_px": float(max(errors)) if errors else None}
+    return {"overall": overall, "per_name": per_name, "motion": motion}
+
+
+def asked_motion(scene: data.Scene) -> tuple[float, float]:
+    """The motion an evaluation scene asks: MOTIONS in turn over :func:`evaluation_scenes`."""
+    return MOTIONS[evaluation_scenes().index(scene) % len(MOTIONS)]
+
+
+def make_videos(model: str | Path, scenes: list[data.Scene], seeds: int, guidance: float | None = None,
+                frames: int = VIDEO_FRAMES, cache=None, grid: list | None = None) -> list[VideoScore]:
+    """One video per evaluation scene and seed (seeds 1000, 1001, ...; seed-minor), through the
+    engine, each asking :func:`asked_motion`; a subset of the scenes makes the same videos as the
+    whole evaluation. ``grid``: a list to append each video's first and last frames to."""
+    from t2vz_desktop.engine.jobs import ModelCache, run_generation
+    from t2vz_desktop.engine.request import GenerationRequest
+
+    cache = cache or ModelCache(capacity=1)
+    scores = []
+    for scene in scenes:
+        motion = asked_motion(scene)
+        request = GenerationRequest(prompts=[video_prompt(scene)], model=str(model), frames=frames, motion=motion,
+                                    seed=1000, videos_per_prompt=seeds, guidance=guidance)
+        result = run_generation(request, cache=cache, previews=False)
+        for v in range(result.videos):
+            frames_v = list(result.frames(v))
+            scores.append(score_video(frames_v, scene, motion))
+            if grid is not None:
+                grid += [frames_v[0], frames_v[-1]]
+    return scores
 
 
 def reconstruction_score(vae, scenes: list[data.Scene], seeds: int) -> dict:
@@ -197,8 +307,11 @@ def reconstruction_score(vae, scenes: list[data.Scene], seeds: int) -> dict:
 def print_table(result: dict, title: str) -> None:
     o = result["overall"]
     print(f"\n{title}")
-    print(f"  colour {o['colour']:.0%}  background {o['background']:.0%}  shape {o['shape']:.0%}  "
-          f"position {o['position']:.0%}  all three {o['all']:.0%}")
+    print("  " + "  ".join(f"{k} {v:.0%}" for k, v in o.items()))
+    if "motion" in result:
+        m = result["motion"]
+        print(f"  motion measured on {m['measured_videos']} of {m['videos']} videos, median error "
+              f"{m['median_error_px']} px/frame, largest {m['max_error_px']} px/frame")
     print(f"  {'name':<10}{'colour':>8}{'backgr.':>9}{'shape':>8}")
     for name, row in result["per_name"].items():
         cells = [f"{row[k]:.0%}" if k in row else "" for k in ("colour", "background", "shape")]
@@ -217,53 +330,52 @@ def save_grid(images: np.ndarray, path: Path, columns: int = 10) -> None:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m t2vz_desktop.demo_model.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("model", type=Path, nargs="?", default=Path("resources/models/demo"))
-    p.add_argument("--seeds", type=int, default=3, help="seeds per prompt")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: t2vz.json)")
-    p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: t2vz.json)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds (videos) per prompt")
     p.add_argument("--sweep", type=str, default="", help="also score these guidance scales, e.g. 3,5,7.5")
-    p.add_argument("--grid", type=Path, default=None, help="save the sampled images as one PNG")
+    p.add_argument("--grid", type=Path, default=None, help="save every video's first and last frames as one PNG")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-write", action="store_true", help="do not write evaluation.json / the card")
     a = p.parse_args(argv)
 
     import torch
-    from diffusers import StableDiffusionPipeline
+    from diffusers import AutoencoderKL
+
+    from t2vz_desktop.engine.jobs import ModelCache
 
     torch.set_num_threads(a.threads)
     defaults = json.loads((a.model / "t2vz.json").read_text())
-    steps = a.steps or defaults["steps"]
-    guidance = a.guidance if a.guidance is not None else defaults["guidance"]
-    pipe = StableDiffusionPipeline.from_pretrained(a.model, safety_checker=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
     scenes = evaluation_scenes()
 
     rng = np.random.default_rng(0)
     reference = score([analyse(data.render(s, rng)) for s in scenes * a.seeds], scenes * a.seeds)
     print_table(reference, "classifiers on the renderer's own images (should be ~100%)")
 
-    reconstruction = reconstruction_score(pipe.vae, scenes, a.seeds)
+    vae = AutoencoderKL.from_pretrained(a.model, subfolder="vae")
+    reconstruction = reconstruction_score(vae, scenes, a.seeds)
     print_table(reconstruction, "VAE reconstructions of the renderer's images (the ceiling for samples)")
 
+    cache = ModelCache(capacity=1)
     started = time.monotonic()
-    images, used = sample(pipe, scenes, a.seeds, steps, guidance)
-    result = score([analyse(im) for im in images], used)
-    print_table(result, f"model: {len(images)} samples, {steps} DDIM steps, guidance {guidance:g} "
-                        f"({time.monotonic() - started:.0f} s)")
+    grid: list[np.ndarray] = []
+    videos = make_videos(a.model.resolve(), scenes, a.seeds, cache=cache, grid=grid if a.grid else None)
+    result = summarise(videos)
+    print_table(result, f"model: {len(videos)} videos of {VIDEO_FRAMES} frames, {defaults['steps']} DDIM steps, "
+                        f"guidance {defaults['guidance']:g} ({time.monotonic() - started:.0f} s)")
     if a.grid:
-        save_grid(images, a.grid)
+        save_grid(np.stack(grid), a.grid, columns=12)
 
     sweep = {}
     for g in [float(x) for x in a.sweep.split(",") if x.strip()]:
-        imgs, used_g = sample(pipe, scenes, a.seeds, steps, g)
-        sweep[f"{g:g}"] = score([analyse(im) for im in imgs], used_g)["overall"]
-        o = sweep[f"{g:g}"]
-        print(f"guidance {g:g}: colour {o['colour']:.0%} background {o['background']:.0%} shape {o['shape']:.0%} "
-              f"position {o['position']:.0%} all {o['all']:.0%}")
+        sweep[f"{g:g}"] = o = summarise(make_videos(a.model.resolve(), scenes, a.seeds, guidance=g, cache=cache))["overall"]
+        print(f"guidance {g:g}: " + "  ".join(f"{k} {v:.0%}" for k, v in o.items()))
 
     evaluation = {
-        "samples": len(images), "prompts": len(scenes), "seeds": a.seeds, "steps": steps, "guidance": guidance,
-        "overall": result["overall"], "per_name": result["per_name"], "reference": reference["overall"],
-        "vae_reconstruction": reconstruction["overall"],
+        "videos": len(videos), "frames": VIDEO_FRAMES, "prompts": len(scenes), "seeds": a.seeds,
+        "steps": defaults["steps"], "guidance": defaults["guidance"],
+        "prompt_form": "a COLOUR SHAPE on a COLOUR background", "motions": [list(m) for m in MOTIONS],
+        "motion_tolerance": MOTION_TOLERANCE, "min_track": MIN_TRACK,
+        "overall": result["overall"], "per_name": result["per_name"], "motion": result["motion"],
+        "reference": reference["overall"], "vae_reconstruction": reconstruction["overall"],
         "guidance_sweep": sweep,
     }
     if not a.no_write:

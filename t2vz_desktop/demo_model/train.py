@@ -52,7 +52,7 @@ class TrainSettings:
     out: Path
     minutes: float = 108.0
     vae_share: float = 0.22  # fraction of the budget for the VAE phase
-    vae_crop: int = 32  # crop size for the first part of the VAE phase (0: never crop)
+    vae_crop: int = data.IMAGE_SIZE // 2  # crop size for the first part of the VAE phase (0: never crop)
     vae_crop_share: float = 0.6  # fraction of the VAE phase spent on crops
     seed: int = 0
     threads: int = 2
@@ -159,10 +159,10 @@ def train_vae(vae, images: np.ndarray, s: TrainSettings, seconds: float, log) ->
         if step % 20 == 0:
             adapt_threads(s.threads)
         idx = torch.randint(0, len(images), (s.vae_batch,), generator=gen)
-        x = to_tensor(images[idx.numpy()])  # (b, 3, 64, 64)
+        x = to_tensor(images[idx.numpy()])  # (b, 3, IMAGE_SIZE, IMAGE_SIZE)
         if s.vae_crop and sched.progress(step) < s.vae_crop_share:
             # The VAE is convolutional but for one attention block, so crops teach it colours and
-            # edges at a quarter of the cost per image; the full-size end adapts it to 64x64.
+            # edges at a quarter of the cost per image; the full-size end adapts it to whole images.
             oy, ox = torch.randint(0, x.shape[-1] - s.vae_crop + 1, (2,), generator=gen).tolist()
             x = x[..., oy : oy + s.vae_crop, ox : ox + s.vae_crop]
         posterior = vae.encode(x).latent_dist
@@ -227,12 +227,11 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         noise = torch.randn(z0.shape, generator=gen)
         t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (s.unet_batch,), generator=gen)
         zt = noise_scheduler.add_noise(z0, noise, t)
+        target = noise_scheduler.get_velocity(z0, noise, t)  # v = sqrt(a) eps - sqrt(1-a) x0
         context = text_encoder(ids)[0]  # (b, 20, width)
         pred = unet(zt, t, context).sample
-        # Min-SNR weighting (Hang et al. 2023) for epsilon prediction.
-        snr = snr_all[t]
-        weight = torch.clamp(snr, max=s.snr_gamma) / snr
-        per_sample = F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3))
+        per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
+        weight = v_loss_weight(snr_all[t], s.snr_gamma)
         loss = (weight * per_sample).mean()
         for g in opt.param_groups:
             g["lr"] = sched.lr(step)
@@ -249,6 +248,17 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     bar.close()
     return losses, ema
+
+
+def v_loss_weight(snr: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR weighting (Hang et al. 2023) of a v-prediction loss, clamped on SNR + 1.
+
+    The v-loss equals the x0-loss times SNR + 1, so clamping SNR + 1 at ``gamma`` keeps full
+    weight where the picture is mostly noise and tempers the nearly clean timesteps. The paper's
+    min(SNR, gamma) / (SNR + 1) would weigh t=999 (SNR 0) by 0: the step that picks the
+    background from the caption would learn nothing.
+    """
+    return torch.clamp(snr + 1, max=gamma) / (snr + 1)
 
 
 def portable_tokenizer_class(folder: Path) -> None:
