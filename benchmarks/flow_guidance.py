@@ -75,7 +75,7 @@ def demo_controlnet(folder: Path) -> Path:
     from t2vz_desktop.engine.paths import resources_dir
 
     unet = UNet2DConditionModel.from_pretrained(resources_dir() / "models" / "demo" / "unet")
-    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
+    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32, 64))  # 4x, as its VAE
     net.save_pretrained(folder / "demo-canny")
     return folder / "demo-canny"
 

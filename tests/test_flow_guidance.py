@@ -103,3 +103,16 @@ def test_a_bad_strength_is_one_line_and_exit_2(tiny_folder, tiny_controlnet, squ
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--flow-guidance" in err[0] and not out.exists()
+
+
+def test_with_the_motion_field_fusion_starts_where_every_frame_is_denoised(tiny_folder, tiny_controlnet, square_video,
+                                                                          model_cache):
+    """Found by the benchmark: counted from step 0, the share ended before T, where the motion
+    field's frames are first denoised, and the option did nothing there."""
+    def motion_edit(strength):
+        e = EditSpec(source=str(square_video), controls=[ControlSpec("canny", str(tiny_controlnet))],
+                     flow_guidance=strength, motion_field=True)
+        return run_generation(canny_request(tiny_folder, square_video, tiny_controlnet, edit=e, steps=8,
+                                            t_restart=401, t_warp=301), cache=model_cache)
+
+    assert (motion_edit(0.8).latents - motion_edit(0.0).latents).abs().max() > 1e-3

@@ -103,7 +103,10 @@ class FlowFusion(Option):
         self.run = run
         plan = run.plan
         self.strength = plan.flow_guidance
-        self.until = max(1, round(len(run.timesteps) * plan.flow_steps))
+        # The share counts from where every frame is denoised: the first step with shared noise,
+        # T with the motion field (before it the anchor is denoised alone).
+        start = 0 if plan.init == "shared" else run.at.restart
+        self.until = start + max(1, round((len(run.timesteps) - start) * plan.flow_steps))
         self.source = plan.source_flow
 
     def guide(self, i: int, x: torch.Tensor, eps: torch.Tensor, phase: str) -> torch.Tensor:
