@@ -168,11 +168,16 @@ def test_a_controlnet_made_for_another_base_model_is_refused_before_any_load(tmp
     args = edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(tmp_path / "controlnet"))
     assert main(args) == 2 and not no_model_load
     line = one_error_line(capsys)
-    assert "does not fit the built-in demo model" in line and "32" in line and "64" in line
+    # the demo model takes no ControlNet at all: said before the ControlNet is even read
+    assert "the built-in demo model cannot take a ControlNet" in line and "stable-diffusion-v1-5" in line
     assert not (tmp_path / "o.mp4").exists()
     from t2vz_desktop.engine.control import check_controlnet_fits
 
     check_controlnet_fits(str(tmp_path / "controlnet"), str(tiny_folder))  # its own base model: fits
+    from t2vz_desktop.engine.models import ModelError
+
+    with pytest.raises(ModelError, match="does not fit the built-in demo model"):  # text width 32 against 64
+        check_controlnet_fits(str(tmp_path / "controlnet"), "demo")
 
 
 @pytest.mark.parametrize("case", ["edit onto its source", "generate onto its start image", "generate onto its recipe",

@@ -136,3 +136,8 @@ def test_a_download_that_would_not_fit_is_refused_before_it_starts(hub, tmp_path
                           timeout=120)
     assert "free" in done.stdout and "needs" in done.stdout, done.stderr
     assert not [r for r in hub.log if "/resolve/" in r[1]]  # no file was asked for
+
+
+def test_verify_with_nothing_cached_says_so(hub, tmp_path):
+    done = t2vz(env_for(hub, tmp_path), "verify")
+    assert done.returncode == 0 and "no models in the Hugging Face cache to verify" in done.stdout

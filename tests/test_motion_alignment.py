@@ -92,3 +92,14 @@ def test_an_unreadable_source_flag_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["eval", str(video), "--source", str(tmp_path / "nope.mp4"), "--no-plot"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--source" in err[0] and not (tmp_path / "v.metrics.json").exists()
+
+
+def test_a_source_with_one_picture_is_said_not_measured(tmp_path, capsys):
+    import cv2
+
+    image = tmp_path / "still.png"
+    cv2.imwrite(str(image), pan(0, 0, frames=1)[0])
+    video = write_video(tmp_path / "v.mp4", pan(1, 0))
+    assert main(["eval", str(video), "--source", str(image), "--no-plot"]) == 0
+    assert "no motion alignment" in capsys.readouterr().err
+    assert "motion_alignment" not in json.loads((tmp_path / "v.metrics.json").read_text())

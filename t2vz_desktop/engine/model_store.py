@@ -206,6 +206,11 @@ def plan_download(repo_id: str, variant: str | None = None, allow_pickle: bool =
         raise ModelError(f"no model '{repo_id}' on the hub ({type(e).__name__})") from e
     except (HfHubHTTPError, OSError) as e:
         raise ModelError(f"cannot reach the model hub to fetch '{repo_id}': {str(e).splitlines()[0]}") from e
+    except Exception as e:  # httpx's connection errors (no network, no DNS) are not OSErrors
+        from huggingface_hub import constants
+
+        raise ModelError(f"cannot reach the model hub ({constants.ENDPOINT}) to fetch '{repo_id}': is this machine "
+                         f"online? ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
     sizes = {f.path: f.size for f in entries}
     files = wanted(sorted(sizes), variant, allow_pickle)
     if not any(f.endswith((".safetensors", *PICKLE)) for f in files):

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs
 from .control import check_controlnet_fits
 from .interpolate import output_times
-from .models import ModelError, locate_model, pick_device, pick_dtype, single_file_config
+from .models import DEMO_MODEL, ModelError, locate_model, pick_device, pick_dtype, single_file_config
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
 
 
@@ -163,6 +163,9 @@ def _check_edit(request: GenerationRequest) -> float:
     from ..conditions.source import MAX_FPS, SourceSpec, open_source
 
     e = request.edit
+    if e.controls and request.model == DEMO_MODEL:  # before any ControlNet is looked for
+        raise RequestError("the built-in demo model cannot take a ControlNet (none is made for it): edit with a "
+                           "Stable Diffusion 1.x model (`t2vz models download stable-diffusion-v1-5/stable-diffusion-v1-5`)")
     spec = SourceSpec.of_edit(e, request.width, request.height)
     try:
         clip = open_source(spec)

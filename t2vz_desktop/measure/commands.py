@@ -115,6 +115,9 @@ def _eval(args: argparse.Namespace) -> int:
     scores = score_video(video, clip, prompt if clip is not None else None)
     originals = _original_frames(video, info.frames)
     alignment = _measure_alignment(video, source, originals) if source is not None else None
+    if source is not None and alignment is None:
+        print(f"note: no motion alignment: {source.path.name} gives fewer than 2 frames over the edit's",
+              file=sys.stderr)
     if alignment is not None:
         scores.curves["motion_alignment_epe"] = alignment.curve
     curves = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in scores.curves.items()}  # JSON has no NaN
