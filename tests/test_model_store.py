@@ -141,3 +141,11 @@ def test_a_download_that_would_not_fit_is_refused_before_it_starts(hub, tmp_path
 def test_verify_with_nothing_cached_says_so(hub, tmp_path):
     done = t2vz(env_for(hub, tmp_path), "verify")
     assert done.returncode == 0 and "no models in the Hugging Face cache to verify" in done.stdout
+
+
+def test_no_network_is_one_line_naming_the_hub(hub, tmp_path):
+    env = env_for(hub, tmp_path)
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens there: a refused connection, as offline
+    done = t2vz(env, "download", REPO_ID)
+    assert done.returncode == 2 and "cannot reach the model hub" in done.stderr, done.stderr
+    assert done.stderr.strip().count("\n") == 0
