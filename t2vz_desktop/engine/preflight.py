@@ -163,9 +163,6 @@ def _check_edit(request: GenerationRequest) -> float:
     from ..conditions.source import MAX_FPS, SourceSpec, open_source
 
     e = request.edit
-    if e.controls and request.model == DEMO_MODEL:  # before any ControlNet is looked for
-        raise RequestError("the built-in demo model cannot take a ControlNet (none is made for it): edit with a "
-                           "Stable Diffusion 1.x model (`t2vz models download stable-diffusion-v1-5/stable-diffusion-v1-5`)")
     spec = SourceSpec.of_edit(e, request.width, request.height)
     try:
         clip = open_source(spec)
@@ -189,6 +186,9 @@ def _check_edit(request: GenerationRequest) -> float:
         if isinstance(err, RequestError):
             raise
         raise RequestError(str(err)) from err
+    if e.controls and request.model == DEMO_MODEL:  # the source is sound: before any ControlNet is looked for
+        raise RequestError("the built-in demo model cannot take a ControlNet (none is made for it): edit with a "
+                           "Stable Diffusion 1.x model (`t2vz models download stable-diffusion-v1-5/stable-diffusion-v1-5`)")
     for c in e.controls:
         check_controlnet_fits(c.model or DEFAULT_CONTROLNETS[c.mode], request.model, request.model_config,
                               request.allow_unsafe_pickle)
