@@ -55,17 +55,6 @@ def _writable(path: Path, what: str) -> None:
         raise RequestError(f"cannot write the {what}: {e}") from e
 
 
-def _recipe_prompt(video: Path) -> str | None:
-    from ..engine.request import GenerationRequest
-    from ..media import read_recipe
-
-    try:
-        text = read_recipe(video)
-        return GenerationRequest.from_json(text).prompts[0] if text else None
-    except Exception:  # a video without (or with a foreign) recipe simply has no prompt
-        return None
-
-
 def _eval(args: argparse.Namespace) -> int:
     from ..media import MediaError, probe_video, refuse_overwriting_inputs
     from .metrics import score_video
@@ -78,7 +67,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise RequestError(str(e)) from e
     if info.frames < 2:
         raise RequestError(f"{video} has {info.frames} frame(s); the measures compare consecutive frames (need 2 or more)")
-    source = _alignment_source(video, info, args.source)
+    request = _recipe_request(video)  # read once: prompt, source and interpolated frames
+    source = _alignment_source(request, info, args.source)
     if args.device not in ("cpu", "auto"):  # checked even without --clip: a wrong flag is said, not ignored
         from ..engine.models import ModelError, pick_device
 
@@ -99,7 +89,7 @@ def _eval(args: argparse.Namespace) -> int:
     for path, what in ((json_out, "JSON"), (plot_out, "plot")):
         if path is not None:
             _writable(path, what)
-    prompt = args.prompt or _recipe_prompt(video)
+    prompt = args.prompt or (request.prompts[0] if request is not None else None)
     clip = None
     if args.clip:
         from ..engine.models import ModelError, pick_device
@@ -113,7 +103,7 @@ def _eval(args: argparse.Namespace) -> int:
         print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
 
     scores = score_video(video, clip, prompt if clip is not None else None)
-    originals = _original_frames(video, info.frames)
+    originals = _original_frames(request, info.frames)
     alignment = _measure_alignment(video, source, originals) if source is not None else None
     if source is not None and alignment is None:
         print(f"note: no motion alignment: {source.path.name} gives fewer than 2 frames over the edit's",
@@ -142,6 +132,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _recipe_request(video: Path):
+    """The video's own recipe (GenerationRequest), or None for a video without (or with a foreign) one."""
     from ..engine.request import GenerationRequest
     from ..media import read_recipe
 
@@ -152,14 +143,13 @@ def _recipe_request(video: Path):
         return None
 
 
-def _alignment_source(video: Path, info, given: str | None):
+def _alignment_source(request, info, given: str | None):
     """The source frames an edit was made from, fitted to the edit's size (a SourceClip), or None
     when there is nothing to align with. An explicit --source that cannot be read is bad input; a
     recipe's source that has since moved is said in a note and skipped."""
     from ..conditions.source import SourceSpec, open_source
     from ..media import MediaError
 
-    request = _recipe_request(video)
     edit = request.edit if request is not None else None
     if given is None and edit is None:
         return None
@@ -182,11 +172,10 @@ def _alignment_source(video: Path, info, given: str | None):
     return replace(clip, size=(info.width, info.height))
 
 
-def _original_frames(video: Path, frames: int) -> set[int] | None:
+def _original_frames(request, frames: int) -> set[int] | None:
     """Indices of the frames the model made, when the recipe says the rest were interpolated."""
     from ..engine.interpolate import output_times
 
-    request = _recipe_request(video)
     if request is None or not request.interpolate_fps:
         return None
     # A video's own recipe is resolved: frames and fps are what the model made (an edit's too).
