@@ -7,13 +7,16 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .finite import NonFinite
+
 
 @torch.no_grad()
 def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
     """Scaled latents -> images in [0, 1].  # (n, 3, H, W) float32
 
     fp16 VAEs can overflow to NaN (or give black frames); such a batch is decoded again in
-    fp32, and the VAE stays in fp32 for the rest of the job.
+    fp32, and the VAE stays in fp32 for the rest of the job. Raises NonFinite when the frames are
+    NaN or inf in fp32 too: a video is never written from them.
     """
     shift = getattr(vae.config, "shift_factor", None) or 0.0
     z = latents / vae.config.scaling_factor + shift
@@ -21,6 +24,8 @@ def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
     if vae.dtype != torch.float32 and _looks_broken(image, latents):
         vae.to(torch.float32)
         image = vae.decode(z.float(), return_dict=False)[0].float()
+    if not torch.isfinite(image).all():
+        raise NonFinite("the VAE decoded NaN frames even in float32 (a broken or mismatched VAE?)")
     return (image / 2 + 0.5).clamp(0, 1)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,6 +23,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
+from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
 from .guided import open_clip, prepare_guided
 from .flow_guidance import source_flow
 from .interpolate import interpolate_frames, output_count
@@ -112,6 +113,8 @@ class GenerationResult:
     seconds: float
     warnings: list[str]
     audio: AudioClip | None = None  # the source's sound, for edits that keep it
+    remade: dict[int, LoadedModel] = field(default_factory=dict)  # videos made again in another precision
+
 
     @property
     def videos(self) -> int:
@@ -120,14 +123,17 @@ class GenerationResult:
     def video_recipe(self, video: int) -> GenerationRequest:
         """A recipe that re-makes video `video` alone (batching does not change a video)."""
         prompt, repeat = divmod(video, self.recipe.videos_per_prompt)
-        return replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.video_seeds()[repeat],
-                       videos_per_prompt=1, seeds=None)
+        one = replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.video_seeds()[repeat],
+                      videos_per_prompt=1, seeds=None)
+        if video in self.remade:
+            one = replace(one, dtype=_DTYPE_FLAGS[self.remade[video].dtype])
+        return one
 
     def frames(self, video: int = 0, batch: int = 4) -> Iterator[np.ndarray]:
         """Decoded uint8 RGB frames of one video, streamed: a few frames in memory at a time."""
-        m = self.recipe.frames
-        decoded = iter_decoded(self.model.pipe.vae, self.latents[video * m : (video + 1) * m], batch,
-                               self.model.pipe._execution_device)
+        m, model = self.recipe.frames, self.remade.get(video, self.model)
+        decoded = iter_decoded(model.pipe.vae, self.latents[video * m : (video + 1) * m], batch,
+                               model.pipe._execution_device)
         yield from smooth_frames(decoded, self.recipe.smooth)
 
     @property
@@ -151,6 +157,7 @@ class GenerationResult:
 
 
 _DEFAULT_CACHE = ModelCache()
+_DTYPE_FLAGS = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def text_tables(pipe, recipe: GenerationRequest, device) -> Conditioning:
@@ -275,15 +282,52 @@ def run_generation(
     Step events carry a preview image (and background smoothing's mask) unless `previews` is
     off; without `on_event` the loop makes no step events at all. `checked`: the caller has run
     `preflight` on this request and said its warnings (the CLI does, to check the output too), so
-    it is not run again (for an edit it decodes the source's range)."""
+    it is not run again (for an edit it decodes the source's range).
+
+    A video whose latents overflow (NaN or inf, finite.py) is made again in bfloat16 where the
+    GPU has it, else float32, with one warning; its recipe then names that precision. Raises
+    NonFinite when float32 overflows too: never a black video.
+    """
     emit = on_event or (lambda e: None)
+    cache = cache or _DEFAULT_CACHE
+    try:
+        result = _generate(request, emit, on_event is not None, cancel, cache, previews, checked)
+    except NonFinite as e:  # every video broke: the loop stopped early
+        lower = _fallback(e, e.dtype, e.device)
+        emit(ProgressEvent("warning", f"{e} in {dtype_name(e.dtype)}; making it again in {dtype_name(lower)}"))
+        again = replace(request, dtype=_DTYPE_FLAGS[lower])
+        return run_generation(again, on_event, cancel, cache, previews, checked=True)
+    model = result.model
+    for v, ok in enumerate(finite_per_video(result.latents, result.videos).tolist()):
+        if ok:
+            continue
+        e = NonFinite(f"video {v + 1} of {result.videos} overflowed (NaN) in {dtype_name(model.dtype)}")
+        lower = _fallback(e, model.dtype, model.device)
+        emit(ProgressEvent("warning", f"{e}; making it again in {dtype_name(lower)}"))
+        again = run_generation(replace(result.video_recipe(v), dtype=_DTYPE_FLAGS[lower]), on_event, cancel, cache,
+                               previews, checked=True)
+        m = result.recipe.frames
+        result.latents[v * m : (v + 1) * m] = again.latents
+        result.remade[v] = again.model
+    return result
+
+
+def _fallback(e: NonFinite, dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The precision to make an overflowed video again in; NonFinite when it overflowed in float32."""
+    lower = fallback_dtype(dtype, device)
+    if lower is None:
+        raise NonFinite(f"{e}: the model's weights give NaN even in float32 (a broken or mismatched checkpoint?)")
+    return lower
+
+
+def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel: CancelToken | None,
+              cache: ModelCache, previews: bool, checked: bool) -> GenerationResult:
     started = time.perf_counter()
     # Every check that needs no model comes first, and nothing is said before it passes, so a bad
     # input is one error line and no status lines.
     for w in [] if checked else preflight(request):
         emit(ProgressEvent("warning", w))
     emit(ProgressEvent("status", f"loading model {request.model}"))
-    cache = cache or _DEFAULT_CACHE
     model, preview = cache.get(request)
     pipe = model.pipe
     emit(ProgressEvent("loaded", model.name, device=f"{pipe._execution_device} ({str(model.dtype).removeprefix('torch.')})"))
@@ -324,7 +368,7 @@ def run_generation(
 
     emit(ProgressEvent("status", "denoising"))
     latents = sample_video(
-        pipe.unet, scheduler, text, plan, device, on_step if on_event is not None else None, cancel,
+        pipe.unet, scheduler, text, plan, device, on_step if stepped else None, cancel,
         denoiser=guided.denoiser if guided else None,
         attention_models=guided.attention_models if guided else None,
         previews=previews,

@@ -33,6 +33,7 @@ from .between import EndImageDissolve
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
 from .fill import EnteringNoise
+from .finite import NonFinite, finite_per_video
 from .motion import key_warp
 from .noise_schedule import expand_history, motion_steps, renoise, snapshot
 from .options import ANCHOR, VIDEO, Option, Options, Run
@@ -136,6 +137,7 @@ def sample_video(
             x = steps(x, range(at.restart), ANCHOR)
             restart = (x.clone(), snapshot(run.scheduler), rng_states(run))
             x = steps(x, range(at.restart, at.warp), ANCHOR)
+            steps.stop_if_all_broken()  # every frame copies its anchor: no use going on if all overflowed
         x_T, run.scheduler, states = restart
         # 3. x~_{T'}^k = W_k(x_{T'}^0): each frame's anchor moved by k * (dx, dy), or by the camera.
         warped, in_view = options.warped(*run.warp(x))
@@ -226,7 +228,10 @@ def cross_frame_attention(run: Run, unet, attention_models: list | None, options
 
 class Steps:
     """Denoising steps: `steps(x, range(a, b), phase)` runs steps a..b-1 of the schedule on the
-    anchors alone (ANCHOR) or on every frame (VIDEO), the options' hooks around each."""
+    anchors alone (ANCHOR) or on every frame (VIDEO), the options' hooks around each.
+
+    After every step a per-video flag on the device records whether the latents are still finite
+    (finite.py); `stop_if_all_broken` reads it, so it is called only where the loop waits anyway."""
 
     def __init__(self, run: Run, options: Option, frames: FrameBatch | None, denoiser: Denoiser, dtype: torch.dtype,
                  callback: Callable[[StepState], None] | None, cancel: CancelToken | None):
@@ -243,6 +248,7 @@ class Steps:
                      VIDEO: torch.arange(run.layout.rows, device=run.device) if travel else None}
         self.layouts = {ANCHOR: VideoLayout(plan.videos * len(plan.keys), 1), VIDEO: run.layout}
         self.generators = {ANCHOR: run.anchor_generators, VIDEO: [g for gens in run.generators for g in gens]}
+        self.finite = torch.ones(plan.videos, dtype=torch.bool, device=run.device)
 
     def __call__(self, x: torch.Tensor, steps: range, phase: str) -> torch.Tensor:
         for i in steps:
@@ -263,8 +269,18 @@ class Steps:
         if self.callback is not None:
             extra = {"denoised": None, **self.options.report(i, x, eps, phase)}  # previews, masks
             self.callback(StepState(self.done, self.total, int(t), phase, **extra))
+            if extra["denoised"] is not None:  # the preview has waited for this step
+                self.stop_if_all_broken()
         x = run.scheduler.step(eps, t, x, **_step_kwargs(run.scheduler, self.generators[phase]), return_dict=False)[0]
-        return self.options.after_step(i, x, phase)
+        x = self.options.after_step(i, x, phase)
+        self.finite &= finite_per_video(x, self.run.plan.videos)
+        return x
+
+    def stop_if_all_broken(self) -> None:
+        """NonFinite when every video's latents hold NaN or inf (reads the device flag)."""
+        if not bool(self.finite.any()):
+            raise NonFinite(f"the model's output overflowed (NaN) by step {self.done}", self.done, self.dtype,
+                            self.run.device)
 
 
 def _step_kwargs(scheduler, generators) -> dict:
