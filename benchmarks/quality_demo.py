@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--ablations", nargs="+", choices=list(ABLATIONS), default=list(ABLATIONS), metavar="ABLATION")
     p.add_argument("--out", type=Path, default=Path("out/quality-demo"), help="folder for the CSV (default out/quality-demo)")
     a = p.parse_args(argv)
+    a.variants, a.baseline = ABLATIONS, BASELINE
     return h.keeping_threads(run, a)
 
 
@@ -161,7 +162,7 @@ def run(a) -> dict:
         for i, scene in enumerate(scenes):
             asked = aimed_motion(setup, a, scene, seed) if a.toward_centre else a.motion
             for name in a.ablations:
-                variant = dict(ABLATIONS[name])
+                variant = dict(a.variants[name])
                 if asked is not None and "motion" not in variant:
                     variant["motion"] = tuple(asked)
                 spec = h.RunSpec("engine", a.frames, a.steps, a.guidance, seed=seed, prompt=scene.full_caption(),
@@ -185,7 +186,7 @@ def run(a) -> dict:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    summary = summarise(rows, a.ablations)
+    summary = summarise(rows, a.ablations, a.baseline)
     print(render(summary, setup, a, rows[0], clip is not None))
     print(f"wrote {csv_path}")
     return {"rows": rows, "summary": summary}
@@ -200,17 +201,18 @@ def interval(values: list[float]) -> tuple[float, float] | None:
     return float(np.mean(values)), half
 
 
-def summarise(rows: list[dict], ablations: list[str]) -> dict[str, dict]:
-    """Per variant: mean and 95% interval of every metric; against the paper method, the paired
-    relative change of warping error, dynamic degree and time, and the change of object accuracy."""
+def summarise(rows: list[dict], ablations: list[str], baseline: str = BASELINE) -> dict[str, dict]:
+    """Per variant: mean and 95% interval of every metric; against the baseline (the paper
+    method), the paired relative change of warping error, dynamic degree and time, and the change
+    of object accuracy."""
     out = {}
-    base = {(r["prompt"], r["seed"]): r for r in rows if r["ablation"] == BASELINE}
+    base = {(r["prompt"], r["seed"]): r for r in rows if r["ablation"] == baseline}
     for name in ablations:
         rs = [r for r in rows if r["ablation"] == name]
         s = {"videos": len(rs), **{k: interval([r.get(k) for r in rs]) for k in METRICS},
              "motion_acc": interval([float(r["motion_ok"]) for r in rs])}
         paired = [(r, base[(r["prompt"], r["seed"])]) for r in rs if (r["prompt"], r["seed"]) in base]
-        if name != BASELINE and paired:
+        if name != baseline and paired:
             for k in ("warping_error", "dynamic_degree", "object_speed", "seconds"):
                 ref = np.mean([b[k] for _, b in paired if b[k] is not None])
                 diffs = [r[k] - b[k] for r, b in paired if r[k] is not None and b[k] is not None]

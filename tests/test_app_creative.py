@@ -170,6 +170,23 @@ def test_edit_with_explains_what_is_missing(window, tmp_path, monkeypatch):
     assert dialog.model.model_name() is None and "t2vz models download timbrooks/instruct-pix2pix" in dialog.problem()
 
 
+def test_speed_setting_reaches_the_request_and_comes_back_from_a_recipe(window):
+    from t2vz_desktop.app.panel import SPEED_LABELS
+    from t2vz_desktop.engine.request import SPEEDS
+
+    panel = window.panel
+    assert list(SPEED_LABELS.values()) == list(SPEEDS)  # every engine level offered, in its order
+    panel.prompt.setPlainText("a red circle")
+    assert panel.fields()["speed"] == "exact"
+    panel.speed.setCurrentIndex(panel.speed.findData("cache"))
+    fields = panel.fields()
+    assert fields["speed"] == "cache"
+    panel.apply_recipe(GenerationRequest(**{**fields, "speed": "exact"}).to_json())
+    assert panel.speed.currentData() == "exact"
+    panel.apply_recipe(GenerationRequest(**{**fields, "speed": "cache"}).to_json())
+    assert panel.speed.currentText() == "Fast (feature cache)"
+
+
 # -- (B) consistency -------------------------------------------------------------------------------
 def test_consistency_options_reach_the_request(window):
     panel = window.panel

@@ -78,6 +78,19 @@ def test_quality_demo_scores_every_ablation(tmp_path):
     assert (tmp_path / "quality_demo.csv").is_file()
 
 
+def test_fast_modes_prints_time_flops_and_quality_per_level(tmp_path, capsys):
+    import fast_modes
+
+    figures = fast_modes.main(["--tiny", "--prompts", "2", "--seeds", "1", "--frames", "3", "--steps", "6",
+                               "--repeats", "1", "--out", str(tmp_path)])
+    assert figures["cache"]["flops"] < figures["exact"]["flops"]  # cached steps skip the deep blocks
+    assert all(figures[level]["warping_error"] is not None for level in ("exact", "cache"))
+    full, shallow = figures["sd15_call_flops"]["full"], figures["sd15_call_flops"]["shallow"]
+    assert 12e12 < full < 14e12 and shallow < full / 3  # SD 1.5 at 512x512, batch 16: ~0.8 TFLOPs a row
+    out = capsys.readouterr().out
+    assert "UNet GFLOPs/video" in out and "SD 1.5 UNet call" in out
+
+
 def test_quality_demo_prompt_set_is_fixed_and_large_enough():
     import quality_demo
 

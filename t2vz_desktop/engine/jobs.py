@@ -23,6 +23,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
+from .feature_cache import DEFAULT_INTERVAL
 from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
 from .guided import open_clip, prepare_guided
 from .flow_guidance import source_flow
@@ -267,6 +268,7 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         subject_mask=recipe.subject_mask,
         subject_layers=tuple(model.defaults["subject_layers"]) if model.defaults.get("subject_layers") else None,
         init="shared" if guided and not recipe.edit.motion_field else "motion",
+        feature_cache=DEFAULT_INTERVAL if recipe.speed == "cache" else 0,
     )
 
 

@@ -27,6 +27,8 @@ RECIPE_VERSION = 1
 DEFAULT_SMOOTH = 0.5
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
+# exact: every UNet call in full. cache: feature caching across steps (DeepCache), a fast mode.
+SPEEDS = ("exact", "cache")
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
@@ -271,6 +273,9 @@ class GenerationRequest:
     cross_frame_attention: bool = True
     attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
     noise_window: int = 0  # FreeNoise-style: frames past this window reuse its noise, shuffled; 0: off
+    # "exact", or a fast mode that changes pixels for speed: "cache" reuses the UNet's deep
+    # features across steps (feature_cache.py, DeepCache)
+    speed: str = "exact"
     smooth: float = DEFAULT_SMOOTH  # flow-guided smoothing of the decoded frames, 0 (off) to 1
     background_smoothing: float = 0.0  # paper section 3.3 strength (about 0.6 in the paper); 0: off
     subject: str | None = None  # words whose attention marks the foreground; None: guessed from the prompt
@@ -344,6 +349,10 @@ class GenerationRequest:
              f"--interpolate must be above 0 and at most {MAX_FPS:g} fps (got {self.interpolate_fps})")
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
+        need(self.speed in SPEEDS, f"--speed must be one of {', '.join(SPEEDS)} (got {self.speed})")
+        need(self.speed == "exact" or self.background_smoothing == 0,
+             f"--speed {self.speed} does not combine with --background-smoothing (it reads attention maps "
+             "from deep layers that a cached step skips)")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")
         need(0 <= self.background_smoothing <= 1,
              f"--background-smoothing must be between 0 and 1 (got {self.background_smoothing})")

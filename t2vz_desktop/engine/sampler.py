@@ -32,6 +32,7 @@ from .background import BackgroundSmoothing
 from .between import EndImageDissolve
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
+from .feature_cache import FeatureCaching
 from .fill import EnteringNoise
 from .finite import NonFinite, finite_per_video
 from .motion import key_warp
@@ -80,6 +81,7 @@ class VideoPlan:
     source_flow: SourceFlow | None = None
     flow_guidance: float = 0.0
     flow_steps: float = DEFAULT_STEPS_SHARE
+    feature_cache: int = 0  # > 0: full UNet calls every this many steps, the shallow branch between (DeepCache)
 
     @property
     def videos(self) -> int:
@@ -191,6 +193,8 @@ def options_for(run: Run) -> Options:
     if plan.noise_window:
         options.append(NoiseWindow(run))
     options.append(EnteringNoise(run))
+    if plan.feature_cache:
+        options.append(FeatureCaching(run, plan.feature_cache))
     if plan.flow_guidance > 0 and plan.source_flow is not None:
         options.append(FlowFusion(run))
     if run.previews:

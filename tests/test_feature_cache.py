@@ -1,0 +1,88 @@
+"""Feature caching across steps (engine/feature_cache.py, DeepCache): the shallow branch mirrors
+the UNet exactly, cached steps skip the deep blocks, and the result keeps the engine's promises."""
+
+import pytest
+import torch
+
+import tiny_models
+from t2vz_desktop.cli import main
+from t2vz_desktop.engine.feature_cache import FeatureCaching, shallow_branch
+from t2vz_desktop.engine.jobs import GenerationRequest, RequestError, run_generation
+from t2vz_desktop.engine import sampler
+
+SIZE = 32
+
+
+def request(model, **kw) -> GenerationRequest:
+    base = dict(prompts=["a red circle"], model=str(model), frames=6, width=SIZE, height=SIZE, steps=10,
+                seed=3, chunk_size=0, device="cpu", speed="cache")
+    return GenerationRequest(**{**base, **kw})
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_shallow_branch_on_this_steps_features_is_the_full_unet(layers):
+    config = {**tiny_models.tiny_unet_config(), "layers_per_block": layers}
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**config).eval()
+    tiny_models.randomize_(unet, 1)
+    x, text = torch.randn(3, 4, 8, 8), torch.randn(3, 77, config["cross_attention_dim"])
+    kept = []
+    up = unet.up_blocks[-1]
+    first = len(up.resnets) - 2
+    hook = up.resnets[first].register_forward_pre_hook(lambda m, a: kept.append(a[0]))
+    with torch.no_grad():
+        full = unet(x, 500, encoder_hidden_states=text, return_dict=False)[0]
+        hook.remove()
+        shallow = shallow_branch(unet, x, 500, text, kept[0], first)
+        other_step = shallow_branch(unet, x, 200, text, kept[0], first)
+    assert torch.allclose(shallow, full, atol=1e-5)
+    assert not torch.allclose(other_step, full, atol=1e-3)  # the timestep reaches the shallow branch
+
+
+def test_two_of_every_three_steps_are_shallow_in_each_phase(tiny_folder, monkeypatch):
+    made = []
+
+    class Counting(FeatureCaching):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    monkeypatch.setattr(sampler, "FeatureCaching", Counting)
+    result = run_generation(request(tiny_folder), cache=None)
+    assert torch.isfinite(result.latents).all()
+    (c,) = made
+    plan_steps = result.recipe.steps
+    # Anchor phase then video phase, each restarting with a full call.
+    assert c.full_calls + c.shallow_calls >= plan_steps
+    assert c.shallow_calls > c.full_calls
+    assert c.full_calls <= plan_steps // 3 + 2
+
+
+def test_cache_changes_pixels_a_little_and_keeps_chunks_exact(tiny_folder, model_cache):
+    exact = run_generation(request(tiny_folder, speed="exact"), cache=model_cache).latents
+    cached = run_generation(request(tiny_folder), cache=model_cache).latents
+    chunked = run_generation(request(tiny_folder, chunk_size=2), cache=model_cache).latents
+    assert not torch.equal(cached, exact)
+    assert torch.allclose(chunked, cached, atol=1e-4)  # a chunk keeps its own deep features
+    assert (cached - exact).abs().mean() < exact.abs().mean()  # near, not another video
+
+
+def test_cache_refuses_background_smoothing_with_one_line(tiny_folder, tmp_path, capsys):
+    with pytest.raises(RequestError, match="background-smoothing"):
+        request(tiny_folder, background_smoothing=0.5).validate()
+    out = tmp_path / "clip.mp4"
+    code = main(["generate", "a red circle", "--model", str(tiny_folder), "--speed", "fast", "--out", str(out)])
+    assert code == 2 and "--speed" in capsys.readouterr().err and not out.exists()
+
+
+def test_speed_is_in_the_recipe_and_remakes_the_video(tiny_folder, tmp_path):
+    from t2vz_desktop.media import read_recipe
+    import json
+
+    out = tmp_path / "clip.mp4"
+    args = ["generate", "a red circle", "--model", str(tiny_folder), "--width", "32", "--height", "32",
+            "--frames", "4", "--steps", "6", "--seed", "2", "--device", "cpu", "--speed", "cache", "--out", str(out), "-q"]
+    assert main(args) == 0
+    assert json.loads(read_recipe(out))["speed"] == "cache"
