@@ -38,8 +38,10 @@ def _looks_broken(image: torch.Tensor, latents: torch.Tensor) -> bool:
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(n, 3, H, W) in [0, 1] -> (n, H, W, 3) uint8, rounded as diffusers does."""
-    return (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    """(n, 3, H, W) in [0, 1] -> (n, H, W, 3) uint8, rounded as diffusers does (x * 255, half to
+    even). Converted where the images are, so that one uint8 copy, a quarter of the float bytes,
+    goes to the host."""
+    return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def iter_decoded(vae, latents: torch.Tensor, batch: int = 4, device: torch.device | None = None) -> Iterator[np.ndarray]:

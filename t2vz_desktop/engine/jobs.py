@@ -32,7 +32,7 @@ from .models import LoadedModel, load_model, make_scheduler
 from .motion import camera_matrices
 from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
-from .prompts import encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
+from .prompts import EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
 from .request import GenerationRequest, RequestError
 from .sampler import StepState, VideoPlan, sample_video
 from .smoother import smooth_frames
@@ -161,24 +161,26 @@ _DEFAULT_CACHE = ModelCache()
 _DTYPE_FLAGS = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
-def text_tables(pipe, recipe: GenerationRequest, device) -> Conditioning:
-    """Text embeddings per video, or per frame for prompt travel."""
+def text_tables(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
+    """Text embeddings per video, or per frame for prompt travel (`cache`: the model's own, kept
+    between jobs)."""
     if recipe.prompt_keys:
-        return travel_text(pipe, recipe, device)
+        return travel_text(pipe, recipe, device, cache)
     instruct = recipe.edit is not None and recipe.edit.instruct
     text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
-                          image_guidance=recipe.edit.image_guidance if instruct else None)
+                          image_guidance=recipe.edit.image_guidance if instruct else None, cache=cache)
     text = repeat_per_video(text, recipe.videos_per_prompt)
     if recipe.end_image is not None:  # two anchors per video: the loop reads text per frame
         text = repeat_per_video(text, recipe.frames)
     return text
 
 
-def travel_text(pipe, recipe: GenerationRequest, device) -> Conditioning:
+def travel_text(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
     """Per-frame text tables for prompt travel, for every video (prompt travel has one prompt
     list, so the videos differ by seed only)."""
     keys = recipe.prompt_keys
-    keyed = encode_prompts(pipe, [k.prompt for k in keys], recipe.negative_prompt, recipe.guidance, device)
+    keyed = encode_prompts(pipe, [k.prompt for k in keys], recipe.negative_prompt, recipe.guidance, device,
+                           cache=cache)
     frames = [k.frame for k in keys]
     cond = travel_embeddings(keyed.cond, frames, recipe.frames, recipe.prompt_blend)
     uncond = None if keyed.uncond is None else keyed.uncond[:1].expand(recipe.frames, -1, -1)
@@ -350,7 +352,7 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
     for w in warnings:
         emit(ProgressEvent("warning", w))
     device = pipe._execution_device
-    text = text_tables(pipe, recipe, device)
+    text = text_tables(pipe, recipe, device, model.embeddings)
     plan = video_plan(recipe, model, device, guided is not None)
     if recipe.edit is not None and recipe.edit.flow_guidance > 0:
         emit(ProgressEvent("status", "measuring the source's motion"))

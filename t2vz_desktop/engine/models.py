@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .paths import resources_dir
+from .prompts import EmbeddingCache
 from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS  # noqa: F401  (re-exported)
 
 DEMO_MODEL = "demo"
@@ -38,6 +39,7 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
     defaults: dict = field(default_factory=dict)  # t2vz.json beside the weights, if any
+    embeddings: EmbeddingCache = field(default_factory=EmbeddingCache)  # prompts encoded by this model
 
     @property
     def vae_scale_factor(self) -> int:

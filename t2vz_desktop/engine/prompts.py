@@ -4,6 +4,7 @@ cut at the tokenizer's length limit."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 
 import torch
@@ -26,18 +27,43 @@ def prompt_warnings(tokenizer, prompt: str) -> list[str]:
     return warnings
 
 
+class EmbeddingCache(OrderedDict):
+    """Text embeddings of recent (prompt, negative prompt) pairs for one loaded model, so that a
+    job that changes only the seed or the motion does not run the text encoder again; the least
+    recently used pair goes first beyond `capacity`."""
+
+    def __init__(self, capacity: int = 64):
+        super().__init__()
+        self.capacity = capacity
+
+    def encoded(self, key: tuple, encode):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        self[key] = value = encode()
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+        return value
+
+
 @torch.no_grad()
 def encode_prompts(
     pipe, prompts: list[str], negative: str, guidance: float, device: torch.device,
-    image_guidance: float | None = None,
+    image_guidance: float | None = None, cache: EmbeddingCache | None = None,
 ) -> Conditioning:
     """One embedding per prompt, and one for the negative prompt when guidance is on (> 1, or
-    always for Instruct-Pix2Pix, whose image branches need it)."""
+    always for Instruct-Pix2Pix, whose image branches need it). With `cache`, a pair encoded
+    before for this model is not encoded again (the same tensors: encoding is deterministic)."""
     guided = guidance > 1.0 or image_guidance is not None
-    # One prompt per text-encoder call: its rounding depends on the batch size, and a video
-    # taken out of a batch must be re-made from its own recipe bit for bit.
-    pairs = [pipe.encode_prompt([p], device, 1, guided, negative_prompt=[negative] if guided else None)
-             for p in prompts]
+    cache = EmbeddingCache(0) if cache is None else cache
+
+    def pair(p: str):
+        # One prompt per text-encoder call: its rounding depends on the batch size, and a video
+        # taken out of a batch must be re-made from its own recipe bit for bit.
+        return cache.encoded((p, negative if guided else None, str(device)), lambda: pipe.encode_prompt(
+            [p], device, 1, guided, negative_prompt=[negative] if guided else None))
+
+    pairs = [pair(p) for p in prompts]
     cond = torch.cat([c for c, _ in pairs])
     uncond = torch.cat([u for _, u in pairs]) if guided else None
     return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance,
