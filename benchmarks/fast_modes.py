@@ -59,31 +59,42 @@ def unet_flops(setup, spec: h.RunSpec) -> int:
     return sum(counter.get_flop_counts().get(unet, {}).values())
 
 
-def sd15_call_flops(batch: int = 16) -> tuple[int, int]:
-    """FLOPs of one SD 1.5 UNet call at 512x512 (64x64 latents), `batch` rows, in full and as the
-    feature cache's shallow branch: counted on the meta device (shapes only, nothing computed)."""
+def sd15_call_flops(frames: int = 8) -> dict[str, int]:
+    """FLOPs of one SD 1.5 UNet call at 512x512 (64x64 latents) on `frames` frames and both
+    guidance branches, with cross-frame attention as the engine runs it: in full, as the feature
+    cache's shallow branch, and with token merging. Counted on the meta device (shapes only)."""
     import json
 
     from diffusers import UNet2DConditionModel
 
+    from t2vz_desktop.engine.attention import FrameBatch, RowGroup, install_cross_frame_attention
     from t2vz_desktop.engine.feature_cache import SHALLOW_SKIPS, shallow_branch
     from t2vz_desktop.engine.paths import resources_dir
+    from t2vz_desktop.engine.token_merge import DEFAULT_RATIO
 
     config = json.loads((resources_dir() / "configs" / "sd15" / "unet" / "config.json").read_text())
+    batch = 2 * frames
     with torch.device("meta"):
         unet = UNet2DConditionModel.from_config(config)
         x, text, t = torch.randn(batch, 4, 64, 64), torch.randn(batch, 77, 768), torch.tensor(500)
+    batch_frames = FrameBatch(groups=[RowGroup(0, frames, 0, 0), RowGroup(frames, batch, 1, frames)])
+    install_cross_frame_attention(unet, batch_frames)
     up = unet.up_blocks[-1]
     first = len(up.resnets) - SHALLOW_SKIPS
     kept = []
     hook = up.resnets[first].register_forward_pre_hook(lambda m, args: kept.append(args[0]))
+    counted = {}
     with torch.no_grad(), explicit_attention():
         with FlopCounterMode(display=False) as full:
             unet(x, t, encoder_hidden_states=text)
         hook.remove()
         with FlopCounterMode(display=False) as shallow:
             shallow_branch(unet, x, t, text, kept[0], first)
-    return full.get_total_flops(), shallow.get_total_flops()
+        batch_frames.merge = DEFAULT_RATIO
+        with FlopCounterMode(display=False) as merged:
+            unet(x, t, encoder_hidden_states=text)
+    counted.update(full=full.get_total_flops(), shallow=shallow.get_total_flops(), merged=merged.get_total_flops())
+    return counted
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -132,11 +143,14 @@ def run(a) -> dict:
                    "dyn. degree (vs exact)", "colour", "shape", "background"], rows))
     print(f"quality over {quality[names['exact']]['videos']} videos per level (prompts x seeds); "
           f"time: median of {a.repeats} runs of one video, job API with decode and export")
-    full, shallow = sd15_call_flops()
-    print(f"SD 1.5 UNet call at 512x512, batch 16 (8 frames x 2 guidance branches): {full / 1e12:.2f} TFLOPs in "
-          f"full, {shallow / 1e12:.2f} TFLOPs shallow ({shallow / full:.0%}); cache interval 3 -> "
-          f"{3 * full / (full + 2 * shallow):.2f}x fewer UNet FLOPs per step")
-    figures["sd15_call_flops"] = {"full": full, "shallow": shallow}
+    call = sd15_call_flops()
+    full, shallow, merged = call["full"], call["shallow"], call["merged"]
+    print(f"SD 1.5 UNet call at 512x512, batch 16 (8 frames x 2 guidance branches, cross-frame attention): "
+          f"{full / 1e12:.2f} TFLOPs in full, {shallow / 1e12:.2f} shallow ({shallow / full:.0%}), "
+          f"{merged / 1e12:.2f} with token merging ({merged / full:.0%}); per step, cache (interval 3) "
+          f"{3 * full / (full + 2 * shallow):.2f}x fewer UNet FLOPs, merge {full / merged:.2f}x, "
+          f"cache+merge {3 * full / (merged + 2 * shallow):.2f}x (merging on the full calls only counted)")
+    figures["sd15_call_flops"] = call
     return figures
 
 

@@ -148,9 +148,10 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
                    help="sampler (default ddim; pix2pix: euler-a); lcm and tcd are few-step samplers for distilled "
                         "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
     s.add_argument("--speed", choices=list(SPEEDS),
-                   help="exact (default): every UNet call in full; cache: a fast mode that reuses the UNet's deep "
-                        "features for 2 of every 3 steps (DeepCache), about 2x fewer FLOPs for slightly different "
-                        "pixels (benchmarks/RESULTS.md has its measured cost)")
+                   help="exact (default): every UNet call in full. Fast modes, slightly different pixels "
+                        "(benchmarks/RESULTS.md has their measured cost): cache reuses the UNet's deep features for "
+                        "2 of every 3 steps (DeepCache); merge merges half of each chunk's similar tokens across "
+                        "frames in cross-frame attention (ToMe/VidToMe); cache+merge both")
     s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
     s.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
     s.add_argument("--attention-window", type=int,

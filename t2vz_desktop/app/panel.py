@@ -24,7 +24,8 @@ from .preset_row import PresetRow
 from .queue_view import QueueView
 from .worker import Job
 
-SPEED_LABELS = {"Exact": "exact", "Fast (feature cache)": "cache"}  # request.SPEEDS, in words
+SPEED_LABELS = {"Exact": "exact", "Fast (feature cache)": "cache", "Fast (token merging)": "merge",
+                "Fastest (both)": "cache+merge"}  # request.SPEEDS, in words
 
 CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -90,8 +91,9 @@ class GenerationPanel(QWidget):
         self.speed = QComboBox()
         for label, speed in SPEED_LABELS.items():
             self.speed.addItem(label, speed)
-        self.speed.setToolTip("Exact: every UNet call in full. Fast: reuses the UNet's deep features for 2 of "
-                              "every 3 steps (DeepCache), about 2x fewer FLOPs, slightly different pixels")
+        self.speed.setToolTip("Exact: every UNet call in full. The fast modes change the pixels a little: the "
+                              "feature cache reuses the UNet's deep features for 2 of every 3 steps (DeepCache); "
+                              "token merging merges similar tokens across frames in cross-frame attention")
 
         # -- consistency (the engine's options beyond the paper) --
         self.attention_window = spin_box(0, 16, 0, "Cross-frame attention also looks at this many earlier frames "

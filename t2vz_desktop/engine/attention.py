@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
+from .token_merge import merge_tokens
+
 
 @dataclass(frozen=True)
 class RowGroup:
@@ -45,6 +47,7 @@ class FrameBatch:
 
     groups: list[RowGroup] = field(default_factory=list)
     window: int = 0  # earlier frames each frame also attends to (0: the paper, anchor only)
+    merge: float = 0.0  # > 0: share of a group's tokens merged before attention (token_merge.py)
     # Per layer and slot, kept between the chunks of one denoising step: the anchor's keys and
     # values (1, tokens, inner) and, with a window, those of the last `window` frames seen.
     anchor_kv: dict[str, dict[int, tuple[torch.Tensor, torch.Tensor]]] = field(default_factory=dict)
@@ -87,19 +90,21 @@ class CrossFrameAttnProcessor:
         if attn.group_norm is not None:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
 
-        query = attn.to_q(hidden_states)  # (batch, tokens, inner)
         groups = self.frames.groups
-        if not self.frames.window and _uniform(groups):
-            out = self._all_at_once(attn, hidden_states, query, groups)
+        if self.frames.merge and not self.frames.window and all(g.next_slot is None for g in groups):
+            hidden_states = self._merged(attn, hidden_states, groups)
         else:
-            out = torch.empty_like(query)
-            for g in groups:
-                if self.frames.window:
-                    out[g.start : g.stop] = self._windowed(attn, hidden_states, query, g)
-                else:
-                    out[g.start : g.stop] = self._anchor_only(attn, hidden_states, query, g)
-
-        hidden_states = attn.to_out[1](attn.to_out[0](out))
+            query = attn.to_q(hidden_states)  # (batch, tokens, inner)
+            if not self.frames.window and _uniform(groups):
+                out = self._all_at_once(attn, hidden_states, query, groups)
+            else:
+                out = torch.empty_like(query)
+                for g in groups:
+                    if self.frames.window:
+                        out[g.start : g.stop] = self._windowed(attn, hidden_states, query, g)
+                    else:
+                        out[g.start : g.stop] = self._anchor_only(attn, hidden_states, query, g)
+            hidden_states = attn.to_out[1](attn.to_out[0](out))
         if spatial:
             hidden_states = hidden_states.transpose(-1, -2).reshape(b, c, h, w)
         if attn.residual_connection:
@@ -111,6 +116,35 @@ class CrossFrameAttnProcessor:
         One projection for all anchors in the batch and one attention call for all groups,
         instead of a pair per group (it matters where per-call overhead does: small models,
         short steps)."""
+        key, value = self._anchors(attn, hidden_states, groups)
+        n, size = len(groups), groups[0].stop - groups[0].start
+        _, tokens, inner = query.shape
+        q = _heads(attn, query.reshape(n, size * tokens, inner))
+        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
+        return _merge(o).reshape(n * size, tokens, inner)
+
+    def _merged(self, attn, hidden_states, groups: list[RowGroup]) -> torch.Tensor:
+        """Token merging (token_merge.py) around the anchor attention: each group's tokens
+        merged, projected, attended and projected out, then given back to every frame; groups
+        of one size in one go. The layer's output before its residual.  # (batch, tokens, c)"""
+        key, value = self._anchors(attn, hidden_states, groups)
+        if _uniform(groups):
+            return self._merged_rows(attn, hidden_states, key, value, len(groups))
+        return torch.cat([self._merged_rows(attn, hidden_states[g.start : g.stop], key[i : i + 1], value[i : i + 1], 1)
+                          for i, g in enumerate(groups)])  # the groups tile the batch in order
+
+    def _merged_rows(self, attn, rows: torch.Tensor, key: torch.Tensor, value: torch.Tensor, n: int) -> torch.Tensor:
+        """`rows` (n groups of equal size, one after another) merged, attended to the n anchors."""
+        batch, tokens, c = rows.shape
+        merged, where = merge_tokens(rows.reshape(n, batch // n * tokens, c), tokens, self.frames.merge)
+        q = _heads(attn, attn.to_q(merged))
+        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
+        out = attn.to_out[1](attn.to_out[0](_merge(o)))
+        return where.unmerge(out).reshape(batch, tokens, -1)
+
+    def _anchors(self, attn, hidden_states, groups: list[RowGroup]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every group's anchor keys and values, projected for the anchors in this batch and
+        recorded for the later chunks of the step.  # each (groups, tokens, inner)"""
         cache = self.frames.anchor_kv.setdefault(self.name, {})
         present = [g for g in groups if g.anchor_row is not None]
         if present:
@@ -122,11 +156,7 @@ class CrossFrameAttnProcessor:
                 cache[g.slot] = (keys[i : i + 1], values[i : i + 1])
         key = torch.cat([cache[g.slot][0] for g in groups])  # (groups, tokens, inner)
         value = torch.cat([cache[g.slot][1] for g in groups])
-        n, size = len(groups), groups[0].stop - groups[0].start
-        _, tokens, inner = query.shape
-        q = _heads(attn, query.reshape(n, size * tokens, inner))
-        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
-        return _merge(o).reshape(n * size, tokens, inner)
+        return key, value
 
     def _anchor(self, attn, hidden_states, g: RowGroup, keys=None, values=None):
         cache = self.frames.anchor_kv.setdefault(self.name, {})

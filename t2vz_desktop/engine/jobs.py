@@ -24,6 +24,7 @@ from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
 from .feature_cache import DEFAULT_INTERVAL
+from .token_merge import DEFAULT_RATIO
 from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
 from .guided import open_clip, prepare_guided
 from .flow_guidance import source_flow
@@ -270,7 +271,8 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         subject_mask=recipe.subject_mask,
         subject_layers=tuple(model.defaults["subject_layers"]) if model.defaults.get("subject_layers") else None,
         init="shared" if guided and not recipe.edit.motion_field else "motion",
-        feature_cache=DEFAULT_INTERVAL if recipe.speed == "cache" else 0,
+        feature_cache=DEFAULT_INTERVAL if "cache" in recipe.speed.split("+") else 0,
+        token_merge=DEFAULT_RATIO if "merge" in recipe.speed.split("+") else 0.0,
     )
 
 

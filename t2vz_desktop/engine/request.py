@@ -27,8 +27,9 @@ RECIPE_VERSION = 1
 DEFAULT_SMOOTH = 0.5
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
-# exact: every UNet call in full. cache: feature caching across steps (DeepCache), a fast mode.
-SPEEDS = ("exact", "cache")
+# exact: every UNet call in full. Fast modes, which change pixels: cache (feature caching across
+# steps, DeepCache), merge (token merging across frames, ToMe/VidToMe), and both.
+SPEEDS = ("exact", "cache", "merge", "cache+merge")
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
@@ -274,7 +275,8 @@ class GenerationRequest:
     attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
     noise_window: int = 0  # FreeNoise-style: frames past this window reuse its noise, shuffled; 0: off
     # "exact", or a fast mode that changes pixels for speed: "cache" reuses the UNet's deep
-    # features across steps (feature_cache.py, DeepCache)
+    # features across steps (feature_cache.py, DeepCache), "merge" merges similar tokens across
+    # frames in cross-frame attention (token_merge.py), "cache+merge" both
     speed: str = "exact"
     smooth: float = DEFAULT_SMOOTH  # flow-guided smoothing of the decoded frames, 0 (off) to 1
     background_smoothing: float = 0.0  # paper section 3.3 strength (about 0.6 in the paper); 0: off
@@ -350,9 +352,14 @@ class GenerationRequest:
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
         need(self.speed in SPEEDS, f"--speed must be one of {', '.join(SPEEDS)} (got {self.speed})")
-        need(self.speed == "exact" or self.background_smoothing == 0,
+        levels = self.speed.split("+")
+        need("cache" not in levels or self.background_smoothing == 0,
              f"--speed {self.speed} does not combine with --background-smoothing (it reads attention maps "
              "from deep layers that a cached step skips)")
+        need("merge" not in levels or (self.cross_frame_attention and self.attention_window == 0
+                                        and self.prompt_keys is None and self.end_image is None),
+             f"--speed {self.speed} merges tokens in the anchor-only cross-frame attention: not with "
+             "--no-cross-frame, --attention-window, prompt keys or an end image")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")
         need(0 <= self.background_smoothing <= 1,
              f"--background-smoothing must be between 0 and 1 (got {self.background_smoothing})")

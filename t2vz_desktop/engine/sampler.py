@@ -82,6 +82,7 @@ class VideoPlan:
     flow_guidance: float = 0.0
     flow_steps: float = DEFAULT_STEPS_SHARE
     feature_cache: int = 0  # > 0: full UNet calls every this many steps, the shallow branch between (DeepCache)
+    token_merge: float = 0.0  # > 0: share of each frame group's tokens merged in cross-frame attention (ToMe)
 
     @property
     def videos(self) -> int:
@@ -216,7 +217,8 @@ def cross_frame_attention(run: Run, unet, attention_models: list | None, options
     processors, for the loop's duration; yields the FrameBatch that describes each UNet call
     (None when nothing attends across frames)."""
     plan = run.plan
-    frames = FrameBatch(window=plan.attention_window) if plan.cross_frame or smoothing(plan) else None
+    frames = FrameBatch(window=plan.attention_window, merge=plan.token_merge) \
+        if plan.cross_frame or smoothing(plan) else None
     nets = (attention_models or [unet]) if plan.cross_frame else []
     previous = [install_cross_frame_attention(net, frames, prefix=f"{i}:") for i, net in enumerate(nets)]
     try:
