@@ -5,7 +5,8 @@ On CUDA (default): UNet, VAE and text encoder with Stable Diffusion 1.5's exact 
 1. seconds per 8-frame video for diffusers' TextToVideoZeroPipeline and for this engine's job
    API (decode and MP4 export included for both), the engine with SDPA attention and with each
    speed option applied around it: channels-last UNet, torch.compile, both, and
-   torch.compile(mode="reduce-overhead") (CUDA graphs); token merging is not offered;
+   torch.compile(mode="reduce-overhead") (CUDA graphs), and each fast mode (--speed cache, merge,
+   cache+merge: feature caching and token merging, eager);
 2. peak CUDA memory at 8, 64 and 256 frames (engine; diffusers where it can hold them);
 3. the live preview's cost against a denoising step;
 4. one UNet forward at the batch of a step, with diffusers' and with the engine's processors.
@@ -28,6 +29,7 @@ import torch  # noqa: E402
 
 import harness as h  # noqa: E402
 
+from t2vz_desktop.engine.request import SPEEDS  # noqa: E402
 from t2vz_desktop.engine.attention import FrameBatch, RowGroup, install_cross_frame_attention, restore_attention  # noqa: E402
 
 # (name, channels_last, compile kwargs or None), most promising first: each compilation of SD's
@@ -183,7 +185,16 @@ def run(a) -> dict:
     # runs before the compilations that may use up the budget.
     forward = unet_forward(setup, frames=m_time, repeats=3 if a.tiny else 20) if budget.allows(30) else None
 
-    # 5. Speed options around the engine.
+    # 5. The fast modes, eager (they change pixels; benchmarks/fast_modes.py measures what they
+    # cost), before the compilations that may use up the budget.
+    for level in SPEEDS[1:]:
+        if not budget.allows(step_estimate * (a.repeat + 1)):
+            add_speed(f"engine --speed {level}", note="not run: time budget")
+            continue
+        first, med = timed(setup, h.RunSpec("engine", m_time, a.steps, a.guidance, options={"speed": level}), a.repeat)
+        add_speed(f"engine --speed {level} (fast mode)", first, med)
+
+    # 6. Lossless speed options around the engine.
     for name, channels_last, compile_kwargs in (OPTIONS[k] for k in a.options):
         if compile_kwargs is not None and compile_kwargs.get("mode") == "reduce-overhead" and not cuda:
             add_speed(name, note="not run: CUDA graphs need a GPU")
@@ -204,7 +215,6 @@ def run(a) -> dict:
             add_speed(name, note=f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}")
         finally:
             undo()
-    add_speed("token merging", note="not offered: the engine has no token merging (tomesd is not a dependency)")
 
     report = {"device": device, "setup": setup.describe, "torch": torch.__version__, "steps": a.steps,
               "guidance": a.guidance, "time_frames": m_time, "speed": speed, "memory": memory, "preview": preview,

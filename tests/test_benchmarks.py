@@ -135,7 +135,10 @@ def test_gpu_script_runs_its_cpu_smoke_mode(tmp_path):
     cudagraphs = next(s for s in report["speed"] if "CUDA graphs" in s["configuration"])
     assert "need a GPU" in cudagraphs["note"]
     assert report["memory"][0]["engine_peak"] > 0 and "not run" in report["memory"][0]["diffusers_note"]
-    assert "speed vs diffusers" in proc.stdout and "token merging" in proc.stdout
+    assert "speed vs diffusers" in proc.stdout
+    fast = {s["configuration"]: s for s in report["speed"] if "fast mode" in s["configuration"]}
+    assert set(fast) == {f"engine --speed {level} (fast mode)" for level in ("cache", "merge", "cache+merge")}
+    assert all(s["seconds"] > 0 for s in fast.values())
     forward = report["unet_forward"]
     assert forward["batch"] == 4 and min(forward["plain_ms"], forward["engine_ms"], forward["channels_last_ms"]) > 0
 
