@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 import harness as h  # noqa: E402
 import quality_demo as q  # noqa: E402
 from t2vz_desktop.engine.jobs import run_generation  # noqa: E402
-from t2vz_desktop.engine.request import SPEEDS  # noqa: E402
+from t2vz_desktop.engine.request import LOSSLESS_SPEEDS, SPEEDS  # noqa: E402
 
 
 @contextmanager
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def run(a) -> dict:
     setup = h.setup_from_args(a)
-    names = {speed: "paper method" if speed == "exact" else f"speed {speed}" for speed in SPEEDS}
+    levels = [s for s in SPEEDS if s not in LOSSLESS_SPEEDS or s == "exact"]
+    names = {speed: "paper method" if speed == "exact" else f"speed {speed}" for speed in levels}
     variants = {name: {"options": {**q.PAPER, "speed": speed}} for speed, name in names.items()}
     quality = q.run(argparse.Namespace(
         variants=variants, baseline=names["exact"],

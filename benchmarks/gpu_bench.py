@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 import harness as h  # noqa: E402
 
-from t2vz_desktop.engine.request import SPEEDS  # noqa: E402
+from t2vz_desktop.engine.request import LOSSLESS_SPEEDS, SPEEDS  # noqa: E402
 from t2vz_desktop.engine.attention import FrameBatch, RowGroup, install_cross_frame_attention, restore_attention  # noqa: E402
 
 # (name, channels_last, compile kwargs or None), most promising first: each compilation of SD's
@@ -131,7 +131,10 @@ def run(a) -> dict:
     device = h.device_name(setup)
     print(f"# gpu_bench: {setup.describe} on {device}, torch {torch.__version__}; {a.steps} DDIM steps, "
           f"guidance {a.guidance:g}; budget {a.budget_s:.0f} s", flush=True)
-    spec = lambda system, m, label="": h.RunSpec(system, m, a.steps, a.guidance, label=label)  # noqa: E731
+    def spec(system, m, label=""):  # the engine eager, as the options below expect it
+        return h.RunSpec(system, m, a.steps, a.guidance, label=label,
+                         options={"speed": "exact"} if system == "engine" else {})
+
     speed: list[dict] = []
 
     def add_speed(name, first=None, median=None, note="", **extra):
@@ -185,14 +188,20 @@ def run(a) -> dict:
     # runs before the compilations that may use up the budget.
     forward = unet_forward(setup, frames=m_time, repeats=3 if a.tiny else 20) if budget.allows(30) else None
 
-    # 5. The fast modes, eager (they change pixels; benchmarks/fast_modes.py measures what they
-    # cost), before the compilations that may use up the budget.
-    for level in SPEEDS[1:]:
-        if not budget.allows(step_estimate * (a.repeat + 1)):
-            add_speed(f"engine --speed {level}", note="not run: time budget")
+    # 5. The default level (auto: the UNet's blocks compiled on CUDA; its first run compiles, or
+    # loads the kernels a previous launch cached), then the fast modes (they change pixels;
+    # benchmarks/fast_modes.py measures what they cost), before the whole-UNet compilations below.
+    for level in ["auto"] + [s for s in SPEEDS if s not in LOSSLESS_SPEEDS]:
+        label = "engine --speed auto (default)" if level == "auto" else f"engine --speed {level} (fast mode)"
+        if not budget.allows(step_estimate * (a.repeat + 1) + (120 if cuda else 0)):
+            add_speed(label, note="not run: time budget")
             continue
         first, med = timed(setup, h.RunSpec("engine", m_time, a.steps, a.guidance, options={"speed": level}), a.repeat)
-        add_speed(f"engine --speed {level} (fast mode)", first, med)
+        add_speed(label, first, med, f"first run {first:.1f} s" if level == "auto" else "")
+    if cuda:
+        from t2vz_desktop.engine.compiled import prepare
+
+        prepare(setup.model.pipe.unet, False, setup.device)  # eager again for the options below
 
     # 6. Lossless speed options around the engine.
     for name, channels_last, compile_kwargs in (OPTIONS[k] for k in a.options):

@@ -148,10 +148,13 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
                    help="sampler (default ddim; pix2pix: euler-a); lcm and tcd are few-step samplers for distilled "
                         "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
     s.add_argument("--speed", choices=list(SPEEDS),
-                   help="exact (default): every UNet call in full. Fast modes, slightly different pixels "
-                        "(benchmarks/RESULTS.md has their measured cost): cache reuses the UNet's deep features for "
-                        "2 of every 3 steps (DeepCache); merge merges half of each chunk's similar tokens across "
-                        "frames in cross-frame attention (ToMe/VidToMe); cache+merge both")
+                   help="lossless, the same pixels to float rounding: auto (default: compiled on a CUDA GPU, exact "
+                        "elsewhere), exact (eager), compiled (the UNet's blocks compiled with torch.compile; the "
+                        "first video of a model compiles, later launches load the kernels from the cache). Fast "
+                        "modes, slightly different pixels (benchmarks/RESULTS.md has their measured cost): cache "
+                        "reuses the UNet's deep features for 2 of every 3 steps (DeepCache); merge merges half of "
+                        "each chunk's similar tokens across frames in cross-frame attention (ToMe/VidToMe); "
+                        "cache+merge both")
     s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
     s.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
     s.add_argument("--attention-window", type=int,

@@ -24,8 +24,8 @@ from .preset_row import PresetRow
 from .queue_view import QueueView
 from .worker import Job
 
-SPEED_LABELS = {"Exact": "exact", "Fast (feature cache)": "cache", "Fast (token merging)": "merge",
-                "Fastest (both)": "cache+merge"}  # request.SPEEDS, in words
+SPEED_LABELS = {"Automatic": "auto", "Exact": "exact", "Compiled": "compiled", "Fast (feature cache)": "cache",
+                "Fast (token merging)": "merge", "Fastest (both)": "cache+merge"}  # request.SPEEDS, in words
 
 CAMERA_COLUMNS = ("frame", "pan x", "pan y", "zoom", "rotate", "ease")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -91,7 +91,8 @@ class GenerationPanel(QWidget):
         self.speed = QComboBox()
         for label, speed in SPEED_LABELS.items():
             self.speed.addItem(label, speed)
-        self.speed.setToolTip("Exact: every UNet call in full. The fast modes change the pixels a little: the "
+        self.speed.setToolTip("Automatic: compiled on a CUDA GPU (the first video compiles, once per model), "
+                              "exact elsewhere; both give the same pixels. The fast modes change them a little: the "
                               "feature cache reuses the UNet's deep features for 2 of every 3 steps (DeepCache); "
                               "token merging merges similar tokens across frames in cross-frame attention")
 
@@ -352,7 +353,7 @@ class GenerationPanel(QWidget):
             "chunk_size": self.chunk.setValue,
             "scheduler": lambda v: self.scheduler.setCurrentText(v or "ddim"),
             "device": self.device.setCurrentText,
-            "speed": lambda v: self.speed.setCurrentIndex(max(0, self.speed.findData(v or "exact"))),
+            "speed": lambda v: self.speed.setCurrentIndex(max(0, self.speed.findData(v or "auto"))),
             "attention_window": self.attention_window.setValue,
             "noise_window": self.noise_window.setValue,
             "background_smoothing": self.background.setValue,

@@ -130,7 +130,7 @@ def builtin_presets() -> list[Preset]:
     when it is installed."""
     paper = {"model": DEFAULT_MODEL, "loras": [], "scheduler": "ddim", "steps": SD_DEFAULTS["steps"],
              "guidance": SD_DEFAULTS["guidance"], "attention_window": 0, "noise_window": 0,
-             "background_smoothing": 0.0, "smooth": 0.0, "negative_prompt": "", "speed": "exact"}
+             "background_smoothing": 0.0, "smooth": 0.0, "negative_prompt": "", "speed": "auto"}
     # Steady names the consistency options only, so it goes on top of any model: each frame also
     # attends to its 2 previous ones, frames past 16 reuse the first 16's noise, the paper's
     # background smoothing at its 0.6, and the post smoother a little above its measured 0.5.

@@ -23,6 +23,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
+from .compiled import prepare, wants_compile, warm_marker
 from .feature_cache import DEFAULT_INTERVAL
 from .token_merge import DEFAULT_RATIO
 from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
@@ -361,6 +362,11 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
         flow = source_flow(clip.iter_frames(), plan.latent_size)
         plan = replace(plan, source_flow=flow, flow_guidance=recipe.edit.flow_guidance)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
+    compiled = wants_compile(recipe.speed, device)
+    prepare(pipe.unet, compiled, device)
+    warm = warm_marker(model.name, model.dtype, device)
+    if compiled and not warm.exists():
+        emit(ProgressEvent("status", "optimising for this GPU (first time only): compiling the model's blocks"))
     loop_started = time.perf_counter()
 
     def on_step(s: StepState) -> None:
@@ -379,6 +385,9 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
         attention_models=guided.attention_models if guided else None,
         previews=previews,
     )
+    if compiled and not warm.exists():  # its kernels are in the compile cache now
+        warm.parent.mkdir(parents=True, exist_ok=True)
+        warm.touch()
     audio = guided.audio if guided else None
     return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings, audio)
 

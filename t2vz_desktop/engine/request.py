@@ -27,9 +27,12 @@ RECIPE_VERSION = 1
 DEFAULT_SMOOTH = 0.5
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
-# exact: every UNet call in full. Fast modes, which change pixels: cache (feature caching across
-# steps, DeepCache), merge (token merging across frames, ToMe/VidToMe), and both.
-SPEEDS = ("exact", "cache", "merge", "cache+merge")
+# Lossless: auto (compiled where it pays: CUDA; else exact), exact (eager, the reference),
+# compiled (the UNet's blocks compiled, compiled.py). Fast modes, which change pixels: cache
+# (feature caching across steps, DeepCache), merge (token merging across frames, ToMe/VidToMe),
+# and both.
+SPEEDS = ("auto", "exact", "compiled", "cache", "merge", "cache+merge")
+LOSSLESS_SPEEDS = ("auto", "exact", "compiled")
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
@@ -274,10 +277,11 @@ class GenerationRequest:
     cross_frame_attention: bool = True
     attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
     noise_window: int = 0  # FreeNoise-style: frames past this window reuse its noise, shuffled; 0: off
-    # "exact", or a fast mode that changes pixels for speed: "cache" reuses the UNet's deep
+    # How fast, and at what cost: a lossless level ("auto", "exact", "compiled": the same pixels
+    # to float rounding) or a fast mode that changes pixels: "cache" reuses the UNet's deep
     # features across steps (feature_cache.py, DeepCache), "merge" merges similar tokens across
     # frames in cross-frame attention (token_merge.py), "cache+merge" both
-    speed: str = "exact"
+    speed: str = "auto"
     smooth: float = DEFAULT_SMOOTH  # flow-guided smoothing of the decoded frames, 0 (off) to 1
     background_smoothing: float = 0.0  # paper section 3.3 strength (about 0.6 in the paper); 0: off
     subject: str | None = None  # words whose attention marks the foreground; None: guessed from the prompt

@@ -42,6 +42,21 @@ def models_dir() -> Path:
     return base / "t2vz" / "Models"
 
 
+def compile_cache_dir() -> Path:
+    """Where compiled kernels are kept between launches: T2VZ_COMPILE_CACHE if set, else the
+    platform's per-user cache folder + t2vz/compile (Linux: $XDG_CACHE_HOME or ~/.cache; macOS:
+    ~/Library/Caches; Windows: %LOCALAPPDATA%). Deleting it costs one slow first run."""
+    if os.environ.get("T2VZ_COMPILE_CACHE"):
+        return Path(os.environ["T2VZ_COMPILE_CACHE"]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "t2vz" / "compile"
+
+
 @dataclass(frozen=True)
 class FoundModel:
     name: str  # what to pass to --model / put in the model list

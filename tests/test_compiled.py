@@ -1,0 +1,68 @@
+"""The lossless compiled level (engine/compiled.py): the UNet's blocks compiled give the exact
+level's pictures to float rounding, compile a bounded number of graphs whatever the chunks, say
+once that they are optimising, and switch back to exact bit for bit. CPU, tiny weights."""
+
+import numpy as np
+import pytest
+import torch
+
+from t2vz_desktop.engine.compiled import is_compiled, wants_compile
+from t2vz_desktop.engine.jobs import GenerationRequest, ModelCache, run_generation
+
+pytestmark = pytest.mark.compile
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compile_cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("T2VZ_COMPILE_CACHE", str(tmp_path_factory.mktemp("compile")))
+    yield
+    mp.undo()
+
+
+def request(model, **kw) -> GenerationRequest:
+    base = dict(prompts=["a red circle"], model=str(model), frames=5, width=32, height=32, steps=4,
+                seed=1, chunk_size=0, device="cpu")
+    return GenerationRequest(**{**base, **kw})
+
+
+def graphs() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
+def test_compiled_equals_exact_to_float_rounding_and_says_it_optimises_once(tiny_folder):
+    cache = ModelCache()
+    exact = run_generation(request(tiny_folder, speed="exact"), cache=cache)
+    events = []
+    compiled = run_generation(request(tiny_folder, speed="compiled"), events.append, cache=cache)
+    model, _ = cache.get(request(tiny_folder))
+    assert is_compiled(model.pipe.unet)
+    assert torch.allclose(compiled.latents, exact.latents, atol=1e-4)
+    a, b = np.stack(list(exact.frames())), np.stack(list(compiled.frames()))
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    said = [e.message for e in events if e.kind == "status" and "optimising" in e.message]
+    assert len(said) == 1
+    events.clear()
+    run_generation(request(tiny_folder, speed="compiled", seed=2), events.append, cache=cache)
+    assert not [e for e in events if "optimising" in e.message]  # its kernels are cached now
+    again = run_generation(request(tiny_folder, speed="exact"), cache=cache)
+    assert not is_compiled(model.pipe.unet) and torch.equal(again.latents, exact.latents)
+
+
+def test_chunk_layouts_and_videos_do_not_each_compile(tiny_folder):
+    cache = ModelCache()
+    run_generation(request(tiny_folder, speed="compiled", chunk_size=2), cache=cache)
+    after_first = graphs()
+    for kw in ({"chunk_size": 3}, {"chunk_size": 0, "frames": 7}, {"videos_per_prompt": 2, "chunk_size": 2},
+               {"prompts": ["a", "b"], "chunk_size": 4}):
+        run_generation(request(tiny_folder, speed="compiled", **kw), cache=cache)
+    assert graphs() == after_first  # batch sizes went dynamic in the first job; layouts are not traced
+
+
+def test_auto_compiles_on_cuda_only():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not wants_compile("auto", cpu) and wants_compile("auto", cuda)
+    assert wants_compile("compiled", cpu) and not wants_compile("exact", cuda)
+    assert wants_compile("cache", cuda) and not wants_compile("merge", cpu)
