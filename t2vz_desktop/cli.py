@@ -433,14 +433,15 @@ def _generate(args: argparse.Namespace) -> int:
             return
         if e.kind == "loaded":
             tqdm.write(f"model {e.message} on {e.device}", file=sys.stderr)
-        elif e.kind == "status":
+        elif e.kind == "status" or (e.kind == "optimise" and not e.total):
             tqdm.write(e.message, file=sys.stderr)
-        elif e.kind in ("step", "decode"):
-            label = "denoising" if e.kind == "step" else "writing"
+        elif e.kind in ("step", "decode", "optimise"):
+            label = {"step": "denoising", "decode": "writing", "optimise": "optimising (first time only)"}[e.kind]
             if bar is None or bar.desc != label:
                 if bar is not None:
                     bar.close()
-                bar = tqdm(total=e.total, desc=label, unit="step" if e.kind == "step" else "frame", file=sys.stderr)
+                unit = {"step": "step", "decode": "frame", "optimise": "block"}[e.kind]
+                bar = tqdm(total=e.total, desc=label, unit=unit, file=sys.stderr)
             bar.update(e.step - bar.n)
 
     try:

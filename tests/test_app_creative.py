@@ -177,7 +177,7 @@ def test_speed_setting_reaches_the_request_and_comes_back_from_a_recipe(window):
     panel = window.panel
     assert list(SPEED_LABELS.values()) == list(SPEEDS)  # every engine level offered, in its order
     panel.prompt.setPlainText("a red circle")
-    assert panel.fields()["speed"] == "exact"
+    assert panel.fields()["speed"] == "auto"  # the engine's default: lossless, compiled on a GPU
     panel.speed.setCurrentIndex(panel.speed.findData("cache"))
     fields = panel.fields()
     assert fields["speed"] == "cache"
@@ -185,6 +185,23 @@ def test_speed_setting_reaches_the_request_and_comes_back_from_a_recipe(window):
     assert panel.speed.currentData() == "exact"
     panel.apply_recipe(GenerationRequest(**{**fields, "speed": "cache"}).to_json())
     assert panel.speed.currentText() == "Fast (feature cache)"
+
+
+def test_skip_optimising_appears_while_compiling_and_tells_the_running_job(window):
+    from t2vz_desktop.app.worker import Job
+
+    panel, job = window.panel, Job("j1", {"prompts": ["a"]}, Path("."))
+    window.queue.current = job
+    try:
+        window._job_status("j1", "optimising for this GPU (first time only): 3/20 blocks compiled")
+        assert panel.skip_button.isVisibleTo(window) and "3/20 blocks" in panel.message.text()
+        panel.skip_button.click()
+        assert job.cancel.skipped and not job.cancel.cancelled and not panel.skip_button.isVisibleTo(window)
+        window._job_status("j1", "optimising for this GPU (first time only): 4/20 blocks compiled")
+        window._job_status("j1", "denoising")
+        assert not panel.skip_button.isVisibleTo(window)
+    finally:
+        window.queue.current = None
 
 
 # -- (B) consistency -------------------------------------------------------------------------------

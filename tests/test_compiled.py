@@ -42,13 +42,34 @@ def test_compiled_equals_exact_to_float_rounding_and_says_it_optimises_once(tiny
     assert torch.allclose(compiled.latents, exact.latents, atol=1e-4)
     a, b = np.stack(list(exact.frames())), np.stack(list(compiled.frames()))
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    said = [e.message for e in events if e.kind == "status" and "optimising" in e.message]
-    assert len(said) == 1
+    said = [e for e in events if e.kind == "optimise"]
+    assert said[0].message.startswith("optimising for this computer (first time only)")
+    counted = [(e.step, e.total) for e in said if e.total]
+    assert counted and counted[-1][0] == counted[-1][1] and [d for d, _ in counted] == list(range(1, len(counted) + 1))
     events.clear()
     run_generation(request(tiny_folder, speed="compiled", seed=2), events.append, cache=cache)
-    assert not [e for e in events if "optimising" in e.message]  # its kernels are cached now
+    assert not [e for e in events if e.kind == "optimise"]  # its kernels are cached now
     again = run_generation(request(tiny_folder, speed="exact"), cache=cache)
     assert not is_compiled(model.pipe.unet) and torch.equal(again.latents, exact.latents)
+
+
+def test_optimising_can_be_skipped_and_the_video_is_then_made_eagerly(tiny_folder):
+    from t2vz_desktop.engine.cancel import CancelToken
+
+    cache, token, events = ModelCache(), CancelToken(), []
+
+    def skip_after_first_block(e):
+        events.append(e)
+        if e.kind == "optimise" and e.step == 1:
+            token.skip_optimising()
+
+    exact = run_generation(request(tiny_folder, speed="exact", width=48, height=48), cache=cache)
+    made = run_generation(request(tiny_folder, speed="compiled", width=48, height=48), skip_after_first_block,
+                          token, cache)
+    model, _ = cache.get(request(tiny_folder))
+    assert [e.step for e in events if e.kind == "optimise" and e.total] == [1]
+    assert any("skipped" in e.message for e in events if e.kind == "status")
+    assert not is_compiled(model.pipe.unet) and torch.equal(made.latents, exact.latents)
 
 
 def test_chunk_layouts_and_videos_do_not_each_compile(tiny_folder):

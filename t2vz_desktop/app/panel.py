@@ -35,6 +35,7 @@ MAX_SEED = 2**31 - 1
 class GenerationPanel(QWidget):
     generate_requested = Signal(dict)  # GenerationRequest keyword arguments
     cancel_requested = Signal()
+    skip_requested = Signal()  # run the job without its first-time compilation
     camera_changed = Signal()  # the camera keys were edited: the monitor redraws the path
 
     def __init__(self, parent: QWidget | None = None):
@@ -166,6 +167,11 @@ class GenerationPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        self.skip_button = QPushButton("Skip optimising")
+        self.skip_button.setToolTip("Run this video without compiling (the same pixels, slower); the next one "
+                                    "compiles again")
+        self.skip_button.clicked.connect(self.skip_requested)
+        self.skip_button.hide()
         self.queue = QueueView()  # rows with thumbnail, progress, Retry; the window attaches the JobQueue
         self.queue.setMinimumHeight(120)
         self.queue.setMaximumHeight(190)
@@ -198,7 +204,7 @@ class GenerationPanel(QWidget):
         layout.addWidget(self.keyframes)
         # Not in the panel's layout: the window keeps it below the scrolling panel, always in view
         # (inside, at the default size it sat below the fold).
-        self.buttons = row_of(self.generate_button, self.cancel_button)
+        self.buttons = row_of(self.generate_button, self.cancel_button, self.skip_button)
         layout.addWidget(self.message)
         layout.addWidget(QLabel("Queue"))
         layout.addWidget(self.queue)

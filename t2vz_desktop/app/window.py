@@ -133,6 +133,7 @@ class MainWindow(MenusMixin, MessagesMixin, TakesMixin, GenerationMixin, ImportM
         self.doc.undo.cleanChanged.connect(self._update_title)
         self.panel.generate_requested.connect(self.generate)
         self.panel.cancel_requested.connect(self.queue.cancel)
+        self.panel.skip_requested.connect(self._skip_optimising)
         self.bin.files_dropped.connect(self.start_import)  # not import_files: a drop must not wait
         self.bin.thumbnail_ready.connect(self.timeline.update)
         self.bin.thumbnail_failed.connect(lambda e: self.errors.report(e, "Cannot make a thumbnail"))

@@ -134,6 +134,15 @@ class GenerationMixin:
 
     def _job_status(self, job_id: str, text: str) -> None:
         self.statusBar().showMessage(text, 5000)
+        optimising = text.startswith("optimising for this")
+        self.panel.skip_button.setVisible(optimising)
+        if optimising:
+            self.panel.show_message(text[0].upper() + text[1:])
+
+    def _skip_optimising(self) -> None:
+        if self.queue.current is not None:
+            self.queue.current.cancel.skip_optimising()
+        self.panel.skip_button.hide()
 
     def _queue_count(self, pending: int) -> None:
         self.panel.set_busy(pending > 0)
@@ -143,6 +152,7 @@ class GenerationMixin:
         self.panel.show_message(f"Generating: {job.title}")
 
     def _job_step(self, update: StepUpdate) -> None:
+        self.panel.skip_button.hide()
         if update.preview is not None:
             self.stop_playback()
             self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s, update.mask)
@@ -150,6 +160,7 @@ class GenerationMixin:
     def _job_finished(self, job: Job, out: JobOutput) -> None:
         """Every video of the job goes into History; one goes straight onto the timeline (takes
         of a batch are shown in the grid to choose from)."""
+        self.panel.skip_button.hide()
         self.panel.show_job(job)
         self.monitor.end_preview()
         takes = self.record_takes(out.takes)
@@ -164,6 +175,7 @@ class GenerationMixin:
         self.notify(f"Generated {len(takes)} takes ({out.frames} frames each) in {out.seconds:.1f} s")
 
     def _job_failed(self, job: Job, message: str) -> None:
+        self.panel.skip_button.hide()
         self.panel.show_job(job)
         self.monitor.end_preview()
         self.show_playhead()
@@ -171,6 +183,7 @@ class GenerationMixin:
         self.notify(f"Generation failed: {message}", error=True)
 
     def _job_cancelled(self, job: Job) -> None:
+        self.panel.skip_button.hide()
         self.panel.show_job(job)
         self.monitor.end_preview()
         self.show_playhead()

@@ -6,8 +6,15 @@ class Cancelled(Exception):
 
 
 class CancelToken:
+    """Held by whoever may stop a job: `cancel` stops it (nothing is written); `skip_optimising`
+    lets it go on without waiting for the first-time compilation (it then runs eagerly)."""
+
     def __init__(self) -> None:
         self.cancelled = False
+        self.skipped = False
 
     def cancel(self) -> None:
         self.cancelled = True
+
+    def skip_optimising(self) -> None:
+        self.skipped = True

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -76,12 +77,55 @@ def prepare(unet: torch.nn.Module, compiled: bool, device: torch.device) -> None
         unet.to(memory_format=layout)
 
 
-def warm_marker(model_name: str, dtype: torch.dtype, device: torch.device) -> Path:
-    """A file that says this model was compiled here before, for this device, dtype and torch:
-    then its kernels are in the cache and the job does not say it is optimising."""
+def warm_marker(model_name: str, dtype: torch.dtype, device: torch.device, latent_size: tuple[int, int]) -> Path:
+    """A file that says this model was compiled here before, for this device, dtype, latent size
+    and torch: then its kernels are in the cache and the job does not optimise first."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    key = "|".join((model_name, str(dtype), name, torch.__version__))
+    key = "|".join((model_name, str(dtype), name, torch.__version__, f"{latent_size[0]}x{latent_size[1]}"))
     return compile_cache_dir() / "compiled-models" / hashlib.sha1(key.encode()).hexdigest()
+
+
+@torch.no_grad()
+def optimise(unet, latent_size: tuple[int, int], progress: Callable[[int, int], None],
+             skipped: Callable[[], bool]) -> bool:
+    """Compile every block shape a job at `latent_size` meets, one block at a time, before the
+    denoising loop: `progress(done, total)` after each, and it stops when `skipped()` turns true
+    (the blocks then run eagerly for this job). Each shape is called at batch 2 and then 1, so
+    its graph takes any batch size afterwards. Returns whether it finished.
+
+    The shapes are read from one eager UNet call on random inputs (a fraction of a step)."""
+    regions = _regions()
+    seen: dict[tuple, tuple[torch.nn.Module, tuple, dict]] = {}
+
+    def record(block, args, kwargs):
+        shapes = tuple(a.shape for a in args if isinstance(a, torch.Tensor))
+        seen.setdefault((type(block), shapes, tuple(p.shape for p in block.parameters())), (block, args, kwargs))
+
+    blocks = [m for m in unet.modules() if isinstance(m, regions)]
+    set_compiled(unet, False)
+    hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in blocks]
+    try:
+        p = next(unet.parameters())
+        h, w = latent_size
+        x = torch.randn(2, unet.config.in_channels, h, w, device=p.device, dtype=p.dtype)
+        text = torch.randn(2, 77, unet.config.cross_attention_dim, device=p.device, dtype=p.dtype)
+        unet(x, torch.tensor(500, device=p.device), encoder_hidden_states=text)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    set_compiled(unet, True)
+    for done, (block, args, kwargs) in enumerate(seen.values()):
+        if skipped():
+            set_compiled(unet, False)
+            return False
+        block(*args, **kwargs)
+        block(*(_first_row(a) for a in args), **{k: _first_row(v) for k, v in kwargs.items()})
+        progress(done + 1, len(seen))
+    return True
+
+
+def _first_row(value):
+    return value[:1] if isinstance(value, torch.Tensor) and value.ndim > 0 else value
 
 
 def _configure() -> None:

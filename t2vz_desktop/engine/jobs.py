@@ -23,7 +23,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import iter_decoded
-from .compiled import prepare, wants_compile, warm_marker
+from .compiled import optimise, prepare, wants_compile, warm_marker
 from .feature_cache import DEFAULT_INTERVAL
 from .token_merge import DEFAULT_RATIO
 from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
@@ -47,7 +47,9 @@ __all__ = [
 
 @dataclass
 class ProgressEvent:
-    kind: str  # "status", "loaded" (device and model known), "warning", "step" or "decode"
+    # "status", "loaded" (device and model known), "warning", "optimise" (first-time compilation:
+    # step of total blocks), "step" or "decode"
+    kind: str
     message: str = ""
     step: int = 0
     total: int = 0
@@ -362,11 +364,14 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
         flow = source_flow(clip.iter_frames(), plan.latent_size)
         plan = replace(plan, source_flow=flow, flow_guidance=recipe.edit.flow_guidance)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
-    compiled = wants_compile(recipe.speed, device)
+    compiled = wants_compile(recipe.speed, device) and not (cancel is not None and cancel.skipped)
     prepare(pipe.unet, compiled, device)
-    warm = warm_marker(model.name, model.dtype, device)
+    warm = warm_marker(model.name, model.dtype, device, plan.latent_size)
     if compiled and not warm.exists():
-        emit(ProgressEvent("status", "optimising for this GPU (first time only): compiling the model's blocks"))
+        compiled = _optimise(pipe.unet, plan.latent_size, device, emit, cancel)
+        if compiled:
+            warm.parent.mkdir(parents=True, exist_ok=True)
+            warm.touch()
     loop_started = time.perf_counter()
 
     def on_step(s: StepState) -> None:
@@ -385,11 +390,29 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
         attention_models=guided.attention_models if guided else None,
         previews=previews,
     )
-    if compiled and not warm.exists():  # its kernels are in the compile cache now
-        warm.parent.mkdir(parents=True, exist_ok=True)
-        warm.touch()
     audio = guided.audio if guided else None
     return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings, audio)
+
+
+def _optimise(unet, latent_size: tuple[int, int], device: torch.device, emit: EventSink,
+              cancel: CancelToken | None) -> bool:
+    """The first compiled job of a model here: compile its blocks before the loop, saying so
+    with progress; the user may skip it (the job then runs eagerly) or cancel the job."""
+    started = time.perf_counter()
+    doing = f"optimising for this {'GPU' if device.type == 'cuda' else 'computer'} (first time only)"
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        emit(ProgressEvent("optimise", f"{doing}: {done}/{total} blocks compiled",
+                           step=done, total=total, elapsed_s=elapsed, eta_s=elapsed / done * (total - done)))
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+
+    emit(ProgressEvent("optimise", f"{doing}: compiling the model's blocks"))
+    finished = optimise(unet, latent_size, progress, lambda: cancel is not None and cancel.skipped)
+    if not finished:
+        emit(ProgressEvent("status", "optimising skipped: this video runs without compiling"))
+    return finished
 
 
 def export_result(
