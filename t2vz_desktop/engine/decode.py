@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import queue
+import threading
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -51,3 +53,53 @@ def iter_decoded(vae, latents: torch.Tensor, batch: int = 4, device: torch.devic
         if device is not None:
             chunk = chunk.to(device)
         yield from to_uint8(decode_latents(vae, chunk))
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def ahead(items: Iterator[T], depth: int = 8) -> Iterator[T]:
+    """`items`, made in a background thread up to `depth` ahead of whoever reads them: decoding
+    (GPU kernels, which release the GIL) overlaps the video encoder (PyAV, which does too).
+    The order is kept; an exception in the thread is raised here; closing this generator, or an
+    exception in the reader (a cancel), stops the thread at its next item."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as e:  # handed to the reader, which raises it
+            put(_Failed(e))
+
+    thread = threading.Thread(target=produce, name="t2vz-decode-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()

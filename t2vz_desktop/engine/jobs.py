@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,7 +23,7 @@ from .between import dissolve_latents
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
-from .decode import iter_decoded
+from .decode import ahead, iter_decoded
 from .compiled import optimise, prepare, wants_compile, warm_marker
 from .feature_cache import DEFAULT_INTERVAL
 from .token_merge import DEFAULT_RATIO
@@ -431,7 +432,8 @@ def export_result(
     total = result.videos * result.output_frames
     with AtomicGroup() as group:
         for video, path in enumerate(paths):
-            frames = _counted(result.output(video), video * result.output_frames, total, emit, cancel)
+            # Decoding runs ahead in a thread while this one encodes (decode.ahead).
+            frames = _counted(ahead(result.output(video)), video * result.output_frames, total, emit, cancel)
             opts = replace(options, format=fmt, fps=result.output_fps, metadata=result.video_recipe(video).to_json(),
                            audio=options.audio or result.audio)
             reports.append(write_export(frames, path, opts, group))
@@ -439,10 +441,11 @@ def export_result(
 
 
 def _counted(frames: Iterator[np.ndarray], done: int, total: int, emit: EventSink, cancel: CancelToken | None):
-    for frame in frames:
-        if cancel is not None and cancel.cancelled:
-            raise Cancelled()
-        done += 1
-        emit(ProgressEvent("decode", f"writing frame {done}/{total}", step=done, total=total))
-        yield frame
+    with closing(frames):  # a cancel or a failed write stops the decoding thread now, not at GC
+        for frame in frames:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            done += 1
+            emit(ProgressEvent("decode", f"writing frame {done}/{total}", step=done, total=total))
+            yield frame
 
