@@ -354,6 +354,49 @@ def run_once(setup: Setup, spec: RunSpec, keep_frames: bool = False, counter: Un
     return r
 
 
+def stage_times(setup: Setup, spec: RunSpec) -> dict[str, float]:
+    """Seconds of each stage of one engine job, the device synchronised between stages: text
+    encoding (cold: the model's embedding cache emptied first), the plan, the denoising loop,
+    latents to the host, decoding (uint8 on the device, one copy), MP4 encoding, and decoding
+    and encoding together as export_result runs them (decoding ahead in a thread).
+    'outside_loop' sums what a job spends besides the loop."""
+    from t2vz_desktop.engine.decode import iter_decoded
+    from t2vz_desktop.engine.jobs import GenerationResult
+
+    model, device = setup.model, setup.device
+    pipe = model.pipe
+    recipe = engine_request(setup, spec).resolve(model.defaults, model.native_size)
+    out: dict[str, float] = {}
+
+    def mark(name: str, started: float) -> float:
+        sync(device)
+        now = time.perf_counter()
+        out[name] = now - started
+        return now
+
+    model.embeddings.clear()
+    t = mark("start", time.perf_counter())
+    text = text_tables(pipe, recipe, device, model.embeddings)
+    t = mark("text_encoding", t)
+    plan = video_plan(recipe, model, device)
+    t = mark("plan", t)
+    latents = sample_video(pipe.unet, make_scheduler(recipe.scheduler, pipe.scheduler.config), text, plan, device)
+    t = mark("loop", t)
+    latents = latents.cpu()
+    t = mark("latents_to_host", t)
+    frames = list(iter_decoded(pipe.vae, latents, 4, device))
+    t = mark("decode", t)
+    folder = Path(tempfile.mkdtemp(dir=setup.workdir))
+    export_video(iter(frames), folder / "encode.mp4", ExportOptions(fps=8.0))
+    t = mark("encode", t)
+    result = GenerationResult(recipe, latents, model, 0.0, [])
+    export_result(result, folder / "both.mp4", ExportOptions(fps=8.0))
+    mark("decode_and_encode", t)
+    del out["start"]
+    out["outside_loop"] = out["text_encoding"] + out["plan"] + out["latents_to_host"] + out["decode_and_encode"]
+    return out
+
+
 def is_out_of_memory(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 

@@ -140,6 +140,9 @@ def test_gpu_script_runs_its_cpu_smoke_mode(tmp_path):
     assert set(fast) == {f"engine --speed {level} (fast mode)" for level in ("cache", "merge", "cache+merge")}
     assert any(s["configuration"] == "engine --speed auto (default)" and s["seconds"] > 0 for s in report["speed"])
     assert all(s["seconds"] > 0 for s in fast.values())
+    stages = report["stages"]
+    assert all(stages[k] > 0 for k in ("text_encoding", "loop", "decode", "encode", "decode_and_encode"))
+    assert "outside the loop" in proc.stdout
     forward = report["unet_forward"]
     assert forward["batch"] == 4 and min(forward["plain_ms"], forward["engine_ms"], forward["channels_last_ms"]) > 0
 
