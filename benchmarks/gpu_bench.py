@@ -188,6 +188,10 @@ def run(a) -> dict:
     # runs before the compilations that may use up the budget.
     forward = unet_forward(setup, frames=m_time, repeats=3 if a.tiny else 20) if budget.allows(30) else None
 
+    # 4a. Half precisions against float32 on frame 0 (the bfloat16-default decision).
+    precision = precisions(setup, lambda: h.RunSpec("engine", 1, a.steps, a.guidance, options={"speed": "exact"})) \
+        if budget.allows(step_estimate * 3) else None
+
     # 4b. Where a job's time goes outside the loop, stage by stage (the default level).
     stages = h.stage_times(setup, h.RunSpec("engine", m_time, a.steps, a.guidance)) if budget.allows(
         step_estimate * 2) else None
@@ -233,12 +237,38 @@ def run(a) -> dict:
 
     report = {"device": device, "setup": setup.describe, "torch": torch.__version__, "steps": a.steps,
               "guidance": a.guidance, "time_frames": m_time, "speed": speed, "memory": memory, "preview": preview,
-              "unet_forward": forward, "stages": stages,
+              "unet_forward": forward, "stages": stages, "precision": precision,
               "date": time.strftime("%Y-%m-%d")}
     print(render(report, cuda))
     if a.json:
         a.json.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def precisions(setup, spec_of, any_device: bool = False) -> dict | None:
+    """Frame 0 (a one-frame video: the plain SD image) made in float32, float16 and bfloat16 from
+    the same weights: the mean absolute difference of each half precision from float32, in 8-bit
+    levels. bfloat16 may become the default where the GPU has it if its difference is within
+    float16's, the SD pipeline's own (issue 25, part 3); None where bf16 is not native."""
+    device = setup.device
+    native = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+    if not (native or any_device):  # any_device: the CPU test of this function
+        return None
+    pipe, original = setup.model.pipe, setup.model.dtype
+    frames = {}
+    try:
+        for dtype in (torch.float32, torch.float16, torch.bfloat16):
+            pipe.to(dtype=dtype)
+            setup.model.dtype = dtype
+            frames[dtype] = h.run_once(setup, spec_of(), keep_frames=True).frames[0].astype(float)
+    finally:
+        pipe.to(dtype=original)
+        setup.model.dtype = original
+    diff = {name: float(abs(frames[d] - frames[torch.float32]).mean())
+            for name, d in (("fp16", torch.float16), ("bf16", torch.bfloat16))}
+    print(f"  frame 0 against float32: fp16 {diff['fp16']:.2f}, bf16 {diff['bf16']:.2f} levels (mean |difference|)",
+          flush=True)
+    return diff
 
 
 @torch.no_grad()
@@ -328,6 +358,11 @@ def render(report: dict, cuda: bool) -> str:
     if fw:
         out.append(f"UNet forward, batch {fw['batch']} (median): diffusers' SDPA processors {fw['plain_ms']:.1f} ms, "
                    f"engine's cross-frame processors {fw['engine_ms']:.1f} ms, channels-last {fw['channels_last_ms']:.1f} ms")
+    pr = report.get("precision")
+    if pr:
+        verdict = "bf16 may be the default" if pr["bf16"] <= pr["fp16"] else "fp16 stays the default"
+        out.append(f"frame 0 against float32 (mean |difference|, 8-bit levels): fp16 {pr['fp16']:.2f}, "
+                   f"bf16 {pr['bf16']:.2f}: {verdict}")
     st = report.get("stages")
     if st:
         out.append(f"outside the loop, {report['time_frames']} frames: " + ", ".join(

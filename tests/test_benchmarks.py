@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -91,6 +92,17 @@ def test_fast_modes_prints_time_flops_and_quality_per_level(tmp_path, capsys):
     assert figures["merge"]["flops"] < figures["exact"]["flops"]
     out = capsys.readouterr().out
     assert "UNet GFLOPs/video" in out and "SD 1.5 UNet call" in out
+
+
+def test_precision_check_compares_half_precisions_with_float32():
+    import gpu_bench
+    import harness as h
+
+    setup = h.build_setup("tiny", device="cpu")
+    diff = gpu_bench.precisions(setup, lambda: h.RunSpec("engine", 1, 4, 7.5, options={"speed": "exact"}),
+                                any_device=True)
+    assert diff["bf16"] > 0 and diff["fp16"] >= 0  # bfloat16 keeps 8 bits of mantissa: it differs
+    assert setup.model.pipe.unet.dtype == torch.float32 and setup.model.dtype == torch.float32  # put back
 
 
 def test_quality_demo_prompt_set_is_fixed_and_large_enough():

@@ -60,7 +60,8 @@ def encode_prompts(
     def pair(p: str):
         # One prompt per text-encoder call: its rounding depends on the batch size, and a video
         # taken out of a batch must be re-made from its own recipe bit for bit.
-        return cache.encoded((p, negative if guided else None, str(device)), lambda: pipe.encode_prompt(
+        key = (p, negative if guided else None, str(device), str(pipe.text_encoder.dtype))
+        return cache.encoded(key, lambda: pipe.encode_prompt(
             [p], device, 1, guided, negative_prompt=[negative] if guided else None))
 
     pairs = [pair(p) for p in prompts]
