@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# One command for the GPU figures (issue 10, part 3). Runs in well under 8 minutes on one H100:
-# SD 1.5's exact UNet/VAE/text-encoder configurations with random weights (no download), fp16,
-# 512x512, 50 DDIM steps, guidance 7.5: seconds per 8-frame video for diffusers'
-# TextToVideoZeroPipeline and for this engine (SDPA, plus channels-last, torch.compile and
-# CUDA graphs around it), peak GPU memory at 8, 64 and 256 frames, the live preview's cost.
+# One command for the GPU figures (issues 10 and 25). SD 1.5's exact UNet/VAE/text-encoder
+# configurations with random weights (no download), fp16, 512x512, 50 DDIM steps, guidance 7.5:
+# seconds per 8-frame video for diffusers' TextToVideoZeroPipeline and for this engine: eager
+# (--speed exact), the default level (--speed auto: regional compile + channels-last, its first
+# run timed too), each fast mode (--speed cache, merge, cache+merge), and whole-UNet
+# channels-last / torch.compile / CUDA graphs; frame 0 in fp16 and bf16 against fp32; the time
+# outside the denoising loop by stage; peak GPU memory at 8, 64 and 256 frames; the preview's cost.
+# `--budget-s 280 --mem-frames 8 --repeat 2 --options compile-cl` keeps it within ~5 minutes.
 # It prints the tables; copy them into benchmarks/RESULTS.md with the device name and date.
 #
 #   bash benchmarks/gpu.sh --download-wheels   # here, once: the wheels the GPU image lacks -> .whl/
