@@ -360,7 +360,7 @@ def stage_times(setup: Setup, spec: RunSpec) -> dict[str, float]:
     latents to the host, decoding (uint8 on the device, one copy), MP4 encoding, and decoding
     and encoding together as export_result runs them (decoding ahead in a thread).
     'outside_loop' sums what a job spends besides the loop."""
-    from t2vz_desktop.engine.decode import iter_decoded
+    from t2vz_desktop.engine.decode import decode_batch, iter_decoded
     from t2vz_desktop.engine.jobs import GenerationResult
 
     model, device = setup.model, setup.device
@@ -384,7 +384,7 @@ def stage_times(setup: Setup, spec: RunSpec) -> dict[str, float]:
     t = mark("loop", t)
     latents = latents.cpu()
     t = mark("latents_to_host", t)
-    frames = list(iter_decoded(pipe.vae, latents, 4, device))
+    frames = list(iter_decoded(pipe.vae, latents, decode_batch(device), device))
     t = mark("decode", t)
     folder = Path(tempfile.mkdtemp(dir=setup.workdir))
     export_video(iter(frames), folder / "encode.mp4", ExportOptions(fps=8.0))

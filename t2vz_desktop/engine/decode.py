@@ -46,6 +46,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def decode_batch(device: torch.device) -> int:
+    """Frames per VAE call: 8 on a CUDA GPU (what diffusers' TextToVideoZeroPipeline decodes at
+    once for its 8 frames at 512x512, so any GPU that runs it holds it; fewer, larger calls keep
+    the GPU busy), 4 elsewhere (CPU memory stays flat). Fixed per device kind, never by free
+    memory: the batch changes the kernels' rounding, and a recipe must re-make its pixels."""
+    return 8 if device.type == "cuda" else 4
+
+
 def iter_decoded(vae, latents: torch.Tensor, batch: int = 4, device: torch.device | None = None) -> Iterator[np.ndarray]:
     """Yield uint8 RGB frames (H, W, 3) one by one, decoding `batch` latents at a time."""
     for start in range(0, len(latents), batch):

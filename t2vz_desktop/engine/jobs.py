@@ -23,7 +23,7 @@ from .between import dissolve_latents
 from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
-from .decode import ahead, iter_decoded
+from .decode import ahead, decode_batch, iter_decoded
 from .compiled import optimise, prepare, wants_compile, warm_marker
 from .feature_cache import DEFAULT_INTERVAL
 from .token_merge import DEFAULT_RATIO
@@ -135,11 +135,13 @@ class GenerationResult:
             one = replace(one, dtype=_DTYPE_FLAGS[self.remade[video].dtype])
         return one
 
-    def frames(self, video: int = 0, batch: int = 4) -> Iterator[np.ndarray]:
-        """Decoded uint8 RGB frames of one video, streamed: a few frames in memory at a time."""
+    def frames(self, video: int = 0, batch: int | None = None) -> Iterator[np.ndarray]:
+        """Decoded uint8 RGB frames of one video, streamed: `batch` frames in memory at a time
+        (None: decode.decode_batch for the device)."""
         m, model = self.recipe.frames, self.remade.get(video, self.model)
-        decoded = iter_decoded(model.pipe.vae, self.latents[video * m : (video + 1) * m], batch,
-                               model.pipe._execution_device)
+        device = model.pipe._execution_device
+        decoded = iter_decoded(model.pipe.vae, self.latents[video * m : (video + 1) * m],
+                               batch or decode_batch(device), device)
         yield from smooth_frames(decoded, self.recipe.smooth)
 
     @property
