@@ -123,7 +123,8 @@ def _add_model_options(g: argparse.ArgumentParser) -> None:
                    help="apply a LoRA .safetensors with a strength; repeat for several")
     m.add_argument("--device", help="auto (default: CUDA, else MPS, else the CPU), cpu, cuda, cuda:N, mps")
     m.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="weights' precision (default auto: fp16 on CUDA, else fp32)")
+                   help="weights' precision (default auto: fp16 on CUDA, else fp32); a video that overflows (NaN) "
+                        "in fp16 is made again in bf16 where the GPU has it, else fp32, with a warning")
     m.add_argument("--offload", action="store_true", default=None, help="model CPU offload for small GPUs (CUDA only)")
     m.add_argument("--vae-tiling", action="store_true", default=None, help="decode large frames in tiles")
 
@@ -148,13 +149,14 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
                    help="sampler (default ddim; pix2pix: euler-a); lcm and tcd are few-step samplers for distilled "
                         "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
     s.add_argument("--speed", choices=list(SPEEDS),
-                   help="lossless, the same pixels to float rounding: auto (default: compiled on a CUDA GPU, exact "
-                        "elsewhere), exact (eager), compiled (the UNet's blocks compiled with torch.compile; the "
-                        "first video of a model compiles, later launches load the kernels from the cache). Fast "
-                        "modes, slightly different pixels (benchmarks/RESULTS.md has their measured cost): cache "
-                        "reuses the UNet's deep features for 2 of every 3 steps (DeepCache); merge merges half of "
-                        "each chunk's similar tokens across frames in cross-frame attention (ToMe/VidToMe); "
-                        "cache+merge both")
+                   help="Lossless levels (the same pixels to float rounding): auto (default: compiled on a CUDA "
+                        "GPU, exact elsewhere), exact (eager), compiled (the UNet's blocks compiled with "
+                        "torch.compile; a model's first video compiles, later launches load the kernels from "
+                        "T2VZ_COMPILE_CACHE, default ~/.cache/t2vz/compile). Fast modes (slightly different pixels): "
+                        "cache reuses the UNet's deep features for 2 of every 3 steps (DeepCache; not with "
+                        "--background-smoothing); merge merges half of each chunk's similar tokens across frames in "
+                        "cross-frame attention (ToMe/VidToMe; not with --attention-window, --no-cross-frame, prompt "
+                        "keys or an end image); cache+merge both")
     s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
     s.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
     s.add_argument("--attention-window", type=int,
@@ -436,22 +438,32 @@ def _generate(args: argparse.Namespace) -> int:
         elif e.kind == "status" or (e.kind == "optimise" and not e.total):
             tqdm.write(e.message, file=sys.stderr)
         elif e.kind in ("step", "decode", "optimise"):
-            label = {"step": "denoising", "decode": "writing", "optimise": "optimising (first time only)"}[e.kind]
-            if bar is None or bar.desc != label:
-                if bar is not None:
-                    bar.close()
+            label = {"step": "denoising", "decode": "writing"}.get(e.kind) or e.message.split(":")[0]
+            # A new bar for another stage, and for a stage that starts again (an overflowed video
+            # made again in another precision counts its steps from 1).
+            if bar is None or bar.desc != label or e.step < bar.n:
+                close_bar()
                 unit = {"step": "step", "decode": "frame", "optimise": "block"}[e.kind]
                 bar = tqdm(total=e.total, desc=label, unit=unit, file=sys.stderr)
             bar.update(e.step - bar.n)
+            if bar.n >= bar.total:  # done: a status line after it must not redraw it
+                close_bar()
+
+    def close_bar() -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
 
     try:
-        result = run_generation(request, on_event, previews=False, checked=True)  # a progress bar shows no images
-    except ModelError as e:
-        raise RequestError(str(e)) from e
-    options = ExportOptions(fps=result.output_fps, format=fmt, upscale=args.upscale)
-    reports = export_result(result, args.out, options, on_event)
-    if bar is not None:
-        bar.close()
+        try:
+            result = run_generation(request, on_event, previews=False, checked=True)  # a progress bar shows no images
+        except ModelError as e:
+            raise RequestError(str(e)) from e
+        options = ExportOptions(fps=result.output_fps, format=fmt, upscale=args.upscale)
+        reports = export_result(result, args.out, options, on_event)
+    finally:  # an error is its own last line, not glued to a bar that is then redrawn
+        close_bar()
     for r in reports:
         if not args.quiet:  # notes on the format (a PNG folder has no frame rate) are status
             for note in r.notes:

@@ -87,3 +87,34 @@ def test_auto_compiles_on_cuda_only():
     assert not wants_compile("auto", cpu) and wants_compile("auto", cuda)
     assert wants_compile("compiled", cpu) and not wants_compile("exact", cuda)
     assert wants_compile("cache", cuda) and not wants_compile("merge", cpu)
+
+
+def test_kernels_go_to_the_compile_cache_and_a_cache_that_cannot_hold_them_is_a_warning(tiny_folder, tmp_path,
+                                                                                          monkeypatch):
+    import os
+
+    from t2vz_desktop.engine.system import compile_cache_dir
+
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(compile_cache_dir() / "inductor")  # set by the jobs above
+    assert any((compile_cache_dir() / "inductor").rglob("*"))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("T2VZ_COMPILE_CACHE", str(blocked / "cache"))
+    events = []
+    cache = ModelCache()
+    made = run_generation(request(tiny_folder, speed="compiled", width=40, height=40), events.append, cache=cache)
+    said = [e.message for e in events if e.kind == "warning"]
+    assert any("writable folder" in w and "without compiling" in w for w in said), said
+    exact = run_generation(request(tiny_folder, speed="exact", width=40, height=40), cache=cache)
+    assert torch.equal(made.latents, exact.latents)
+
+
+def test_cli_warns_that_compiled_on_the_cpu_is_slower(tiny_folder, tmp_path, capsys):
+    from t2vz_desktop.cli import main
+
+    out = tmp_path / "v.mp4"
+    args = ["generate", "a red circle", "--model", str(tiny_folder), "--width", "32", "--height", "32", "--frames",
+            "3", "--steps", "3", "--device", "cpu", "--speed", "compiled", "--out", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "t2vz: warning: --speed compiled on the CPU" in err and "denoising (compiled blocks)" in err

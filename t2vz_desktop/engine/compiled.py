@@ -85,6 +85,11 @@ def warm_marker(model_name: str, dtype: torch.dtype, device: torch.device, laten
     return compile_cache_dir() / "compiled-models" / hashlib.sha1(key.encode()).hexdigest()
 
 
+def is_ready(unet, latent_size: tuple[int, int]) -> bool:
+    """Whether this process has compiled (or loaded) the UNet's blocks for `latent_size`."""
+    return tuple(latent_size) in getattr(unet, "_t2vz_ready", set())
+
+
 @torch.no_grad()
 def optimise(unet, latent_size: tuple[int, int], progress: Callable[[int, int], None],
              skipped: Callable[[], bool]) -> bool:
@@ -121,6 +126,7 @@ def optimise(unet, latent_size: tuple[int, int], progress: Callable[[int, int], 
         block(*args, **kwargs)
         block(*(_first_row(a) for a in args), **{k: _first_row(v) for k, v in kwargs.items()})
         progress(done + 1, len(seen))
+    unet._t2vz_ready = getattr(unet, "_t2vz_ready", set()) | {tuple(latent_size)}
     return True
 
 
@@ -128,8 +134,24 @@ def _first_row(value):
     return value[:1] if isinstance(value, torch.Tensor) and value.ndim > 0 else value
 
 
+def usable_cache() -> str | None:
+    """None when the compile cache folder can hold kernels; else why not (one line)."""
+    folder = compile_cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".writable"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        return f"compiled kernels need a writable folder and {folder} is not ({e.strerror or e})"
+    return None
+
+
 def _configure() -> None:
     import torch._dynamo
 
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
+    # Assigned, not defaulted: importing torch's inductor (diffusers does) already set it to
+    # /tmp/torchinductor_USER, which a reboot empties while our marker says the model is compiled.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(compile_cache_dir() / "inductor")
+    os.environ.setdefault("TRITON_CACHE_DIR", str(compile_cache_dir() / "triton"))
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)

@@ -24,7 +24,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import ahead, decode_batch, iter_decoded
-from .compiled import optimise, prepare, wants_compile, warm_marker
+from .compiled import is_ready, optimise, prepare, usable_cache, wants_compile, warm_marker
 from .feature_cache import DEFAULT_INTERVAL
 from .token_merge import DEFAULT_RATIO
 from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
@@ -36,7 +36,7 @@ from .motion import camera_matrices
 from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
 from .prompts import EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
-from .request import GenerationRequest, RequestError
+from .request import LOSSLESS_SPEEDS, GenerationRequest, RequestError
 from .sampler import StepState, VideoPlan, sample_video
 from .smoother import smooth_frames
 
@@ -302,13 +302,16 @@ def run_generation(
     """
     emit = on_event or (lambda e: None)
     cache = cache or _DEFAULT_CACHE
+    started = time.perf_counter()
     try:
         result = _generate(request, emit, on_event is not None, cancel, cache, previews, checked)
     except NonFinite as e:  # every video broke: the loop stopped early
         lower = _fallback(e, e.dtype, e.device)
         emit(ProgressEvent("warning", f"{e} in {dtype_name(e.dtype)}; making it again in {dtype_name(lower)}"))
-        again = replace(request, dtype=_DTYPE_FLAGS[lower])
-        return run_generation(again, on_event, cancel, cache, previews, checked=True)
+        again = run_generation(replace(request, dtype=_DTYPE_FLAGS[lower]), on_event, cancel, cache, previews,
+                               checked=True)
+        again.seconds = time.perf_counter() - started  # the overflowed try counts too
+        return again
     model = result.model
     for v, ok in enumerate(finite_per_video(result.latents, result.videos).tolist()):
         if ok:
@@ -321,6 +324,7 @@ def run_generation(
         m = result.recipe.frames
         result.latents[v * m : (v + 1) * m] = again.latents
         result.remade[v] = again.model
+    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -368,10 +372,13 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
         plan = replace(plan, source_flow=flow, flow_guidance=recipe.edit.flow_guidance)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     compiled = wants_compile(recipe.speed, device) and not (cancel is not None and cancel.skipped)
+    if compiled and (problem := usable_cache()) is not None:
+        emit(ProgressEvent("warning", f"{problem}; this video runs without compiling"))
+        compiled = False
     prepare(pipe.unet, compiled, device)
-    warm = warm_marker(model.name, model.dtype, device, plan.latent_size)
-    if compiled and not warm.exists():
-        compiled = _optimise(pipe.unet, plan.latent_size, device, emit, cancel)
+    if compiled and not is_ready(pipe.unet, plan.latent_size):
+        warm = warm_marker(model.name, model.dtype, device, plan.latent_size)
+        compiled = _optimise(pipe.unet, plan.latent_size, device, emit, cancel, first_time=not warm.exists())
         if compiled:
             warm.parent.mkdir(parents=True, exist_ok=True)
             warm.touch()
@@ -386,7 +393,9 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
             eta_s=elapsed / s.step * (s.total - s.step),
         ))
 
-    emit(ProgressEvent("status", "denoising"))
+    how = [w for w, on in (("compiled blocks", compiled), (f"fast mode {recipe.speed}", recipe.speed not in
+                                                            LOSSLESS_SPEEDS)) if on]
+    emit(ProgressEvent("status", "denoising" + (f" ({', '.join(how)})" if how else "")))
     latents = sample_video(
         pipe.unet, scheduler, text, plan, device, on_step if stepped else None, cancel,
         denoiser=guided.denoiser if guided else None,
@@ -398,20 +407,22 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
 
 
 def _optimise(unet, latent_size: tuple[int, int], device: torch.device, emit: EventSink,
-              cancel: CancelToken | None) -> bool:
-    """The first compiled job of a model here: compile its blocks before the loop, saying so
-    with progress; the user may skip it (the job then runs eagerly) or cancel the job."""
+              cancel: CancelToken | None, first_time: bool) -> bool:
+    """Compile the model's blocks before the loop (the first time: minutes), or load the kernels
+    an earlier launch cached (seconds), saying so with progress; the user may skip it (the job
+    then runs eagerly) or cancel the job."""
     started = time.perf_counter()
-    doing = f"optimising for this {'GPU' if device.type == 'cuda' else 'computer'} (first time only)"
+    doing = f"optimising for this {'GPU' if device.type == 'cuda' else 'computer'} (first time only)" if first_time \
+        else "loading the compiled kernels"
 
     def progress(done: int, total: int) -> None:
         elapsed = time.perf_counter() - started
-        emit(ProgressEvent("optimise", f"{doing}: {done}/{total} blocks compiled",
+        emit(ProgressEvent("optimise", f"{doing}: {done}/{total} blocks",
                            step=done, total=total, elapsed_s=elapsed, eta_s=elapsed / done * (total - done)))
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
 
-    emit(ProgressEvent("optimise", f"{doing}: compiling the model's blocks"))
+    emit(ProgressEvent("optimise", f"{doing}: the model's blocks"))
     finished = optimise(unet, latent_size, progress, lambda: cancel is not None and cancel.skipped)
     if not finished:
         emit(ProgressEvent("status", "optimising skipped: this video runs without compiling"))

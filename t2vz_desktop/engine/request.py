@@ -355,15 +355,19 @@ class GenerationRequest:
              f"--interpolate must be above 0 and at most {MAX_FPS:g} fps (got {self.interpolate_fps})")
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
-        need(self.speed in SPEEDS, f"--speed must be one of {', '.join(SPEEDS)} (got {self.speed})")
+        need(self.speed in SPEEDS, f"--speed must be one of {', '.join(SPEEDS)} (got {self.speed!r})")
         levels = self.speed.split("+")
         need("cache" not in levels or self.background_smoothing == 0,
              f"--speed {self.speed} does not combine with --background-smoothing (it reads attention maps "
              "from deep layers that a cached step skips)")
-        need("merge" not in levels or (self.cross_frame_attention and self.attention_window == 0
-                                        and self.prompt_keys is None and self.end_image is None),
-             f"--speed {self.speed} merges tokens in the anchor-only cross-frame attention: not with "
-             "--no-cross-frame, --attention-window, prompt keys or an end image")
+        if "merge" in levels:
+            given = [flag for flag, on in (("--no-cross-frame", not self.cross_frame_attention),
+                                           (f"--attention-window {self.attention_window}", self.attention_window),
+                                           ("prompt keys (--prompt-at)", self.prompt_keys is not None),
+                                           ("an end image (--end-image)", self.end_image is not None)) if on]
+            need(not given, f"--speed {self.speed} merges tokens in the anchor-only cross-frame attention, which "
+                            f"{' and '.join(given)} change: drop {'it' if len(given) == 1 else 'them'} or use "
+                            "--speed cache")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")
         need(0 <= self.background_smoothing <= 1,
              f"--background-smoothing must be between 0 and 1 (got {self.background_smoothing})")

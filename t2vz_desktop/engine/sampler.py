@@ -45,6 +45,9 @@ from .seeds import NoiseWindow, frame_generators, randn_per_frame
 from .travel import KeySeeds
 
 
+CHECK_EVERY = 10  # steps between reads of the finite flag when nothing else waits for the device
+
+
 @dataclass(frozen=True)
 class VideoPlan:
     """Everything the loop needs besides the model, in latent units."""
@@ -277,6 +280,8 @@ class Steps:
             self.callback(StepState(self.done, self.total, int(t), phase, **extra))
             if extra["denoised"] is not None:  # the preview has waited for this step
                 self.stop_if_all_broken()
+        if self.done % CHECK_EVERY == 0:  # without previews (the CLI, guided edits): a wait every 10 steps
+            self.stop_if_all_broken()
         x = run.scheduler.step(eps, t, x, **_step_kwargs(run.scheduler, self.generators[phase]), return_dict=False)[0]
         x = self.options.after_step(i, x, phase)
         self.finite &= finite_per_video(x, self.run.plan.videos)
