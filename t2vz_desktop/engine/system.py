@@ -33,13 +33,18 @@ def models_dir() -> Path:
     Support; Windows: %LOCALAPPDATA%). Not created here: the app creates it when it opens it."""
     if os.environ.get("T2VZ_MODELS_DIR"):
         return Path(os.environ["T2VZ_MODELS_DIR"]).expanduser()
+    return _user_folder("XDG_DATA_HOME", Path(".local") / "share", "Application Support") / "t2vz" / "Models"
+
+
+def _user_folder(xdg: str, linux_default: Path, macos: str) -> Path:
+    """The platform's per-user folder of a kind: Linux $`xdg` or ~/`linux_default`, macOS
+    ~/Library/`macos`, Windows %LOCALAPPDATA% (XDG Base Directory spec; Apple's File System
+    Programming Guide)."""
     if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "t2vz" / "Models"
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / macos
+    return Path(os.environ.get(xdg) or Path.home() / linux_default)
 
 
 def compile_cache_dir() -> Path:
@@ -48,13 +53,7 @@ def compile_cache_dir() -> Path:
     ~/Library/Caches; Windows: %LOCALAPPDATA%). Deleting it costs one slow first run."""
     if os.environ.get("T2VZ_COMPILE_CACHE"):
         return Path(os.environ["T2VZ_COMPILE_CACHE"]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "t2vz" / "compile"
+    return _user_folder("XDG_CACHE_HOME", Path(".cache"), "Caches") / "t2vz" / "compile"
 
 
 @dataclass(frozen=True)
