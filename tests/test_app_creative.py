@@ -193,11 +193,11 @@ def test_skip_optimising_appears_while_compiling_and_tells_the_running_job(windo
     panel, job = window.panel, Job("j1", {"prompts": ["a"]}, Path("."))
     window.queue.current = job
     try:
-        window._job_status("j1", "optimising for this GPU (first time only): 3/20 blocks compiled")
+        window._job_status("j1", "optimising for this GPU (first time only): 3/20 blocks")
         assert panel.skip_button.isVisibleTo(window) and "3/20 blocks" in panel.message.text()
         panel.skip_button.click()
         assert job.cancel.skipped and not job.cancel.cancelled and not panel.skip_button.isVisibleTo(window)
-        window._job_status("j1", "optimising for this GPU (first time only): 4/20 blocks compiled")
+        window._job_status("j1", "optimising for this GPU (first time only): 4/20 blocks")
         window._job_status("j1", "denoising")
         assert not panel.skip_button.isVisibleTo(window)
     finally:

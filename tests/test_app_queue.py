@@ -155,6 +155,8 @@ def test_a_row_shows_the_latest_preview_its_step_and_the_time_left(gated, qtbot,
     row = view.rows[a.id]
     qtbot.waitUntil(lambda: a.state == "running")
     assert row.thumb.pixmap().isNull() and detail(view, a) == "starting..."
+    view.show_status(a.id, "optimising for this GPU (first time only): 2/9 blocks")  # before any step
+    assert detail(view, a) == "optimising for this GPU (first time only): 2/9 blocks"
     worker.gate("a").set()
     qtbot.waitUntil(lambda: a.state == "finished", timeout=20_000)
     assert "done in" in detail(view, a) and not row.bar.isVisible()

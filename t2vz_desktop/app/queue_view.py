@@ -36,6 +36,7 @@ class JobProgress:
     eta_s: float | None = None
     thumb: QPixmap | None = None
     seconds: float | None = None  # how long a finished job took
+    note: str = ""  # a running job's last status before its steps (loading, optimising)
 
 
 class ElidedLabel(QLabel):
@@ -95,6 +96,8 @@ class JobRow(QWidget):
             line = f"done in {p.seconds:.1f} s"
         elif job.state == "failed":
             line = f"failed: {job.error.splitlines()[0] if job.error else 'unknown reason'}"
+        elif job.state == "running" and p.note:
+            line = p.note
         else:
             line = STATE_WORDS[job.state]
         self.detail.setText(line)
@@ -128,6 +131,7 @@ class QueueView(QListWidget):
         queue.job_failed.connect(lambda job, _message: self.show_job(job))
         queue.job_finished.connect(self._finished)
         queue.job_step.connect(self.show_step)
+        queue.job_status.connect(self.show_status)
         queue.order_changed.connect(self.sync)
         self.sync()
 
@@ -171,6 +175,12 @@ class QueueView(QListWidget):
         if update.preview is not None and len(update.preview):
             p.thumb = thumbnail(update.preview[0], THUMB_W, THUMB_H)
         self.rows[update.job_id].show_state(p)
+
+    def show_status(self, job_id: str, text: str) -> None:
+        p = self.progress.get(job_id)
+        if p is not None and job_id in self.rows:
+            p.note = text
+            self.rows[job_id].show_state(p)
 
     def _finished(self, job: Job, output: JobOutput) -> None:
         if job.id in self.progress:
