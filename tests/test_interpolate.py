@@ -129,7 +129,7 @@ def test_generate_interpolates_on_export_and_the_recipe_and_eval_know_it(tiny_fo
     assert "interpolated            10 of 16 frames" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("value", ["4", "500", "0"])
+@pytest.mark.parametrize("value", ["4", "500", "0", "8", "200"])
 def test_a_bad_interpolation_rate_is_one_line_and_exit_2(tiny_folder, tmp_path, capsys, value):
     out = tmp_path / "clip.mp4"
     assert main(base_args(tiny_folder, out) + ["--fps", "8", "--interpolate", value]) == 2

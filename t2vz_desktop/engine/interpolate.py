@@ -68,7 +68,8 @@ def output_times(frames: int, fps_in: float, fps_out: float, hold_last: bool = F
     if fps_out < fps_in - 1e-9:
         raise ValueError(f"interpolation raises the frame rate: {fps_out:g} fps is below the video's {fps_in:g}")
     if fps_out > MAX_RATIO * fps_in:
-        raise ValueError(f"{fps_out:g} fps is more than {MAX_RATIO}x the video's {fps_in:g}")
+        raise ValueError(f"{fps_out:g} fps is more than {MAX_RATIO}x the video's {fps_in:g} "
+                         f"(at most {MAX_RATIO * fps_in:g} fps for this video)")
     if frames < 1:
         return []
     end_s = (frames - 1) / fps_in

@@ -77,6 +77,9 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
         raise ModelError("LoRA files need the 'peft' package: pip install peft")
     fps = _check_edit(request) if request.edit is not None else request.fps
     if request.interpolate_fps is not None:
+        if abs(request.interpolate_fps - fps) < 1e-9:
+            raise RequestError(f"--interpolate {request.interpolate_fps:g} is the video's own rate: nothing to "
+                               "interpolate (give a higher rate, e.g. 24, or drop it)")
         try:
             output_times(1, fps, request.interpolate_fps)
         except ValueError as e:
