@@ -94,12 +94,19 @@ def test_an_unreadable_source_flag_is_one_line_and_exit_2(tmp_path, capsys):
     assert len(err) == 1 and "--source" in err[0] and not (tmp_path / "v.metrics.json").exists()
 
 
-def test_a_source_with_one_picture_is_said_not_measured(tmp_path, capsys):
+@pytest.mark.parametrize("case", ["one picture", "shorter", "other shape"])
+def test_a_source_that_cannot_be_compared_is_one_line_and_exit_2(tmp_path, capsys, case):
     import cv2
 
-    image = tmp_path / "still.png"
-    cv2.imwrite(str(image), pan(0, 0, frames=1)[0])
-    video = write_video(tmp_path / "v.mp4", pan(1, 0))
-    assert main(["eval", str(video), "--source", str(image), "--no-plot"]) == 0
-    assert "no motion alignment" in capsys.readouterr().err
-    assert "motion_alignment" not in json.loads((tmp_path / "v.metrics.json").read_text())
+    video = write_video(tmp_path / "v.mp4", pan(1, 0))  # 6 frames
+    if case == "one picture":
+        source = tmp_path / "still.png"
+        cv2.imwrite(str(source), pan(0, 0, frames=1)[0])
+    elif case == "shorter":
+        source = write_video(tmp_path / "short.mp4", pan(1, 0, frames=3))
+    else:
+        source = write_video(tmp_path / "wide.mp4", [np.concatenate([f, f], axis=1) for f in pan(1, 0)])
+    assert main(["eval", str(video), "--source", str(source), "--no-plot"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--source" in err[0], err
+    assert not (tmp_path / "v.metrics.json").exists()

@@ -168,8 +168,25 @@ def _alignment_source(request, info, given: str | None):
                   "give it with --source", file=sys.stderr)
             return None
         raise RequestError(f"--source: {e}") from e
+    if given is not None:
+        _check_comparable(clip, info, path)
     # The engine rounds its sizes to multiples of 8; a foreign edit may not be: fit to it exactly.
     return replace(clip, size=(info.width, info.height))
+
+
+def _check_comparable(clip, info, path) -> None:
+    """RequestError for an explicit --source whose motion cannot be compared with the edit's:
+    one frame (no motion), fewer frames than the edit (its later frames would go unmeasured), or
+    another shape (fitting it would crop or stretch, and the flows would not line up)."""
+    source_w, source_h = clip.info.width, clip.info.height  # as displayed
+    if clip.frames < 2:
+        raise RequestError(f"--source {path} has {clip.frames} frame(s) at {clip.fps:g} fps: motion needs two")
+    if clip.frames < info.frames:
+        raise RequestError(f"--source {path} has {clip.frames} frames at the edit's {clip.fps:g} fps, the edit "
+                           f"{info.frames}: give the clip the edit was made from")
+    if abs(source_w / source_h - info.width / info.height) > 0.01 * info.width / info.height:
+        raise RequestError(f"--source {path} is {source_w}x{source_h} and the edit {info.width}x{info.height}: "
+                           "other shapes, so their motion cannot be compared")
 
 
 def _original_frames(request, frames: int) -> set[int] | None:
