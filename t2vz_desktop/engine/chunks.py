@@ -139,8 +139,10 @@ def _travel_groups(layout: VideoLayout, rows: list[int], branches: int) -> list[
     return groups
 
 
-def batches(layout: VideoLayout, chunk_size: int) -> list[list[int]]:
+def batches(layout: VideoLayout, chunk_size: int, only: frozenset[int] | None = None) -> list[list[int]]:
     """The rows that meet the model together at one step, in the order they must run.  # [[row, ...], ...]
+
+    `only`: just these rows and every anchor, each in its whole-video batch (see predict_noise).
 
     With several keys every anchor comes first, so that its keys and values exist for the frames
     before it. Otherwise chunks never span two videos: a video then meets the model in the same
@@ -151,9 +153,15 @@ def batches(layout: VideoLayout, chunk_size: int) -> list[list[int]]:
         key_rows = [v * layout.frames + key for v in range(layout.videos) for key in layout.keys]
         others = [r for r in range(layout.rows) if r not in set(key_rows)]
         size = len(others) if chunk_size <= 0 else chunk_size
-        return [key_rows] + [others[a : a + size] for a in range(0, len(others), size) if others[a : a + size]]
-    return [list(range(v * layout.frames + a, v * layout.frames + b))
-            for v in range(layout.videos) for a, b in chunk_bounds(layout.frames, chunk_size)]
+        every = [key_rows] + [others[a : a + size] for a in range(0, len(others), size) if others[a : a + size]]
+    else:
+        every = [list(range(v * layout.frames + a, v * layout.frames + b))
+                 for v in range(layout.videos) for a, b in chunk_bounds(layout.frames, chunk_size)]
+    if only is None:
+        return every
+    videos = {r // layout.frames for r in only}
+    wanted = only | {v * layout.frames + key for v in videos for key in layout.keys}
+    return [kept for batch in every if (kept := [r for r in batch if r in wanted])]
 
 
 @torch.no_grad()
@@ -207,17 +215,21 @@ def predict_noise(
     chunk_size: int,
     frames: FrameBatch | None,
     cond_rows: torch.Tensor | None = None,
+    only: frozenset[int] | None = None,
 ) -> torch.Tensor:
     """Guided model output for every row, computed batch by batch (`batches`, `denoise_rows`).
-    `cond_rows` picks each row's embeddings from the text tables (default: its video's).  # (rows, c, h, w)"""
+    `cond_rows` picks each row's embeddings from the text tables (default: its video's).
+    `only`: compute these rows and the anchors, in the batches they have in the whole video
+    (an anchor whose batch holds none of them runs alone, for its keys and values); the other
+    rows' outputs are 0, for a caller that keeps none of them.  # (rows, c, h, w)"""
     device = model_input.device
     if cond_rows is None:
         cond_rows = torch.arange(layout.rows, device=device) // layout.frames
     cond_rows = cond_rows.to(device)
-    out = torch.empty_like(model_input)
+    out = torch.empty_like(model_input) if only is None else torch.zeros_like(model_input)
     if frames is not None:
         frames.new_step()
-    for batch in batches(layout, chunk_size):
+    for batch in batches(layout, chunk_size, only):
         # A run of rows is a slice; only travel's scattered rows need an index tensor. Either
         # way no host data goes to the device here: such a copy waits for the GPU to finish.
         index = slice(batch[0], batch[-1] + 1) if _is_run(batch) else torch.tensor(batch, device=device)

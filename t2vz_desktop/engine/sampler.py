@@ -86,6 +86,9 @@ class VideoPlan:
     flow_steps: float = DEFAULT_STEPS_SHARE
     feature_cache: int = 0  # > 0: full UNet calls every this many steps, the shallow branch between (DeepCache)
     token_merge: float = 0.0  # > 0: share of each frame group's tokens merged in cross-frame attention (ToMe)
+    # Make only frames [a, b) of every video (and their anchors), as in the whole video; the
+    # other frames' latents come back as garbage. A chunk of a long video as its own task.
+    frames_only: tuple[int, int] | None = None
 
     @property
     def videos(self) -> int:
@@ -258,6 +261,8 @@ class Steps:
         self.layouts = {ANCHOR: VideoLayout(plan.videos * len(plan.keys), 1), VIDEO: run.layout}
         self.generators = {ANCHOR: run.anchor_generators, VIDEO: [g for gens in run.generators for g in gens]}
         self.finite = torch.ones(plan.videos, dtype=torch.bool, device=run.device)
+        self.only = None if plan.frames_only is None else frozenset(
+            v * plan.frames + k for v in range(plan.videos) for k in range(*plan.frames_only))
 
     def __call__(self, x: torch.Tensor, steps: range, phase: str) -> torch.Tensor:
         for i in steps:
@@ -271,7 +276,7 @@ class Steps:
         x = self.options.before_model(i, x, phase)
         model_input = run.scheduler.scale_model_input(x, t).to(self.dtype)
         eps = predict_noise(self.denoiser, model_input, t, self.layouts[phase], run.text, run.plan.chunk_size,
-                            self.frames, self.rows[phase]).float()
+                            self.frames, self.rows[phase], self.only if phase == VIDEO else None).float()
         eps = self.options.guide(i, x, eps, phase)
         self.done += 1
         self.options.after_model(i, x, eps, phase)
