@@ -41,7 +41,7 @@ def test_the_anchors_chunk_alone_is_bit_exact_and_a_later_chunk_within_rounding(
     assert torch.equal(first[:, :4], full[:, :4])
     difference = (later[:, 4:8] - full[:, 4:8]).abs().max() / full.abs().max()
     assert 0 <= difference < 1e-5, difference  # relative to the largest latent
-    assert max(first_rows, later_rows) < 0.6 * full_rows  # only its chunk (and the anchors) ran
+    assert max(first_rows, later_rows) < 0.7 * full_rows  # one of two chunks (and the anchors) ran
 
 
 def test_chunks_made_apart_put_together_are_the_whole_video(loop):
