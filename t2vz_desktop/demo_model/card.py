@@ -198,6 +198,10 @@ def write_model_card(folder: Path) -> Path:
         f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
         f" --seed {s['seed']} --threads {s['threads']}",
         "```",
+        *([] if scheduler_config(folder).get("rescale_betas_zero_snr") else [
+            "", "This model was trained on SD's schedule with noise prediction; train.py trains the zero-terminal-SNR"
+            " recipe since commit b8d3ef0, so run the command on a checkout of 1c7ff0f"
+            " (`git checkout 1c7ff0f -- t2vz_desktop/demo_model`) to re-make this model."]),
         "",
         f"- Data: {s['num_images']:,} images from `t2vz_desktop/demo_model/data.py` (seed {s['seed']}), balanced"
         " over all 6,480 combinations of shape, object colour, background colour (never equal), size and"
