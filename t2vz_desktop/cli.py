@@ -153,10 +153,10 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
                         "GPU, exact elsewhere), exact (eager), compiled (the UNet's blocks compiled with "
                         "torch.compile; a model's first video compiles, later launches load the kernels from "
                         "T2VZ_COMPILE_CACHE, default ~/.cache/t2vz/compile). Fast modes (slightly different pixels): "
-                        "cache reuses the UNet's deep features for 2 of every 3 steps (DeepCache; not with "
-                        "--background-smoothing); merge merges half of each chunk's similar tokens across frames in "
-                        "cross-frame attention (ToMe/VidToMe; not with --attention-window, --no-cross-frame, prompt "
-                        "keys or an end image); cache+merge both")
+                        "cache reuses the UNet's deep features for 2 of every 3 steps but the last fifth "
+                        "(DeepCache; not with --background-smoothing); merge merges half of each chunk's similar "
+                        "tokens across frames in cross-frame attention (ToMe/VidToMe; not with --attention-window, "
+                        "--no-cross-frame, prompt keys or an end image); cache+merge both")
     s.add_argument("--chunk-size", type=int, help="frames per UNet call (0 = all; default 8); memory stays flat")
     s.add_argument("--no-cross-frame", action="store_true", default=None, help="plain per-frame attention (ablation)")
     s.add_argument("--attention-window", type=int,

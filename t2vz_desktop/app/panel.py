@@ -94,7 +94,8 @@ class GenerationPanel(QWidget):
             self.speed.addItem(label, speed)
         self.speed.setToolTip("Automatic: compiled on a CUDA GPU (the first video compiles, once per model), "
                               "exact elsewhere; both give the same pixels. The fast modes change them a little: the "
-                              "feature cache reuses the UNet's deep features for 2 of every 3 steps (DeepCache); "
+                              "feature cache reuses the UNet's deep features for 2 of every 3 steps but the last "
+                              "fifth (DeepCache); "
                               "token merging merges similar tokens across frames in cross-frame attention")
 
         # -- consistency (the engine's options beyond the paper) --
