@@ -118,3 +118,19 @@ def test_cli_warns_that_compiled_on_the_cpu_is_slower(tiny_folder, tmp_path, cap
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "t2vz: warning: --speed compiled on the CPU" in err and "denoising (compiled blocks)" in err
+
+
+def test_a_compile_that_fails_is_a_warning_and_the_video_is_made_eagerly(tiny_folder, monkeypatch):
+    from t2vz_desktop.engine import jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Compiler: cc not found")
+
+    monkeypatch.setattr(jobs, "optimise", broken)
+    cache, events = ModelCache(), []
+    made = run_generation(request(tiny_folder, speed="compiled", width=56, height=56), events.append, cache=cache)
+    said = [e.message for e in events if e.kind == "warning"]
+    assert any("compiling failed (Compiler: cc not found)" in w for w in said), said
+    exact = run_generation(request(tiny_folder, speed="exact", width=56, height=56), cache=cache)
+    model, _ = cache.get(request(tiny_folder))
+    assert not is_compiled(model.pipe.unet) and torch.equal(made.latents, exact.latents)

@@ -24,7 +24,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning
 from .control import load_controlnet
 from .decode import ahead, decode_batch, iter_decoded
-from .compiled import is_ready, optimise, prepare, usable_cache, wants_compile, warm_marker
+from .compiled import is_ready, optimise, prepare, set_compiled, usable_cache, wants_compile, warm_marker
 from .feature_cache import DEFAULT_INTERVAL
 from .token_merge import DEFAULT_RATIO
 from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
@@ -423,7 +423,15 @@ def _optimise(unet, latent_size: tuple[int, int], device: torch.device, emit: Ev
             raise Cancelled()
 
     emit(ProgressEvent("optimise", f"{doing}: the model's blocks"))
-    finished = optimise(unet, latent_size, progress, lambda: cancel is not None and cancel.skipped)
+    try:
+        finished = optimise(unet, latent_size, progress, lambda: cancel is not None and cancel.skipped)
+    except Cancelled:
+        raise
+    except Exception as e:  # no C++ compiler, an unsupported GPU: the video is still made, eagerly
+        set_compiled(unet, False)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        emit(ProgressEvent("warning", f"compiling failed ({first[:200]}); this video runs without compiling"))
+        return False
     if not finished:
         emit(ProgressEvent("status", "optimising skipped: this video runs without compiling"))
     return finished
