@@ -119,9 +119,7 @@ class CrossFrameAttnProcessor:
         key, value = self._anchors(attn, hidden_states, groups)
         n, size = len(groups), groups[0].stop - groups[0].start
         _, tokens, inner = query.shape
-        q = _heads(attn, query.reshape(n, size * tokens, inner))
-        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
-        return _merge(o).reshape(n * size, tokens, inner)
+        return _grouped(attn, query.reshape(n, size * tokens, inner), key, value).reshape(n * size, tokens, inner)
 
     def _merged(self, attn, hidden_states, groups: list[RowGroup]) -> torch.Tensor:
         """Token merging (token_merge.py) around the anchor attention: each group's tokens
@@ -137,9 +135,7 @@ class CrossFrameAttnProcessor:
         """`rows` (n groups of equal size, one after another) merged, attended to the n anchors."""
         batch, tokens, c = rows.shape
         merged, where = merge_tokens(rows.reshape(n, batch // n * tokens, c), tokens, self.frames.merge)
-        q = _heads(attn, attn.to_q(merged))
-        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
-        out = attn.to_out[1](attn.to_out[0](_merge(o)))
+        out = attn.to_out[1](attn.to_out[0](_grouped(attn, attn.to_q(merged), key, value)))
         return where.unmerge(out).reshape(batch, tokens, -1)
 
     def _anchors(self, attn, hidden_states, groups: list[RowGroup]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -207,9 +203,7 @@ class CrossFrameAttnProcessor:
         v = torch.cat([anchor_v.expand(rows, -1, -1), seq_v[index].reshape(rows, window * tokens, inner)], dim=1)
         mask = torch.cat([torch.ones(rows, 1, dtype=torch.bool, device=keys.device), valid], dim=1)
         mask = mask.repeat_interleave(tokens, dim=1)[:, None, None, :]  # (rows, 1, 1, keys)
-        q = _heads(attn, query[g.start : g.stop])
-        o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, k)), _heads(attn, v), attn_mask=mask)
-        return _merge(o)
+        return _grouped(attn, query[g.start : g.stop], k, v, mask)
 
 
 def _uniform(groups: list[RowGroup]) -> bool:
@@ -225,9 +219,17 @@ def _attend(attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -
     end to end as one long sequence: one attention call, no copies of the anchor's keys.
     query: (rows, tokens, inner); key, value: (1, tokens, inner)"""
     rows, tokens, inner = query.shape
-    q = _heads(attn, query.reshape(1, rows * tokens, inner))
-    o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value))
-    return _merge(o).reshape(rows, tokens, inner)
+    return _grouped(attn, query.reshape(1, rows * tokens, inner), key, value).reshape(rows, tokens, inner)
+
+
+def _grouped(attn, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention of n query sequences, each to its own keys and values, in one call.
+    query: (n, queries, inner); key, value: (n, keys, inner); mask: boolean, broadcast to
+    (n, heads, queries, keys) -> (n, queries, inner)"""
+    q = _heads(attn, query)
+    o = F.scaled_dot_product_attention(*_normed(attn, q, _heads(attn, key)), _heads(attn, value), attn_mask=mask)
+    return _merge(o)
 
 
 def _heads(attn, x: torch.Tensor) -> torch.Tensor:

@@ -29,34 +29,28 @@ from .system import compile_cache_dir
 RECOMPILE_LIMIT = 64
 
 
-def _regions():
+def _blocks(net: torch.nn.Module) -> list[torch.nn.Module]:
+    """The blocks compiled on their own: every ResnetBlock2D and FeedForward of `net`."""
     from diffusers.models.attention import FeedForward
     from diffusers.models.resnet import ResnetBlock2D
 
-    return ResnetBlock2D, FeedForward
+    return [m for m in net.modules() if isinstance(m, (ResnetBlock2D, FeedForward))]
 
 
-def set_compiled(net: torch.nn.Module, on: bool) -> int:
+def set_compiled(net: torch.nn.Module, on: bool) -> None:
     """Compile `net`'s repeated blocks in place (on) or run them eagerly again (off); the compiled
-    callables are kept on the blocks, so turning it back on compiles nothing new. Returns the
-    number of blocks switched. Compilation itself happens at the first call of each shape."""
-    regions = _regions()
-    blocks = [m for m in net.modules() if isinstance(m, regions)]
+    callables are kept on the blocks, so turning it back on compiles nothing new. Compilation
+    itself happens at the first call of each shape."""
     if on:
         _configure()
-        for m in blocks:
-            if getattr(m, "_t2vz_compiled", None) is None:
-                m._t2vz_compiled = torch.compile(m._call_impl)
-            m._compiled_call_impl = m._t2vz_compiled
-    else:
-        for m in blocks:
-            m._compiled_call_impl = None
-    return len(blocks)
+    for m in _blocks(net):
+        if on and getattr(m, "_t2vz_compiled", None) is None:
+            m._t2vz_compiled = torch.compile(m._call_impl)
+        m._compiled_call_impl = m._t2vz_compiled if on else None
 
 
 def is_compiled(net: torch.nn.Module) -> bool:
-    regions = _regions()
-    return any(getattr(m, "_compiled_call_impl", None) is not None for m in net.modules() if isinstance(m, regions))
+    return any(getattr(m, "_compiled_call_impl", None) is not None for m in _blocks(net))
 
 
 def wants_compile(speed: str, device: torch.device) -> bool:
@@ -99,16 +93,14 @@ def optimise(unet, latent_size: tuple[int, int], progress: Callable[[int, int], 
     its graph takes any batch size afterwards. Returns whether it finished.
 
     The shapes are read from one eager UNet call on random inputs (a fraction of a step)."""
-    regions = _regions()
     seen: dict[tuple, tuple[torch.nn.Module, tuple, dict]] = {}
 
     def record(block, args, kwargs):
         shapes = tuple(a.shape for a in args if isinstance(a, torch.Tensor))
         seen.setdefault((type(block), shapes, tuple(p.shape for p in block.parameters())), (block, args, kwargs))
 
-    blocks = [m for m in unet.modules() if isinstance(m, regions)]
     set_compiled(unet, False)
-    hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in blocks]
+    hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in _blocks(unet)]
     try:
         p = next(unet.parameters())
         h, w = latent_size

@@ -23,17 +23,19 @@ def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
     shift = getattr(vae.config, "shift_factor", None) or 0.0
     z = latents / vae.config.scaling_factor + shift
     image = vae.decode(z.to(vae.dtype), return_dict=False)[0].float()
-    if vae.dtype != torch.float32 and _looks_broken(image, latents):
+    finite = bool(torch.isfinite(image).all())
+    if vae.dtype != torch.float32 and (not finite or _black_frames(image, latents)):
         vae.to(torch.float32)
         image = vae.decode(z.float(), return_dict=False)[0].float()
-    if not torch.isfinite(image).all():
+        finite = bool(torch.isfinite(image).all())
+    if not finite:
         raise NonFinite("the VAE decoded NaN frames even in float32 (a broken or mismatched VAE?)")
     return (image / 2 + 0.5).clamp(0, 1)
 
 
-def _looks_broken(image: torch.Tensor, latents: torch.Tensor) -> bool:
-    if not torch.isfinite(image).all():
-        return True
+def _black_frames(image: torch.Tensor, latents: torch.Tensor) -> bool:
+    """Whether a frame came out all black from a latent with something in it (an fp16 overflow
+    that clamped instead of giving NaN)."""
     black = image.flatten(1).amax(dim=1) <= -0.99  # every pixel at the bottom of [-1, 1]
     informative = latents.float().flatten(1).std(dim=1) > 0.1
     return bool((black & informative.to(black.device)).any())

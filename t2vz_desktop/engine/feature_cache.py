@@ -26,8 +26,14 @@ DEFAULT_INTERVAL = 3  # DeepCache's uniform interval for SD 1.5
 SHALLOW_SKIPS = 2  # skip connections recomputed: conv_in's output and the first down pair's
 # The last fifth of the steps run in full: the edges form there, and redrawn from stale deep
 # features they cost the demo model 0.034 of its shape accuracy (0.000 with this tail; time
-# 1.84x -> 1.42x faster than exact, benchmarks/RESULTS.md).
+# 1.84x -> 1.47x faster than exact, benchmarks/RESULTS.md).
 FULL_TAIL = 0.2
+
+
+def is_full_step(i: int, phase_start: int, steps: int, interval: int = DEFAULT_INTERVAL) -> bool:
+    """Whether step i (0-based, of `steps`) is a full UNet call: every `interval`-th step of its
+    phase, which began at step `phase_start`, and every step of the last FULL_TAIL share."""
+    return (i - phase_start) % interval == 0 or i >= steps - int(round(FULL_TAIL * steps))
 
 
 class FeatureCaching(Option):
@@ -35,9 +41,7 @@ class FeatureCaching(Option):
     features in between (module docstring)."""
 
     def __init__(self, run: Run, interval: int = DEFAULT_INTERVAL):
-        self.interval = interval
-        steps = len(run.timesteps)
-        self.last_full = steps - int(round(FULL_TAIL * steps))  # from this step on, every call in full
+        self.interval, self.steps = interval, len(run.timesteps)
         self.phase, self.phase_start = None, 0
         self.full, self.call = True, 0
         self.kept: list[torch.Tensor] = []
@@ -63,7 +67,7 @@ class FeatureCaching(Option):
     def before_model(self, i: int, x: torch.Tensor, phase: str) -> torch.Tensor:
         if phase != self.phase:  # the anchors alone, then every frame: other batches, kept nothing
             self.phase, self.phase_start = phase, i
-        self.full = (i - self.phase_start) % self.interval == 0 or i >= self.last_full
+        self.full = is_full_step(i, self.phase_start, self.steps, self.interval)
         if self.full:
             self.kept = []
         self.call = 0

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import torch
 
-_NAMES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32"}
-
-
 class NonFinite(RuntimeError):
     """NaN or inf in the latents of every video (by 1-based UNet `step`, computed in `dtype` on
     `device`), or in decoded frames."""
@@ -45,4 +42,5 @@ def fallback_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype | No
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    return _NAMES.get(dtype, str(dtype).removeprefix("torch."))
+    """torch.float16 -> "float16", as messages name a precision."""
+    return str(dtype).removeprefix("torch.")

@@ -31,12 +31,12 @@ from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
 from .guided import open_clip, prepare_guided
 from .flow_guidance import source_flow
 from .interpolate import interpolate_frames, output_count
-from .models import LoadedModel, load_model, make_scheduler
+from .models import LoadedModel, _first_line, dtype_flag, load_model, make_scheduler
 from .motion import camera_matrices
 from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
 from .prompts import EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
-from .request import LOSSLESS_SPEEDS, GenerationRequest, RequestError
+from .request import GenerationRequest, RequestError
 from .sampler import StepState, VideoPlan, sample_video
 from .smoother import smooth_frames
 
@@ -132,7 +132,7 @@ class GenerationResult:
         one = replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.video_seeds()[repeat],
                       videos_per_prompt=1, seeds=None)
         if video in self.remade:
-            one = replace(one, dtype=_DTYPE_FLAGS[self.remade[video].dtype])
+            one = replace(one, dtype=dtype_flag(self.remade[video].dtype))
         return one
 
     def frames(self, video: int = 0, batch: int | None = None) -> Iterator[np.ndarray]:
@@ -165,7 +165,6 @@ class GenerationResult:
 
 
 _DEFAULT_CACHE = ModelCache()
-_DTYPE_FLAGS = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def text_tables(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
@@ -277,8 +276,8 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         subject_mask=recipe.subject_mask,
         subject_layers=tuple(model.defaults["subject_layers"]) if model.defaults.get("subject_layers") else None,
         init="shared" if guided and not recipe.edit.motion_field else "motion",
-        feature_cache=DEFAULT_INTERVAL if "cache" in recipe.speed.split("+") else 0,
-        token_merge=DEFAULT_RATIO if "merge" in recipe.speed.split("+") else 0.0,
+        feature_cache=DEFAULT_INTERVAL if "cache" in recipe.fast_modes else 0,
+        token_merge=DEFAULT_RATIO if "merge" in recipe.fast_modes else 0.0,
     )
 
 
@@ -308,23 +307,23 @@ def run_generation(
     except NonFinite as e:  # every video broke: the loop stopped early
         lower = _fallback(e, e.dtype, e.device)
         emit(ProgressEvent("warning", f"{e} in {dtype_name(e.dtype)}; making it again in {dtype_name(lower)}"))
-        again = run_generation(replace(request, dtype=_DTYPE_FLAGS[lower]), on_event, cancel, cache, previews,
+        again = run_generation(replace(request, dtype=dtype_flag(lower)), on_event, cancel, cache, previews,
                                checked=True)
         again.seconds = time.perf_counter() - started  # the overflowed try counts too
         return again
     model = result.model
-    for v, ok in enumerate(finite_per_video(result.latents, result.videos).tolist()):
-        if ok:
-            continue
+    broken = [v for v, ok in enumerate(finite_per_video(result.latents, result.videos).tolist()) if not ok]
+    for v in broken:
         e = NonFinite(f"video {v + 1} of {result.videos} overflowed (NaN) in {dtype_name(model.dtype)}")
         lower = _fallback(e, model.dtype, model.device)
         emit(ProgressEvent("warning", f"{e}; making it again in {dtype_name(lower)}"))
-        again = run_generation(replace(result.video_recipe(v), dtype=_DTYPE_FLAGS[lower]), on_event, cancel, cache,
+        again = run_generation(replace(result.video_recipe(v), dtype=dtype_flag(lower)), on_event, cancel, cache,
                                previews, checked=True)
         m = result.recipe.frames
         result.latents[v * m : (v + 1) * m] = again.latents
         result.remade[v] = again.model
-    result.seconds = time.perf_counter() - started
+    if broken:  # the re-made videos count too
+        result.seconds = time.perf_counter() - started
     return result
 
 
@@ -346,7 +345,7 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
     emit(ProgressEvent("status", f"loading model {request.model}"))
     model, preview = cache.get(request)
     pipe = model.pipe
-    emit(ProgressEvent("loaded", model.name, device=f"{pipe._execution_device} ({str(model.dtype).removeprefix('torch.')})"))
+    emit(ProgressEvent("loaded", model.name, device=f"{pipe._execution_device} ({dtype_name(model.dtype)})"))
     guided = None
     if request.edit is not None:
         clip, spec = open_clip(request, model.native_size)
@@ -393,8 +392,7 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
             eta_s=elapsed / s.step * (s.total - s.step),
         ))
 
-    how = [w for w, on in (("compiled blocks", compiled), (f"fast mode {recipe.speed}", recipe.speed not in
-                                                            LOSSLESS_SPEEDS)) if on]
+    how = [w for w, on in (("compiled blocks", compiled), (f"fast mode {recipe.speed}", recipe.fast_modes)) if on]
     emit(ProgressEvent("status", "denoising" + (f" ({', '.join(how)})" if how else "")))
     latents = sample_video(
         pipe.unet, scheduler, text, plan, device, on_step if stepped else None, cancel,
@@ -429,8 +427,7 @@ def _optimise(unet, latent_size: tuple[int, int], device: torch.device, emit: Ev
         raise
     except Exception as e:  # no C++ compiler, an unsupported GPU: the video is still made, eagerly
         set_compiled(unet, False)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        emit(ProgressEvent("warning", f"compiling failed ({first[:200]}); this video runs without compiling"))
+        emit(ProgressEvent("warning", f"compiling failed ({_first_line(e)[:200]}); this video runs without compiling"))
         return False
     if not finished:
         emit(ProgressEvent("status", "optimising skipped: this video runs without compiling"))

@@ -68,11 +68,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+DTYPE_FLAGS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}  # --dtype's values
+
+
+def dtype_flag(dtype: torch.dtype) -> str:
+    """The --dtype value (recipe `dtype`) that loads weights in `dtype`."""
+    return next(flag for flag, d in DTYPE_FLAGS.items() if d == dtype)
+
+
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
-    table = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16,
-             "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+    table = {**DTYPE_FLAGS, **{str(d).removeprefix("torch."): d for d in DTYPE_FLAGS.values()}}  # also "float16"
     if name not in table:
         raise ModelError(f"unknown dtype '{name}': use auto, fp32, fp16 or bf16")
     return table[name]

@@ -126,7 +126,7 @@ def _device_warnings(request: GenerationRequest) -> list[str]:
     # A warning, not a refusal: fp16 does run on the CPU (in half the memory), and a recipe made
     # on a GPU with --dtype fp16 must still re-make its video on a machine without one.
     if device.type != "cuda" and request.speed == "compiled":
-        warnings.append(f"--speed compiled on the {device.type.upper() if device.type != 'cpu' else 'CPU'}: "
+        warnings.append(f"--speed compiled on the {device.type.upper()}: "
                         "compiling a model takes minutes the first time and its kernels gained nothing measurable "
                         "here (a warm launch still reloads them); --speed auto runs exact, which is faster")
     if device.type == "cpu" and request.dtype == "fp16":

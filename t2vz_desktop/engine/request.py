@@ -33,6 +33,7 @@ SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
 # and both.
 SPEEDS = ("auto", "exact", "compiled", "cache", "merge", "cache+merge")
 LOSSLESS_SPEEDS = ("auto", "exact", "compiled")
+FAST_SPEEDS = tuple(s for s in SPEEDS if s not in LOSSLESS_SPEEDS)
 SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
@@ -315,6 +316,11 @@ class GenerationRequest:
     # the field, which lack it, and recipes of single takes read the same.
     seeds: list[int] | None = None
 
+    @property
+    def fast_modes(self) -> tuple[str, ...]:
+        """The fast modes `speed` turns on ("cache", "merge"); none at a lossless level."""
+        return () if self.speed in LOSSLESS_SPEEDS else tuple(self.speed.split("+"))
+
     def video_seeds(self) -> list[int]:
         """The seed of each video of one prompt, in order (needs a resolved `seed`)."""
         return list(self.seeds) if self.seeds else [self.seed + r for r in range(self.videos_per_prompt)]
@@ -356,11 +362,10 @@ class GenerationRequest:
         need(0 <= self.attention_window <= 16, f"--attention-window must be between 0 and 16 (got {self.attention_window})")
         need(0 <= self.noise_window <= 1000, f"--noise-window must be 0 (off) or more (got {self.noise_window})")
         need(self.speed in SPEEDS, f"--speed must be one of {', '.join(SPEEDS)} (got {self.speed!r})")
-        levels = self.speed.split("+")
-        need("cache" not in levels or self.background_smoothing == 0,
+        need("cache" not in self.fast_modes or self.background_smoothing == 0,
              f"--speed {self.speed} does not combine with --background-smoothing (it reads attention maps "
              "from deep layers that a cached step skips)")
-        if "merge" in levels:
+        if "merge" in self.fast_modes:
             given = [flag for flag, on in (("--no-cross-frame", not self.cross_frame_attention),
                                            (f"--attention-window {self.attention_window}", self.attention_window),
                                            ("prompt keys (--prompt-at)", self.prompt_keys is not None),

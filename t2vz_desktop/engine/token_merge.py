@@ -33,7 +33,7 @@ class Merged:
 
     def unmerge(self, merged: torch.Tensor) -> torch.Tensor:
         """(groups, kept, c) -> (groups, n, c): every token gets the output of the one it became."""
-        return merged.gather(1, self.order[..., None].expand(-1, -1, merged.shape[-1]))
+        return _rows(merged, self.order)
 
 
 def merge_tokens(x: torch.Tensor, tokens_per_frame: int, ratio: float) -> tuple[torch.Tensor, Merged]:
@@ -49,18 +49,16 @@ def merge_tokens(x: torch.Tensor, tokens_per_frame: int, ratio: float) -> tuple[
     r = min(int(round(ratio * n)), s)
     if r == 0:
         return x, Merged(torch.arange(n, device=x.device).expand(g, n))
-    unit = F.normalize(x.float(), dim=-1)
-    score, best = (unit[:, src_index] @ unit[:, dst_index].transpose(1, 2)).max(dim=-1)  # (g, s)
+    src, dst = x[:, src_index].float(), x[:, dst_index].float()
+    score, best = (F.normalize(src, dim=-1) @ F.normalize(dst, dim=-1).transpose(1, 2)).max(dim=-1)  # (g, s)
     ranked = score.argsort(dim=-1, descending=True)
     merged_src, kept_src = ranked[:, :r], ranked[:, r:]  # positions among the sources
     target = best.gather(1, merged_src)  # (g, r): destination of each merged source
     # Average each destination with the sources merged into it (sizes count, as in ToMe).
-    total = x[:, dst_index].float().clone()
-    total.scatter_add_(1, target[..., None].expand(-1, -1, c), x[:, src_index].float().gather(
-        1, merged_src[..., None].expand(-1, -1, c)))
+    total = dst.scatter_add(1, target[..., None].expand(-1, -1, c), _rows(src, merged_src))
     count = torch.ones(g, d, device=x.device).scatter_add_(1, target, torch.ones_like(target, dtype=torch.float))
     dst = (total / count[..., None]).to(x.dtype)
-    kept = x[:, src_index].gather(1, kept_src[..., None].expand(-1, -1, c))
+    kept = _rows(src, kept_src).to(x.dtype)  # back from float32: exact
     # Where each original token's output is in [destinations, kept sources].
     order = torch.empty(g, n, dtype=torch.long, device=x.device)
     order[:, dst_index] = torch.arange(d, device=x.device)
@@ -69,6 +67,11 @@ def merge_tokens(x: torch.Tensor, tokens_per_frame: int, ratio: float) -> tuple[
     src_rows.scatter_(1, merged_src, target)
     order[:, src_index] = src_rows
     return torch.cat([dst, kept], dim=1), Merged(order)
+
+
+def _rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[g, index[g, i]] for every group g.  x: (groups, n, c); index: (groups, m) -> (groups, m, c)"""
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
 
 
 _SPLITS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
