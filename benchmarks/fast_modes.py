@@ -1,6 +1,6 @@
 """Fast modes against the exact level (issue 25, part 4): seconds, UNet FLOPs, and what they cost.
 
-Per speed level (request.SPEEDS), on the same prompts and seeds:
+Per fast mode (request.FAST_SPEEDS) and exact, on the same prompts and seeds:
 - seconds per video through the job API (decoding and MP4 export included), median of --repeats;
 - UNet FLOPs per video, counted by torch's FlopCounterMode with attention as explicit matmuls (on
   the CPU it counts no scaled_dot_product_attention kernel; matmuls are what diffusers' plain
@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 import harness as h  # noqa: E402
 import quality_demo as q  # noqa: E402
 from t2vz_desktop.engine.jobs import run_generation  # noqa: E402
-from t2vz_desktop.engine.request import LOSSLESS_SPEEDS, SPEEDS  # noqa: E402
+from t2vz_desktop.engine.request import FAST_SPEEDS  # noqa: E402
 
 
 @contextmanager
@@ -61,10 +61,9 @@ def unet_flops(setup, spec: h.RunSpec) -> int:
 
 def cached_calls(steps: int) -> tuple[int, int]:
     """(full, shallow) UNet calls of the feature cache over one phase of `steps` steps."""
-    from t2vz_desktop.engine.feature_cache import DEFAULT_INTERVAL, FULL_TAIL
+    from t2vz_desktop.engine.feature_cache import is_full_step
 
-    last_full = steps - int(round(FULL_TAIL * steps))
-    full = sum(i % DEFAULT_INTERVAL == 0 or i >= last_full for i in range(steps))
+    full = sum(is_full_step(i, 0, steps) for i in range(steps))
     return full, steps - full
 
 
@@ -108,11 +107,7 @@ def sd15_call_flops(frames: int = 8) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.add_setup_args(p)
-    p.add_argument("--prompts", type=int, default=20)
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--steps", type=int, default=None, help="default: the model's recommended steps")
+    q.add_sample_args(p, seeds=2)
     p.add_argument("--repeats", type=int, default=3, help="timed runs per level (median)")
     p.add_argument("--out", type=Path, default=Path("out/fast-modes"))
     a = p.parse_args(argv)
@@ -121,14 +116,12 @@ def main(argv: list[str] | None = None) -> dict:
 
 def run(a) -> dict:
     setup = h.setup_from_args(a)
-    levels = [s for s in SPEEDS if s not in LOSSLESS_SPEEDS or s == "exact"]
-    names = {speed: "paper method" if speed == "exact" else f"speed {speed}" for speed in levels}
+    names = {speed: "paper method" if speed == "exact" else f"speed {speed}" for speed in ("exact", *FAST_SPEEDS)}
     variants = {name: {"options": {**q.PAPER, "speed": speed}} for speed, name in names.items()}
-    quality = q.run(argparse.Namespace(
-        variants=variants, baseline=names["exact"],
-        tiny=a.tiny, sd15_random=a.sd15_random, model=a.model, device=a.device, dtype=a.dtype, threads=a.threads,
-        prompts=a.prompts, seeds=a.seeds, frames=a.frames, steps=a.steps, guidance=None, motion=None,
-        toward_centre=False, first_seed=0, clip=None, ablations=list(names.values()), out=a.out))["summary"]
+    quality = q.run(argparse.Namespace(  # quality_demo's own defaults for what this script does not ask
+        variants=variants, baseline=names["exact"], ablations=list(names.values()), prompts=a.prompts,
+        seeds=a.seeds, frames=a.frames, steps=a.steps, out=a.out, guidance=None, motion=None, toward_centre=False,
+        first_seed=0, clip=None), setup)["summary"]
     print(f"\n# fast_modes: {setup.describe}; {a.frames} frames")
     spec = h.RunSpec("engine", a.frames, a.steps, None, options=dict(q.PAPER))
     rows, figures = [], {}

@@ -375,7 +375,8 @@ def stage_times(setup: Setup, spec: RunSpec) -> dict[str, float]:
         return now
 
     model.embeddings.clear()
-    t = mark("start", time.perf_counter())
+    sync(device)
+    t = time.perf_counter()
     text = text_tables(pipe, recipe, device, model.embeddings)
     t = mark("text_encoding", t)
     plan = video_plan(recipe, model, device)
@@ -392,7 +393,6 @@ def stage_times(setup: Setup, spec: RunSpec) -> dict[str, float]:
     result = GenerationResult(recipe, latents, model, 0.0, [])
     export_result(result, folder / "both.mp4", ExportOptions(fps=8.0))
     mark("decode_and_encode", t)
-    del out["start"]
     out["outside_loop"] = out["text_encoding"] + out["plan"] + out["latents_to_host"] + out["decode_and_encode"]
     return out
 

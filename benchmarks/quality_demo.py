@@ -120,13 +120,18 @@ def aimed_motion(setup, a, scene: data.Scene, seed: int) -> tuple[float, float] 
     return (round(float(speed * d[0]), 4), round(float(speed * d[1]), 4))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_sample_args(p: argparse.ArgumentParser, seeds: int) -> None:
+    """The weights and the videos scored: prompts of prompt_set, seeds each, frames, steps."""
     h.add_setup_args(p)
     p.add_argument("--prompts", type=int, default=20)
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=seeds)
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--steps", type=int, default=None, help="default: the model's recommended steps")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_sample_args(p, seeds=3)
     p.add_argument("--guidance", type=float, default=None, help="default: the model's recommended guidance")
     p.add_argument("--motion", type=float, nargs=2, metavar=("DX", "DY"),
                    help="output px per frame (default: the engine's default motion); keep the object in view")
@@ -142,8 +147,9 @@ def main(argv: list[str] | None = None) -> dict:
     return h.keeping_threads(run, a)
 
 
-def run(a) -> dict:
-    setup = h.setup_from_args(a)
+def run(a, setup=None) -> dict:
+    """The table for the arguments `a` (main's), on `setup`'s weights (default: built from `a`)."""
+    setup = setup or h.setup_from_args(a)
     clip = None
     if a.clip:
         from t2vz_desktop.measure.clip import ClipScorer
