@@ -176,11 +176,14 @@ def test_schedule_has_zero_terminal_snr_and_sampling_starts_from_pure_noise():
     assert sampler.config.prediction_type == "v_prediction"
 
 
-def test_v_loss_weight_keeps_full_weight_where_the_picture_is_noise():
+def test_v_loss_weight_is_min_snr_in_x0_terms_with_a_floor_for_pure_noise():
     from t2vz_desktop.demo_model.train import v_loss_weight
 
     snr = torch.tensor([0.0, 1.0, 4.0, 9.0, 99.0])
-    assert v_loss_weight(snr, 5.0).tolist() == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.05])
+    weight = v_loss_weight(snr, 5.0, 0.1)
+    # v-loss = (SNR + 1) x0-loss, so the x0 weight is weight * (SNR + 1) = min(SNR, 5) + 0.1.
+    assert (weight * (snr + 1)).tolist() == pytest.approx([0.1, 1.1, 4.1, 5.1, 5.1])
+    assert v_loss_weight(snr, 5.0, 0.0)[0] == 0.0  # without the floor t=999 would learn nothing
 
 
 def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():

@@ -44,6 +44,15 @@ def single_thread_share(folder: Path) -> float:
     return sum(t == "1" for t in threads) / max(1, len(threads))
 
 
+def weighting_text(s: dict, prediction_name: str) -> str:
+    """How the loss was weighed over timesteps, after "min-SNR weighting (gamma G"."""
+    if prediction_name != "v-prediction":
+        return ""
+    if "terminal_weight" in s:
+        return f", plus {s['terminal_weight']:g} in x0 terms so that t=999 still learns the background"
+    return ", clamped on SNR + 1 so that t=999 keeps full weight"
+
+
 def placement_text(mode: str) -> str:
     if mode == "fixed":
         return ("Placement \"fixed\": each position word is one spot (+-1.5 px), each size one radius ("
@@ -196,7 +205,8 @@ def write_model_card(folder: Path) -> Path:
         "```",
         f"python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes {s['minutes']:g}"
         f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
-        f" --seed {s['seed']} --threads {s['threads']}",
+        f" --seed {s['seed']} --threads {s['threads']}"
+        + (f" --terminal-weight {s['terminal_weight']:g}" if "terminal_weight" in s else ""),
         "```",
         *([] if scheduler_config(folder).get("rescale_betas_zero_snr") else [
             "", "This model was trained on SD's schedule with noise prediction; train.py trains the zero-terminal-SNR"
@@ -214,7 +224,7 @@ def write_model_card(folder: Path) -> Path:
         f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}, AdamW lr"
         f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay,"
         f" {prediction(folder)} on the schedule above, min-SNR weighting (gamma {s['snr_gamma']:g}"
-        + (", clamped on SNR + 1 so that t=999 keeps full weight" if prediction(folder) == "v-prediction" else "")
+        + weighting_text(s, prediction(folder))
         + f"), {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
         f" weights, which are the saved ones; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f} ->"
         f" {info['unet_loss_first_last'][1]:.4f}.",
