@@ -127,6 +127,10 @@ def _add_model_options(g: argparse.ArgumentParser) -> None:
                         "in fp16 is made again in bf16 where the GPU has it, else fp32, with a warning")
     m.add_argument("--offload", action="store_true", default=None, help="model CPU offload for small GPUs (CUDA only)")
     m.add_argument("--vae-tiling", action="store_true", default=None, help="decode large frames in tiles")
+    m.add_argument("--cluster", metavar="auto|HOST:PORT",
+                   help="denoise on a Ray cluster (pip install 't2vz-desktop[farm]'; docs/render-farm.md): auto for the "
+                        "one `ray start --head` runs on this computer, else the head's address; chunks of --chunk-size "
+                        "frames and each video are tasks, decoded and written here")
 
 
 def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) -> None:
@@ -419,6 +423,10 @@ def _generate(args: argparse.Namespace) -> int:
         # Every check that needs no model, the output target included, before a word is printed
         # (run_generation is told it ran: for an edit it decodes the source's range).
         warnings = preflight(request, args.out, args.format, [("the recipe", args.recipe)])
+        if args.cluster:  # a socket connect: an unreachable cluster is refused before any load
+            from .engine.farm import check_cluster
+
+            check_cluster(args.cluster)
     except ModelError as e:
         raise RequestError(str(e)) from e
     for message in _PENDING_WARNINGS + warnings:
@@ -457,7 +465,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     try:
         try:
-            result = run_generation(request, on_event, previews=False, checked=True)  # a progress bar shows no images
+            # A progress bar shows no images.
+            result = run_generation(request, on_event, previews=False, checked=True, cluster=args.cluster)
         except ModelError as e:
             raise RequestError(str(e)) from e
         options = ExportOptions(fps=result.output_fps, format=fmt, upscale=args.upscale)

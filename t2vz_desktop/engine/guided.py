@@ -60,16 +60,21 @@ def condition_tensor(e: EditSpec, control, clip, spec) -> torch.Tensor:
         raise RequestError(str(err)) from err
 
 
+def source_audio(e: EditSpec, clip) -> AudioClip | None:
+    """The source's sound over the edited range, when the edit keeps it and there is some."""
+    if not (e.keep_audio and clip.has_audio):
+        return None
+    start, end = clip.time_range_s
+    return AudioClip(clip.path, start, end)
+
+
 def prepare_guided(
     recipe: GenerationRequest, model: LoadedModel, clip, spec, load_net: Callable[[str], torch.nn.Module],
 ) -> GuidedInputs:
     e = recipe.edit
     unet = model.pipe.unet
     device = model.pipe._execution_device
-    audio = None
-    if e.keep_audio and clip.has_audio:
-        start, end = clip.time_range_s
-        audio = AudioClip(clip.path, start, end)
+    audio = source_audio(e, clip)
     if e.instruct:
         latents = source_latents(model.pipe.vae, clip.iter_frames(), device)
         try:
@@ -83,4 +88,4 @@ def prepare_guided(
     return GuidedInputs(control_denoiser(unet, controls), [unet] + [c.net for c in controls], audio)
 
 
-__all__ = ["GuidedInputs", "open_clip", "prepare_guided", "load_controlnet"]
+__all__ = ["GuidedInputs", "open_clip", "prepare_guided", "load_controlnet", "source_audio"]

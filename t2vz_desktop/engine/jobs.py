@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from contextlib import closing
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -128,9 +129,7 @@ class GenerationResult:
 
     def video_recipe(self, video: int) -> GenerationRequest:
         """A recipe that re-makes video `video` alone (batching does not change a video)."""
-        prompt, repeat = divmod(video, self.recipe.videos_per_prompt)
-        one = replace(self.recipe, prompts=[self.recipe.prompts[prompt]], seed=self.recipe.video_seeds()[repeat],
-                      videos_per_prompt=1, seeds=None)
+        one = one_video(self.recipe, video)
         if video in self.remade:
             one = replace(one, dtype=dtype_flag(self.remade[video].dtype))
         return one
@@ -165,6 +164,13 @@ class GenerationResult:
 
 
 _DEFAULT_CACHE = ModelCache()
+
+
+def one_video(recipe: GenerationRequest, video: int) -> GenerationRequest:
+    """The recipe of video `video` (prompt-major, then seed) of a batch, made alone."""
+    prompt, repeat = divmod(video, recipe.videos_per_prompt)
+    return replace(recipe, prompts=[recipe.prompts[prompt]], seed=recipe.video_seeds()[repeat], videos_per_prompt=1,
+                   seeds=None)
 
 
 def text_tables(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
@@ -288,12 +294,14 @@ def run_generation(
     cache: ModelCache | None = None,
     previews: bool = True,
     checked: bool = False,
+    cluster: str | None = None,
 ) -> GenerationResult:
     """Load (or reuse) the model, denoise every frame, and return the latents with the recipe.
     Step events carry a preview image (and background smoothing's mask) unless `previews` is
     off; without `on_event` the loop makes no step events at all. `checked`: the caller has run
     `preflight` on this request and said its warnings (the CLI does, to check the output too), so
-    it is not run again (for an edit it decodes the source's range).
+    it is not run again (for an edit it decodes the source's range). `cluster`: "auto" or a Ray
+    head's HOST:PORT to denoise on (farm.py); the result is the same kind, decoded here.
 
     A video whose latents overflow (NaN or inf, finite.py) is made again in bfloat16 where the
     GPU has it, else float32, with one warning; its recipe then names that precision. Raises
@@ -302,13 +310,18 @@ def run_generation(
     emit = on_event or (lambda e: None)
     cache = cache or _DEFAULT_CACHE
     started = time.perf_counter()
+    make = _generate
+    if cluster is not None:
+        from .farm_driver import render_on_cluster
+
+        make = partial(render_on_cluster, address=cluster)
     try:
-        result = _generate(request, emit, on_event is not None, cancel, cache, previews, checked)
+        result = make(request, emit, on_event is not None, cancel, cache, previews, checked)
     except NonFinite as e:  # every video broke: the loop stopped early
         lower = _fallback(e, e.dtype, e.device)
         emit(ProgressEvent("warning", f"{e} in {dtype_name(e.dtype)}; making it again in {dtype_name(lower)}"))
         again = run_generation(replace(request, dtype=dtype_flag(lower)), on_event, cancel, cache, previews,
-                               checked=True)
+                               checked=True, cluster=cluster)
         again.seconds = time.perf_counter() - started  # the overflowed try counts too
         return again
     model = result.model
@@ -318,7 +331,7 @@ def run_generation(
         lower = _fallback(e, model.dtype, model.device)
         emit(ProgressEvent("warning", f"{e}; making it again in {dtype_name(lower)}"))
         again = run_generation(replace(result.video_recipe(v), dtype=dtype_flag(lower)), on_event, cancel, cache,
-                               previews, checked=True)
+                               previews, checked=True, cluster=cluster)
         m = result.recipe.frames
         result.latents[v * m : (v + 1) * m] = again.latents
         result.remade[v] = again.model
@@ -335,33 +348,49 @@ def _fallback(e: NonFinite, dtype: torch.dtype, device: torch.device) -> torch.d
     return lower
 
 
-def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel: CancelToken | None,
-              cache: ModelCache, previews: bool, checked: bool) -> GenerationResult:
-    started = time.perf_counter()
+def load_job_model(request: GenerationRequest, emit: EventSink, cache: ModelCache,
+                   checked: bool) -> tuple[LoadedModel, PreviewMap]:
+    """Pre-flight (unless `checked`), then load or reuse the model, saying which and where."""
     # Every check that needs no model comes first, and nothing is said before it passes, so a bad
     # input is one error line and no status lines.
     for w in [] if checked else preflight(request):
         emit(ProgressEvent("warning", w))
     emit(ProgressEvent("status", f"loading model {request.model}"))
     model, preview = cache.get(request)
-    pipe = model.pipe
-    emit(ProgressEvent("loaded", model.name, device=f"{pipe._execution_device} ({dtype_name(model.dtype)})"))
-    guided = None
+    emit(ProgressEvent("loaded", model.name, device=f"{model.pipe._execution_device} ({dtype_name(model.dtype)})"))
+    return model, preview
+
+
+def resolve_job(request: GenerationRequest, model: LoadedModel, emit: EventSink):
+    """The recipe with every value filled in (an edit's frames, size and fps from its source),
+    and the source clip and its spec for an edit (else None, None). Says the prompts' warnings,
+    which it returns too."""
+    clip = spec = None
     if request.edit is not None:
         clip, spec = open_clip(request, model.native_size)
         emit(ProgressEvent("status", f"source: {clip.frames} frames of {clip.path.name} at {clip.size[0]}x{clip.size[1]}"))
         request = replace(request, frames=clip.frames, width=clip.size[0], height=clip.size[1], fps=clip.fps)
     recipe = request.resolve(model.defaults, model.native_size)
-    if request.edit is not None:
-        emit(ProgressEvent("status", "preparing the source"))
-        guided = prepare_guided(recipe, model, clip, spec, lambda name: cache.get_net(name, model))
     factor = model.vae_scale_factor
     if recipe.width % factor or recipe.height % factor:
         raise RequestError(f"width and height must be multiples of {factor} for this model")
     prompts = [k.prompt for k in recipe.prompt_keys] if recipe.prompt_keys else recipe.prompts
-    warnings = [w for p in prompts for w in prompt_warnings(pipe.tokenizer, p)]
+    warnings = [w for p in prompts for w in prompt_warnings(model.pipe.tokenizer, p)]
     for w in warnings:
         emit(ProgressEvent("warning", w))
+    return recipe, clip, spec, warnings
+
+
+def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel: CancelToken | None,
+              cache: ModelCache, previews: bool, checked: bool) -> GenerationResult:
+    started = time.perf_counter()
+    model, preview = load_job_model(request, emit, cache, checked)
+    pipe = model.pipe
+    recipe, clip, spec, warnings = resolve_job(request, model, emit)
+    guided = None
+    if recipe.edit is not None:
+        emit(ProgressEvent("status", "preparing the source"))
+        guided = prepare_guided(recipe, model, clip, spec, lambda name: cache.get_net(name, model))
     device = pipe._execution_device
     text = text_tables(pipe, recipe, device, model.embeddings)
     plan = video_plan(recipe, model, device, guided is not None)

@@ -249,10 +249,8 @@ class Steps:
                  callback: Callable[[StepState], None] | None, cancel: CancelToken | None):
         self.run, self.options, self.frames, self.denoiser, self.dtype = run, options, frames, denoiser, dtype
         self.callback, self.cancel = callback, cancel
-        plan, at, n = run.plan, run.at, len(run.timesteps)
-        self.total = n if plan.init == "shared" else at.warp + (n - at.restart)
-        if plan.init_image is not None and plan.init == "motion":
-            self.total = n - at.restart
+        plan = run.plan
+        self.total = step_count(plan, run.timesteps)
         self.done = 0
         travel = len(plan.keys) > 1
         # Which text row each batch row reads: with travel every frame (and each anchor) its own.
@@ -297,6 +295,17 @@ class Steps:
         if not bool(self.finite.any()):
             raise NonFinite(f"the model's output overflowed (NaN) by step {self.done}", self.done, self.dtype,
                             self.run.device)
+
+
+def step_count(plan: VideoPlan, timesteps: torch.Tensor) -> int:
+    """UNet steps (StepState.total) of a video made by `plan` on this schedule: the anchor's
+    steps down to T' and every frame's from T; one pass for the guided modes' shared start, and
+    no anchor steps when a pinned image is the anchor."""
+    n = len(timesteps)
+    if plan.init == "shared":
+        return n
+    at = motion_steps(timesteps, plan.t_restart, plan.t_warp)
+    return n - at.restart if plan.init_image is not None else at.warp + (n - at.restart)
 
 
 def _step_kwargs(scheduler, generators) -> dict:

@@ -1,0 +1,180 @@
+"""The render farm on a real local Ray cluster (issue 28): one cluster of two worker processes for
+the module (not Ray's local mode), tiny weights, each worker on one thread."""
+
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from t2vz_desktop.engine import farm, farm_driver
+from t2vz_desktop.engine.jobs import Cancelled, CancelToken, GenerationRequest, run_generation
+from t2vz_desktop.engine.request import RequestError
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.farm
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """This process computes the local videos on one thread, as each worker does: the kernels'
+    summation order, and so the rounding, depends on the thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def submitted(monkeypatch):
+    """How many tasks each farm job submitted (its driver's count, as Ray received them)."""
+    counts = []
+    follow = farm_driver._follow
+
+    def counting(ray_, refs, *args):
+        counts.append(len(refs))
+        return follow(ray_, refs, *args)
+
+    monkeypatch.setattr(farm_driver, "_follow", counting)
+    return counts
+
+
+def request(folder, **kw) -> GenerationRequest:
+    base = dict(prompts=["a red circle"], model=str(folder), frames=16, width=32, height=32, steps=4, seed=4,
+                chunk_size=2, device="cpu")
+    return GenerationRequest(**{**base, **kw})
+
+
+def frames(result, video=0) -> np.ndarray:
+    return np.stack(list(result.frames(video)))
+
+
+def test_a_farm_video_is_the_local_one_within_rounding_and_runs_as_one_task_per_chunk(
+        cluster, tiny_folder, model_cache, submitted):
+    job = request(tiny_folder, prompts=["a red circle", "a blue square"], frames=16, chunk_size=2)
+    local_events, events = [], []
+    local = run_generation(job, local_events.append, cache=model_cache)
+    remote = run_generation(job, events.append, cache=model_cache, cluster=cluster)
+    assert submitted == [16]  # 2 videos x 8 chunks of 2 frames
+    # The chunk that holds the anchor is bit-exact; later chunks ran the anchor in a batch of
+    # one, not of its chunk, and the kernels round by batch size.
+    assert torch.equal(remote.latents[:2], local.latents[:2])
+    relative = (remote.latents - local.latents).abs().max() / local.latents.abs().max()
+    assert relative < 1e-5
+    for video in range(2):
+        assert np.abs(frames(remote, video).astype(int) - frames(local, video)).max() <= 1
+    steps = [e for e in events if e.kind == "step"]
+    per_task = [e for e in local_events if e.kind == "step"][-1].total  # each task makes its chunk's steps
+    assert steps[-1].step == steps[-1].total == 16 * per_task
+    assert [e.step for e in steps] == sorted(e.step for e in steps)
+    assert steps[-1].message == "16/16 tasks done" and steps[-1].eta_s == 0
+
+
+def test_a_batch_fans_out_one_task_per_video_when_frames_read_more_than_the_anchor(
+        cluster, tiny_folder, model_cache, submitted):
+    job = request(tiny_folder, frames=6, videos_per_prompt=3, attention_window=1)
+    local = run_generation(job, cache=model_cache)
+    remote = run_generation(job, cache=model_cache, cluster=cluster)
+    assert submitted == [3]
+    assert torch.equal(remote.latents, local.latents)  # whole videos: bit-exact
+
+
+def crash_once(marker: str, task):
+    """`task`, except that the first call anywhere kills its worker process (marker file)."""
+
+    def crashing(*args, **kwargs):
+        if not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)
+        return task(*args, **kwargs)
+
+    return crashing
+
+
+def test_a_task_whose_worker_dies_is_retried_and_the_video_is_unchanged(
+        cluster, tiny_folder, model_cache, monkeypatch, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "crashed"
+    job = request(tiny_folder, frames=8, chunk_size=2)
+    plain = run_generation(job, cache=model_cache, cluster=cluster)
+    monkeypatch.setattr(farm, "denoise_task", crash_once(str(marker), farm.denoise_task))
+    survived = run_generation(job, cache=model_cache, cluster=cluster)
+    assert marker.exists()  # a worker did die
+    assert torch.equal(survived.latents, plain.latents)
+
+
+def test_cancel_mid_job_stops_the_tasks_and_returns_nothing(cluster, tiny_folder, model_cache, tmp_path):
+    cancel = CancelToken()
+    job = request(tiny_folder, frames=24, chunk_size=2, steps=10)
+
+    def on_event(e):
+        if e.kind == "step":
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        run_generation(job, on_event, cancel, cache=model_cache, cluster=cluster)
+    # The cluster is free again: the cancelled tasks gave their CPUs back.
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0) == 2
+
+
+def test_a_worker_that_lacks_the_model_fails_the_job_with_its_name(cluster, tiny_folder, model_cache, tmp_path):
+    # This computer has the model under one name; the workers look for it under another.
+    job = request(tiny_folder, frames=4)
+    with pytest.raises(RequestError, match="cannot load the model"):
+        farm_driver._result(ray, ray.remote(farm.denoise_task).remote(
+            replace(job, model=str(tmp_path / "elsewhere")), None, None, None, 0), "the video")
+
+
+def test_an_unreachable_cluster_is_one_line_and_exit_2_before_any_work(tiny_folder, tmp_path, capsys):
+    from t2vz_desktop.cli import main
+
+    out = tmp_path / "v.mp4"
+    code = main(["generate", "a red circle", "--model", str(tiny_folder), "--out", str(out), "--cluster", "127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1 and "cannot reach the Ray cluster at 127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize("text", ["", "head:port", "head:0", "head:70000", "ray://x/y:1"])
+def test_a_malformed_address_is_refused(text):
+    with pytest.raises(RequestError, match="--cluster wants auto or the head's HOST:PORT"):
+        farm.parse_address(text)
+
+
+def test_addresses_parse_with_the_default_port():
+    assert farm.parse_address("auto") is None
+    assert farm.parse_address("gpu-box") == ("gpu-box", 6379)
+    assert farm.parse_address("10.0.0.5:6380") == ("10.0.0.5", 6380)
+
+
+def test_only_recipes_whose_frames_read_just_the_anchor_are_cut_into_chunks(tiny_folder):
+    base = request(tiny_folder, frames=8, chunk_size=4, videos_per_prompt=2)
+    assert farm.plan_tasks(base) == [(0, (0, 4)), (0, (4, 8)), (1, (0, 4)), (1, (4, 8))]
+    for whole in (replace(base, attention_window=1), replace(base, speed="cache"), replace(base, chunk_size=0)):
+        assert farm.plan_tasks(whole) == [(0, None), (1, None)]
+
+
+def test_moved_copies_every_tensor_of_a_plan_to_the_device_and_casts_floats():
+    from t2vz_desktop.engine.chunks import Conditioning
+
+    text = Conditioning(cond=torch.ones(1, 2, 3), uncond=None, guidance=7.5)
+    half = farm.moved(text, "cpu", torch.float16)
+    assert half.cond.dtype == torch.float16 and half.uncond is None and half.guidance == 7.5
+    assert text.cond.dtype == torch.float32  # a copy
