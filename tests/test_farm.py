@@ -178,3 +178,31 @@ def test_moved_copies_every_tensor_of_a_plan_to_the_device_and_casts_floats():
     half = farm.moved(text, "cpu", torch.float16)
     assert half.cond.dtype == torch.float16 and half.uncond is None and half.guidance == 7.5
     assert text.cond.dtype == torch.float32  # a copy
+
+
+def test_an_edit_runs_one_task_per_video_and_keeps_the_sources_sound(
+        cluster, tiny_folder, tiny_controlnet, model_cache, submitted, tmp_path):
+    from test_edit import canny_request, write_square_video
+
+    source = write_square_video(tmp_path / "source.mp4", frames=6, audio=True)
+    job = canny_request(tiny_folder, source, tiny_controlnet, videos_per_prompt=2)
+    local = run_generation(job, cache=model_cache)
+    remote = run_generation(job, cache=model_cache, cluster=cluster)
+    assert submitted == [2]
+    assert torch.equal(remote.latents, local.latents)
+    assert remote.audio is not None and remote.recipe.frames == local.recipe.frames == 6
+
+
+def test_a_worker_without_the_source_file_writes_the_shipped_copy(cluster, tmp_path):
+    from t2vz_desktop.engine.request import ControlSpec, EditSpec
+
+    here = tmp_path / "here.mp4"
+    here.write_bytes(b"same size")
+    job = GenerationRequest(prompts=["x"], edit=EditSpec(source="/nowhere/clip.mp4", controls=[
+        ControlSpec("pose", condition=str(here))]))
+    files = {"/nowhere/clip.mp4": (4, ray.put(b"clip")), str(here): (9, ray.put(b"not read!"))}
+    folder = tmp_path / "worker"
+    folder.mkdir()
+    local = farm._localised(job, files, folder)
+    assert Path(local.edit.source).parent == folder and Path(local.edit.source).read_bytes() == b"clip"
+    assert local.edit.controls[0].condition == str(here)  # found in place with the same size

@@ -108,9 +108,14 @@ def connect(address: str):
             return ray
         ray.shutdown()
     try:
-        ray.init(address=target, logging_level="ERROR", log_to_driver=False)
-    except Exception as e:  # version mismatch, a port that is not a Ray head: one line
-        raise RequestError(f"cannot join the Ray cluster at {target}: {_first_line(e)}") from e
+        # "auto" is handed to Ray as such: only then does it use this computer's token (clusters
+        # authenticate by default; for an explicit address the user turns the token on, as Ray asks).
+        ray.init(address="auto" if address.strip() == "auto" else target, logging_level="ERROR", log_to_driver=False)
+    except Exception as e:  # version mismatch, a port that is not a Ray head, no token: one line
+        hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
+            "; if the cluster uses token authentication (Ray's default), copy its ~/.ray/auth_token here "
+            "and set RAY_AUTH_MODE=token (docs/render-farm.md)")
+        raise RequestError(f"cannot join the Ray cluster at {target}: {_first_line(e)}{hint}") from e
     return ray
 
 
