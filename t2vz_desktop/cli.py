@@ -424,7 +424,7 @@ def _generate(args: argparse.Namespace) -> int:
         # (run_generation is told it ran: for an edit it decodes the source's range).
         warnings = preflight(request, args.out, args.format, [("the recipe", args.recipe)])
         if args.cluster:  # a socket connect: an unreachable cluster is refused before any load
-            from .engine.farm import check_cluster
+            from .engine.cluster import check_cluster
 
             check_cluster(args.cluster)
     except ModelError as e:

@@ -97,3 +97,31 @@ def test_cancelling_the_preferences_changes_nothing(window, tmp_path):
     dialog.reject()
     assert set(generation_shown(window).values()) == {True}
     assert window.settings.value(AI_KEY, True, type=bool) is True
+
+
+def test_render_on_a_cluster_is_kept_checked_and_handed_to_the_next_job(window, qtbot):
+    from t2vz_desktop.app.preferences import CLUSTER_KEY, render_cluster
+
+    dialog = open_preferences(window)
+    assert dialog.where.currentText() == "This computer" and not dialog.address.isEnabled()
+    dialog.where.setCurrentIndex(1)
+    assert dialog.address.isEnabled() and dialog.test.isEnabled()
+    dialog.address.setText("gpu-box:70000")
+    dialog.accept()  # refused: the dialog stays open and says why
+    assert dialog.isVisible() and "HOST:PORT" in dialog.answer.text()
+    assert render_cluster(window.settings) is None
+    dialog.address.setText("127.0.0.1:9")
+    dialog.test.click()  # nothing listens there: one line, in red, and the button comes back
+    qtbot.waitUntil(lambda: "Cannot reach the Ray cluster at 127.0.0.1:9" in dialog.answer.text(), timeout=15000)
+    assert dialog.test.isEnabled()
+    dialog.accept()
+    assert window.settings.value(CLUSTER_KEY) == "127.0.0.1:9"
+    job = window.generate({"prompts": ["a red circle"], "model": "demo", "frames": 2, "steps": 2})
+    assert job.cluster == "127.0.0.1:9"
+    qtbot.waitUntil(lambda: job.state == "failed", timeout=30000)  # refused before any model loads
+    assert "cannot reach the Ray cluster at 127.0.0.1:9" in job.error
+    again = open_preferences(window)
+    assert again.where.currentText() == "A Ray cluster" and again.address.text() == "127.0.0.1:9"
+    again.where.setCurrentIndex(0)
+    again.accept()
+    assert render_cluster(window.settings) is None

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from t2vz_desktop.engine import farm, farm_driver
+from t2vz_desktop.engine.cluster import parse_address as cluster_address
 from t2vz_desktop.engine.jobs import Cancelled, CancelToken, GenerationRequest, run_generation
 from t2vz_desktop.engine.request import RequestError
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.farm
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+    # "local": a new cluster of its own even where `ray start --head` already runs one.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     try:
         yield ray.get_runtime_context().gcs_address
@@ -155,13 +157,19 @@ def test_an_unreachable_cluster_is_one_line_and_exit_2_before_any_work(tiny_fold
 @pytest.mark.parametrize("text", ["", "head:port", "head:0", "head:70000", "ray://x/y:1"])
 def test_a_malformed_address_is_refused(text):
     with pytest.raises(RequestError, match="--cluster wants auto or the head's HOST:PORT"):
-        farm.parse_address(text)
+        cluster_address(text)
+
+
+def test_the_tasks_done_are_named_as_ranges_in_frame_order():
+    assert farm_driver.tasks_done([0, 1, 4], 8) == "3/8 tasks done: 1-2, 5"
+    assert farm_driver.tasks_done([], 8) == "0/8 tasks done"
+    assert farm_driver.tasks_done(list(range(8)), 8) == "8/8 tasks done"
 
 
 def test_addresses_parse_with_the_default_port():
-    assert farm.parse_address("auto") is None
-    assert farm.parse_address("gpu-box") == ("gpu-box", 6379)
-    assert farm.parse_address("10.0.0.5:6380") == ("10.0.0.5", 6380)
+    assert cluster_address("auto") is None
+    assert cluster_address("gpu-box") == ("gpu-box", 6379)
+    assert cluster_address("10.0.0.5:6380") == ("10.0.0.5", 6380)
 
 
 def test_only_recipes_whose_frames_read_just_the_anchor_are_cut_into_chunks(tiny_folder):

@@ -37,6 +37,7 @@ class JobProgress:
     thumb: QPixmap | None = None
     seconds: float | None = None  # how long a finished job took
     note: str = ""  # a running job's last status before its steps (loading, optimising)
+    tasks: str = ""  # on a cluster: which of its tasks are done
 
 
 class ElidedLabel(QLabel):
@@ -91,7 +92,8 @@ class JobRow(QWidget):
         self.title.setText(job.title)
         self.title.setToolTip(job.title)
         if job.state == "running" and p.total:
-            line = f"step {p.step}/{p.total}" + (f", {eta_words(p.eta_s)}" if p.eta_s is not None else "")
+            line = f"step {p.step}/{p.total}" + (f", {eta_words(p.eta_s)}" if p.eta_s is not None else "") \
+                + (f" ({p.tasks})" if p.tasks else "")
         elif job.state == "finished" and p.seconds is not None:
             line = f"done in {p.seconds:.1f} s"
         elif job.state == "failed":
@@ -171,7 +173,7 @@ class QueueView(QListWidget):
         p = self.progress.get(update.job_id)
         if p is None:
             return
-        p.step, p.total, p.eta_s = update.step, update.total, update.eta_s
+        p.step, p.total, p.eta_s, p.tasks = update.step, update.total, update.eta_s, update.note
         if update.preview is not None and len(update.preview):
             p.thumb = thumbnail(update.preview[0], THUMB_W, THUMB_H)
         self.rows[update.job_id].show_state(p)

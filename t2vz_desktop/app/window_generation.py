@@ -12,6 +12,8 @@ from ..engine.request import RequestError
 from .edit_dialog import EditDialog, EditSource
 from .errors import reports_errors
 from .images import to_qimage
+from .monitor import eta_words
+from .preferences import render_cluster
 from .project import MediaItem, media_folder, new_id
 from .render import frame_at
 from .worker import Job, JobOutput, StepUpdate
@@ -128,7 +130,7 @@ class GenerationMixin:
             self.allowed_pickles.add(checkpoint.resolve())
             fields["allow_unsafe_pickle"] = True
         fields = {**fields, "fps": self.doc.project.fps}
-        job = Job(new_id(), fields, self.generated_dir(), above_clip=above_clip)
+        job = Job(new_id(), fields, self.generated_dir(), above_clip=above_clip, cluster=render_cluster(self.settings))
         self.queue.submit(job)
         return job
 
@@ -156,6 +158,9 @@ class GenerationMixin:
         if update.preview is not None:
             self.stop_playback()
             self.monitor.show_preview(update.preview, update.step, update.total, update.eta_s, update.mask)
+        elif update.note:  # on a cluster the latents stay on the workers: the tasks' progress instead
+            self.panel.show_message(f"On the cluster: {update.note}; step {update.step}/{update.total}"
+                                    + (f", {eta_words(update.eta_s)}" if update.eta_s is not None else ""))
 
     def _job_finished(self, job: Job, out: JobOutput) -> None:
         """Every video of the job goes into History; one goes straight onto the timeline (takes

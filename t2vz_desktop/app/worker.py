@@ -31,6 +31,7 @@ class Job:
     cancel: CancelToken = field(default_factory=CancelToken)
     above_clip: str = ""  # an edit or re-generation: the result goes on the track above this clip
     error: str = ""  # why it failed, for the user (the queue view shows it beside Retry)
+    cluster: str | None = None  # denoise on this Ray cluster (Preferences > Render on); None: here
 
     @property
     def title(self) -> str:
@@ -48,6 +49,7 @@ class StepUpdate:
     elapsed_s: float
     eta_s: float | None
     mask: np.ndarray | None = None  # background smoothing's foreground, (frames, h, w) uint8
+    note: str = ""  # on a cluster: which tasks are done ("3/8 tasks done: 1-2, 5")
 
 
 @dataclass
@@ -122,14 +124,15 @@ class GenerationWorker(QObject):
             if e.kind == "loaded":  # after the engine's pre-flight: a bad input is refused before any load
                 self.loaded.emit(e.device, e.message)
             elif e.kind == "step":
-                self.step.emit(StepUpdate(job.id, e.step, e.total, e.phase, e.preview, e.elapsed_s, e.eta_s, e.mask))
+                self.step.emit(StepUpdate(job.id, e.step, e.total, e.phase, e.preview, e.elapsed_s, e.eta_s, e.mask,
+                                          e.message))
             elif e.kind == "decode":
                 self.status.emit(job.id, f"writing frame {e.step}/{e.total}")
             else:
                 self.status.emit(job.id, e.message)
 
         request = GenerationRequest(**job.fields).validate()
-        result = run_generation(request, on_event, job.cancel, self._cache)
+        result = run_generation(request, on_event, job.cancel, self._cache, cluster=job.cluster)
         job.out_dir.mkdir(parents=True, exist_ok=True)
         path = job.out_dir / f"{_slug(job.title)}-{job.id}.mp4"
         reports = export_result(result, path, ExportOptions(fps=result.recipe.fps), on_event, job.cancel)

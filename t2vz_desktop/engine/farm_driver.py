@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from . import farm
+from .cluster import connect
 from .cancel import Cancelled, CancelToken
 from .guided import source_audio
 from .models import ModelError, make_scheduler
@@ -37,7 +38,7 @@ def render_on_cluster(request: GenerationRequest, emit, stepped: bool, cancel: C
     from .jobs import GenerationResult, ProgressEvent, load_job_model, one_video, resolve_job, text_tables, video_plan
 
     started = time.perf_counter()
-    ray = farm.connect(address)  # an unreachable cluster is one line, before the model loads
+    ray = connect(address)  # an unreachable cluster is one line, before the model loads
     model, _ = load_job_model(request, emit, cache, checked)
     recipe, clip, _, warnings = resolve_job(request, model, emit)
     pipe, device = model.pipe, model.pipe._execution_device
@@ -97,13 +98,25 @@ def _follow(ray, refs: dict, tasks: list[Task], recipe: GenerationRequest, progr
             done = sum(t.steps if i in results else min(steps[i], t.steps) for i, t in enumerate(tasks))
             if done != said and done:
                 said, elapsed = done, time.perf_counter() - started
-                emit(ProgressEvent("step", f"{len(results)}/{len(tasks)} tasks done", step=done, total=total,
+                emit(ProgressEvent("step", tasks_done(sorted(results), len(tasks)), step=done, total=total,
                                    phase="video", elapsed_s=elapsed, eta_s=elapsed / done * (total - done)))
     except BaseException:
         for ref in pending:  # nothing goes on computing for a job that ended
             ray.cancel(ref, force=True)
         raise
     return results
+
+
+def tasks_done(done: list[int], count: int) -> str:
+    """Which tasks (numbered from 1 in frame order) are done: "3/8 tasks done: 1-2, 5"."""
+    runs: list[list[int]] = []
+    for i in done:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    which = ", ".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in runs)
+    return f"{len(done)}/{count} tasks done" + (f": {which}" if done and len(done) < count else "")
 
 
 def _result(ray, ref, what: str) -> torch.Tensor:
