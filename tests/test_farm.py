@@ -214,3 +214,32 @@ def test_a_worker_without_the_source_file_writes_the_shipped_copy(cluster, tmp_p
     local = farm._localised(job, files, folder)
     assert Path(local.edit.source).parent == folder and Path(local.edit.source).read_bytes() == b"clip"
     assert local.edit.controls[0].condition == str(here)  # found in place with the same size
+
+
+@pytest.fixture
+def listening():
+    """A port something listens on (not a Ray head): (host, port)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield server.getsockname()
+    server.close()
+
+
+def test_a_computer_that_is_not_a_node_is_told_how_to_join_before_any_work(listening, monkeypatch):
+    from t2vz_desktop.engine import cluster as place
+
+    host, port = listening
+    monkeypatch.setattr(place, "local_cluster_address", lambda: None)
+    with pytest.raises(RequestError, match=f"not a node of the Ray cluster at {host}:{port}.*ray start "
+                                           f"--address={host}:{port} --num-cpus=0 --num-gpus=0"):
+        place.check_cluster(f"{host}:{port}")
+    with pytest.raises(RequestError, match="no Ray cluster runs on this computer"):
+        place.check_cluster("auto")
+    monkeypatch.setattr(place, "local_cluster_address", lambda: "127.0.0.1:1")
+    with pytest.raises(RequestError, match=f"a node of the Ray cluster at 127.0.0.1:1, not of {host}:{port}"):
+        place.check_cluster(f"{host}:{port}")
+    monkeypatch.setattr(place, "local_cluster_address", lambda: f"localhost:{port}")
+    assert place.check_cluster(f"{host}:{port}") == f"localhost:{port}"  # one head, two names

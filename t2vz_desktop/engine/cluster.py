@@ -47,44 +47,71 @@ def local_cluster_address() -> str | None:
 
 
 def check_cluster(address: str, timeout_s: float = 3.0) -> str:
-    """The HOST:PORT to connect to, after checking that Ray is installed and that something
-    listens there; one RequestError line otherwise. Costs a socket connect, before any model
-    loads."""
+    """The HOST:PORT of the cluster to send work to, after checking that Ray is installed, that
+    something listens there, and that this computer is one of its nodes (Ray takes work from a
+    driver on a node only); one RequestError line otherwise. Costs a socket connect, before any
+    model loads."""
     need_ray()
     where = parse_address(address)
-    if where is None:
-        found = local_cluster_address()
-        if found is None:
-            raise RequestError("no Ray cluster runs on this computer: start one with `ray start --head`, or give "
-                               "--cluster HOST:PORT (docs/render-farm.md)")
-        where = parse_address(found)
-    host, port = where
+    here = local_cluster_address()
+    if where is None and here is None:
+        raise RequestError("no Ray cluster runs on this computer: start one with `ray start --head`, or join one "
+                           "with `ray start --address=HEAD:6379` (docs/render-farm.md)")
+    host, port = where or parse_address(here)
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             pass
     except OSError as e:
         raise RequestError(f"cannot reach the Ray cluster at {host}:{port} ({e.strerror or e}); is `ray start "
                            "--head` running there, and is the port open? (docs/render-farm.md)") from e
-    return f"{host}:{port}"
+    join = f"`ray start --address={host}:{port} --num-cpus=0 --num-gpus=0`"
+    if here is None:
+        raise RequestError(f"this computer is not a node of the Ray cluster at {host}:{port}, and Ray takes work only "
+                           f"from its nodes: run {join} here first (docs/render-farm.md)")
+    if not same_place(here, (host, port)):
+        raise RequestError(f"this computer is a node of the Ray cluster at {here}, not of {host}:{port}: `ray stop`, "
+                           f"then {join} (docs/render-farm.md)")
+    return here
+
+
+def same_place(address: str, where: tuple[str, int]) -> bool:
+    """Whether HOST:PORT `address` and (host, port) `where` name one Ray head: the same port, and
+    hosts that resolve alike or are both this computer."""
+    host, port = parse_address(address) or ("", 0)
+    if port != where[1]:
+        return False
+    try:
+        a, b = socket.gethostbyname(host), socket.gethostbyname(where[0])
+    except OSError:
+        return host == where[0]
+    return a == b or (_is_this_computer(a) and _is_this_computer(b))
+
+
+def _is_this_computer(ip: str) -> bool:
+    if ip.startswith("127."):
+        return True
+    try:
+        return ip in socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        return False
 
 
 def connect(address: str):
     """Ray, connected to the cluster at `address` (reusing this process's connection to it)."""
     ray = need_ray()
-    target = check_cluster(address)
     if ray.is_initialized():
-        if ray.get_runtime_context().gcs_address == target:
+        where = parse_address(address)
+        if where is None or same_place(ray.get_runtime_context().gcs_address, where):
             return ray
         ray.shutdown()
+    target = check_cluster(address)
     try:
-        # "auto" is handed to Ray as such: only then does it use this computer's token (clusters
-        # authenticate by default; for an explicit address the user turns the token on, as Ray asks).
-        ray.init(address="auto" if address.strip() == "auto" else target, logging_level="ERROR", log_to_driver=False)
-    except Exception as e:  # version mismatch, a port that is not a Ray head, no token: one line
-        hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
-            "; if the cluster uses token authentication (Ray's default), copy its ~/.ray/auth_token here "
-            "and set RAY_AUTH_MODE=token (docs/render-farm.md)")
-        raise RequestError(f"cannot join the Ray cluster at {target}: {first_line(e)}{hint}") from e
+        # Through this computer's node, as Ray's "auto" does: it then uses this computer's token
+        # too (clusters authenticate by default).
+        ray.init(address="auto", logging_level="ERROR", log_to_driver=False)
+    except Exception as e:  # version mismatch, no token: one line
+        raise RequestError(f"cannot join the Ray cluster at {target}: {first_line(e)} (the cluster's Ray and Python "
+                           "versions must match this computer's; docs/render-farm.md)") from e
     return ray
 
 
