@@ -141,7 +141,7 @@ def test_a_worker_that_lacks_the_model_fails_the_job_with_its_name(cluster, tiny
     job = request(tiny_folder, frames=4)
     with pytest.raises(RequestError, match="cannot load the model"):
         farm_driver._result(ray, ray.remote(farm.denoise_task).remote(
-            replace(job, model=str(tmp_path / "elsewhere")), None, None, None, 0), "the video")
+            replace(job, model=str(tmp_path / "elsewhere")), None, None, None, ("job", 0)), "the video")
 
 
 def test_an_unreachable_cluster_is_one_line_and_exit_2_before_any_work(tiny_folder, tmp_path, capsys):

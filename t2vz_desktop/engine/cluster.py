@@ -125,5 +125,46 @@ def test_connection(address: str) -> str:
             f"{int(total.get('GPU', 0))} GPU(s), {int(total.get('CPU', 0))} CPU(s)")
 
 
+class Tracker:
+    """A Ray actor the tasks tell their progress; the driver reads it between waits. It lives
+    here, in a module without torch, so that its process starts in a moment, and one serves
+    every job of a connection (`reset` per job). A task names its slot as (job, index), so a
+    late word from an earlier job's task is ignored."""
+
+    def __init__(self) -> None:
+        self.reset(0, "")
+
+    def reset(self, tasks: int, job: str) -> None:
+        self.job = job
+        self.steps = [0] * tasks
+        self.where: list[tuple[str, int] | None] = [None] * tasks
+
+    def start(self, slot: tuple[str, int], host: str, pid: int) -> None:
+        if slot[0] == self.job:
+            self.steps[slot[1]] = 0  # a retried task counts again from its first step
+            self.where[slot[1]] = (host, pid)
+
+    def report(self, slot: tuple[str, int], step: int) -> None:
+        if slot[0] == self.job:
+            self.steps[slot[1]] = step
+
+    def read(self) -> tuple[list[int], list]:
+        return self.steps, self.where
+
+
+_trackers: dict[str, object] = {}
+
+
+def tracker_for(ray, tasks: int, job: str):
+    """This connection's Tracker actor, reset for job `job` of `tasks` tasks."""
+    address = ray.get_runtime_context().gcs_address
+    if address not in _trackers:
+        _trackers.clear()  # a handle from an earlier connection is dead
+        _trackers[address] = ray.remote(num_cpus=0)(Tracker).remote()
+    tracker = _trackers[address]
+    ray.get(tracker.reset.remote(tasks, job))
+    return tracker
+
+
 def first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -93,7 +93,7 @@ def _worker_model(recipe: GenerationRequest):
     return model
 
 
-def denoise_task(recipe: GenerationRequest, text, plan, tracker, index: int) -> torch.Tensor:
+def denoise_task(recipe: GenerationRequest, text, plan, tracker, slot: tuple[str, int]) -> torch.Tensor:
     """One chunk (plan.frames_only) or one whole video, denoised on this worker.  # (frames, c, h, w)"""
     from .models import make_scheduler
     from .sampler import sample_video
@@ -101,7 +101,7 @@ def denoise_task(recipe: GenerationRequest, text, plan, tracker, index: int) -> 
     model = _worker_model(recipe)
     pipe = model.pipe
     device = pipe._execution_device
-    tracker.start.remote(index, socket.gethostname(), os.getpid())
+    tracker.start.remote(slot, socket.gethostname(), os.getpid())
     compiled = wants_compile(recipe.speed, device) and usable_cache() is None
     prepare(pipe.unet, compiled, device)
     if compiled and not is_ready(pipe.unet, plan.latent_size):
@@ -111,22 +111,22 @@ def denoise_task(recipe: GenerationRequest, text, plan, tracker, index: int) -> 
             prepare(pipe.unet, False, device)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     latents = sample_video(pipe.unet, scheduler, moved(text, device, pipe.unet.dtype), moved(plan, device), device,
-                           lambda s: tracker.report.remote(index, s.step), previews=False)
+                           lambda s: tracker.report.remote(slot, s.step), previews=False)
     a, b = plan.frames_only or (0, plan.frames)
     return latents[a:b].float().cpu()
 
 
-def edit_task(recipe: GenerationRequest, files: dict, tracker, index: int) -> torch.Tensor:
+def edit_task(recipe: GenerationRequest, files: dict, tracker, slot: tuple[str, int]) -> torch.Tensor:
     """One edited video, made on this worker from the source shipped with it.  # (frames, c, h, w)"""
     from .jobs import ProgressEvent, run_generation
 
-    tracker.start.remote(index, socket.gethostname(), os.getpid())
+    tracker.start.remote(slot, socket.gethostname(), os.getpid())
     with tempfile.TemporaryDirectory(prefix="t2vz-farm-") as folder:
         local = _localised(recipe, files, Path(folder))
 
         def on_event(e: ProgressEvent) -> None:
             if e.kind == "step":
-                tracker.report.remote(index, e.step)
+                tracker.report.remote(slot, e.step)
 
         result = run_generation(replace(local, device="auto"), on_event, cache=_worker_cache(), previews=False)
     return result.latents.float()
@@ -155,21 +155,3 @@ def edit_inputs(recipe: GenerationRequest) -> list[str]:
     """The files an edit reads: its source and any ready condition videos."""
     e = recipe.edit
     return [e.source] + [c.condition for c in e.controls if c.condition]
-
-
-class Tracker:
-    """A Ray actor the tasks tell their progress; the driver reads it between waits."""
-
-    def __init__(self, tasks: int):
-        self.steps = [0] * tasks
-        self.where: list[tuple[str, int] | None] = [None] * tasks
-
-    def start(self, index: int, host: str, pid: int) -> None:
-        self.steps[index] = 0  # a retried task counts again from its first step
-        self.where[index] = (host, pid)
-
-    def report(self, index: int, step: int) -> None:
-        self.steps[index] = step
-
-    def read(self) -> tuple[list[int], list]:
-        return self.steps, self.where

@@ -4,13 +4,14 @@ videos together in frame order for the usual decode and export (farm.py has the 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from . import farm
-from .cluster import connect
+from .cluster import connect, tracker_for
 from .cancel import Cancelled, CancelToken
 from .guided import source_audio
 from .models import ModelError, make_scheduler
@@ -44,7 +45,6 @@ def render_on_cluster(request: GenerationRequest, emit, stepped: bool, cancel: C
     pipe, device = model.pipe, model.pipe._execution_device
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     scheduler.set_timesteps(recipe.steps)
-    tracker = ray.remote(num_cpus=0)(farm.Tracker)
     resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU") else {"num_cpus": 1}
     denoise = ray.remote(max_retries=farm.RETRIES)(farm.denoise_task).options(**resources)
     edit = ray.remote(max_retries=farm.RETRIES)(farm.edit_task).options(**resources)
@@ -59,14 +59,15 @@ def render_on_cluster(request: GenerationRequest, emit, stepped: bool, cancel: C
             text = None if recipe.edit is not None else farm.moved(text_tables(pipe, one, device, model.embeddings), "cpu")
             videos[video] = (one, farm.moved(plan, "cpu"), text)
         tasks.append(Task(video, frames, step_count(videos[video][1], scheduler.timesteps)))
-    progress = tracker.remote(len(tasks))
+    job = uuid.uuid4().hex
+    progress = tracker_for(ray, len(tasks), job)
     refs = {}
     for i, task in enumerate(tasks):
         one, plan, text = videos[task.video]
         if recipe.edit is not None:
-            refs[edit.remote(one, files, progress, i)] = i
+            refs[edit.remote(one, files, progress, (job, i))] = i
         else:
-            refs[denoise.remote(one, text, replace(plan, frames_only=task.frames), progress, i)] = i
+            refs[denoise.remote(one, text, replace(plan, frames_only=task.frames), progress, (job, i))] = i
     nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
     emit(ProgressEvent("status", f"denoising on the cluster at {ray.get_runtime_context().gcs_address}: {len(tasks)} "
                                  f"task(s) on {nodes} node(s)"))
