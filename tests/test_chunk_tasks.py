@@ -48,3 +48,37 @@ def test_chunks_made_apart_put_together_are_the_whole_video(loop):
     full, _ = loop()
     parts = [loop((a, a + 4))[0][:, a : a + 4] for a in range(0, 8, 4)]
     assert ((torch.cat(parts, dim=1) - full).abs().max() / full.abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("option", [
+    {"background_smoothing": 0.6}, {"background_smoothing": 0.6, "subject_mask": "attention"}, {"noise_window": 4},
+    {"motion_fill": "reflect"}, {"init_image": "square.png"}, {"camera": "pan"},
+], ids=lambda o: "-".join(o))
+def test_the_options_a_farm_cuts_into_chunks_give_the_whole_video(tiny_folder, model_cache, tmp_path, option):
+    """Every option farm.chunkable lets through: chunks made apart equal the whole video."""
+    import cv2
+    import numpy as np
+
+    from t2vz_desktop.engine.camera import CameraKey
+
+    if "init_image" in option:
+        image = np.zeros((32, 32, 3), np.uint8)
+        image[8:20, 8:20] = (0, 0, 255)
+        cv2.imwrite(str(tmp_path / "square.png"), image)
+        option = {"init_image": str(tmp_path / "square.png")}
+    if "camera" in option:
+        option = {"camera": [CameraKey(0), CameraKey(7, pan=(6.0, 2.0), zoom=1.2, rotate=10.0)]}
+    request = GenerationRequest(prompts=["a red circle"], model=str(tiny_folder), frames=8, width=32, height=32,
+                                steps=5, seed=4, chunk_size=4, device="cpu", **option)
+    model, _ = model_cache.get(request)
+    recipe = request.resolve(model.defaults, model.native_size)
+    pipe, device = model.pipe, model.device
+    text, plan = text_tables(pipe, recipe, device), video_plan(recipe, model, device)
+
+    def run(only):
+        scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
+        return sample_video(pipe.unet, scheduler, text, replace(plan, frames_only=only), device)
+
+    full = run(None)
+    parts = torch.cat([run((a, a + 4))[a : a + 4] for a in (0, 4)])
+    assert (parts - full).abs().max() / full.abs().max() < 1e-5

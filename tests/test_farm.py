@@ -174,7 +174,8 @@ def test_addresses_parse_with_the_default_port():
 def test_only_recipes_whose_frames_read_just_the_anchor_are_cut_into_chunks(tiny_folder):
     base = request(tiny_folder, frames=8, chunk_size=4, videos_per_prompt=2)
     assert farm.plan_tasks(base) == [(0, (0, 4)), (0, (4, 8)), (1, (0, 4)), (1, (4, 8))]
-    for whole in (replace(base, attention_window=1), replace(base, speed="cache"), replace(base, chunk_size=0)):
+    for whole in (replace(base, attention_window=1), replace(base, speed="cache"), replace(base, speed="merge"),
+                  replace(base, chunk_size=0)):
         assert farm.plan_tasks(whole) == [(0, None), (1, None)]
 
 

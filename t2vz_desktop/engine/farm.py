@@ -7,7 +7,7 @@ trajectory is fixed by the recipe, and a chunk of frames made on its own with it
 settings costs one latent row per step besides the chunk's (RESULTS.md, "Render farm"), and
 ships nothing but its result. A recipe whose frames also read other frames than the anchor
 (prompt travel and an end image: several anchors; an attention window: the frames before;
-DeepCache's fast mode, whose cache spans the call) runs as one task per video, and so do edits,
+the fast modes, whose cache and token matches span the call) runs as one task per video, and so do edits,
 whose condition frames are made from the whole source range on the worker. A batch (several
 prompts, seeds or videos per prompt) fans out one video at a time.
 
@@ -44,8 +44,10 @@ class FarmError(RuntimeError):
 
 def chunkable(recipe: GenerationRequest) -> bool:
     """Whether this recipe's frames depend on nothing but their anchor, so its chunks are tasks."""
+    # DeepCache's cache and token merging's matches span the whole UNet call, so a chunk made
+    # alone differs from it (merging: 2.5% of the latents' range, tests/test_chunk_tasks.py).
     return (recipe.edit is None and not recipe.prompt_keys and recipe.end_image is None
-            and recipe.attention_window == 0 and "cache" not in recipe.fast_modes and recipe.chunk_size > 0)
+            and recipe.attention_window == 0 and not recipe.fast_modes and recipe.chunk_size > 0)
 
 
 def plan_tasks(recipe: GenerationRequest) -> list[tuple[int, tuple[int, int] | None]]:
