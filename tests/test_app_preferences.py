@@ -114,6 +114,8 @@ def test_render_on_a_cluster_is_kept_checked_and_handed_to_the_next_job(window, 
     dialog.test.click()  # nothing listens there: one line, in red, and the button comes back
     qtbot.waitUntil(lambda: "Cannot reach the Ray cluster at 127.0.0.1:9" in dialog.answer.text(), timeout=15000)
     assert dialog.test.isEnabled()
+    answer = dialog.answer  # wrapped onto several lines, every one shown (the dialog grew)
+    assert answer.height() >= answer.heightForWidth(answer.width()) > answer.fontMetrics().height()
     dialog.accept()
     assert window.settings.value(CLUSTER_KEY) == "127.0.0.1:9"
     job = window.generate({"prompts": ["a red circle"], "model": "demo", "frames": 2, "steps": 2})

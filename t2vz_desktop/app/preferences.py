@@ -45,6 +45,7 @@ class PreferencesDialog(QDialog):
     def __init__(self, settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Preferences")
+        self.setMinimumWidth(480)  # room for a connection answer to wrap into a few lines
         self.settings = settings
         self.ai = QCheckBox("Show AI generation features")
         self.ai.setChecked(ai_features_on(settings))
@@ -115,6 +116,7 @@ class PreferencesDialog(QDialog):
         self.answer.setText(line[0].upper() + line[1:])
         self.answer.setStyleSheet("" if ok else "color: #e06c6c;")
         self._follow_choice()
+        self.adjustSize()  # a long answer wraps onto more lines: the dialog grows to show them
 
     def accept(self) -> None:
         cluster = ""
