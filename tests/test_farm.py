@@ -243,3 +243,18 @@ def test_a_computer_that_is_not_a_node_is_told_how_to_join_before_any_work(liste
         place.check_cluster(f"{host}:{port}")
     monkeypatch.setattr(place, "local_cluster_address", lambda: f"localhost:{port}")
     assert place.check_cluster(f"{host}:{port}") == f"localhost:{port}"  # one head, two names
+
+
+def test_a_lost_progress_actor_ends_the_job_with_one_line_and_the_cluster_stays(cluster, tiny_folder, model_cache,
+                                                                                 monkeypatch):
+    from t2vz_desktop.engine import cluster as place
+
+    def dead_tracker(ray_, tasks, job):
+        actor = ray_.remote(num_cpus=0)(place.Tracker).remote()
+        ray_.kill(actor)
+        return actor
+
+    monkeypatch.setattr(farm_driver, "tracker_for", dead_tracker)
+    with pytest.raises(farm.FarmError, match=r"^lost the Ray cluster mid-job: .* \(ActorDiedError\); nothing was written$"):
+        run_generation(request(tiny_folder, frames=4), lambda e: None, cache=model_cache, cluster=cluster)
+    assert ray.is_initialized()  # the head still answers: the connection is kept

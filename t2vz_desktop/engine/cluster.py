@@ -59,8 +59,7 @@ def check_cluster(address: str, timeout_s: float = 3.0) -> str:
                            "with `ray start --address=HEAD:6379` (docs/render-farm.md)")
     host, port = where or parse_address(here)
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        _knock(host, port, timeout_s)
     except OSError as e:
         raise RequestError(f"cannot reach the Ray cluster at {host}:{port} ({e.strerror or e}); is `ray start "
                            "--head` running there, and is the port open? (docs/render-farm.md)") from e
@@ -72,6 +71,20 @@ def check_cluster(address: str, timeout_s: float = 3.0) -> str:
         raise RequestError(f"this computer is a node of the Ray cluster at {here}, not of {host}:{port}: `ray stop`, "
                            f"then {join} (docs/render-farm.md)")
     return here
+
+
+def _knock(host: str, port: int, timeout_s: float) -> None:
+    with socket.create_connection((host, port), timeout=timeout_s):
+        pass
+
+
+def reachable(address: str, timeout_s: float = 2.0) -> bool:
+    """Whether something still listens at HOST:PORT `address` (a head that went away does not)."""
+    try:
+        _knock(*parse_address(address), timeout_s)
+    except (OSError, RequestError, TypeError):
+        return False
+    return True
 
 
 def same_place(address: str, where: tuple[str, int]) -> bool:
@@ -152,16 +165,17 @@ class Tracker:
         return self.steps, self.where
 
 
-_trackers: dict[str, object] = {}
+_trackers: dict[tuple[str, str], object] = {}
 
 
 def tracker_for(ray, tasks: int, job: str):
     """This connection's Tracker actor, reset for job `job` of `tasks` tasks."""
-    address = ray.get_runtime_context().gcs_address
-    if address not in _trackers:
+    context = ray.get_runtime_context()
+    key = (context.gcs_address, context.get_job_id())  # a new connection is a new Ray job
+    if key not in _trackers:
         _trackers.clear()  # a handle from an earlier connection is dead
-        _trackers[address] = ray.remote(num_cpus=0)(Tracker).remote()
-    tracker = _trackers[address]
+        _trackers[key] = ray.remote(num_cpus=0)(Tracker).remote()
+    tracker = _trackers[key]
     ray.get(tracker.reset.remote(tasks, job))
     return tracker
 

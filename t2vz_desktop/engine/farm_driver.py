@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from . import farm
-from .cluster import connect, tracker_for
+from .cluster import connect, reachable, tracker_for
 from .cancel import Cancelled, CancelToken
 from .guided import source_audio
 from .models import ModelError, make_scheduler
@@ -80,10 +80,24 @@ def render_on_cluster(request: GenerationRequest, emit, stepped: bool, cancel: C
 def _follow(ray, refs: dict, tasks: list[Task], recipe: GenerationRequest, progress, emit,
             cancel: CancelToken | None) -> dict[int, torch.Tensor]:
     """Wait for every task, saying their summed steps; on cancel or a failed task, stop the rest."""
-    from .jobs import ProgressEvent
-
     pending, results = dict(refs), {}
     total = sum(t.steps for t in tasks)
+    try:
+        _wait(ray, pending, results, tasks, recipe, progress, emit, cancel, total)
+    except BaseException:
+        for ref in pending:  # nothing goes on computing for a job that ended
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - a cluster that is gone has nothing left to stop
+                pass
+        raise
+    return results
+
+
+def _wait(ray, pending: dict, results: dict, tasks: list[Task], recipe: GenerationRequest, progress, emit,
+          cancel: CancelToken | None, total: int) -> None:
+    from .jobs import ProgressEvent
+
     started, said = time.perf_counter(), -1
     try:
         while pending:
@@ -101,11 +115,11 @@ def _follow(ray, refs: dict, tasks: list[Task], recipe: GenerationRequest, progr
                 said, elapsed = done, time.perf_counter() - started
                 emit(ProgressEvent("step", tasks_done(sorted(results), len(tasks)), step=done, total=total,
                                    phase="video", elapsed_s=elapsed, eta_s=elapsed / done * (total - done)))
-    except BaseException:
-        for ref in pending:  # nothing goes on computing for a job that ended
-            ray.cancel(ref, force=True)
-        raise
-    return results
+    except ray.exceptions.RayError as e:  # the progress actor or the wait lost the cluster
+        if not reachable(ray.get_runtime_context().gcs_address):
+            ray.shutdown()  # the head is gone: the next job connects afresh (the app keeps running)
+        raise farm.FarmError(f"lost the Ray cluster mid-job: its head or one of its nodes stopped answering "
+                             f"({type(e).__name__}); nothing was written") from e
 
 
 def tasks_done(done: list[int], count: int) -> str:
