@@ -258,3 +258,27 @@ def test_a_lost_progress_actor_ends_the_job_with_one_line_and_the_cluster_stays(
     with pytest.raises(farm.FarmError, match=r"^lost the Ray cluster mid-job: .* \(ActorDiedError\); nothing was written$"):
         run_generation(request(tiny_folder, frames=4), lambda e: None, cache=model_cache, cluster=cluster)
     assert ray.is_initialized()  # the head still answers: the connection is kept
+
+
+def test_the_heads_other_names_on_this_computer_are_the_same_cluster():
+    import socket
+
+    from t2vz_desktop.engine.cluster import same_place
+
+    assert same_place("127.0.0.1:6379", ("localhost", 6379))
+    assert same_place(f"{socket.gethostname()}:6379", ("127.0.0.1", 6379))
+    assert not same_place("127.0.0.1:6379", ("127.0.0.1", 6380))
+    assert not same_place("127.0.0.1:6379", ("203.0.113.7", 6379))  # TEST-NET-3: never this computer
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # the address Ray's node would use
+        try:
+            probe.connect(("203.0.113.7", 9))  # a UDP "connect" sends nothing; it picks the outward address
+            outward = probe.getsockname()[0]
+        except OSError:  # no network at all: loopback only
+            outward = "127.0.0.1"
+    assert same_place(f"{outward}:6379", ("127.0.0.1", 6379))
+
+
+@pytest.mark.parametrize("text, where", [("AUTO", None), ("[::1]:6380", ("::1", 6380)), ("::1", ("::1", 6379)),
+                                         ("[fe80::1]", ("fe80::1", 6379))])
+def test_auto_in_any_case_and_ipv6_addresses_parse(text, where):
+    assert cluster_address(text) == where

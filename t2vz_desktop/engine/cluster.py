@@ -23,12 +23,20 @@ def need_ray():
 
 
 def parse_address(text: str) -> tuple[str, int] | None:
-    """(host, port) of a Ray head written HOST[:PORT]; None for "auto" (this computer's cluster).
-    RequestError for anything else."""
+    """(host, port) of a Ray head written HOST[:PORT] ([IPv6]:PORT for an IPv6 address); None
+    for "auto" (this computer's cluster). RequestError for anything else."""
     text = text.strip()
-    if text == "auto":
+    if text.lower() == "auto":
         return None
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", str(DEFAULT_PORT))
+    if text.startswith("["):  # [::1]:6379
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (str(DEFAULT_PORT) if not rest else "x")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    elif ":" in text:  # a bare IPv6 address
+        host, port = text, str(DEFAULT_PORT)
+    else:
+        host, port = text, str(DEFAULT_PORT)
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
         raise RequestError(f"--cluster wants auto or the head's HOST:PORT (port {DEFAULT_PORT} by default), got '{text}'")
     return host, int(port)
@@ -94,19 +102,22 @@ def same_place(address: str, where: tuple[str, int]) -> bool:
     if port != where[1]:
         return False
     try:
-        a, b = socket.gethostbyname(host), socket.gethostbyname(where[0])
+        a, b = (socket.getaddrinfo(h, None)[0][4][0] for h in (host, where[0]))
     except OSError:
         return host == where[0]
     return a == b or (_is_this_computer(a) and _is_this_computer(b))
 
 
 def _is_this_computer(ip: str) -> bool:
-    if ip.startswith("127."):
-        return True
+    """Whether `ip` is one of this computer's addresses: a socket can bind to it (the hostname's
+    own entry is often 127.0.1.1, not the address Ray's node uses)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     try:
-        return ip in socket.gethostbyname_ex(socket.gethostname())[2]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((ip, 0))
     except OSError:
         return False
+    return True
 
 
 def connect(address: str):

@@ -116,10 +116,16 @@ def _wait(ray, pending: dict, results: dict, tasks: list[Task], recipe: Generati
                 emit(ProgressEvent("step", tasks_done(sorted(results), len(tasks)), step=done, total=total,
                                    phase="video", elapsed_s=elapsed, eta_s=elapsed / done * (total - done)))
     except ray.exceptions.RayError as e:  # the progress actor or the wait lost the cluster
-        if not reachable(ray.get_runtime_context().gcs_address):
-            ray.shutdown()  # the head is gone: the next job connects afresh (the app keeps running)
-        raise farm.FarmError(f"lost the Ray cluster mid-job: its head or one of its nodes stopped answering "
-                             f"({type(e).__name__}); nothing was written") from e
+        raise lost_cluster(ray, e) from e
+
+
+def lost_cluster(ray, e: Exception) -> farm.FarmError:
+    """The one line for a cluster gone mid-job; the connection is dropped when this computer's
+    node or the head no longer answers, so the next job connects afresh (the app runs on)."""
+    if isinstance(e, ray.exceptions.LocalRayletDiedError) or not reachable(ray.get_runtime_context().gcs_address):
+        ray.shutdown()
+    return farm.FarmError(f"lost the Ray cluster mid-job: its head or one of its nodes stopped answering "
+                          f"({type(e).__name__}); nothing was written")
 
 
 def tasks_done(done: list[int], count: int) -> str:
@@ -143,6 +149,8 @@ def _result(ray, ref, what: str) -> torch.Tensor:
         raise Cancelled() from e
     except (RequestError, ModelError) as e:  # a Ray task error is also an instance of its cause
         raise RequestError(f"{what}: {_cause_line(e)}") from e
+    except errors.LocalRayletDiedError as e:  # `ray stop` on this computer, or the head going down
+        raise lost_cluster(ray, e) from e
     except (errors.WorkerCrashedError, errors.NodeDiedError, errors.OutOfMemoryError) as e:
         raise farm.FarmError(f"{what}: its worker died on each of {farm.RETRIES + 1} tries "
                              f"({type(e).__name__}: {_cause_line(e)})") from e
