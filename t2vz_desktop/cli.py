@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .engine.request import (
     DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SCHEDULERS, SPEEDS, SD_DEFAULTS, GenerationRequest, RequestError,
+    first_line,
 )
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
@@ -485,10 +486,6 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     _PENDING_WARNINGS.clear()
     try:
@@ -506,9 +503,9 @@ def main(argv: list[str] | None = None) -> int:
         from .media import MediaError
 
         if isinstance(e, MediaError):  # video data that breaks off after a good header is bad input too
-            print(f"t2vz: error: {_first_line(e)}", file=sys.stderr)
+            print(f"t2vz: error: {first_line(e)}", file=sys.stderr)
             return BAD_INPUT
-        print(f"t2vz: failed: {_first_line(e)}", file=sys.stderr)
+        print(f"t2vz: failed: {first_line(e)}", file=sys.stderr)
         return FAILED
     return BAD_INPUT
 

@@ -8,7 +8,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from .request import RequestError
+from .request import RequestError, first_line
 
 DEFAULT_PORT = 6379  # `ray start --head`'s
 INSTALL = "pip install 't2vz-desktop[farm]'"
@@ -189,7 +189,3 @@ def tracker_for(ray, tasks: int, job: str):
     tracker = _trackers[key]
     ray.get(tracker.reset.remote(tasks, job))
     return tracker
-
-
-def first_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

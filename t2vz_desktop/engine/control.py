@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .chunks import Denoiser
-from .models import DEMO_MODEL, HUB_ID, ModelError, _first_line, locate_model, single_file_config
+from .models import DEMO_MODEL, HUB_ID, ModelError, first_line, locate_model, single_file_config
 from .paths import resources_dir
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL
 
@@ -99,7 +99,7 @@ def _file_config(path: Path) -> dict:
             if embedding:  # conv pairs, each halving the size: a factor 2 ** (len / 2)
                 config["conditioning_embedding_out_channels"] = [0] * (len(embedding) // 2 + 1)
     except (OSError, ValueError, IndexError) as e:
-        raise ModelError(f"ControlNet file {path.name} could not be read ({_first_line(e)})") from e
+        raise ModelError(f"ControlNet file {path.name} could not be read ({first_line(e)})") from e
     return config
 
 
@@ -194,7 +194,7 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
             net = ControlNetModel.from_pretrained(name, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as e:
         raise ModelError(
-            f"ControlNet '{name}' could not be loaded ({_first_line(e)}); download it into the local Hugging "
+            f"ControlNet '{name}' could not be loaded ({first_line(e)}); download it into the local Hugging "
             "Face cache first, or pass --controlnet FOLDER or FILE"
         ) from e
     return net.to(device).eval()

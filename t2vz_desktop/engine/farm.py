@@ -31,8 +31,7 @@ import torch
 
 from .chunks import chunk_bounds
 from .compiled import is_ready, optimise, prepare, usable_cache, wants_compile
-from .cluster import first_line
-from .request import GenerationRequest
+from .request import GenerationRequest, first_line
 
 RETRIES = 3  # re-runs of a task whose worker died (a Python error is not retried: it would fail again)
 POLL_S = 0.25  # how often the driver looks at the tasks and the cancel button

@@ -32,12 +32,12 @@ from .finite import NonFinite, dtype_name, fallback_dtype, finite_per_video
 from .guided import open_clip, prepare_guided
 from .flow_guidance import source_flow
 from .interpolate import interpolate_frames, output_count
-from .models import LoadedModel, _first_line, dtype_flag, load_model, make_scheduler
+from .models import LoadedModel, dtype_flag, load_model, make_scheduler
 from .motion import camera_matrices
 from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
 from .prompts import EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
-from .request import GenerationRequest, RequestError
+from .request import GenerationRequest, RequestError, first_line
 from .sampler import StepState, VideoPlan, sample_video
 from .smoother import smooth_frames
 
@@ -456,7 +456,7 @@ def _optimise(unet, latent_size: tuple[int, int], device: torch.device, emit: Ev
         raise
     except Exception as e:  # no C++ compiler, an unsupported GPU: the video is still made, eagerly
         set_compiled(unet, False)
-        emit(ProgressEvent("warning", f"compiling failed ({_first_line(e)[:200]}); this video runs without compiling"))
+        emit(ProgressEvent("warning", f"compiling failed ({first_line(e)[:200]}); this video runs without compiling"))
         return False
     if not finished:
         emit(ProgressEvent("status", "optimising skipped: this video runs without compiling"))

@@ -15,7 +15,7 @@ import torch
 
 from .paths import resources_dir
 from .prompts import EmbeddingCache
-from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS  # noqa: F401  (re-exported)
+from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS, first_line  # noqa: F401  (re-exported)
 
 DEMO_MODEL = "demo"
 FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
@@ -132,7 +132,7 @@ def _load_folder(folder: Path, name: str, dtype: torch.dtype):
         return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, variant=weights_variant(folder),
                                                        **_common_kwargs(dtype))
     except (OSError, ValueError, EnvironmentError) as e:
-        raise ModelError(f"could not load the model folder {folder}: {_first_line(e)}") from e
+        raise ModelError(f"could not load the model folder {folder}: {first_line(e)}") from e
 
 
 def _load_hub_cache(repo: str, dtype: torch.dtype):
@@ -145,7 +145,7 @@ def _load_hub_cache(repo: str, dtype: torch.dtype):
         return StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, variant=variant,
                                                        **_common_kwargs(dtype))
     except (OSError, ValueError) as e:
-        raise ModelError(f"model '{repo}' is in the local cache but incomplete: {_first_line(e)}") from e
+        raise ModelError(f"model '{repo}' is in the local cache but incomplete: {first_line(e)}") from e
 
 
 def checkpoint_kind(path: Path, allow_unsafe_pickle: bool = False) -> str:
@@ -162,7 +162,7 @@ def checkpoint_kind(path: Path, allow_unsafe_pickle: bool = False) -> str:
                 for key in f.keys():
                     shapes[key] = torch.empty(f.get_slice(key).get_shape(), device="meta")
         except Exception as e:  # safetensors raises its own error types for damaged files
-            raise ModelError(f"{path} is not a readable .safetensors checkpoint ({_first_line(e)})") from e
+            raise ModelError(f"{path} is not a readable .safetensors checkpoint ({first_line(e)})") from e
     else:
         from diffusers.loaders.single_file_utils import load_single_file_checkpoint
 
@@ -211,12 +211,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_
             str(path), config=str(folder), local_files_only=True, **_common_kwargs(dtype), **extra
         )
     except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise ModelError(f"could not load {path.name} with the configuration {folder.name}: {_first_line(e)}") from e
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+        raise ModelError(f"could not load {path.name} with the configuration {folder.name}: {first_line(e)}") from e
 
 
 def demo_model_dir() -> Path:
@@ -344,7 +339,7 @@ def apply_loras(pipe, loras: tuple[tuple[str, float], ...]) -> None:
         try:
             pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=f"lora{i}")
         except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise ModelError(f"could not apply the LoRA {file.name}: {_first_line(e)}") from e
+            raise ModelError(f"could not apply the LoRA {file.name}: {first_line(e)}") from e
         names.append(f"lora{i}")
     pipe.set_adapters(names, adapter_weights=[scale for _, scale in loras])
 

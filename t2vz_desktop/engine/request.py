@@ -41,6 +41,12 @@ class RequestError(ValueError):
     """A request value is out of range or malformed; the message is for the user."""
 
 
+def first_line(e: BaseException) -> str:
+    """An error's first line for a one-line message (its class name when it says nothing)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 MAX_SEED = 2**63 - 1  # the largest seed a request takes (as --seed)
 MAX_VIDEOS = 64  # videos per prompt in one job
 
