@@ -89,10 +89,13 @@ def _knock(host: str, port: int, timeout_s: float) -> None:
 def reachable(address: str, timeout_s: float = 2.0) -> bool:
     """Whether something still listens at HOST:PORT `address` (a head that went away does not)."""
     try:
-        _knock(*parse_address(address), timeout_s)
-    except (OSError, RequestError, TypeError):
-        return False
-    return True
+        where = parse_address(address)
+        if where is not None:
+            _knock(*where, timeout_s)
+            return True
+    except (OSError, RequestError):
+        pass
+    return False
 
 
 def same_place(address: str, where: tuple[str, int]) -> bool:
@@ -143,10 +146,13 @@ def test_connection(address: str) -> str:
     """One line on the cluster at `address` (nodes, GPUs, CPUs) for a Test connection button;
     RequestError when it cannot be reached."""
     ray = connect(address)
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
     total = ray.cluster_resources()
-    return (f"connected to {ray.get_runtime_context().gcs_address}: {len(nodes)} node(s), "
+    return (f"connected to {ray.get_runtime_context().gcs_address}: {alive_nodes(ray)} node(s), "
             f"{int(total.get('GPU', 0))} GPU(s), {int(total.get('CPU', 0))} CPU(s)")
+
+
+def alive_nodes(ray) -> int:
+    return sum(1 for n in ray.nodes() if n.get("Alive"))
 
 
 class Tracker:
@@ -161,19 +167,14 @@ class Tracker:
     def reset(self, tasks: int, job: str) -> None:
         self.job = job
         self.steps = [0] * tasks
-        self.where: list[tuple[str, int] | None] = [None] * tasks
-
-    def start(self, slot: tuple[str, int], host: str, pid: int) -> None:
-        if slot[0] == self.job:
-            self.steps[slot[1]] = 0  # a retried task counts again from its first step
-            self.where[slot[1]] = (host, pid)
 
     def report(self, slot: tuple[str, int], step: int) -> None:
+        """Steps done by the task in `slot`; a retried task counts again from its first step."""
         if slot[0] == self.job:
             self.steps[slot[1]] = step
 
-    def read(self) -> tuple[list[int], list]:
-        return self.steps, self.where
+    def read(self) -> list[int]:
+        return self.steps
 
 
 _trackers: dict[tuple[str, str], object] = {}

@@ -20,7 +20,6 @@ results come back as latents and go through the same decode and export as a loca
 
 from __future__ import annotations
 
-import os
 import socket
 import tempfile
 from dataclasses import fields, is_dataclass, replace
@@ -30,7 +29,6 @@ from pathlib import Path
 import torch
 
 from .chunks import chunk_bounds
-from .compiled import is_ready, optimise, prepare, usable_cache, wants_compile
 from .request import GenerationRequest, first_line
 
 RETRIES = 3  # re-runs of a task whose worker died (a Python error is not retried: it would fail again)
@@ -96,20 +94,15 @@ def _worker_model(recipe: GenerationRequest):
 
 def denoise_task(recipe: GenerationRequest, text, plan, tracker, slot: tuple[str, int]) -> torch.Tensor:
     """One chunk (plan.frames_only) or one whole video, denoised on this worker.  # (frames, c, h, w)"""
+    from .jobs import ready_unet
     from .models import make_scheduler
     from .sampler import sample_video
 
     model = _worker_model(recipe)
     pipe = model.pipe
     device = pipe._execution_device
-    tracker.start.remote(slot, socket.gethostname(), os.getpid())
-    compiled = wants_compile(recipe.speed, device) and usable_cache() is None
-    prepare(pipe.unet, compiled, device)
-    if compiled and not is_ready(pipe.unet, plan.latent_size):
-        try:
-            compiled = optimise(pipe.unet, plan.latent_size, lambda done, total: None, lambda: False)
-        except Exception:  # noqa: BLE001 - as locally: no compiler, an unsupported GPU: eager
-            prepare(pipe.unet, False, device)
+    tracker.report.remote(slot, 0)
+    ready_unet(model, recipe.speed, plan.latent_size, lambda e: None, None)  # compiled as a local job would be
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
     latents = sample_video(pipe.unet, scheduler, moved(text, device, pipe.unet.dtype), moved(plan, device), device,
                            lambda s: tracker.report.remote(slot, s.step), previews=False)
@@ -121,7 +114,7 @@ def edit_task(recipe: GenerationRequest, files: dict, tracker, slot: tuple[str, 
     """One edited video, made on this worker from the source shipped with it.  # (frames, c, h, w)"""
     from .jobs import ProgressEvent, run_generation
 
-    tracker.start.remote(slot, socket.gethostname(), os.getpid())
+    tracker.report.remote(slot, 0)
     with tempfile.TemporaryDirectory(prefix="t2vz-farm-") as folder:
         local = _localised(recipe, files, Path(folder))
 

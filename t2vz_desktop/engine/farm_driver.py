@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from . import farm
-from .cluster import connect, reachable, tracker_for
+from .cluster import alive_nodes, connect, reachable, tracker_for
 from .cancel import Cancelled, CancelToken
 from .guided import source_audio
 from .models import ModelError, make_scheduler
@@ -68,9 +68,8 @@ def render_on_cluster(request: GenerationRequest, emit, stepped: bool, cancel: C
             refs[edit.remote(one, files, progress, (job, i))] = i
         else:
             refs[denoise.remote(one, text, replace(plan, frames_only=task.frames), progress, (job, i))] = i
-    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
     emit(ProgressEvent("status", f"denoising on the cluster at {ray.get_runtime_context().gcs_address}: {len(tasks)} "
-                                 f"task(s) on {nodes} node(s)"))
+                                 f"task(s) on {alive_nodes(ray)} node(s)"))
     results = _follow(ray, refs, tasks, recipe, progress, emit if stepped else None, cancel)
     latents = torch.cat([results[i] for i in range(len(tasks))])
     audio = source_audio(recipe.edit, clip) if recipe.edit is not None else None
@@ -109,7 +108,7 @@ def _wait(ray, pending: dict, results: dict, tasks: list[Task], recipe: Generati
                 results[i] = _result(ray, ref, tasks[i].name(recipe))
             if emit is None:
                 continue
-            steps, _ = ray.get(progress.read.remote(), timeout=30)
+            steps = ray.get(progress.read.remote(), timeout=30)
             done = sum(t.steps if i in results else min(steps[i], t.steps) for i, t in enumerate(tasks))
             if done != said and done:
                 said, elapsed = done, time.perf_counter() - started

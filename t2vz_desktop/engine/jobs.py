@@ -399,17 +399,7 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
         flow = source_flow(clip.iter_frames(), plan.latent_size)
         plan = replace(plan, source_flow=flow, flow_guidance=recipe.edit.flow_guidance)
     scheduler = make_scheduler(recipe.scheduler, pipe.scheduler.config)
-    compiled = wants_compile(recipe.speed, device) and not (cancel is not None and cancel.skipped)
-    if compiled and (problem := usable_cache()) is not None:
-        emit(ProgressEvent("warning", f"{problem}; this video runs without compiling"))
-        compiled = False
-    prepare(pipe.unet, compiled, device)
-    if compiled and not is_ready(pipe.unet, plan.latent_size):
-        warm = warm_marker(model.name, model.dtype, device, plan.latent_size)
-        compiled = _optimise(pipe.unet, plan.latent_size, device, emit, cancel, first_time=not warm.exists())
-        if compiled:
-            warm.parent.mkdir(parents=True, exist_ok=True)
-            warm.touch()
+    compiled = ready_unet(model, recipe.speed, plan.latent_size, emit, cancel)
     loop_started = time.perf_counter()
 
     def on_step(s: StepState) -> None:
@@ -431,6 +421,26 @@ def _generate(request: GenerationRequest, emit: EventSink, stepped: bool, cancel
     )
     audio = guided.audio if guided else None
     return GenerationResult(recipe, latents.cpu(), model, time.perf_counter() - started, warnings, audio)
+
+
+def ready_unet(model: LoadedModel, speed: str, latent_size: tuple[int, int], emit: EventSink,
+               cancel: CancelToken | None) -> bool:
+    """The UNet's blocks compiled (first compiling them, or loading the kernels cached) where
+    `speed` wants it on this device, else eager; whether they are compiled. Used by a local job
+    and by a farm task alike."""
+    unet, device = model.pipe.unet, model.pipe._execution_device
+    compiled = wants_compile(speed, device) and not (cancel is not None and cancel.skipped)
+    if compiled and (problem := usable_cache()) is not None:
+        emit(ProgressEvent("warning", f"{problem}; this video runs without compiling"))
+        compiled = False
+    prepare(unet, compiled, device)
+    if compiled and not is_ready(unet, latent_size):
+        warm = warm_marker(model.name, model.dtype, device, latent_size)
+        compiled = _optimise(unet, latent_size, device, emit, cancel, first_time=not warm.exists())
+        if compiled:
+            warm.parent.mkdir(parents=True, exist_ok=True)
+            warm.touch()
+    return compiled
 
 
 def _optimise(unet, latent_size: tuple[int, int], device: torch.device, emit: EventSink,
