@@ -152,28 +152,68 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
 
 
 def test_recommended_steps_keep_t941_and_t881_apart():
-    from t2vz_desktop.demo_model.model import build_sample_scheduler
+    from t2vz_desktop.demo_model.model import SCHEDULES, build_sample_scheduler
     from t2vz_desktop.demo_model.train import DEFAULTS
 
-    scheduler = build_sample_scheduler()
-    scheduler.set_timesteps(DEFAULTS["steps"])
-    steps = scheduler.timesteps.numpy()
-    assert np.abs(steps - 941).argmin() != np.abs(steps - 881).argmin()
+    for schedule in SCHEDULES:
+        scheduler = build_sample_scheduler(schedule)
+        scheduler.set_timesteps(DEFAULTS["steps"])
+        steps = scheduler.timesteps.numpy()
+        assert np.abs(steps - 941).argmin() != np.abs(steps - 881).argmin(), schedule
 
 
-def test_schedule_has_zero_terminal_snr_and_sampling_starts_from_pure_noise():
-    """The fix for backgrounds read from the noise's mean (Lin et al. 2023): no signal at t=999 in
-    training, v-prediction, and a first sampling step at t=999 that sees pure noise."""
+def test_zero_snr_schedule_has_no_signal_at_t999_and_sampling_starts_from_pure_noise():
+    """Lin et al. 2023's recipe (train.py --schedule zero-snr): no signal at t=999 in training,
+    v-prediction, and a first sampling step at t=999 that sees pure noise."""
     from t2vz_desktop.demo_model.model import build_sample_scheduler, build_train_scheduler
     from t2vz_desktop.demo_model.train import DEFAULTS
 
-    train_schedule = build_train_scheduler()
+    train_schedule = build_train_scheduler("zero-snr")
     assert float(train_schedule.alphas_cumprod[-1]) == 0.0
     assert train_schedule.config.prediction_type == "v_prediction"
-    sampler = build_sample_scheduler()
+    sampler = build_sample_scheduler("zero-snr")
     sampler.set_timesteps(DEFAULTS["steps"])
     assert int(sampler.timesteps[0]) == 999 and float(sampler.alphas_cumprod[999]) == 0.0
     assert sampler.config.prediction_type == "v_prediction"
+
+
+def test_sd_schedule_is_sd15s_and_samples_as_the_model_trained_on_it():
+    from t2vz_desktop.demo_model.model import build_sample_scheduler, build_train_scheduler
+    from t2vz_desktop.demo_model.train import DEFAULTS
+
+    train_schedule = build_train_scheduler("sd")
+    # SD 1.x keeps sqrt(alpha_bar) = 0.068 of the picture at t=999: the leak offset noise hides.
+    assert float(train_schedule.alphas_cumprod[-1]) ** 0.5 == pytest.approx(0.068, abs=5e-4)
+    assert train_schedule.config.prediction_type == "epsilon"
+    sampler = build_sample_scheduler("sd")
+    sampler.set_timesteps(DEFAULTS["steps"])
+    assert int(sampler.timesteps[0]) == 951 and int(sampler.timesteps[-1]) == 1  # SD's leading spacing
+    # SD 1.x's sampler settings (its scheduler_config.json with diffusers' defaults for the keys it lacks).
+    sd15 = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type="epsilon",
+                rescale_betas_zero_snr=False, set_alpha_to_one=False, steps_offset=1, timestep_spacing="leading")
+    assert {k: sampler.config[k] for k in sd15} == sd15
+    with pytest.raises(KeyError):
+        build_train_scheduler("cosine")
+
+
+def test_upright_share_draws_that_share_of_polygons_upright_and_no_extra_randomness_at_zero():
+    scenes = data.sample_scenes(4000, 0)
+    polygons = [s for s in scenes if s.shape != "circle"]
+    angles = [data.placement(s, np.random.default_rng(i), "continuous", 0.5)[3] for i, s in enumerate(polygons)]
+    assert np.mean([a == 0.0 for a in angles]) == pytest.approx(0.5, abs=0.03)
+    assert all(0 <= a < data.SYMMETRY[s.shape] for a, s in zip(angles, polygons))
+    # 0 makes the data of the recipe before the option, image for image.
+    old, _ = data.make_dataset(300, 0, "continuous")
+    again, _ = data.make_dataset(300, 0, "continuous", 0.0)
+    assert np.array_equal(old, again)
+
+
+def test_eps_loss_weight_is_min_snr():
+    from t2vz_desktop.demo_model.train import eps_loss_weight
+
+    snr = torch.tensor([0.01, 1.0, 5.0, 20.0])
+    # epsilon-loss = SNR x0-loss, so the x0 weight is weight * SNR = min(SNR, 5) (Hang et al. 2023).
+    assert (eps_loss_weight(snr, 5.0) * snr).tolist() == pytest.approx([0.01, 1.0, 5.0, 5.0])
 
 
 def test_v_loss_weight_is_min_snr_in_x0_terms_with_a_floor_for_pure_noise():
@@ -192,3 +232,15 @@ def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():
     assert choose({"a": MIN_SCORE + 0.5, "b": 0.6, "c": MIN_SCORE}) == ["a", "c"]
     assert choose({"a": 1.1, "b": 0.6}) == ["a"]  # none object-shaped enough: the best one
     assert choose({}) == []
+
+
+def test_train_flags_reach_the_settings_and_a_bad_share_exits_2(capsys):
+    from t2vz_desktop.demo_model.train import parse_args
+
+    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--out", "x"])
+    assert (s.schedule, s.upright_share) == ("sd", 0.25)
+    for bad in (["--upright-share", "1.5"], ["--schedule", "cosine"]):
+        with pytest.raises(SystemExit) as e:
+            parse_args(bad)
+        assert e.value.code == 2
+    assert "--upright-share must be between 0 and 1" in capsys.readouterr().err

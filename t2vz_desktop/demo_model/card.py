@@ -44,6 +44,20 @@ def single_thread_share(folder: Path) -> float:
     return sum(t == "1" for t in threads) / max(1, len(threads))
 
 
+def schedule_name(s: dict, folder: Path) -> str:
+    """train.py's --schedule for these settings (those from before the flag name it by the scheduler)."""
+    return s.get("schedule") or ("zero-snr" if scheduler_config(folder).get("rescale_betas_zero_snr") else "sd")
+
+
+def remake_command(s: dict, folder: Path) -> str:
+    schedule = schedule_name(s, folder)
+    return (f"python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes {s['minutes']:g}"
+            f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
+            f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
+            + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
+            + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else ""))
+
+
 def weighting_text(s: dict, prediction_name: str) -> str:
     """How the loss was weighed over timesteps, after "min-SNR weighting (gamma G"."""
     if prediction_name != "v-prediction":
@@ -53,14 +67,16 @@ def weighting_text(s: dict, prediction_name: str) -> str:
     return ", clamped on SNR + 1 so that t=999 keeps full weight"
 
 
-def placement_text(mode: str) -> str:
+def placement_text(mode: str, upright_share: float = 0.0) -> str:
     if mode == "fixed":
         return ("Placement \"fixed\": each position word is one spot (+-1.5 px), each size one radius ("
                 + ", ".join(f"{r:g} px {size}" for size, r in data.SIZE_RADIUS.items()) + ", +-8%), shapes upright.")
     return ("Placement \"continuous\": the centre anywhere in the third of the image its position word names"
             " (per axis, thirds split at 40% and 60%), the radius uniform in "
             + ", ".join(f"{lo:g}-{hi:g} px ({size})" for size, (lo, hi) in data.SIZE_RANGE.items())
-            + ", squares, triangles and stars turned by a uniform angle.")
+            + ", squares, triangles and stars "
+            + (f"upright in {upright_share:.0%} of the images and otherwise turned by a uniform angle." if upright_share
+               else "turned by a uniform angle."))
 
 
 def scheduler_config(folder: Path) -> dict:
@@ -206,19 +222,12 @@ def write_model_card(folder: Path) -> Path:
         "Re-make it with",
         "",
         "```",
-        f"python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes {s['minutes']:g}"
-        f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
-        f" --seed {s['seed']} --threads {s['threads']}"
-        + (f" --terminal-weight {s['terminal_weight']:g}" if "terminal_weight" in s else ""),
+        remake_command(s, folder),
         "```",
-        *([] if scheduler_config(folder).get("rescale_betas_zero_snr") else [
-            "", "This model was trained on SD's schedule with noise prediction; train.py trains the zero-terminal-SNR"
-            " recipe since commit b8d3ef0, so run the command on a checkout of 1c7ff0f"
-            " (`git checkout 1c7ff0f -- t2vz_desktop/demo_model`) to re-make this model."]),
         "",
         f"- Data: {s['num_images']:,} images from `t2vz_desktop/demo_model/data.py` (seed {s['seed']}), balanced"
         " over all 6,480 combinations of shape, object colour, background colour (never equal), size and"
-        " position, drawn at 4x and downsampled with INTER_AREA. " + placement_text(s.get("placement", "fixed"))
+        " position, drawn at 4x and downsampled with INTER_AREA. " + placement_text(s.get("placement", "fixed"), s.get("upright_share", 0.0))
         + " Captions leave out size (35%), position (35%) and background (30%) at random.",
         f"- Phase 1, VAE: {info['vae_steps']:,} steps of batch {s['vae_batch']}, AdamW lr {s['vae_lr']:g}, loss L1 +"
         f" MSE + edge L1 + {s['kl_weight']:g} x KL; loss {info['vae_loss_first_last'][0]:.4f} ->"

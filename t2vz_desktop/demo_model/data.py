@@ -190,10 +190,13 @@ def object_centre(position: str, r: float) -> tuple[float, float]:
     return x, y
 
 
-def placement(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> tuple[float, float, float, float]:
+def placement(scene: Scene, rng: np.random.Generator, mode: str = "fixed",
+              upright_share: float = 0.0) -> tuple[float, float, float, float]:
     """Centre x, y (pixels), radius and angle (radians) for ``scene``. "fixed": the position's
     spot and the size's radius, jittered a little, upright. "continuous": uniform within what
-    the size and position words allow, keeping the whole object 1 px inside the image."""
+    the size and position words allow, keeping the whole object 1 px inside the image, and
+    polygons upright with probability ``upright_share``, else turned by a uniform angle (0 draws
+    no extra random number, so data made before the option is made again bit for bit)."""
     if mode == "fixed":
         r = SIZE_RADIUS[scene.size] * rng.uniform(0.92, 1.08)
         cx, cy = object_centre(scene.position, r)
@@ -205,13 +208,15 @@ def placement(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> tu
     margin = extent(scene.shape, r) + SCALE
     x = float(rng.uniform(*axis_range(scene.position, "left", "right", margin)))
     y = float(rng.uniform(*axis_range(scene.position, "top", "bottom", margin)))
-    angle = float(rng.uniform(0.0, SYMMETRY[scene.shape])) if scene.shape in SYMMETRY else 0.0
+    angle = 0.0
+    if scene.shape in SYMMETRY and not (upright_share > 0 and rng.random() < upright_share):
+        angle = float(rng.uniform(0.0, SYMMETRY[scene.shape]))
     return x, y, r, angle
 
 
-def render(scene: Scene, rng: np.random.Generator, mode: str = "fixed") -> np.ndarray:
+def render(scene: Scene, rng: np.random.Generator, mode: str = "fixed", upright_share: float = 0.0) -> np.ndarray:
     """Draw ``scene`` as a (IMAGE_SIZE, IMAGE_SIZE, 3) uint8 RGB image at a random :func:`placement`."""
-    return draw(scene, *placement(scene, rng, mode))
+    return draw(scene, *placement(scene, rng, mode, upright_share))
 
 
 def draw(scene: Scene, cx: float, cy: float, r: float, angle: float = 0.0) -> np.ndarray:
@@ -232,9 +237,9 @@ def draw(scene: Scene, cx: float, cy: float, r: float, angle: float = 0.0) -> np
     return cv2.resize(big, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def make_dataset(n: int, seed: int, mode: str = "fixed") -> tuple[np.ndarray, list[Scene]]:
+def make_dataset(n: int, seed: int, mode: str = "fixed", upright_share: float = 0.0) -> tuple[np.ndarray, list[Scene]]:
     """``n`` balanced scenes and their images, (n, IMAGE_SIZE, IMAGE_SIZE, 3) uint8, at ``mode`` placements."""
     scenes = sample_scenes(n, seed)
     rng = np.random.default_rng(seed + 1)
-    images = np.stack([render(scene, rng, mode) for scene in scenes]) if scenes else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    images = np.stack([render(scene, rng, mode, upright_share) for scene in scenes]) if scenes else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     return images, scenes

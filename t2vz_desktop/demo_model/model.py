@@ -10,17 +10,22 @@ from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
 from .data import IMAGE_SIZE
 
-# SD 1.x noise schedule, so the method's T=941 / T'=881 mean the same thing as with SD, with its
-# betas rescaled to zero terminal SNR (Lin et al. 2023, "Common Diffusion Noise Schedules and
-# Sample Steps are Flawed", section 3.1). Unscaled, x_T at t=999 keeps sqrt(alpha_bar) = 0.068
-# of the picture: a flat background's per-channel mean survives in it, so the demo model until
-# 2026-12-04 learned to read the background colour from the starting noise's mean instead of the
-# caption (removing that mean gave the same grey for every seed and prompt). With no signal left
-# at t=999 the model must take the background from the text. Zero terminal SNR needs
-# v-prediction (epsilon says nothing about x0 at SNR 0) and a sampler whose first step is t=999
-# ("trailing" spacing, section 3.3).
-SCHEDULE = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                rescale_betas_zero_snr=True, prediction_type="v_prediction")
+# SD 1.x's noise schedule, so the method's T=941 / T'=881 mean the same thing as with SD. Two
+# recipes train on it (TrainSettings.schedule):
+# - "sd": SD's betas with noise (epsilon) prediction, sampled with SD's "leading" DDIM timesteps.
+#   At t=999 x_T keeps sqrt(alpha_bar) = 0.068 of the picture, so a flat background's per-channel
+#   mean leaks into it, and the model learns to read the background from the starting noise's mean
+#   instead of the caption (the demo model committed 2026-11-27: removing that mean gave the same
+#   grey for every seed and prompt).
+# - "zero-snr": the betas rescaled to zero terminal SNR (Lin et al. 2023, "Common Diffusion Noise
+#   Schedules and Sample Steps are Flawed", 3.1), which needs v-prediction (epsilon says nothing
+#   about x0 at SNR 0) and "trailing" timesteps whose first step is t=999 (3.3). Its trials learn
+#   every background (benchmarks/RESULTS.md).
+BETAS = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+SCHEDULES: dict[str, dict] = {
+    "sd": dict(BETAS, rescale_betas_zero_snr=False, prediction_type="epsilon"),
+    "zero-snr": dict(BETAS, rescale_betas_zero_snr=True, prediction_type="v_prediction"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,15 +105,21 @@ def build_text_encoder(cfg: DemoConfig, tokenizer: PreTrainedTokenizerFast) -> C
     return CLIPTextModel(config)
 
 
-def build_train_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(**SCHEDULE, clip_sample=False)
+def build_train_scheduler(schedule: str) -> DDPMScheduler:
+    """The forward process of ``schedule`` (a key of SCHEDULES); KeyError for any other."""
+    return DDPMScheduler(**SCHEDULES[schedule], clip_sample=False)
 
 
-def build_sample_scheduler() -> DDIMScheduler:
-    """DDIM with "trailing" timesteps (999, 949, ... for 20 steps): the first step starts from pure
-    noise, where the model was trained on it; the last goes to alpha_bar = 1 (Lin et al. 2023, 3.3)."""
-    # steps_offset is unused by "trailing"; 1 keeps StableDiffusionPipeline from warning and rewriting it.
-    return DDIMScheduler(**SCHEDULE, steps_offset=1, clip_sample=False, set_alpha_to_one=True,
+def build_sample_scheduler(schedule: str) -> DDIMScheduler:
+    """DDIM for ``schedule``. "sd": SD 1.x's own sampler config ("leading" timesteps 951, 901, ...
+    for 20 steps; the last step goes to alpha_bar at t=0). "zero-snr": "trailing" timesteps (999,
+    949, ...), so the first step starts from pure noise as in training and the last goes to
+    alpha_bar = 1 (Lin et al. 2023, 3.3)."""
+    # steps_offset=1 is SD's; "trailing" ignores it, and it keeps StableDiffusionPipeline from warning.
+    if schedule == "sd":
+        return DDIMScheduler(**SCHEDULES[schedule], steps_offset=1, clip_sample=False, set_alpha_to_one=False,
+                             timestep_spacing="leading")
+    return DDIMScheduler(**SCHEDULES[schedule], steps_offset=1, clip_sample=False, set_alpha_to_one=True,
                          timestep_spacing="trailing")
 
 

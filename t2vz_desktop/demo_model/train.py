@@ -32,13 +32,13 @@ from tqdm import tqdm
 from . import data
 from .card import write_model_card
 from .model import (
-    TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler, build_unet,
+    SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler, build_unet,
     build_vae, count_parameters,
 )
 from .tokenizer import build_tokenizer
 
-# Recommended sampling defaults. With 20 DDIM steps (leading spacing, steps_offset 1) the
-# timesteps are 951, 901, 851, ...: T=941 -> 951 and T'=881 -> 901 stay distinct.
+# Recommended sampling defaults. With 20 DDIM steps the timesteps are 951, 901, ... ("sd") or 999,
+# 949, ... ("zero-snr"): T=941 and T'=881 fall on distinct steps either way.
 # T/T' far lower than the paper's 941/881: with 16x16 latents this small UNet settles where the
 # object is late in the schedule, so frames restarted at T=741 draw it anew in their own place
 # (centroid residual 7.9 px around a straight track over 16 test videos); at 401/301 they keep the
@@ -65,8 +65,10 @@ class TrainSettings:
     unet_lr: float = 5e-4
     warmup_steps: int = 200
     ema_decay: float = 0.998
+    upright_share: float = 0.5  # data.placement: polygons drawn upright, the rest turned at random
+    schedule: str = "zero-snr"  # model.SCHEDULES
     snr_gamma: float = 5.0
-    terminal_weight: float = 0.1  # x0-loss weight added at every timestep, so t=999 still learns
+    terminal_weight: float = 0.1  # x0-loss weight added at every timestep, so t=999 still learns ("zero-snr")
     caption_dropout: float = 0.1
     vae_steps: int | None = None  # fixed step counts instead of the time budget (tests)
     unet_steps: int | None = None
@@ -202,7 +204,7 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
                seconds: float, log) -> tuple[list[float], EMA]:
     gen = torch.Generator().manual_seed(s.seed + 20)
     rng = np.random.default_rng(s.seed + 21)
-    noise_scheduler = build_train_scheduler()
+    noise_scheduler = build_train_scheduler(s.schedule)
     alphas_cumprod = noise_scheduler.alphas_cumprod
     snr_all = alphas_cumprod / (1 - alphas_cumprod)
     modules = [unet, text_encoder]
@@ -228,11 +230,14 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         noise = torch.randn(z0.shape, generator=gen)
         t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (s.unet_batch,), generator=gen)
         zt = noise_scheduler.add_noise(z0, noise, t)
-        target = noise_scheduler.get_velocity(z0, noise, t)  # v = sqrt(a) eps - sqrt(1-a) x0
         context = text_encoder(ids)[0]  # (b, 20, width)
         pred = unet(zt, t, context).sample
+        if noise_scheduler.config.prediction_type == "epsilon":
+            target, weight = noise, eps_loss_weight(snr_all[t], s.snr_gamma)
+        else:
+            target = noise_scheduler.get_velocity(z0, noise, t)  # v = sqrt(a) eps - sqrt(1-a) x0
+            weight = v_loss_weight(snr_all[t], s.snr_gamma, s.terminal_weight)
         per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
-        weight = v_loss_weight(snr_all[t], s.snr_gamma, s.terminal_weight)
         loss = (weight * per_sample).mean()
         for g in opt.param_groups:
             g["lr"] = sched.lr(step)
@@ -249,6 +254,13 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     bar.close()
     return losses, ema
+
+
+def eps_loss_weight(snr: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR weighting of a noise-prediction loss (Hang et al. 2023, "Efficient Diffusion Training
+    via Min-SNR Weighting Strategy", eq. 6): min(SNR, gamma) / SNR, which is min(SNR, gamma) in x0
+    terms (the epsilon-loss is SNR times the x0-loss). snr: (b,), > 0; returns (b,)."""
+    return torch.clamp(snr, max=gamma) / snr
 
 
 def v_loss_weight(snr: torch.Tensor, gamma: float, floor: float) -> torch.Tensor:
@@ -309,7 +321,7 @@ def train(s: TrainSettings) -> TrainResult:
     cfg = TINY if s.tiny else s.config
     budget = s.minutes * 60.0
 
-    images, scenes = data.make_dataset(s.num_images, s.seed, s.placement)
+    images, scenes = data.make_dataset(s.num_images, s.seed, s.placement, s.upright_share)
     tokenizer = build_tokenizer()
     vae = build_vae(cfg)
     unet = build_unet(cfg)
@@ -335,7 +347,7 @@ def train(s: TrainSettings) -> TrainResult:
     seconds = time.monotonic() - started
 
     pipe = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=build_sample_scheduler(),
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=build_sample_scheduler(s.schedule),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     info = {
@@ -390,17 +402,23 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--placement", choices=data.PLACEMENTS, default=TrainSettings.placement,
                    help="where objects sit: anywhere, any size in range, turned (the committed model), or fixed spots")
     p.add_argument("--unet-lr", type=float, default=TrainSettings.unet_lr)
+    p.add_argument("--schedule", choices=list(SCHEDULES), default=TrainSettings.schedule,
+                   help="SD's betas with noise prediction, or zero terminal SNR with v-prediction")
+    p.add_argument("--upright-share", type=float, default=TrainSettings.upright_share,
+                   help="continuous placement: fraction of squares, triangles and stars drawn upright")
     p.add_argument("--terminal-weight", type=float, default=TrainSettings.terminal_weight,
-                   help="x0-loss weight floor so the pure-noise timesteps learn the background")
+                   help="zero-snr only: x0-loss weight floor so the pure-noise timesteps learn the background")
     p.add_argument("--unet-batch", type=int, default=TrainSettings.unet_batch)
     p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=int, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
     a = p.parse_args(argv)
+    if not 0.0 <= a.upright_share <= 1.0:
+        p.error(f"--upright-share must be between 0 and 1 (got {a.upright_share:g})")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
-        placement=a.placement, terminal_weight=a.terminal_weight,
+        placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
