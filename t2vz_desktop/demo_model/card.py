@@ -291,6 +291,13 @@ def write_model_card(folder: Path) -> Path:
         for name, row in evaluation["per_name"].items():
             cells = [f"{row[k]:.0%}" if k in row else "" for k in ("colour", "background", "shape")]
             lines.append(f"| {name} | {' | '.join(cells)} |")
+        if evaluation.get("denoising"):
+            lines += ["", "Where shapes are lost (`evaluate.denoising_score`): the renderer's images, polygons turned at"
+                      " random, noised to timestep t and denoised in one step; the fraction of x0 predictions read as"
+                      " the right shape:", "",
+                      "| t | SNR | " + " | ".join(data.SHAPES) + " |", "|---|---|" + "---|" * len(data.SHAPES)]
+            for t, row in evaluation["denoising"].items():
+                lines.append(f"| {t} | {row['snr']:g} | " + " | ".join(f"{row['shape'][k]:.0%}" for k in data.SHAPES) + " |")
         if evaluation.get("guidance_sweep"):
             lines += ["", "Guidance sweep (colour / background / shape / motion):", ""]
             for g, row in evaluation["guidance_sweep"].items():

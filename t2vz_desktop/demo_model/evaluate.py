@@ -304,6 +304,51 @@ def reconstruction_score(vae, scenes: list[data.Scene], seeds: int) -> dict:
     return score([analyse(im) for im in out], used)
 
 
+DENOISE_TIMESTEPS = (100, 300, 500, 700)
+
+
+def denoising_score(model: Path, timesteps: tuple[int, ...] = DENOISE_TIMESTEPS, per_shape: int = 24) -> dict:
+    """Where the sampler loses shapes: the renderer's images (continuous placement, polygons turned
+    by a uniform angle) encoded, noised to each timestep, denoised in one step to the model's x0
+    prediction under their full caption (no guidance), decoded and read back. Returns
+    {t: {"x0_mse": latent MSE, "snr": SNR at t, "shape": {shape: fraction read right}}}: a model
+    that rounds squares here cannot draw them, whatever the sampler (issue 22)."""
+    import torch
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None, requires_safety_checker=False)
+    schedule = DDIMScheduler.from_pretrained(model, subfolder="scheduler")
+    scale = pipe.vae.config.scaling_factor
+    pairs = [(c, b) for c in data.COLOURS for b in data.COLOURS if c != b]
+    rng = np.random.default_rng(5)
+    result: dict = {}
+    for shape in data.SHAPES:
+        scenes = [data.Scene(shape, *pairs[(7 * i) % len(pairs)], data.SIZES[i % 2], data.POSITIONS[i % 9])
+                  for i in range(per_shape)]
+        x = torch.from_numpy(np.stack([data.render(s, rng, "continuous") for s in scenes])).permute(0, 3, 1, 2)
+        ids = pipe.tokenizer([s.full_caption() for s in scenes], padding="max_length", truncation=True,
+                             max_length=pipe.tokenizer.model_max_length, return_tensors="pt").input_ids
+        with torch.no_grad():
+            z0 = pipe.vae.encode(x.float() / 127.5 - 1.0).latent_dist.mean * scale
+            context = pipe.text_encoder(ids)[0]
+            for t in timesteps:
+                noise = torch.randn(z0.shape, generator=torch.Generator().manual_seed(t))
+                tt = torch.full((len(z0),), t)
+                zt = schedule.add_noise(z0, noise, tt)
+                a = schedule.alphas_cumprod[t]
+                out = pipe.unet(zt, tt, context).sample
+                if schedule.config.prediction_type == "v_prediction":
+                    x0 = a.sqrt() * zt - (1 - a).sqrt() * out
+                else:
+                    x0 = (zt - (1 - a).sqrt() * out) / a.sqrt()
+                frames = ((pipe.vae.decode(x0 / scale).sample.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+                read = [analyse(f) for f in frames.permute(0, 2, 3, 1).numpy()]
+                row = result.setdefault(str(t), {"snr": round(float(a / (1 - a)), 4), "x0_mse": {}, "shape": {}})
+                row["x0_mse"][shape] = round(float(((x0 - z0) ** 2).mean()), 5)
+                row["shape"][shape] = float(np.mean([r.shape == shape for r in read]))
+    return result
+
+
 def print_table(result: dict, title: str) -> None:
     o = result["overall"]
     print(f"\n{title}")
@@ -354,6 +399,12 @@ def main(argv: list[str] | None = None) -> dict:
     reconstruction = reconstruction_score(vae, scenes, a.seeds)
     print_table(reconstruction, "VAE reconstructions of the renderer's images (the ceiling for samples)")
 
+    denoising = denoising_score(a.model)
+    print("\none-step x0 predictions of the renderer's images noised to t (shapes read right; latent MSE)")
+    for t, row in denoising.items():
+        print(f"  t={t:>4} SNR {row['snr']:<7g} " + "  ".join(
+            f"{k} {row['shape'][k]:.0%} ({row['x0_mse'][k]:.4f})" for k in data.SHAPES))
+
     cache = ModelCache(capacity=1)
     started = time.monotonic()
     grid: list[np.ndarray] = []
@@ -376,7 +427,7 @@ def main(argv: list[str] | None = None) -> dict:
         "motion_tolerance": MOTION_TOLERANCE, "min_track": MIN_TRACK,
         "overall": result["overall"], "per_name": result["per_name"], "motion": result["motion"],
         "reference": reference["overall"], "vae_reconstruction": reconstruction["overall"],
-        "guidance_sweep": sweep,
+        "guidance_sweep": sweep, "denoising": denoising,
     }
     if not a.no_write:
         (a.model / "evaluation.json").write_text(json.dumps(evaluation, indent=2) + "\n")
