@@ -119,7 +119,9 @@ def background_finding(fixed: bool) -> list[str]:
         " at guidance 5 to 12, although the 64 px trial's VAE reads squares 100%). Their loss weight"
         " gave the nearly pure-noise timesteps a third of the loss; a third trial with the committed"
         " recipe's min-SNR weighting plus a 0.1 floor kept the background at 100% and brought shape"
-        " to 42% (stars 82%, squares and triangles still round), so the recipe is not finished"
+        " to 42% (stars 82%, squares and triangles still round); a fourth, with half the polygons drawn"
+        " upright, reached 48% (squares 14%, triangles 19%): these models round squares in one-step"
+        " x0 predictions from t=300, where the noise-prediction model keeps them, so the recipe is not finished"
         " (benchmarks/RESULTS.md); tests/test_demo_model.py checks that the background follows the"
         " caption and not the noise's mean."
     )
