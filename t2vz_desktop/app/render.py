@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from ..media import (
-    AtomicGroup, ExportOptions, MediaError, audio_blocks, check_target, export_format, export_video, iter_frames,
+    AtomicGroup, ExportOptions, MediaError, audio_blocks, check_target, encoder_options, export_format, export_video,
+    iter_frames,
 )
 from ..engine.interpolate import between, interpolate_frames, output_count, pair_flows
 from .project import Clip, MediaItem, Project
@@ -370,7 +371,7 @@ def _write_with_audio(
         with av.open(file, "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as box:
             video = box.add_stream("libx264" if fmt == "mp4" else "libvpx-vp9", rate=rate)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = {"crf": str(options.crf)} if fmt == "mp4" else {"crf": str(options.crf), "b": "0"}
+            video.options = encoder_options(fmt, width, height, options.crf)
             sound = box.add_stream(AUDIO_FORMATS[fmt], rate=AUDIO_RATE, layout="stereo")
             sent = 0  # audio samples encoded so far
             block = 4800

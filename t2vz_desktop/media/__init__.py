@@ -6,8 +6,8 @@ Every file is read through `reader` (pictures and sound on one presentation-time
 from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
 from .audio import AudioClip
 from .export import (
-    ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe, refuse_overwriting_inputs,
-    write_export,
+    ExportOptions, ExportReport, check_target, encoder_options, export_format, export_video, read_recipe,
+    refuse_overwriting_inputs, write_export,
 )
 from .reader import (
     ACCEPTED, VIDEO_SUFFIXES, MediaError, VideoInfo, audio_blocks, check_audio, frames_at, has_audio, iter_frames,
@@ -33,6 +33,7 @@ __all__ = [
     "VideoInfo",
     "check_target",
     "refuse_overwriting_inputs",
+    "encoder_options",
     "export_format",
     "export_video",
     "iter_frames",

@@ -155,6 +155,29 @@ def read_recipe(path: str | os.PathLike[str]) -> str | None:
     return sidecar.read_text(encoding="utf-8") if sidecar.is_file() else None
 
 
+def encoder_options(fmt: str, width: int, height: int, crf: int) -> dict[str, str]:
+    """libx264 (mp4) or libvpx-vp9 (webm) options for frames of width x height px at quality crf.
+    Every MP4 and WebM the product writes (export, the timeline's render) uses these, so the same
+    frames give the same pictures in any process. ValueError for another format.
+
+    threads=1: threaded x264 gave different files for the same frames (FACTS.md). bframes=0 below
+    128x128 px: there x264's macroblock-tree rate control over B-frames reads memory it never
+    wrote, so after a generation the same frames decoded to different pixels from run to run at
+    64x64, 48x80 and 96x96 (b-adapt=0, the earlier fix, was not enough). With no B-frames five runs
+    in fresh processes were identical at each of those sizes and at 32x32 x 40 frames, and the files
+    came out 0.4% larger to 6% smaller. mbtree=0 also fixes it but made the files 50% larger and
+    still scenes flicker by a level (test_measure). From 128x128 px (and at 256x64) the default
+    B-frames measured identical run to run, and they save bits on real-size video.
+    WebM: b=0 makes crf constant quality instead of a bit-rate cap.
+    """
+    if fmt == "mp4":
+        params = "threads=1" if width * height >= 128 * 128 else "threads=1:bframes=0"
+        return {"crf": str(crf), "x264-params": params}
+    if fmt == "webm":
+        return {"crf": str(crf), "b": "0", "row-mt": "1"}
+    raise ValueError(f"no encoder options for {fmt!r}")
+
+
 class _AvWriter:
     """One PyAV output container with one video stream."""
 
@@ -186,19 +209,7 @@ class _AvWriter:
                 self.gif_palette = _GifPalette(width, height, self.time_base)
             else:
                 self.stream.pix_fmt = "yuv420p"
-            if fmt == "mp4":
-                # threads=1: threaded x264 gave different files for the same frames (FACTS.md).
-                # b-adapt=0 on small frames: below about 96x96 px x264's adaptive B-frame decision
-                # reads memory it never wrote, so the same frames encoded after a generation (whose
-                # freed heap it then gets) came out up to 26 levels apart from run to run; with it
-                # on, measured deterministic at 96x96, 128x128, 512x512, 256x64 and 64x256. Fixed
-                # B-frame placement, not mbtree=0, which also fixes it but made still scenes flicker
-                # by a level (test_measure) and grew a 768x512 pan 66%.
-                params = "threads=1" if width * height >= 128 * 128 else "threads=1:b-adapt=0"
-                self.stream.options = {"crf": str(opts.crf), "x264-params": params}
-            elif fmt == "webm":
-                # b=0 makes crf constant quality instead of a bit-rate cap.
-                self.stream.options = {"crf": str(opts.crf), "b": "0", "row-mt": "1"}
+                self.stream.options = encoder_options(fmt, width, height, opts.crf)
             if opts.audio is not None and fmt in ("mp4", "webm"):
                 audio_stream = add_audio_stream(self.container, fmt, opts.audio)
                 self.audio = audio_packets(audio_stream, opts.audio)
