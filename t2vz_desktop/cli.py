@@ -480,10 +480,20 @@ def _generate(args: argparse.Namespace) -> int:
                 print(f"note: {note}", file=sys.stderr)
         print(r.path)
     if not args.quiet:
-        made = (f"{result.output_frames} frames each at {result.output_fps:g} fps ({result.recipe.frames} made, the rest"
-                " interpolated)" if result.recipe.interpolate_fps else f"{result.recipe.frames} frames each")
-        print(f"{len(reports)} video(s), {made}, {result.seconds:.1f} s", file=sys.stderr)
+        print(summary_line(len(reports), result.output_frames, result.output_fps, result.recipe.frames,
+                           result.seconds), file=sys.stderr)
     return 0
+
+
+def summary_line(videos: int, frames: int, fps: float, made: int, seconds: float) -> str:
+    """The last status line of generate/edit: how long each video plays and how long the job took,
+    worded apart (the run time alone read like the video's length). frames: each video's frames
+    as written (interpolated ones included, of which `made` were denoised); fps: as asked."""
+    what = f"{videos} video{'s' if videos != 1 else ''}, {frames} frames{' each' if videos != 1 else ''}"
+    detail = f"{frames / fps:.2f} s at {fps:g} fps"
+    if made != frames:
+        detail += f"; {made} made, the rest interpolated"
+    return f"{what} ({detail}), made in {seconds:.1f} s"
 
 
 def main(argv: list[str] | None = None) -> int:

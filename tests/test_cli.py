@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from t2vz_desktop.cli import main
+from t2vz_desktop.cli import main, summary_line
 from t2vz_desktop.engine.request import GenerationRequest
 from t2vz_desktop.media import iter_frames, probe_video, read_recipe
 
@@ -27,6 +27,15 @@ def test_generate_writes_a_video_with_its_recipe(tiny_folder, tmp_path, capsys):
     assert recipe.motion == pytest.approx((32 * 12 / 512, 24 * 12 / 512))  # default scaled to the size
     assert json.loads((tmp_path / "clip.json").read_text())["seed"] == 5
     assert capsys.readouterr().out.strip() == str(out)
+
+
+def test_the_summary_says_how_long_the_video_plays_apart_from_the_run_time(tiny_folder, tmp_path, capsys):
+    args = [a for a in base_args(tiny_folder, tmp_path / "clip.mp4") if a != "-q"]
+    assert main(args + ["--fps", "12"]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("1 video, 6 frames (0.50 s at 12 fps), made in ") and last.endswith(" s")
+    assert summary_line(2, 22, 24, 8, 3.04) == (
+        "2 videos, 22 frames each (0.92 s at 24 fps; 8 made, the rest interpolated), made in 3.0 s")
 
 
 def test_recipe_remakes_the_same_frames(tiny_folder, tmp_path):
