@@ -319,7 +319,7 @@ def run_generation(
         result = make(request, emit, on_event is not None, cancel, cache, previews, checked)
     except NonFinite as e:  # every video broke: the loop stopped early
         lower = _fallback(e, e.dtype, e.device)
-        emit(ProgressEvent("warning", f"{e} in {dtype_name(e.dtype)}; making it again in {dtype_name(lower)}"))
+        emit(ProgressEvent("warning", f"{e}; making it again in {dtype_name(lower)}"))
         again = run_generation(replace(request, dtype=dtype_flag(lower)), on_event, cancel, cache, previews,
                                checked=True, cluster=cluster)
         again.seconds = time.perf_counter() - started  # the overflowed try counts too
@@ -327,7 +327,8 @@ def run_generation(
     model = result.model
     broken = [v for v, ok in enumerate(finite_per_video(result.latents, result.videos).tolist()) if not ok]
     for v in broken:
-        e = NonFinite(f"video {v + 1} of {result.videos} overflowed (NaN) in {dtype_name(model.dtype)}")
+        e = NonFinite(f"video {v + 1} of {result.videos}: the model's output overflowed (NaN or inf) in "
+                      f"{dtype_name(model.dtype)}")
         lower = _fallback(e, model.dtype, model.device)
         emit(ProgressEvent("warning", f"{e}; making it again in {dtype_name(lower)}"))
         again = run_generation(replace(result.video_recipe(v), dtype=dtype_flag(lower)), on_event, cancel, cache,
@@ -344,7 +345,7 @@ def _fallback(e: NonFinite, dtype: torch.dtype, device: torch.device) -> torch.d
     """The precision to make an overflowed video again in; NonFinite when it overflowed in float32."""
     lower = fallback_dtype(dtype, device)
     if lower is None:
-        raise NonFinite(f"{e}: the model's weights give NaN even in float32 (a broken or mismatched checkpoint?)")
+        raise NonFinite(f"{e}, the highest precision there is (a broken or mismatched checkpoint?)")
     return lower
 
 

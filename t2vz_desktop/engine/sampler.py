@@ -34,7 +34,7 @@ from .cancel import Cancelled, CancelToken
 from .chunks import Conditioning, Denoiser, VideoLayout, predict_noise, unet_denoiser
 from .feature_cache import FeatureCaching
 from .fill import EnteringNoise
-from .finite import NonFinite, finite_per_video
+from .finite import NonFinite, dtype_name, finite_per_video
 from .motion import key_warp
 from .noise_schedule import expand_history, motion_steps, renoise, snapshot
 from .options import ANCHOR, VIDEO, Option, Options, Run
@@ -293,8 +293,8 @@ class Steps:
     def stop_if_all_broken(self) -> None:
         """NonFinite when every video's latents hold NaN or inf (reads the device flag)."""
         if not bool(self.finite.any()):
-            raise NonFinite(f"the model's output overflowed (NaN) by step {self.done}", self.done, self.dtype,
-                            self.run.device)
+            message = f"the model's output overflowed (NaN or inf) in {dtype_name(self.dtype)} by step {self.done}"
+            raise NonFinite(message, self.done, self.dtype, self.run.device)
 
 
 def step_count(plan: VideoPlan, timesteps: torch.Tensor) -> int:
