@@ -237,13 +237,28 @@ def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():
 def test_train_flags_reach_the_settings_and_a_bad_share_exits_2(capsys):
     from t2vz_desktop.demo_model.train import parse_args
 
-    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--out", "x"])
-    assert (s.schedule, s.upright_share) == ("sd", 0.25)
-    for bad in (["--upright-share", "1.5"], ["--schedule", "cosine"]):
+    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--offset-noise", "0.3", "--out", "x"])
+    assert (s.schedule, s.upright_share, s.offset_noise) == ("sd", 0.25, 0.3)
+    for bad in (["--upright-share", "1.5"], ["--schedule", "cosine"], ["--offset-noise", "-0.1"]):
         with pytest.raises(SystemExit) as e:
             parse_args(bad)
         assert e.value.code == 2
-    assert "--upright-share must be between 0 and 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--upright-share must be between 0 and 1" in err and "--offset-noise must be between 0 and 1" in err
+
+
+def test_offset_noise_moves_each_channels_mean_and_draws_nothing_more_at_zero():
+    from t2vz_desktop.demo_model.train import training_noise
+
+    shape = torch.Size((4000, 4, 16, 16))
+    plain = training_noise(shape, 0.0, torch.Generator().manual_seed(1))
+    assert torch.equal(plain, torch.randn(shape, generator=torch.Generator().manual_seed(1)))
+    offset = training_noise(shape, 0.3, torch.Generator().manual_seed(1))
+    diff = offset - plain
+    assert torch.allclose(diff, diff[..., :1, :1].expand(shape), atol=1e-6)  # one constant per image and channel
+    # the mean of a channel: std 1/16 from the pixels, 0.3 from the offset
+    assert plain.mean(dim=(2, 3)).std().item() == pytest.approx(1 / 16, rel=0.05)
+    assert offset.mean(dim=(2, 3)).std().item() == pytest.approx((0.3**2 + 1 / 256) ** 0.5, rel=0.05)
 
 
 def test_denoising_score_recovers_nearly_clean_images_through_the_models_own_parameterisation():

@@ -55,7 +55,8 @@ def remake_command(s: dict, folder: Path) -> str:
             f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
             f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
             + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
-            + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else ""))
+            + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else "")
+            + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else ""))
 
 
 def weighting_text(s: dict, prediction_name: str) -> str:
@@ -239,7 +240,8 @@ def write_model_card(folder: Path) -> Path:
         f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay,"
         f" {prediction(folder)} on the schedule above, min-SNR weighting (gamma {s['snr_gamma']:g}"
         + weighting_text(s, prediction(folder))
-        + f"), {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
+        + ")" + (f", offset noise of std {s['offset_noise']:g} (a constant per image and channel)" if s.get("offset_noise") else "")
+        + f", {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
         f" weights, which are the saved ones; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f} ->"
         f" {info['unet_loss_first_last'][1]:.4f}.",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"

@@ -69,6 +69,7 @@ class TrainSettings:
     schedule: str = "zero-snr"  # model.SCHEDULES
     snr_gamma: float = 5.0
     terminal_weight: float = 0.1  # x0-loss weight added at every timestep, so t=999 still learns ("zero-snr")
+    offset_noise: float = 0.0  # std of a per-image, per-channel constant added to the training noise
     caption_dropout: float = 0.1
     vae_steps: int | None = None  # fixed step counts instead of the time budget (tests)
     unet_steps: int | None = None
@@ -227,7 +228,7 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         ]
         ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                         return_tensors="pt").input_ids  # (b, 20)
-        noise = torch.randn(z0.shape, generator=gen)
+        noise = training_noise(z0.shape, s.offset_noise, gen)
         t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (s.unet_batch,), generator=gen)
         zt = noise_scheduler.add_noise(z0, noise, t)
         context = text_encoder(ids)[0]  # (b, 20, width)
@@ -254,6 +255,21 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     bar.close()
     return losses, ema
+
+
+def training_noise(shape: torch.Size, offset: float, gen: torch.Generator) -> torch.Tensor:
+    """Gaussian noise of `shape` (b, c, h, w), plus offset noise when `offset` > 0: a constant per
+    image and channel drawn with std `offset` (Guttenberg 2023, "Diffusion with Offset Noise").
+
+    On SD's schedule the noised latent at t=999 keeps sqrt(alphas_cumprod) = 0.068 of the image,
+    so its mean per channel tells the network the background's colour; sampling starts from noise
+    whose mean is random (std 1/16 on 16x16 latents), and the committed model takes the background
+    from that. Offset noise makes the mean carry noise in training too, so the caption must give
+    the background. At 0 it draws nothing more: earlier recipes re-make bit for bit."""
+    noise = torch.randn(shape, generator=gen)
+    if offset > 0:
+        noise = noise + offset * torch.randn((shape[0], shape[1], 1, 1), generator=gen)
+    return noise
 
 
 def eps_loss_weight(snr: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -408,6 +424,8 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
                    help="continuous placement: fraction of squares, triangles and stars drawn upright")
     p.add_argument("--terminal-weight", type=float, default=TrainSettings.terminal_weight,
                    help="zero-snr only: x0-loss weight floor so the pure-noise timesteps learn the background")
+    p.add_argument("--offset-noise", type=float, default=TrainSettings.offset_noise,
+                   help="std of a per-channel constant added to the training noise (0: none)")
     p.add_argument("--unet-batch", type=int, default=TrainSettings.unet_batch)
     p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=int, default=None, help="fixed UNet steps instead of the time budget")
@@ -415,10 +433,13 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     a = p.parse_args(argv)
     if not 0.0 <= a.upright_share <= 1.0:
         p.error(f"--upright-share must be between 0 and 1 (got {a.upright_share:g})")
+    if not 0.0 <= a.offset_noise <= 1.0:
+        p.error(f"--offset-noise must be between 0 and 1 (got {a.offset_noise:g})")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
+        offset_noise=a.offset_noise,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
