@@ -124,7 +124,7 @@ def _add_model_options(g: argparse.ArgumentParser) -> None:
                    help="apply a LoRA .safetensors with a strength; repeat for several")
     m.add_argument("--device", help="auto (default: CUDA, else MPS, else the CPU), cpu, cuda, cuda:N, mps")
     m.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="weights' precision (default auto: fp16 on CUDA, else fp32); a video that overflows (NaN) "
+                   help="weights' precision (default auto: fp16 on CUDA, else fp32); a video that overflows (NaN or inf) "
                         "in fp16 is made again in bf16 where the GPU has it, else fp32, with a warning")
     m.add_argument("--offload", action="store_true", default=None, help="model CPU offload for small GPUs (CUDA only)")
     m.add_argument("--vae-tiling", action="store_true", default=None, help="decode large frames in tiles")
@@ -480,20 +480,22 @@ def _generate(args: argparse.Namespace) -> int:
                 print(f"note: {note}", file=sys.stderr)
         print(r.path)
     if not args.quiet:
-        print(summary_line(len(reports), result.output_frames, result.output_fps, result.recipe.frames,
-                           result.seconds), file=sys.stderr)
+        stored = reports[0]  # a GIF stores its rate in centiseconds, a PNG folder none
+        print(summary_line(len(reports), stored.frames, stored.fps if stored.format != "png" else None,
+                           result.recipe.frames, result.seconds), file=sys.stderr)
     return 0
 
 
-def summary_line(videos: int, frames: int, fps: float, made: int, seconds: float) -> str:
+def summary_line(videos: int, frames: int, fps: float | None, made: int, seconds: float) -> str:
     """The last status line of generate/edit: how long each video plays and how long the job took,
     worded apart (the run time alone read like the video's length). frames: each video's frames
-    as written (interpolated ones included, of which `made` were denoised); fps: as asked."""
+    as written (interpolated ones included, of which `made` were denoised); fps: as the file
+    stores it (a GIF rounds it), None for PNG frames, which have no length."""
     what = f"{videos} video{'s' if videos != 1 else ''}, {frames} frames{' each' if videos != 1 else ''}"
-    detail = f"{frames / fps:.2f} s at {fps:g} fps"
+    details = [] if fps is None else [f"{frames / fps:.2f} s at {fps:g} fps"]
     if made != frames:
-        detail += f"; {made} made, the rest interpolated"
-    return f"{what} ({detail}), made in {seconds:.1f} s"
+        details.append(f"{made} denoised, the rest interpolated")
+    return what + (f" ({'; '.join(details)})" if details else "") + f", took {seconds:.1f} s"
 
 
 def main(argv: list[str] | None = None) -> int:

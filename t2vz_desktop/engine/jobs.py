@@ -345,7 +345,8 @@ def _fallback(e: NonFinite, dtype: torch.dtype, device: torch.device) -> torch.d
     """The precision to make an overflowed video again in; NonFinite when it overflowed in float32."""
     lower = fallback_dtype(dtype, device)
     if lower is None:
-        raise NonFinite(f"{e}, the highest precision there is (a broken or mismatched checkpoint?)")
+        raise NonFinite(f"{e}, the highest precision t2vz runs in: the model's weights give NaN (a broken or mismatched"
+                        " checkpoint?)")
     return lower
 
 
