@@ -138,7 +138,12 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
     assert {r["phase"] for r in rows} == {"vae", "unet"} and len(rows) == 80
     defaults = json.loads((folder / "t2vz.json").read_text())
     assert defaults["height"] == defaults["width"] == data.IMAGE_SIZE
-    assert (folder / "README.md").exists()
+    command = next(line for line in (folder / "README.md").read_text().splitlines()
+                   if line.startswith("python -m t2vz_desktop.demo_model.train"))
+    again = train.parse_args(command.split()[3:])  # the card's re-make command makes this run again
+    ran = train.parse_args(["--tiny", "--out", "x", "--threads", "1", "--vae-steps", "40", "--unet-steps", "40"])
+    assert (again.tiny, again.vae_steps, again.unet_steps, again.num_images, again.schedule) == (
+        ran.tiny, ran.vae_steps, ran.unet_steps, ran.num_images, ran.schedule)
     assert not list(tmp_path.glob(".demo.*"))  # the temporary folder was renamed into place
 
     pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
