@@ -129,7 +129,8 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
     from t2vz_desktop.demo_model import train
 
     folder = tmp_path / "demo"
-    result = train.main(["--tiny", "--out", str(folder), "--threads", "1", "--vae-steps", "40", "--unet-steps", "40"])
+    argv = ["--tiny", "--out", str(folder), "--threads", "1", "--vae-steps", "40", "--unet-steps", "40"]
+    result = train.main(argv)
     assert np.mean(result.vae_losses[-5:]) < np.mean(result.vae_losses[:5])
     assert np.mean(result.unet_losses[-10:]) < np.mean(result.unet_losses[:10])
 
@@ -141,7 +142,7 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
     command = next(line for line in (folder / "README.md").read_text().splitlines()
                    if line.startswith("python -m t2vz_desktop.demo_model.train"))
     again = train.parse_args(command.split()[3:])  # the card's re-make command makes this run again
-    ran = train.parse_args(["--tiny", "--out", "x", "--threads", "1", "--vae-steps", "40", "--unet-steps", "40"])
+    ran = train.parse_args(argv)
     assert (again.tiny, again.vae_steps, again.unet_steps, again.num_images, again.schedule) == (
         ran.tiny, ran.vae_steps, ran.unet_steps, ran.num_images, ran.schedule)
     assert not list(tmp_path.glob(".demo.*"))  # the temporary folder was renamed into place

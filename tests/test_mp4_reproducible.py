@@ -1,4 +1,4 @@
-"""The same command makes the same MP4 pictures in every process (media/export.encoder_options).
+"""The same command makes the same MP4 pictures in every process (media/export.py: add_video_stream, encoder_options).
 
 x264 read memory it never wrote on small frames, so after a generation had used the heap the
 same frames decoded to different pixels from one run to the next: 5 runs of this command gave 5

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..media import (
-    AtomicGroup, ExportOptions, MediaError, audio_blocks, check_target, encoder_options, export_format, export_video,
+    AtomicGroup, ExportOptions, MediaError, add_video_stream, audio_blocks, check_target, export_format, export_video,
     iter_frames,
 )
 from ..engine.interpolate import between, interpolate_frames, output_count, pair_flows
@@ -369,9 +369,7 @@ def _write_with_audio(
     # writing the header fails (a full disk).
     with AtomicGroup() as group, open(group.temp_for(out), "wb") as file:
         with av.open(file, "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as box:
-            video = box.add_stream("libx264" if fmt == "mp4" else "libvpx-vp9", rate=rate)
-            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = encoder_options(fmt, width, height, options.crf)
+            video = add_video_stream(box, fmt, width, height, rate, options.crf)
             sound = box.add_stream(AUDIO_FORMATS[fmt], rate=AUDIO_RATE, layout="stereo")
             sent = 0  # audio samples encoded so far
             block = 4800

@@ -6,7 +6,7 @@ Every file is read through `reader` (pictures and sound on one presentation-time
 from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
 from .audio import AudioClip
 from .export import (
-    ExportOptions, ExportReport, check_target, encoder_options, export_format, export_video, read_recipe,
+    ExportOptions, ExportReport, add_video_stream, check_target, export_format, export_video, read_recipe,
     refuse_overwriting_inputs, write_export,
 )
 from .reader import (
@@ -33,7 +33,7 @@ __all__ = [
     "VideoInfo",
     "check_target",
     "refuse_overwriting_inputs",
-    "encoder_options",
+    "add_video_stream",
     "export_format",
     "export_video",
     "iter_frames",

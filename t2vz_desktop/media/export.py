@@ -178,6 +178,17 @@ def encoder_options(fmt: str, width: int, height: int, crf: int) -> dict[str, st
     raise ValueError(f"no encoder options for {fmt!r}")
 
 
+def add_video_stream(container: av.container.OutputContainer, fmt: str, width: int, height: int, rate: Fraction,
+                     crf: int) -> av.VideoStream:
+    """The video stream of an MP4 (H.264) or WebM (VP9) file the product writes: yuv420p at
+    width x height px, `rate` frames a second, encoded with `encoder_options`. Every writer (export,
+    the timeline's render with sound) opens its stream here, so none drifts from the others."""
+    stream = container.add_stream({"mp4": "libx264", "webm": "libvpx-vp9"}[fmt], rate=rate)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = encoder_options(fmt, width, height, crf)
+    return stream
+
+
 class _AvWriter:
     """One PyAV output container with one video stream."""
 
@@ -201,15 +212,12 @@ class _AvWriter:
         try:
             if opts.metadata is not None and fmt != "gif":  # GIF has no place for tags
                 self.container.metadata[RECIPE_TAG] = opts.metadata
-            codec = {"mp4": "libx264", "webm": "libvpx-vp9", "gif": "gif"}[fmt]
-            self.stream = self.container.add_stream(codec, rate=rate)
-            self.stream.width, self.stream.height = width, height
             if fmt == "gif":
-                self.stream.pix_fmt = "pal8"
+                self.stream = self.container.add_stream("gif", rate=rate)
+                self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "pal8"
                 self.gif_palette = _GifPalette(width, height, self.time_base)
             else:
-                self.stream.pix_fmt = "yuv420p"
-                self.stream.options = encoder_options(fmt, width, height, opts.crf)
+                self.stream = add_video_stream(self.container, fmt, width, height, rate, opts.crf)
             if opts.audio is not None and fmt in ("mp4", "webm"):
                 audio_stream = add_audio_stream(self.container, fmt, opts.audio)
                 self.audio = audio_packets(audio_stream, opts.audio)
