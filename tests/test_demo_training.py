@@ -240,17 +240,65 @@ def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():
     assert choose({}) == []
 
 
-def test_train_flags_reach_the_settings_and_a_bad_share_exits_2(capsys):
+def test_train_flags_reach_the_settings(tmp_path):
     from t2vz_desktop.demo_model.train import parse_args
 
-    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--offset-noise", "0.3", "--out", "x"])
+    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--offset-noise", "0.3", "--out", str(tmp_path / "m")])
     assert (s.schedule, s.upright_share, s.offset_noise) == ("sd", 0.25, 0.3)
-    for bad in (["--upright-share", "1.5"], ["--schedule", "cosine"], ["--offset-noise", "-0.1"]):
+
+
+BAD_TOOL_INPUT = [
+    ("train", ["--upright-share", "1.5"], "--upright-share: must be between 0 and 1 (got 1.5)"),
+    ("train", ["--offset-noise", "-0.1"], "--offset-noise: must be between 0 and 1"),
+    ("train", ["--schedule", "cosine"], "invalid choice: 'cosine'"),
+    ("train", ["--minutes", "-3"], "--minutes: must be above 0 (got -3)"),
+    ("train", ["--minutes", "nan"], "--minutes: must be above 0"),
+    ("train", ["--minutes", "abc"], "--minutes: 'abc' is not a number"),
+    ("train", ["--threads", "0"], "--threads: must be at least 1"),
+    ("train", ["--unet-steps", "1.5"], "--unet-steps: '1.5' is not an integer"),
+    ("evaluate", ["NOT_A_MODEL"], "is not a model folder (no model_index.json in it)"),
+    ("evaluate", ["--sweep", "3,x"], "--sweep: 'x' is not a number"),
+    ("evaluate", ["--seeds", "0"], "--seeds: must be at least 1"),
+    ("mask_layers", ["NOT_A_MODEL"], "is not a model folder"),
+    ("app", ["--play", "5"], "--play SECONDS needs --self-test"),
+]
+
+
+@pytest.mark.parametrize("tool,argv,message", BAD_TOOL_INPUT, ids=[f"{t}{a}" for t, a, _ in BAD_TOOL_INPUT])
+def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, tmp_path, capsys, monkeypatch):
+    """Found trying the trainer: a bad value printed argparse's 16-line usage block above the
+    message, and `--minutes -3` started training."""
+    import importlib
+
+    module = "t2vz_desktop.app.main" if tool == "app" else f"t2vz_desktop.demo_model.{tool}"
+    monkeypatch.chdir(tmp_path)
+    argv = [str(tmp_path / a) if a == "NOT_A_MODEL" else a for a in argv]
+    (tmp_path / "NOT_A_MODEL").mkdir()
+    with pytest.raises(SystemExit) as e:
+        importlib.import_module(module).main(argv + (["--out", str(tmp_path / "new")] if tool == "train" else []))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "new").exists()
+
+
+def test_train_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, capsys):
+    """Training swaps its --out folder for the new model: `--out ~/Documents` would have deleted
+    it after an hour's training. A new, empty or model folder is taken; anything else exits 2."""
+    from t2vz_desktop.demo_model.train import parse_args
+
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "thesis.txt").write_text("mine")
+    for out in (papers, papers / "thesis.txt"):
         with pytest.raises(SystemExit) as e:
-            parse_args(bad)
-        assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert "--upright-share must be between 0 and 1" in err and "--offset-noise must be between 0 and 1" in err
+            parse_args(["--out", str(out)])
+        assert e.value.code == 2 and "is not a model folder and not empty" in capsys.readouterr().err
+    assert (papers / "thesis.txt").read_text() == "mine"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model_index.json").write_text("{}")
+    for out in ("empty", "model", "new"):
+        assert parse_args(["--out", str(tmp_path / out)]).out == tmp_path / out
 
 
 def test_offset_noise_moves_each_channels_mean_and_draws_nothing_more_at_zero():

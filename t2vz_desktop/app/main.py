@@ -5,16 +5,17 @@ exits 0 only if the process survived and the monitor kept showing new frames).""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ..arguments import OneLineParser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="t2vz-desktop")
+    parser = OneLineParser(prog="t2vz-desktop")
     parser.add_argument("project", nargs="?", help="a .t2vz project to open")
     parser.add_argument("--self-test", action="store_true", help="open offscreen, make one short video, exit")
     parser.add_argument("--model", default="demo", help="model for --self-test (default: the built-in demo)")

@@ -22,7 +22,6 @@ model folder and regenerates its card.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..arguments import OneLineParser, model_folder, number
 from . import data
 from .card import write_model_card
 
@@ -372,15 +372,22 @@ def save_grid(images: np.ndarray, path: Path, columns: int = 10) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
 
 
+def guidance_scales(text: str) -> list[float]:
+    """'3,5,7.5' -> [3.0, 5.0, 7.5] (an argparse type: a bad item is one line, before any video)."""
+    return [number(float, 0.0)(item.strip()) for item in text.split(",") if item.strip()]
+
+
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m t2vz_desktop.demo_model.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", type=Path, nargs="?", default=Path("resources/models/demo"))
-    p.add_argument("--seeds", type=int, default=3, help="seeds (videos) per prompt")
-    p.add_argument("--sweep", type=str, default="", help="also score these guidance scales, e.g. 3,5,7.5")
+    p = OneLineParser(prog="python -m t2vz_desktop.demo_model.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", type=model_folder, nargs="?", default="resources/models/demo")
+    p.add_argument("--seeds", type=number(int, 1), default=3, help="seeds (videos) per prompt")
+    p.add_argument("--sweep", type=guidance_scales, default=[], help="also score these guidance scales, e.g. 3,5,7.5")
     p.add_argument("--grid", type=Path, default=None, help="save every video's first and last frames as one PNG")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=number(int, 1), default=2)
     p.add_argument("--no-write", action="store_true", help="do not write evaluation.json / the card")
     a = p.parse_args(argv)
+    if not (a.model / "t2vz.json").is_file():
+        p.error(f"{a.model} has no t2vz.json: this measures a demo model (made by demo_model.train)")
 
     import torch
     from diffusers import AutoencoderKL
@@ -416,7 +423,7 @@ def main(argv: list[str] | None = None) -> dict:
         save_grid(np.stack(grid), a.grid, columns=12)
 
     sweep = {}
-    for g in [float(x) for x in a.sweep.split(",") if x.strip()]:
+    for g in a.sweep:
         sweep[f"{g:g}"] = o = summarise(make_videos(a.model.resolve(), scenes, a.seeds, guidance=g, cache=cache))["overall"]
         print(f"guidance {g:g}: " + "  ".join(f"{k} {v:.0%}" for k, v in o.items()))
 

@@ -14,7 +14,6 @@ written to a temporary folder and renamed into place.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..arguments import OneLineParser, number
 from . import data
 from .card import write_model_card
 from .model import (
@@ -410,33 +410,36 @@ def train(s: TrainSettings) -> TrainResult:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainSettings:
-    p = argparse.ArgumentParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
+    """Settings from the command line; a bad value, or an --out that is neither new nor a model
+    folder (training replaces the folder it writes), exits 2 with one line before any work."""
+    p = OneLineParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
+    count, share = number(int, 1), number(float, 0.0, 1.0)
     p.add_argument("--out", type=Path, default=Path("resources/models/demo"), help="model folder to (re)write")
-    p.add_argument("--minutes", type=float, default=TrainSettings.minutes, help="total training budget in minutes")
-    p.add_argument("--vae-share", type=float, default=TrainSettings.vae_share, help="fraction of the budget for the VAE")
+    p.add_argument("--minutes", type=number(float, 0.0, above=True), default=TrainSettings.minutes,
+                   help="total training budget in minutes")
+    p.add_argument("--vae-share", type=share, default=TrainSettings.vae_share, help="fraction of the budget for the VAE")
     p.add_argument("--seed", type=int, default=TrainSettings.seed)
-    p.add_argument("--threads", type=int, default=TrainSettings.threads, help="torch CPU threads")
-    p.add_argument("--num-images", type=int, default=TrainSettings.num_images, help="training images (6480 combinations)")
+    p.add_argument("--threads", type=count, default=TrainSettings.threads, help="torch CPU threads")
+    p.add_argument("--num-images", type=count, default=TrainSettings.num_images, help="training images (6480 combinations)")
     p.add_argument("--placement", choices=data.PLACEMENTS, default=TrainSettings.placement,
                    help="where objects sit: anywhere, any size in range, turned (the committed model), or fixed spots")
-    p.add_argument("--unet-lr", type=float, default=TrainSettings.unet_lr)
+    p.add_argument("--unet-lr", type=number(float, 0.0, above=True), default=TrainSettings.unet_lr)
     p.add_argument("--schedule", choices=list(SCHEDULES), default=TrainSettings.schedule,
                    help="SD's betas with noise prediction, or zero terminal SNR with v-prediction")
-    p.add_argument("--upright-share", type=float, default=TrainSettings.upright_share,
+    p.add_argument("--upright-share", type=share, default=TrainSettings.upright_share,
                    help="continuous placement: fraction of squares, triangles and stars drawn upright")
-    p.add_argument("--terminal-weight", type=float, default=TrainSettings.terminal_weight,
+    p.add_argument("--terminal-weight", type=number(float, 0.0), default=TrainSettings.terminal_weight,
                    help="zero-snr only: x0-loss weight floor so the pure-noise timesteps learn the background")
-    p.add_argument("--offset-noise", type=float, default=TrainSettings.offset_noise,
+    p.add_argument("--offset-noise", type=share, default=TrainSettings.offset_noise,
                    help="std of a per-channel constant added to the training noise (0: none)")
-    p.add_argument("--unet-batch", type=int, default=TrainSettings.unet_batch)
-    p.add_argument("--vae-steps", type=int, default=None, help="fixed VAE steps instead of the time budget")
-    p.add_argument("--unet-steps", type=int, default=None, help="fixed UNet steps instead of the time budget")
+    p.add_argument("--unet-batch", type=count, default=TrainSettings.unet_batch)
+    p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
+    p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
     a = p.parse_args(argv)
-    if not 0.0 <= a.upright_share <= 1.0:
-        p.error(f"--upright-share must be between 0 and 1 (got {a.upright_share:g})")
-    if not 0.0 <= a.offset_noise <= 1.0:
-        p.error(f"--offset-noise must be between 0 and 1 (got {a.offset_noise:g})")
+    if a.out.exists() and not (a.out / "model_index.json").is_file() and (not a.out.is_dir() or any(a.out.iterdir())):
+        p.error(f"--out {a.out} is not a model folder and not empty: training replaces the folder it writes, "
+                "so give a new folder or a model folder to overwrite")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,

@@ -1,0 +1,47 @@
+"""Command-line parsing for the product's tools besides `t2vz` (the app's launcher, the demo
+model's trainer, evaluator and mask-layer finder): a bad flag or value is one line on stderr
+and exit 2, before any model loads, as DEVELOPERS.md asks of every command."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+BAD_INPUT = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is `prog: error: message (see --help)` and exit 2, not the usage
+    block (16 lines for the trainer, which buried the message)."""
+
+    def error(self, message: str):
+        self.exit(BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def number(kind: type, low: float | None = None, high: float | None = None, *, above: bool = False):
+    """An argparse `type` for an int or float in [low, high] (`above`: low itself excluded);
+    NaN and infinities are refused."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        too_low = low is not None and (value <= low if above else value < low)
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
+            if high is None:
+                bound = f"above {low:g}" if above else f"at least {low:g}"
+            else:
+                bound = f"between {low:g} and {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound} (got {text})")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+def model_folder(text: str) -> Path:
+    """An argparse `type` for a diffusers model folder (one with model_index.json)."""
+    path = Path(text)
+    if not (path / "model_index.json").is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a model folder (no model_index.json in it)")
+    return path
