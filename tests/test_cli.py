@@ -34,8 +34,8 @@ def test_the_summary_says_how_long_the_video_plays_apart_from_the_run_time(tiny_
     assert main(args + ["--fps", "12"]) == 0
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("1 video, 6 frames (0.50 s at 12 fps), took ") and last.endswith(" s")
-    assert summary_line(2, 22, 24, 8, 3.04) == (
-        "2 videos, 22 frames each (0.92 s at 24 fps; 8 denoised, the rest interpolated), took 3.0 s")
+    assert summary_line(2, 24, 24, 8, 3.04) == (
+        "2 videos, 24 frames each (1.00 s at 24 fps; 8 denoised, the rest interpolated), took 3.0 s")
     assert summary_line(1, 8, None, 8, 1.0) == "1 video, 8 frames, took 1.0 s"  # PNG frames: no length
     # a GIF's stored rate (24 fps is stored as 25), as the file plays
     gif = [a for a in base_args(tiny_folder, tmp_path / "clip.gif") if a != "-q"]

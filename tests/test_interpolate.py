@@ -46,32 +46,38 @@ def ghost_pixels(frame: np.ndarray, x: float) -> int:
     return int((mixed & ~near_edge).sum())
 
 
-def test_eight_fps_to_twenty_four_is_three_n_minus_two_with_the_originals_in_place():
+def test_eight_fps_to_twenty_four_is_three_n_with_the_originals_in_place():
+    """8 frames at 8 fps play 1.00 s; at 24 fps so do 24 (the last one held for its 1/8 s)."""
     frames = [texture(seed=k) for k in range(8)]
     out = list(interpolate_frames(iter(frames), 8.0, 24.0, 8))
-    assert len(out) == 3 * 8 - 2 == output_count(8, 8.0, 24.0)
+    assert len(out) == 3 * 8 == output_count(8, 8.0, 24.0)
     originals = [k for k, (_, original) in enumerate(out) if original]
     assert originals == list(range(0, 22, 3))
     assert all(out[3 * k][0] is frames[k] for k in range(8))  # passed through untouched
+    assert out[22][0] is frames[7] and out[23][0] is frames[7]
 
 
 @pytest.mark.parametrize("fps_in,fps_out,count,originals", [
-    (8.0, 30.0, 27, [0, 15]),  # 7 / 8 s at 30 fps: 27 frames; 1/2 s is frame 15 and source frame 4
-    (12.0, 60.0, 51, list(range(0, 51, 5))),
+    (8.0, 30.0, 30, [0, 15]),  # 1 s at 30 fps: 30 frames; 1/2 s is frame 15 and source frame 4
+    (12.0, 60.0, 55, list(range(0, 51, 5))),  # 11 / 12 s
     (8.0, 8.0, 8, list(range(8))),  # no change
 ])
 def test_other_rates(fps_in, fps_out, count, originals):
-    plan = output_times(8 if fps_in == 8.0 else 11, fps_in, fps_out)
+    frames = 8 if fps_in == 8.0 else 11
+    plan = output_times(frames, fps_in, fps_out)
     assert len(plan) == count and [t.index for t in plan if t.original] == originals
     assert all(0 <= t.s < 1 for t in plan)
-    times = [t.index / fps_out for t in plan]
-    assert all(abs((t.before + t.s) / fps_in - time) < 1e-9 for t, time in zip(plan, times))
+    shown = [t for t in plan if not t.held]
+    assert all(abs((t.before + t.s) / fps_in - t.index / fps_out) < 1e-9 for t in shown)
+    held = plan[len(shown):]  # after the last frame's time, up to the end of its 1 / fps_in s
+    assert all(t.held and t.before == frames - 1 for t in held)
+    assert all((frames - 1) / fps_in < t.index / fps_out < frames / fps_in for t in held)
 
 
 def test_holding_the_last_frame_keeps_the_duration():
-    plan = output_times(6, 8.0, 24.0, hold_last=True)
-    assert len(plan) == 18 and [t.before for t in plan[-3:]] == [5, 5, 5] and all(t.original for t in plan[-3:])
-    assert output_times(6, 8.0, 24.0)[:16] == plan[:16]
+    plan = output_times(6, 8.0, 24.0)
+    assert len(plan) == 18 and [t.before for t in plan[-3:]] == [5, 5, 5]
+    assert plan[-3].original and plan[-2].held and plan[-1].held and not plan[-1].original
 
 
 @pytest.mark.parametrize("fps_in,fps_out,match", [(24.0, 8.0, "below"), (8.0, 200.0, "16x"), (0.0, 24.0, "positive")])
@@ -84,7 +90,8 @@ def test_a_moving_square_is_drawn_at_its_time_without_ghosts():
     """6 px a frame at 8 fps to 24 fps: the frames between show the square 2 and 4 px along."""
     frames = [square_at(10 + 6 * k) for k in range(6)]
     out = [f for f, _ in interpolate_frames(iter(frames), 8.0, 24.0, 6)]
-    for j, frame in enumerate(out):
+    assert out[16] is out[17] is frames[5]  # the last frame held to the end of its 1/8 s
+    for j, frame in enumerate(out[:16]):
         x = 10 + 2 * j
         assert abs(left_edge(frame) - x) < 0.6, f"frame {j}: edge at {left_edge(frame):.2f}, expected {x}"
         assert ghost_pixels(frame, x) <= 4, f"frame {j}: {ghost_pixels(frame, x)} ghost pixels"
@@ -107,7 +114,7 @@ def test_four_x_keeps_the_warping_error_of_the_source():
     frames = [np.ascontiguousarray(np.roll(base, 4 * k, axis=1)) for k in range(6)]
     source = score_frames(frames).warping_error
     out = [f for f, _ in interpolate_frames(iter(frames), 8.0, 32.0, 6)]
-    assert len(out) == 21
+    assert len(out) == 24
     assert score_frames(out).warping_error <= source * 1.05 + 1e-5, (score_frames(out).warping_error, source)
 
 
@@ -115,18 +122,18 @@ def test_generate_interpolates_on_export_and_the_recipe_and_eval_know_it(tiny_fo
     out = tmp_path / "clip.mp4"
     assert main(base_args(tiny_folder, out) + ["--fps", "8", "--interpolate", "24"]) == 0
     info = probe_video(out)
-    assert info.frames == 3 * 6 - 2 and info.fps == pytest.approx(24)
+    assert info.frames == 3 * 6 and info.fps == pytest.approx(24)  # 0.75 s, as the 6 frames at 8 fps
     recipe = GenerationRequest.from_json(read_recipe(out))
     assert recipe.interpolate_fps == 24 and recipe.frames == 6 and recipe.fps == 8
     again = tmp_path / "again"  # the recipe re-makes it, interpolation included
     assert main(["generate", "--recipe", str(out), "--out", str(again), "-q"]) == 0
-    assert len(list(iter_frames(again))) == 16
+    assert len(list(iter_frames(again))) == 18
     capsys.readouterr()
     assert main(["eval", str(out), "--no-plot"]) == 0
     report = json.loads((tmp_path / "clip.metrics.json").read_text())
-    assert report["original_frames"] == list(range(0, 16, 3))
+    assert report["original_frames"] == list(range(0, 16, 3)) and report["held_frames"] == [16, 17]
     assert report["interpolated_frames"] == [k for k in range(16) if k % 3]
-    assert "interpolated            10 of 16 frames" in capsys.readouterr().out
+    assert "interpolated            10 of 18 frames" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("value", ["4", "500", "0", "8", "200"])

@@ -206,7 +206,7 @@ class ExportDialog(QDialog):
             first, last = self.span() or (0, self.project.duration)
             fps = self.rate.currentData()
             if fps:
-                made = output_count(last - first, self.project.fps, fps, hold_last=True)
+                made = output_count(last - first, self.project.fps, fps)
                 self.status.setText(f"{made} frames at {fps:g} fps ({last - first} from the timeline, the rest interpolated)")
             else:
                 self.status.setText(f"{last - first} frames at {self.project.fps:g} fps")

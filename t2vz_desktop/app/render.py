@@ -337,9 +337,8 @@ def render_timeline(
     pictures = timeline_frames(project, width, height, first, last)
     total = last - first
     if options.interpolate_fps:
-        # held to the end, so the file lasts as long as the range and its sound
-        pairs = interpolate_frames(pictures, project.fps, options.interpolate_fps, total, hold_last=True)
-        pictures, total = (frame for frame, _ in pairs), output_count(total, project.fps, options.interpolate_fps, True)
+        pairs = interpolate_frames(pictures, project.fps, options.interpolate_fps, total)
+        pictures, total = (frame for frame, _ in pairs), output_count(total, project.fps, options.interpolate_fps)
 
     def frames() -> Iterator[np.ndarray]:
         for i, frame in enumerate(pictures):

@@ -22,7 +22,8 @@ faster objects are blended where the flows disagree, which shows as a faded doub
 
 Output frame j is the picture at time j / fps_out; it is an original frame where that time is
 one of the input's (within a microsecond), else interpolated between the two inputs around it.
-The output ends at the last input frame: N frames at 8 fps become 3N - 2 at 24 fps.
+The output lasts as long as the input: the last input frame also fills its own 1 / fps_in s, so
+N frames at 8 fps (N / 8 s) become 3N at 24 fps, as a timeline and its sound expect.
 """
 
 from __future__ import annotations
@@ -44,23 +45,24 @@ DISAGREE = (20.0, 60.0)  # RGB levels (mean over channels): from blending to the
 @dataclass(frozen=True)
 class OutputFrame:
     """Where output frame j comes from: input frames `before` and `before + 1`, at fraction `s`
-    of the way between them (0: frame `before` itself, an original)."""
+    of the way between them (0: frame `before` itself, an original), or the last input frame
+    again after its own time (`held`)."""
 
     index: int
     before: int
     s: float
+    held: bool = False
 
     @property
     def original(self) -> bool:
-        return self.s == 0.0
+        return self.s == 0.0 and not self.held
 
 
-def output_times(frames: int, fps_in: float, fps_out: float, hold_last: bool = False) -> list[OutputFrame]:
+def output_times(frames: int, fps_in: float, fps_out: float) -> list[OutputFrame]:
     """The output frames for `frames` input frames at fps_in shown at fps_out (>= fps_in).
 
-    `hold_last`: also fill the last input frame's own 1 / fps_in s with it, so the output lasts
-    as long as the input (a timeline export, whose sound runs that long); else the output ends on
-    the last input frame (3N - 2 frames from 8 to 24 fps).
+    The output lasts frames / fps_in s, as the input does: the output times after the last input
+    frame show it again (`held`), 3N frames from 8 to 24 fps.
     ValueError for rates that are not positive, a lower output rate, or more than MAX_RATIO
     output frames per input frame."""
     if not (fps_in > 0 and fps_out > 0 and math.isfinite(fps_in) and math.isfinite(fps_out)):
@@ -74,9 +76,9 @@ def output_times(frames: int, fps_in: float, fps_out: float, hold_last: bool = F
         return []
     end_s = (frames - 1) / fps_in
     out, j = [], 0
-    while j / fps_out <= end_s + ALIGN_S or (hold_last and j / fps_out < frames / fps_in - ALIGN_S):
+    while j / fps_out < frames / fps_in - ALIGN_S:
         if j / fps_out > end_s + ALIGN_S:  # held: the last frame again
-            out.append(OutputFrame(j, frames - 1, 0.0))
+            out.append(OutputFrame(j, frames - 1, 0.0, held=True))
             j += 1
             continue
         position = j / fps_out * fps_in  # in input frames
@@ -90,8 +92,8 @@ def output_times(frames: int, fps_in: float, fps_out: float, hold_last: bool = F
     return out
 
 
-def output_count(frames: int, fps_in: float, fps_out: float, hold_last: bool = False) -> int:
-    return len(output_times(frames, fps_in, fps_out, hold_last))
+def output_count(frames: int, fps_in: float, fps_out: float) -> int:
+    return len(output_times(frames, fps_in, fps_out))
 
 
 def between(a: np.ndarray, b: np.ndarray, s: float, flows: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
@@ -150,13 +152,13 @@ def best_flow(grey_a: np.ndarray, grey_b: np.ndarray, rgb_a: np.ndarray, rgb_b: 
 
 
 def interpolate_frames(frames: Iterable[np.ndarray], fps_in: float, fps_out: float,
-                       count: int, hold_last: bool = False) -> Iterator[tuple[np.ndarray, bool]]:
-    """Stream `count` uint8 RGB frames at fps_in as (frame, is_original) at fps_out
-    (`hold_last`: as in :func:`output_times`).
+                       count: int) -> Iterator[tuple[np.ndarray, bool]]:
+    """Stream `count` uint8 RGB frames at fps_in as (frame, is_original) at fps_out, as long as
+    the input (:func:`output_times`; a held last frame is the same array, not original).
 
     Two input frames and one pair of flows are held at a time. Originals pass through
     unchanged (the same array)."""
-    plan = output_times(count, fps_in, fps_out, hold_last)
+    plan = output_times(count, fps_in, fps_out)
     source = iter(frames)
     index, a = 0, next(source, None)
     b, flows = None, None
@@ -164,8 +166,8 @@ def interpolate_frames(frames: Iterable[np.ndarray], fps_in: float, fps_out: flo
         while index < item.before:  # move the window so that a is frame `before`
             a, b, flows = (b if b is not None else next(source)), None, None
             index += 1
-        if item.original:
-            yield a, True
+        if item.s == 0.0:
+            yield a, item.original
             continue
         if b is None:
             b = next(source)

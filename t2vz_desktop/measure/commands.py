@@ -103,7 +103,7 @@ def _eval(args: argparse.Namespace) -> int:
         print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
 
     scores = score_video(video, clip, prompt if clip is not None else None)
-    originals = _original_frames(request, info.frames)
+    originals, held = _original_frames(request, info.frames)
     alignment = _measure_alignment(video, source, originals) if source is not None else None
     if source is not None and alignment is None:
         print(f"note: no motion alignment: {source.path.name} gives fewer than 2 frames over the edit's",
@@ -113,8 +113,9 @@ def _eval(args: argparse.Namespace) -> int:
     curves = {k: [v if math.isfinite(v) else None for v in vs] for k, vs in scores.curves.items()}  # JSON has no NaN
     report = {"video": str(video), **scores.summary(), "curves": curves}
     if originals is not None:
-        report["interpolated_frames"] = [k for k in range(info.frames) if k not in originals]
+        report["interpolated_frames"] = [k for k in range(info.frames) if k not in originals | held]
         report["original_frames"] = sorted(originals)
+        report["held_frames"] = sorted(held)
     if alignment is not None:
         report["motion_alignment"] = {"source": str(source.path), "epe": alignment.motion_alignment_epe,
                                       "source_motion": alignment.source_motion, "pairs": alignment.pairs,
@@ -123,8 +124,10 @@ def _eval(args: argparse.Namespace) -> int:
                    lambda temp: save_panels(curve_panels(scores), temp))
     print(format_scores(scores))
     if originals is not None:
-        print(f"interpolated            {info.frames - len(originals)} of {info.frames} frames (by optical flow, from the"
-              f" recipe); the originals are frames {_ranges(sorted(originals))}")
+        interpolated = info.frames - len(originals | held)
+        print(f"interpolated            {interpolated} of {info.frames} frames (by optical flow, from the"
+              f" recipe); the originals are frames {_ranges(sorted(originals))}"
+              + (f", the last held for {_ranges(sorted(held))}" if held else ""))
     if alignment is not None:
         print(format_alignment(alignment))
     print(f"wrote {json_out}" + (f" and {plot_out}" if plot_out else ""), file=sys.stderr)
@@ -189,15 +192,16 @@ def _check_comparable(clip, info, path) -> None:
                            "other shapes, so their motion cannot be compared")
 
 
-def _original_frames(request, frames: int) -> set[int] | None:
-    """Indices of the frames the model made, when the recipe says the rest were interpolated."""
+def _original_frames(request, frames: int) -> tuple[set[int] | None, set[int]]:
+    """Indices of the frames the model made and of the last one held to the video's end, when
+    the recipe says the rest were interpolated ((None, empty) when not)."""
     from ..engine.interpolate import output_times
 
     if request is None or not request.interpolate_fps:
-        return None
+        return None, set()
     # A video's own recipe is resolved: frames and fps are what the model made (an edit's too).
-    plan = output_times(request.frames, request.fps, request.interpolate_fps)
-    return {t.index for t in plan if t.original and t.index < frames}
+    plan = [t for t in output_times(request.frames, request.fps, request.interpolate_fps) if t.index < frames]
+    return {t.index for t in plan if t.original}, {t.index for t in plan if t.held}
 
 
 def _ranges(indices: list[int]) -> str:
