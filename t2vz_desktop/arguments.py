@@ -27,12 +27,15 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, a
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number (got {text})")
         too_low = low is not None and (value <= low if above else value < low)
-        if not math.isfinite(value) or too_low or (high is not None and value > high):
+        if too_low or (high is not None and value > high):
+            show = str if kind is int else (lambda v: f"{v:g}")
             if high is None:
-                bound = f"above {low:g}" if above else f"at least {low:g}"
+                bound = f"above {show(low)}" if above else f"at least {show(low)}"
             else:
-                bound = f"between {low:g} and {high:g}"
+                bound = f"between {show(low)} and {show(high)}"
             raise argparse.ArgumentTypeError(f"must be {bound} (got {text})")
         return value
     parse.__name__ = kind.__name__  # argparse names the type in its own messages

@@ -252,13 +252,20 @@ BAD_TOOL_INPUT = [
     ("train", ["--offset-noise", "-0.1"], "--offset-noise: must be between 0 and 1"),
     ("train", ["--schedule", "cosine"], "invalid choice: 'cosine'"),
     ("train", ["--minutes", "-3"], "--minutes: must be above 0 (got -3)"),
-    ("train", ["--minutes", "nan"], "--minutes: must be above 0"),
+    ("train", ["--minutes", "nan"], "--minutes: must be a finite number"),
+    ("train", ["--minutes", "1e400"], "--minutes: must be a finite number"),
     ("train", ["--minutes", "abc"], "--minutes: 'abc' is not a number"),
     ("train", ["--threads", "0"], "--threads: must be at least 1"),
     ("train", ["--unet-steps", "1.5"], "--unet-steps: '1.5' is not an integer"),
+    ("train", ["--seed", "-1"], "--seed: must be between 0 and 4294967295"),
     ("evaluate", ["NOT_A_MODEL"], "is not a model folder (no model_index.json in it)"),
     ("evaluate", ["--sweep", "3,x"], "--sweep: 'x' is not a number"),
     ("evaluate", ["--seeds", "0"], "--seeds: must be at least 1"),
+    ("evaluate", ["--grid", "NOT_A_MODEL"], "give a .png or .jpg file name"),
+    ("evaluate", ["--grid", "nowhere/grid.png"], "its folder does not exist"),
+    ("evaluate", ["--sweep", ","], "names no guidance scale"),
+    ("evaluate", ["--sweep", "1e999"], "must be a finite number"),
+    ("mask_layers", ["NOT_A_MODEL_BUT_DIFFUSERS", "--write"], "has no t2vz.json to write the layers into"),
     ("mask_layers", ["NOT_A_MODEL"], "is not a model folder"),
     ("app", ["--play", "5"], "--play SECONDS needs --self-test"),
 ]
@@ -272,8 +279,10 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, 
 
     module = "t2vz_desktop.app.main" if tool == "app" else f"t2vz_desktop.demo_model.{tool}"
     monkeypatch.chdir(tmp_path)
-    argv = [str(tmp_path / a) if a == "NOT_A_MODEL" else a for a in argv]
+    argv = [str(tmp_path / a) if a.startswith("NOT_A_MODEL") else a for a in argv]
     (tmp_path / "NOT_A_MODEL").mkdir()
+    (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS").mkdir()
+    (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / "model_index.json").write_text("{}")
     with pytest.raises(SystemExit) as e:
         importlib.import_module(module).main(argv + (["--out", str(tmp_path / "new")] if tool == "train" else []))
     err = capsys.readouterr().err.strip().splitlines()
@@ -283,21 +292,28 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, 
 
 def test_train_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, capsys):
     """Training swaps its --out folder for the new model: `--out ~/Documents` would have deleted
-    it after an hour's training. A new, empty or model folder is taken; anything else exits 2."""
+    it after an hour's training, and a model folder with the user's notes in it lost the notes
+    (found by a newcomer). A new folder, an empty one or a model's own parts are taken; anything
+    else, or a place that cannot be written, exits 2 before any work."""
     from t2vz_desktop.demo_model.train import parse_args
 
     papers = tmp_path / "papers"
     papers.mkdir()
     (papers / "thesis.txt").write_text("mine")
-    for out in (papers, papers / "thesis.txt"):
+    noted = tmp_path / "noted"
+    (noted / "unet").mkdir(parents=True)
+    (noted / "model_index.json").write_text("{}")
+    (noted / "precious.txt").write_text("mine")
+    refused = {papers: "holds thesis.txt, which is not part of a model", papers / "thesis.txt": "is a file",
+               noted: "holds precious.txt", papers / "thesis.txt" / "sub": "cannot be written"}
+    for out, why in refused.items():
         with pytest.raises(SystemExit) as e:
             parse_args(["--out", str(out)])
-        assert e.value.code == 2 and "is not a model folder and not empty" in capsys.readouterr().err
-    assert (papers / "thesis.txt").read_text() == "mine"
+        assert e.value.code == 2 and why in capsys.readouterr().err
+    assert (papers / "thesis.txt").read_text() == "mine" and (noted / "precious.txt").read_text() == "mine"
     (tmp_path / "empty").mkdir()
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "model_index.json").write_text("{}")
-    for out in ("empty", "model", "new"):
+    (noted / "precious.txt").unlink()
+    for out in ("empty", "noted", "new", "new/deeper"):
         assert parse_args(["--out", str(tmp_path / out)]).out == tmp_path / out
 
 

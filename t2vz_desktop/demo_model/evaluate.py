@@ -22,6 +22,7 @@ model folder and regenerates its card.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import dataclass
@@ -369,12 +370,26 @@ def save_grid(images: np.ndarray, path: Path, columns: int = 10) -> None:
         pad = np.zeros_like(rows[0])
         pad[:, : rows[-1].shape[1]] = rows[-1]
         rows[-1] = pad
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write the grid to {path}")
+
+
+def grid_path(text: str) -> Path:
+    """An argparse `type` for --grid: a .png or .jpg in a folder that exists, not a folder."""
+    path = Path(text)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise argparse.ArgumentTypeError(f"{text}: give a .png or .jpg file name")
+    if path.is_dir() or not path.resolve().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {'is a folder' if path.is_dir() else 'its folder does not exist'}")
+    return path
 
 
 def guidance_scales(text: str) -> list[float]:
     """'3,5,7.5' -> [3.0, 5.0, 7.5] (an argparse type: a bad item is one line, before any video)."""
-    return [number(float, 0.0)(item.strip()) for item in text.split(",") if item.strip()]
+    scales = [number(float, 0.0, 100.0)(item.strip()) for item in text.split(",") if item.strip()]
+    if not scales:
+        raise argparse.ArgumentTypeError(f"{text!r} names no guidance scale (e.g. 3,5,7.5)")
+    return sorted(set(scales))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -382,7 +397,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("model", type=model_folder, nargs="?", default="resources/models/demo")
     p.add_argument("--seeds", type=number(int, 1), default=3, help="seeds (videos) per prompt")
     p.add_argument("--sweep", type=guidance_scales, default=[], help="also score these guidance scales, e.g. 3,5,7.5")
-    p.add_argument("--grid", type=Path, default=None, help="save every video's first and last frames as one PNG")
+    p.add_argument("--grid", type=grid_path, default=None, help="save every video's first and last frames as one PNG")
     p.add_argument("--threads", type=number(int, 1), default=2)
     p.add_argument("--no-write", action="store_true", help="do not write evaluation.json / the card")
     a = p.parse_args(argv)

@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     p.add_argument("--threads", type=number(int, 1), default=2)
     p.add_argument("--write", action="store_true", help="write the chosen layers into the model's t2vz.json")
     a = p.parse_args(argv)
+    if a.write and not (a.model / "t2vz.json").is_file():
+        p.error(f"--write: {a.model} has no t2vz.json to write the layers into (a demo model's settings file)")
 
     import torch
     from diffusers import StableDiffusionPipeline

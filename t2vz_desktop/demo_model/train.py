@@ -409,6 +409,28 @@ def train(s: TrainSettings) -> TrainResult:
     return TrainResult(folder=s.out.resolve(), vae_losses=vae_losses, unet_losses=unet_losses, seconds=seconds)
 
 
+MODEL_FOLDER_PARTS = {"model_index.json", "t2vz.json", "README.md", "evaluation.json", "training_info.json",
+                      "training_log.csv", "scheduler", "text_encoder", "tokenizer", "unet", "vae"}
+
+
+def out_problem(out: Path) -> str | None:
+    """Why training cannot write `out`, said before any work, or None. Training swaps the whole
+    folder for the new model, so an existing one may hold only a model's own parts."""
+    if out.exists():
+        if not out.is_dir():
+            return "is a file, not a folder"
+        others = sorted(p.name for p in out.iterdir() if p.name not in MODEL_FOLDER_PARTS)
+        if others:
+            return (f"holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, which is not part of a model:"
+                    " training replaces the whole folder, so give a new folder or a model folder alone")
+    parent = out.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be written ({parent} is not a folder this user may write in)"
+    return None
+
+
 def parse_args(argv: list[str] | None = None) -> TrainSettings:
     """Settings from the command line; a bad value, or an --out that is neither new nor a model
     folder (training replaces the folder it writes), exits 2 with one line before any work."""
@@ -418,7 +440,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--minutes", type=number(float, 0.0, above=True), default=TrainSettings.minutes,
                    help="total training budget in minutes")
     p.add_argument("--vae-share", type=share, default=TrainSettings.vae_share, help="fraction of the budget for the VAE")
-    p.add_argument("--seed", type=int, default=TrainSettings.seed)
+    p.add_argument("--seed", type=number(int, 0, 2**32 - 1), default=TrainSettings.seed)
     p.add_argument("--threads", type=count, default=TrainSettings.threads, help="torch CPU threads")
     p.add_argument("--num-images", type=count, default=TrainSettings.num_images, help="training images (6480 combinations)")
     p.add_argument("--placement", choices=data.PLACEMENTS, default=TrainSettings.placement,
@@ -437,9 +459,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
     a = p.parse_args(argv)
-    if a.out.exists() and not (a.out / "model_index.json").is_file() and (not a.out.is_dir() or any(a.out.iterdir())):
-        p.error(f"--out {a.out} is not a model folder and not empty: training replaces the folder it writes, "
-                "so give a new folder or a model folder to overwrite")
+    problem = out_problem(a.out)
+    if problem:
+        p.error(f"--out {a.out}: {problem}")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
