@@ -108,7 +108,7 @@ def _add_output_options(g: argparse.ArgumentParser) -> None:
     o.add_argument("--upscale", type=float, default=1.0, help="resize frames on export by this factor (default 1)")
     o.add_argument("--interpolate", dest="interpolate_fps", type=float, metavar="FPS",
                    help="raise the frame rate on export by optical-flow interpolation, e.g. 24, 30 or 60 (the "
-                        "original frames stay in place; recorded in the recipe)")
+                        "clip keeps its length; recorded in the recipe)")
     o.add_argument("--recipe", help="a recipe .json (or a video with its recipe) to start from; flags override it")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bar or status lines")
 
@@ -494,7 +494,9 @@ def summary_line(videos: int, frames: int, fps: float | None, made: int, seconds
     what = f"{videos} video{'s' if videos != 1 else ''}, {frames} frames{' each' if videos != 1 else ''}"
     details = [] if fps is None else [f"{frames / fps:.2f} s at {fps:g} fps"]
     if made != frames:
-        details.append(f"{made} denoised, the rest interpolated")
+        # not "the rest interpolated": held last frames are not, and at 30 fps from 8 most
+        # denoised frames fall between output times, so few pass through unchanged
+        details.append(f"interpolated from {made} denoised")
     return what + (f" ({'; '.join(details)})" if details else "") + f", took {seconds:.1f} s"
 
 

@@ -35,7 +35,7 @@ def test_the_summary_says_how_long_the_video_plays_apart_from_the_run_time(tiny_
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("1 video, 6 frames (0.50 s at 12 fps), took ") and last.endswith(" s")
     assert summary_line(2, 24, 24, 8, 3.04) == (
-        "2 videos, 24 frames each (1.00 s at 24 fps; 8 denoised, the rest interpolated), took 3.0 s")
+        "2 videos, 24 frames each (1.00 s at 24 fps; interpolated from 8 denoised), took 3.0 s")
     assert summary_line(1, 8, None, 8, 1.0) == "1 video, 8 frames, took 1.0 s"  # PNG frames: no length
     # a GIF's stored rate (24 fps is stored as 25), as the file plays
     gif = [a for a in base_args(tiny_folder, tmp_path / "clip.gif") if a != "-q"]
