@@ -151,9 +151,11 @@ def known_limits(evaluation: dict) -> list[str]:
                      f" of {m['videos']} videos lost it (it reached the border or was not drawn) before"
                      f" {evaluation['min_track']} frames.")
     lines += [
-        "- Position and size words are honoured loosely: they place the object in frame 0, and the motion"
-        " field moves it from there.",
-        "- One object per picture; words outside the vocabulary are ignored, so \"a dog\" draws a random shape.",
+        "- Position words are not followed: with the same seed, \"a small red circle in the top left\" and"
+        " \"... in the bottom right\" draw the circle in the same spot (3 seeds, 2026-12-05; the evaluation"
+        " does not score positions). Size words are not scored either.",
+        "- An object in the background's own colour (\"a red star on a red background\") cannot be seen.",
+        "- One object per picture (a second, smaller one sometimes appears); words outside the vocabulary are ignored, so \"a dog\" draws a random shape.",
         "- Flat colours only: no texture, lighting or perspective.",
     ]
     return lines
