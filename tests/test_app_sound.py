@@ -82,6 +82,14 @@ def test_the_flash_is_on_screen_when_the_beep_is_heard(window, qtbot, media_zoo,
         original(frame, text)
 
     window.monitor.show_timeline_frame = record
+    stopped_at: list[float] = []  # the audio clock when playback stopped itself
+    stop = window.stop_playback
+
+    def record_stop():
+        stopped_at.append(window.player.position_s())
+        stop()
+
+    window.stop_playback = record_stop
     window.toggle_play()
     qtbot.waitUntil(lambda: not window.play_timer.isActive(), timeout=10_000)
 
@@ -94,7 +102,9 @@ def test_the_flash_is_on_screen_when_the_beep_is_heard(window, qtbot, media_zoo,
     assert abs(flash[0] - beep_s) <= 1 / fps + 0.01  # +10 ms: the play timer's period
     # and no flash on screen while the sound is far from the beep
     assert all(abs(at - beep_s) < 0.2 for at in flash)
-    assert max(at for at, _ in shown) >= window.doc.project.duration / fps - 0.05  # played to the end by the clock
+    # played to the end by the clock (not the last frame shown: a starved event loop, as in a busy
+    # full suite, rightly drops the last frames to keep the pictures on the sound, 1.83 s of 2 seen)
+    assert stopped_at and stopped_at[0] >= window.doc.project.duration / fps - 0.05, stopped_at
 
 
 def test_the_picture_keeps_to_the_clock_when_the_gui_is_late(window, qtbot, tmp_path):
