@@ -3,8 +3,8 @@
 import sys
 
 if __name__ == "__main__":
-    # the app takes --self-test or a .t2vz project to open; anything else is the command line
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("--self-test") and not sys.argv[1].endswith(".t2vz"):
+    # the app takes --self-test (anywhere) or a .t2vz project to open; anything else is the command line
+    if len(sys.argv) > 1 and "--self-test" not in sys.argv and not sys.argv[1].endswith(".t2vz"):
         from t2vz_desktop.cli import main
 
         sys.exit(main(sys.argv[1:]))

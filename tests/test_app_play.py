@@ -31,3 +31,17 @@ def test_play_needs_the_self_test_and_a_positive_time(argv):
     with pytest.raises(SystemExit) as done:
         main(argv)
     assert done.value.code == 2
+
+
+def test_main_py_sends_self_test_anywhere_to_the_app():
+    """`python main.py --play 5 --self-test` went to the command line ("invalid choice: '5'"):
+    only a first --self-test reached the app. Here the app's own one-line answer shows it got there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    main_py = Path(__file__).resolve().parents[1] / "main.py"
+    done = subprocess.run([sys.executable, str(main_py), "--bogus", "--self-test"], capture_output=True, text=True,
+                          timeout=120)
+    err = [line for line in done.stderr.splitlines() if not line.startswith("[transformers]")]
+    assert done.returncode == 2 and len(err) == 1 and err[0].startswith("t2vz-desktop: error: unrecognized"), err

@@ -268,6 +268,8 @@ BAD_TOOL_INPUT = [
     ("mask_layers", ["NOT_A_MODEL_BUT_DIFFUSERS", "--write"], "has no t2vz.json to write the layers into"),
     ("mask_layers", ["NOT_A_MODEL"], "is not a model folder"),
     ("app", ["--play", "5"], "--play SECONDS needs --self-test"),
+    ("app", ["--self-test", "--bogus"], "unrecognized arguments: --bogus (Qt's own options take one dash"),
+    ("app", ["--selftest"], "unrecognized arguments: --selftest"),
 ]
 
 

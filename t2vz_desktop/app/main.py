@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--play", type=float, metavar="SECONDS",
                         help="with --self-test: then play the timeline in a loop for SECONDS")
     args, qt_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    # The rest goes to Qt, whose options take one dash (-style fusion); a misspelt flag of ours
+    # would otherwise be ignored silently (--self-test --bogus ran and passed).
+    unknown = [a for a in qt_args if a.startswith("--") or (args.self_test and a.startswith("-"))]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (Qt's own options take one dash, e.g. -style fusion)")
     if args.play is not None and (not args.self_test or not 0 < args.play <= 3600):
         parser.error("--play SECONDS needs --self-test and 0 < SECONDS <= 3600")
     if args.self_test:
