@@ -38,7 +38,7 @@ def test_the_summary_says_how_long_the_video_plays_apart_from_the_run_time(tiny_
         "2 videos, 24 frames each (1.00 s at 24 fps; interpolated from 8 denoised), took 3.0 s")
     assert summary_line(1, 8, None, 8, 1.0) == "1 video, 8 frames, took 1.0 s"  # PNG frames: no length
     # a GIF's stored rate (24 fps is stored as 25), as the file plays
-    gif = [a for a in base_args(tiny_folder, tmp_path / "clip.gif") if a != "-q"]
+    gif = [a for a in base_args(tiny_folder, tmp_path / "anim.gif") if a != "-q"]  # clip.json is clip.mp4's
     assert main(gif + ["--fps", "24"]) == 0
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("1 video, 6 frames (0.24 s at 25 fps), took ")
 
@@ -153,3 +153,20 @@ def test_cancelled_export_leaves_nothing(tiny_folder, tmp_path, model_cache):
     with pytest.raises(Cancelled):
         export_result(result, tmp_path / "clip.mp4", ExportOptions(), on_event, token)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gif_beside_an_mp4_of_the_same_name_does_not_take_its_recipe(tiny_folder, tmp_path, capsys):
+    """Found by a newcomer: `--out x.mp4` then `--out x.gif` replaced x.json, so `--recipe x.json`
+    re-made the GIF's seed, not the MP4's. Now refused in one line before any work; replacing a
+    video with its own recipe stays allowed."""
+    mp4 = tmp_path / "x.mp4"
+    assert main(base_args(tiny_folder, mp4)) == 0
+    recipe = (tmp_path / "x.json").read_text()
+    capsys.readouterr()
+    gif = base_args(tiny_folder, tmp_path / "x.gif")
+    assert main(gif) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "its recipe x.json is x.mp4's" in err[0], err
+    assert (tmp_path / "x.json").read_text() == recipe and not (tmp_path / "x.gif").exists()
+    assert main(base_args(tiny_folder, mp4)[:-1] + ["--seed", "6", "-q"]) == 0  # the MP4 again: its own pair
+    assert '"seed": 6' in (tmp_path / "x.json").read_text()

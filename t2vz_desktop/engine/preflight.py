@@ -13,7 +13,7 @@ import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
-from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs
+from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
 from .control import check_controlnet_fits
 from .interpolate import output_times
 from .models import DEMO_MODEL, ModelError, locate_model, pick_device, pick_dtype, single_file_config
@@ -48,7 +48,9 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
             written = [(what, p) for path in paths for what, p in
                        (("--out", path), ("its recipe", None if fmt == "png" else path.with_suffix(".json")))]
             refuse_overwriting_inputs(written, [*request_inputs(request), *inputs])
-        except ValueError as e:
+            for path in paths:
+                refuse_sharing_a_recipe(path, fmt)
+        except (ValueError, FileExistsError) as e:
             raise RequestError(str(e)) from e
     instruct = request.edit is not None and request.edit.instruct
     try:

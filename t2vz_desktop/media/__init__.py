@@ -7,7 +7,7 @@ from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_fo
 from .audio import AudioClip
 from .export import (
     ExportOptions, ExportReport, add_video_stream, check_target, export_format, export_video, read_recipe,
-    refuse_overwriting_inputs, write_export,
+    refuse_overwriting_inputs, refuse_sharing_a_recipe, write_export,
 )
 from .reader import (
     ACCEPTED, VIDEO_SUFFIXES, MediaError, VideoInfo, audio_blocks, check_audio, frames_at, has_audio, iter_frames,
@@ -33,6 +33,7 @@ __all__ = [
     "VideoInfo",
     "check_target",
     "refuse_overwriting_inputs",
+    "refuse_sharing_a_recipe",
     "add_video_stream",
     "export_format",
     "export_video",

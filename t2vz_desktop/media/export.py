@@ -427,6 +427,20 @@ def _settle_quietly(path: Path) -> None:
             pass
 
 
+def refuse_sharing_a_recipe(path: Path, fmt: str) -> None:
+    """FileExistsError when writing `path` would replace the recipe sidecar of another video with
+    its stem (x.gif's recipe is x.json, as x.mp4's is): `--recipe x.json` would then re-make the
+    GIF, not the MP4 beside it. Replacing a video and its own pair stays allowed."""
+    sidecar = path.with_suffix(".json")
+    if fmt == "png" or path.exists() or not _is_own_recipe(sidecar):
+        return
+    others = [path.with_suffix(f".{f}") for f in FORMATS if f not in ("png", fmt)]
+    owner = next((p for p in others if p.is_file()), None)
+    if owner is not None:
+        raise FileExistsError(f"cannot export to {path}: its recipe {sidecar.name} is {owner.name}'s, which it would "
+                              f"replace; give another name (e.g. {path.stem}-{fmt}{path.suffix})")
+
+
 def _is_own_recipe(path: Path) -> bool:
     """Whether `path` is a t2vz recipe sidecar (a user's own .json is never touched)."""
     try:
