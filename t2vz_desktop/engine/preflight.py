@@ -50,7 +50,7 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
             refuse_overwriting_inputs(written, [*request_inputs(request), *inputs])
             for path in paths:
                 refuse_sharing_a_recipe(path, fmt)
-        except (ValueError, FileExistsError) as e:
+        except ValueError as e:
             raise RequestError(str(e)) from e
     instruct = request.edit is not None and request.edit.instruct
     try:

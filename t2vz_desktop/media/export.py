@@ -428,7 +428,7 @@ def _settle_quietly(path: Path) -> None:
 
 
 def refuse_sharing_a_recipe(path: Path, fmt: str) -> None:
-    """FileExistsError when writing `path` would replace the recipe sidecar of another video with
+    """ValueError (as refuse_overwriting_inputs) when writing `path` would replace the recipe sidecar of another video with
     its stem (x.gif's recipe is x.json, as x.mp4's is): `--recipe x.json` would then re-make the
     GIF, not the MP4 beside it. Replacing a video and its own pair stays allowed."""
     sidecar = path.with_suffix(".json")
@@ -437,7 +437,7 @@ def refuse_sharing_a_recipe(path: Path, fmt: str) -> None:
     others = [path.with_suffix(f".{f}") for f in FORMATS if f not in ("png", fmt)]
     owner = next((p for p in others if p.is_file()), None)
     if owner is not None:
-        raise FileExistsError(f"cannot export to {path}: its recipe {sidecar.name} is {owner.name}'s, which it would "
+        raise ValueError(f"cannot export to {path}: its recipe {sidecar.name} is {owner.name}'s, which it would "
                               f"replace; give another name (e.g. {path.stem}-{fmt}{path.suffix})")
 
 
