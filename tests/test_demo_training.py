@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,8 +244,10 @@ def test_mask_layers_keeps_the_object_shaped_layers_and_never_none():
 def test_train_flags_reach_the_settings(tmp_path):
     from t2vz_desktop.demo_model.train import parse_args
 
-    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--offset-noise", "0.3", "--out", str(tmp_path / "m")])
-    assert (s.schedule, s.upright_share, s.offset_noise) == ("sd", 0.25, 0.3)
+    s = parse_args(["--schedule", "sd", "--upright-share", "0.25", "--offset-noise", "0.3", "--snr-gamma", "10",
+                    "--out", str(tmp_path / "m")])
+    assert (s.schedule, s.upright_share, s.offset_noise, s.snr_gamma) == ("sd", 0.25, 0.3, 10.0)
+    assert parse_args(["--out", str(tmp_path / "m")]).snr_gamma == 5.0  # Hang et al.'s recommended gamma
 
 
 BAD_TOOL_INPUT = [
@@ -257,6 +260,7 @@ BAD_TOOL_INPUT = [
     ("train", ["--minutes", "abc"], "--minutes: 'abc' is not a number"),
     ("train", ["--threads", "0"], "--threads: must be at least 1"),
     ("train", ["--unet-steps", "1.5"], "--unet-steps: '1.5' is not an integer"),
+    ("train", ["--snr-gamma", "0"], "--snr-gamma: must be above 0 (got 0)"),
     ("train", ["--seed", "-1"], "--seed: must be between 0 and 4294967295"),
     ("evaluate", ["NOT_A_MODEL"], "is not a model folder (no model_index.json in it)"),
     ("evaluate", ["--sweep", "3,x"], "--sweep: 'x' is not a number"),
@@ -343,3 +347,23 @@ def test_denoising_score_recovers_nearly_clean_images_through_the_models_own_par
     assert row["snr"] > 10
     assert row["shape"]["circle"] == 1.0
     assert max(row["x0_mse"].values()) < 0.01
+
+
+def test_the_cards_remake_command_gives_back_the_settings_it_was_trained_with(tmp_path):
+    """The card's "Re-make it with" line is how anyone reproduces the model: every flag that
+    changed the training (the sixth trial's --snr-gamma included) must be in it."""
+    import shlex
+    from dataclasses import asdict
+
+    from t2vz_desktop.demo_model.card import remake_command
+    from t2vz_desktop.demo_model.train import parse_args
+
+    argv = ["--minutes", "50", "--vae-share", "0.3", "--num-images", "1000", "--seed", "7", "--threads", "1",
+            "--schedule", "zero-snr", "--upright-share", "0.25", "--terminal-weight", "0.05", "--snr-gamma", "10",
+            "--offset-noise", "0.1", "--vae-steps", "11", "--unet-steps", "12", "--out", str(tmp_path / "m")]
+    trained = asdict(parse_args(argv))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in trained.items() if k != "config"}
+    words = shlex.split(remake_command(settings, tmp_path))[3:]
+    i = words.index("--out")
+    remade = asdict(parse_args(words[:i] + ["--out", str(tmp_path / "m")] + words[i + 2:]))
+    assert remade == trained

@@ -56,6 +56,7 @@ def remake_command(s: dict, folder: Path) -> str:
             f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
             + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
             + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else "")
+            + (f" --snr-gamma {s['snr_gamma']:g}" if s.get("snr_gamma", 5.0) != 5.0 else "")
             + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))

@@ -452,6 +452,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
                    help="continuous placement: fraction of squares, triangles and stars drawn upright")
     p.add_argument("--terminal-weight", type=number(float, 0.0), default=TrainSettings.terminal_weight,
                    help="zero-snr only: x0-loss weight floor so the pure-noise timesteps learn the background")
+    p.add_argument("--snr-gamma", type=number(float, 0.0, above=True), default=TrainSettings.snr_gamma,
+                   help="min-SNR gamma: the x0-loss weight is min(SNR, gamma), so a larger gamma weighs the"
+                        " low-noise timesteps (fine detail: corners) more")
     p.add_argument("--offset-noise", type=share, default=TrainSettings.offset_noise,
                    help="std of a per-channel constant added to the training noise (0: none)")
     p.add_argument("--unet-batch", type=count, default=TrainSettings.unet_batch)
@@ -466,7 +469,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
-        offset_noise=a.offset_noise,
+        offset_noise=a.offset_noise, snr_gamma=a.snr_gamma,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
