@@ -274,6 +274,8 @@ BAD_TOOL_INPUT = [
     ("app", ["--play", "5"], "--play SECONDS needs --self-test"),
     ("app", ["--self-test", "--bogus"], "unrecognized arguments: --bogus (Qt's own options take one dash"),
     ("app", ["--selftest"], "unrecognized arguments: --selftest"),
+    ("app", ["--self-test", "--model", "NOT_A_MODEL"], "is a folder but not a diffusers model"),
+    ("app", ["--self-test", "--model", "no/such-model"], "is not in the local Hugging Face cache"),
 ]
 
 

@@ -29,6 +29,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)} (Qt's own options take one dash, e.g. -style fusion)")
     if args.play is not None and (not args.self_test or not 0 < args.play <= 3600):
         parser.error("--play SECONDS needs --self-test and 0 < SECONDS <= 3600")
+    if args.self_test and args.model != "demo":
+        # a wrong --model is bad input (exit 2, before the window); a missing built-in model is a
+        # broken install, which the self-test itself reports as a failure (exit 1)
+        from ..engine.models import ModelError, locate_model
+
+        try:
+            locate_model(args.model)
+        except ModelError as e:
+            parser.error(f"--model: {e}")
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.perf_counter()
