@@ -133,7 +133,12 @@ def test_generate_interpolates_on_export_and_the_recipe_and_eval_know_it(tiny_fo
     report = json.loads((tmp_path / "clip.metrics.json").read_text())
     assert report["original_frames"] == list(range(0, 16, 3)) and report["held_frames"] == [16, 17]
     assert report["interpolated_frames"] == [k for k in range(16) if k % 3]
-    assert "interpolated            10 of 18 frames" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "interpolated            10 of 18 frames" in text and "16, 17 (copies, not scored)" in text
+    # the two held copies add no still pairs: the scores are those of frames 0-15 alone
+    alone = score_frames(list(iter_frames(out))[:16])
+    assert report["frames"] == 16 and report["temporal_flickering"] == pytest.approx(alone.temporal_flickering)
+    assert report["dynamic_degree"] == pytest.approx(alone.dynamic_degree) and len(report["curves"]["flow_magnitude"]) == 15
 
 
 @pytest.mark.parametrize("value", ["4", "500", "0", "8", "200"])

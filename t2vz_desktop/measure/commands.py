@@ -102,8 +102,9 @@ def _eval(args: argparse.Namespace) -> int:
     elif args.prompt:
         print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
 
-    scores = score_video(video, clip, prompt if clip is not None else None)
     originals, held = _original_frames(request, info.frames)
+    # held frames are copies of the model's last one, not the model's temporal behaviour
+    scores = score_video(video, clip, prompt if clip is not None else None, frames=min(held) if held else None)
     alignment = _measure_alignment(video, source, originals) if source is not None else None
     if source is not None and alignment is None:
         print(f"note: no motion alignment: {source.path.name} gives fewer than 2 frames over the edit's",
@@ -127,7 +128,7 @@ def _eval(args: argparse.Namespace) -> int:
         interpolated = info.frames - len(originals | held)
         print(f"interpolated            {interpolated} of {info.frames} frames (by optical flow, from the"
               f" recipe); the originals are frames {_ranges(sorted(originals))}"
-              + (f", the last held for {_ranges(sorted(held))}" if held else ""))
+              + (f", the last held for {_ranges(sorted(held))} (copies, not scored)" if held else ""))
     if alignment is not None:
         print(format_alignment(alignment))
     print(f"wrote {json_out}" + (f" and {plot_out}" if plot_out else ""), file=sys.stderr)

@@ -179,8 +179,12 @@ def score_frames(frames: Iterable[np.ndarray], clip=None, prompt: str | None = N
     return meter.scores()
 
 
-def score_video(path, clip=None, prompt: str | None = None) -> VideoScores:
-    """Scores of a video file (or PNG folder), read one frame at a time."""
+def score_video(path, clip=None, prompt: str | None = None, frames: int | None = None) -> VideoScores:
+    """Scores of a video file (or PNG folder), read one frame at a time; of its first `frames`
+    only when given (copies of the last frame at the end would count as pairs with no change at
+    all, which raises temporal flickering and CLIP consistency and lowers dynamic degree)."""
+    from itertools import islice
+
     from ..media import iter_frames
 
-    return score_frames(iter_frames(path), clip, prompt)
+    return score_frames(islice(iter_frames(path), frames), clip, prompt)
