@@ -10,22 +10,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from ..media import (
-    AtomicGroup, ExportOptions, MediaError, add_video_stream, audio_blocks, check_target, export_format, export_video,
+    AUDIO_CODECS, ExportOptions, MediaError, MixedSound, audio_blocks, check_target, export_format, export_video,
     iter_frames,
 )
 from ..engine.interpolate import between, interpolate_frames, output_count, pair_flows
 from .project import Clip, MediaItem, Project
 
 AUDIO_RATE = 48_000
-AUDIO_FORMATS = {"mp4": "aac", "webm": "libopus"}  # GIF and PNG frames have no sound
 
 
 class RenderCancelled(Exception):
@@ -348,41 +345,9 @@ def render_timeline(
                 on_progress(i + 1, total)
             yield frame
 
-    wants_sound = options.audio and fmt in AUDIO_FORMATS
+    wants_sound = options.audio and fmt in AUDIO_CODECS
     # the range's samples only, through the one mixer: sample 0 of the file plays with frame `first`
     audio = mix_window(project, to_sample(first, project.fps), to_sample(last, project.fps)) if wants_sound else None
-    if audio is None:
-        export_video(frames(), out, ExportOptions(fps=options.output_fps, format=fmt, crf=options.crf))
-    else:
-        _write_with_audio(frames(), audio, out, fmt, width, height, options)
+    sound = MixedSound(audio, AUDIO_RATE) if audio is not None else None
+    export_video(frames(), out, ExportOptions(fps=options.output_fps, format=fmt, crf=options.crf, audio=sound))
     return out
-
-
-def _write_with_audio(
-    frames: Iterator[np.ndarray], audio: np.ndarray, out: Path, fmt: str, width: int, height: int, options: RenderOptions
-) -> None:
-    """The media layer writes video only; this muxes the mixed sound beside it, interleaved."""
-    rate = Fraction(options.output_fps).limit_denominator(1001)
-    # The shared atomic write (media/atomic.py): a kill leaves the earlier file, never half of one.
-    # Our own file object, because PyAV leaks the descriptor of a file it opened itself when
-    # writing the header fails (a full disk).
-    with AtomicGroup() as group, open(group.temp_for(out), "wb") as file:
-        with av.open(file, "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as box:
-            video = add_video_stream(box, fmt, width, height, rate, options.crf)
-            sound = box.add_stream(AUDIO_FORMATS[fmt], rate=AUDIO_RATE, layout="stereo")
-            sent = 0  # audio samples encoded so far
-            block = 4800
-            for i, frame in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                vf.pts, vf.time_base = i, 1 / rate
-                box.mux(video.encode(vf))
-                until = min(audio.shape[1], round((i + 1) / options.output_fps * AUDIO_RATE))
-                while sent < until:  # keep the sound in step with the pictures written
-                    n = min(block, until - sent)
-                    piece = np.ascontiguousarray(audio[:, sent : sent + n])
-                    af = av.AudioFrame.from_ndarray(piece, format="fltp", layout="stereo")
-                    af.sample_rate, af.pts, af.time_base = AUDIO_RATE, sent, Fraction(1, AUDIO_RATE)
-                    box.mux(sound.encode(af))
-                    sent += n
-            box.mux(video.encode(None))
-            box.mux(sound.encode(None))

@@ -4,9 +4,9 @@ Every file is read through `reader` (pictures and sound on one presentation-time
 """
 
 from .atomic import AtomicGroup, atomic_write_bytes, atomic_write_text, clean_folder, settle
-from .audio import AudioClip
+from .audio import CODECS as AUDIO_CODECS, AudioClip, MixedSound
 from .export import (
-    ExportOptions, ExportReport, add_video_stream, check_target, export_format, export_video, read_recipe,
+    ExportOptions, ExportReport, check_target, export_format, export_video, read_recipe,
     refuse_overwriting_inputs, refuse_sharing_a_recipe, write_export,
 )
 from .reader import (
@@ -21,6 +21,8 @@ __all__ = [
     "clean_folder",
     "settle",
     "AudioClip",
+    "AUDIO_CODECS",
+    "MixedSound",
     "has_audio",
     "ExportOptions",
     "ExportReport",
@@ -34,7 +36,6 @@ __all__ = [
     "check_target",
     "refuse_overwriting_inputs",
     "refuse_sharing_a_recipe",
-    "add_video_stream",
     "export_format",
     "export_video",
     "iter_frames",

@@ -27,6 +27,22 @@ class AudioClip:
     end_s: float | None = None
 
 
+@dataclass(frozen=True)
+class MixedSound:
+    """Sound already mixed (the timeline's tracks), muxed as it is: `samples` float32 (2, n) in
+    [-1, 1], stereo, `rate` samples a second; sample 0 plays with the first picture."""
+
+    samples: np.ndarray
+    rate: int
+
+    def blocks(self, size: int = 4800) -> Iterator[np.ndarray]:
+        for start in range(0, self.samples.shape[1], size):
+            yield self.samples[:, start : start + size]
+
+
+Sound = AudioClip | MixedSound
+
+
 def export_rate(fmt: str, source_rate: int) -> int:
     """The sample rate an export stores: Opus encodes at 48 kHz; AAC takes a few standard rates
     only (22222 Hz PCM made the export fail after the whole denoising), so 44.1 kHz up to there,
@@ -34,25 +50,34 @@ def export_rate(fmt: str, source_rate: int) -> int:
     return 48000 if fmt == "webm" or source_rate > 44100 else 44100
 
 
-def add_audio_stream(container: av.container.OutputContainer, fmt: str, clip: AudioClip):
-    info = probe_video(clip.path)
-    if not info.has_audio:
-        raise MediaError(f"{clip.path} has no audio")
-    stream = container.add_stream(CODECS[fmt], rate=export_rate(fmt, info.audio_rate))
+def add_audio_stream(container: av.container.OutputContainer, fmt: str, sound: Sound):
+    if isinstance(sound, MixedSound):
+        source_rate = sound.rate
+    else:
+        info = probe_video(sound.path)
+        if not info.has_audio:
+            raise MediaError(f"{sound.path} has no audio")
+        source_rate = info.audio_rate
+    stream = container.add_stream(CODECS[fmt], rate=export_rate(fmt, source_rate))
     stream.layout = LAYOUT
     return stream
 
 
-def audio_packets(stream, clip: AudioClip) -> Iterator[av.Packet]:
-    """Encoded packets of the clip's range, timestamps starting at 0, in order; a late-starting
-    stream begins with silence, so its sound stays where it was against the pictures."""
+def audio_packets(stream, sound: Sound) -> Iterator[av.Packet]:
+    """Encoded packets of the sound (a clip's range, or mixed samples), timestamps starting at 0,
+    in order; a late-starting stream begins with silence, so its sound stays where it was against
+    the pictures."""
     rate = stream.rate
     framer = av.AudioResampler(format=stream.format.name, layout=LAYOUT, rate=rate,
                                frame_size=stream.codec_context.frame_size or 1024)
+    if isinstance(sound, MixedSound):
+        blocks, block_rate = sound.blocks(), sound.rate
+    else:
+        blocks, block_rate = audio_blocks(sound.path, sound.start_s, sound.end_s, rate, LAYOUT), rate
     written = 0
-    for block in audio_blocks(clip.path, clip.start_s, clip.end_s, rate, LAYOUT):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=LAYOUT)
-        frame.sample_rate = rate
+    for block in blocks:
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=LAYOUT)
+        frame.sample_rate = block_rate
         for g in framer.resample(frame):
             g.pts, written = written, written + g.samples
             yield from stream.encode(g)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .atomic import AtomicGroup, settle, temp_sibling
-from .audio import AudioClip, add_audio_stream, audio_packets
+from .audio import Sound, add_audio_stream, audio_packets
 from .reader import PNG_FRAME, MediaError, read_metadata
 
 FORMATS = ("mp4", "webm", "gif", "png")
@@ -36,7 +36,7 @@ class ExportOptions:
     crf: int = 18  # quality for mp4/webm, lower is better
     upscale: float = 1.0  # Lanczos resize factor applied to every frame
     metadata: str | None = None  # the recipe (JSON text), embedded and written as a sidecar
-    audio: AudioClip | None = None  # sound to mux in (MP4, WebM), cut to its range, kept in sync
+    audio: Sound | None = None  # sound to mux in (MP4, WebM), kept in sync, cut at the video's end
 
 
 @dataclass
@@ -181,8 +181,7 @@ def encoder_options(fmt: str, width: int, height: int, crf: int) -> dict[str, st
 def add_video_stream(container: av.container.OutputContainer, fmt: str, width: int, height: int, rate: Fraction,
                      crf: int) -> av.VideoStream:
     """The video stream of an MP4 (H.264) or WebM (VP9) file the product writes: yuv420p at
-    width x height px, `rate` frames a second, encoded with `encoder_options`. Every writer (export,
-    the timeline's render with sound) opens its stream here, so none drifts from the others."""
+    width x height px, `rate` frames a second, encoded with `encoder_options`."""
     stream = container.add_stream({"mp4": "libx264", "webm": "libvpx-vp9"}[fmt], rate=rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.options = encoder_options(fmt, width, height, crf)
