@@ -248,6 +248,10 @@ def test_train_flags_reach_the_settings(tmp_path):
                     "--out", str(tmp_path / "m")])
     assert (s.schedule, s.upright_share, s.offset_noise, s.snr_gamma) == ("sd", 0.25, 0.3, 10.0)
     assert parse_args(["--out", str(tmp_path / "m")]).snr_gamma == 5.0  # Hang et al.'s recommended gamma
+    # the built-in model wherever it is run from (it wrote ./resources/models/demo in the caller's folder)
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    assert parse_args([]).out == demo_model_dir()
 
 
 BAD_TOOL_INPUT = [

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..arguments import OneLineParser, model_folder, number
+from ..engine.models import demo_model_dir
 from . import data
 from .card import write_model_card
 
@@ -394,7 +395,8 @@ def guidance_scales(text: str) -> list[float]:
 
 def main(argv: list[str] | None = None) -> dict:
     p = OneLineParser(prog="python -m t2vz_desktop.demo_model.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", type=model_folder, nargs="?", default="resources/models/demo")
+    p.add_argument("model", type=model_folder, nargs="?", default=str(demo_model_dir()),
+                   help="model folder (default: the built-in demo model)")
     p.add_argument("--seeds", type=number(int, 1), default=3, help="seeds (videos) per prompt")
     p.add_argument("--sweep", type=guidance_scales, default=[], help="also score these guidance scales, e.g. 3,5,7.5")
     p.add_argument("--grid", type=grid_path, default=None, help="save every video's first and last frames as one PNG")

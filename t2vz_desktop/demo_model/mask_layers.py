@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..arguments import OneLineParser, model_folder, number
+from ..engine.models import demo_model_dir
 from .evaluate import evaluation_scenes, object_region
 
 MIN_SCORE = 1.25
@@ -104,7 +105,8 @@ def choose(scores: dict[str, float]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> list[str]:
     p = OneLineParser(prog="python -m t2vz_desktop.demo_model.mask_layers", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", type=model_folder, nargs="?", default="resources/models/demo")
+    p.add_argument("model", type=model_folder, nargs="?", default=str(demo_model_dir()),
+                   help="model folder (default: the built-in demo model)")
     p.add_argument("--seeds", type=number(int, 1), default=1, help="images per evaluation scene (40 scenes)")
     p.add_argument("--threads", type=number(int, 1), default=2)
     p.add_argument("--write", action="store_true", help="write the chosen layers into the model's t2vz.json")

@@ -1,15 +1,17 @@
 """Train the built-in demo model from scratch on procedurally drawn scenes.
 
-    python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes 105
+    python -m t2vz_desktop.demo_model.train   # re-makes the built-in model (its card has the exact flags)
 
 Phase 1 trains the AutoencoderKL (L1 + MSE + edge loss + a small KL term). The training images
 are then encoded once; ``scaling_factor`` is set so the scaled latents have unit variance.
 Phase 2 trains the UNet and the text encoder jointly, as in diffusers' text-to-image example:
-noise-prediction MSE on the SD 1.x DDPM schedule with min-SNR weighting, AdamW, linear
-warm-up then cosine decay, EMA weights, and 10% empty captions for classifier-free guidance.
-``--minutes`` is split between the phases; the learning-rate schedules follow elapsed time, so
-the run ends on time on any machine. The result is an ordinary StableDiffusionPipeline folder,
-written to a temporary folder and renamed into place.
+by default v-prediction on SD 1.x's betas rescaled to zero terminal SNR (Lin et al. 2023; the
+original noise-prediction recipe is ``--schedule sd``), min-SNR weighting with a floor,
+AdamW, linear warm-up then cosine decay, EMA weights, and 10% empty captions for
+classifier-free guidance. ``--minutes`` is split between the phases; the learning-rate schedules
+follow elapsed time, so the run ends on time on any machine (``--vae-steps``/``--unet-steps``
+fix the steps instead, so that pauses do not change the result). The result is an ordinary
+StableDiffusionPipeline folder, written to a temporary folder and renamed into place.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..arguments import OneLineParser, number
+from ..engine.models import demo_model_dir
 from . import data
 from .card import write_model_card
 from .model import (
@@ -436,7 +439,8 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     folder (training replaces the folder it writes), exits 2 with one line before any work."""
     p = OneLineParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
     count, share = number(int, 1), number(float, 0.0, 1.0)
-    p.add_argument("--out", type=Path, default=Path("resources/models/demo"), help="model folder to (re)write")
+    p.add_argument("--out", type=Path, default=demo_model_dir(),
+                   help="model folder to (re)write (default: the built-in demo model, which --model demo loads)")
     p.add_argument("--minutes", type=number(float, 0.0, above=True), default=TrainSettings.minutes,
                    help="total training budget in minutes")
     p.add_argument("--vae-share", type=share, default=TrainSettings.vae_share, help="fraction of the budget for the VAE")
