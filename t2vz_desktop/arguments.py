@@ -43,8 +43,15 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, a
 
 
 def model_folder(text: str) -> Path:
-    """An argparse `type` for a diffusers model folder (one with model_index.json)."""
+    """An argparse `type` for a diffusers model folder, checked as `--model` checks one
+    (engine.models.check_model_folder: its parts, the pipeline's kind, its t2vz.json)."""
+    from .engine.models import ModelError, check_model_folder
+
     path = Path(text)
     if not (path / "model_index.json").is_file():
         raise argparse.ArgumentTypeError(f"{text} is not a model folder (no model_index.json in it)")
+    try:
+        check_model_folder(path, text)
+    except ModelError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     return path

@@ -334,3 +334,34 @@ def test_a_model_of_another_architecture_is_refused_in_one_line_before_loading(t
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
     line = one_error_line(capsys)
     assert words in line and "Stable Diffusion 1.x and 2.x" in line and not out.exists() and not no_model_load
+
+
+BAD_MODEL_SETTINGS = [
+    ("not json", "is not valid JSON"),
+    ("[20, 5.0]", "must hold a JSON object"),
+    ('{"num_inference_steps": 20}', "'num_inference_steps' is not a model setting"),
+    ('{"steps": "many"}', "steps must be a whole number"),
+    ('{"steps": 0}', "steps must be between 1 and 1000"),
+    ('{"guidance": NaN}', "guidance must be a finite number"),
+    ('{"width": 63}', "width must be a multiple of 8"),
+    ('{"t_restart": 5000}', "t-restart must be a timestep from 1 to 999"),
+    ('{"subject_layers": "down_blocks.1"}', "subject_layers must be a list of attention layer names"),
+]
+
+
+@pytest.mark.parametrize("text,words", BAD_MODEL_SETTINGS, ids=[w for _, w in BAD_MODEL_SETTINGS])
+def test_a_models_own_settings_file_is_checked_before_loading(tmp_path, capsys, no_model_load, text, words):
+    """A model folder's t2vz.json is a file anyone may have written: broken JSON failed after the
+    load with "Expecting value: line 1 column 1", a list with "'list' object is not a mapping",
+    and a misspelt key was silently ignored. Now one line naming the file, exit 2, nothing loaded."""
+    import json
+
+    folder = tmp_path / "model"
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        (folder / part).mkdir(parents=True)
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (folder / "t2vz.json").write_text(text)
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
+    line = one_error_line(capsys)
+    assert "t2vz.json" in line and words in line and not out.exists() and not no_model_load

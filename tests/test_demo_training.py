@@ -268,6 +268,9 @@ BAD_TOOL_INPUT = [
     ("train", ["--seed", "-1"], "--seed: must be between 0 and 4294967295"),
     ("evaluate", ["NOT_A_MODEL"], "is not a model folder (no model_index.json in it)"),
     ("evaluate", ["--sweep", "3,x"], "--sweep: 'x' is not a number"),
+    ("evaluate", ["NOT_A_MODEL_INCOMPLETE"], "is incomplete: no unet/"),
+    ("evaluate", ["NOT_A_MODEL_BUT_DIFFUSERS"], "has no t2vz.json: this measures a demo model"),
+    ("mask_layers", ["NOT_A_MODEL_INCOMPLETE"], "is incomplete: no unet/"),
     ("evaluate", ["--seeds", "0"], "--seeds: must be at least 1"),
     ("evaluate", ["--grid", "NOT_A_MODEL"], "give a .png or .jpg file name"),
     ("evaluate", ["--grid", "nowhere/grid.png"], "its folder does not exist"),
@@ -293,8 +296,11 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, 
     monkeypatch.chdir(tmp_path)
     argv = [str(tmp_path / a) if a.startswith("NOT_A_MODEL") else a for a in argv]
     (tmp_path / "NOT_A_MODEL").mkdir()
-    (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS").mkdir()
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # a diffusers folder, t2vz.json aside
+        (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / part).mkdir(parents=True)
     (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / "model_index.json").write_text("{}")
+    (tmp_path / "NOT_A_MODEL_INCOMPLETE").mkdir()
+    (tmp_path / "NOT_A_MODEL_INCOMPLETE" / "model_index.json").write_text("{}")
     with pytest.raises(SystemExit) as e:
         importlib.import_module(module).main(argv + (["--out", str(tmp_path / "new")] if tool == "train" else []))
     err = capsys.readouterr().err.strip().splitlines()

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..arguments import OneLineParser, model_folder, number
-from ..engine.models import demo_model_dir
+from ..engine.models import demo_model_dir, read_defaults
 from . import data
 from .card import write_model_card
 
@@ -405,6 +405,8 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     if not (a.model / "t2vz.json").is_file():
         p.error(f"{a.model} has no t2vz.json: this measures a demo model (made by demo_model.train)")
+    if not {"steps", "guidance"} <= set(read_defaults(a.model)):
+        p.error(f"{a.model / 't2vz.json'} names no steps or guidance: this measures at the model's own settings")
 
     import torch
     from diffusers import AutoencoderKL
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> dict:
     from t2vz_desktop.engine.jobs import ModelCache
 
     torch.set_num_threads(a.threads)
-    defaults = json.loads((a.model / "t2vz.json").read_text())
+    defaults = read_defaults(a.model)  # checked by model_folder
     scenes = evaluation_scenes()
 
     rng = np.random.default_rng(0)

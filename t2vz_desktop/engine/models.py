@@ -90,13 +90,16 @@ def _common_kwargs(dtype: torch.dtype) -> dict:
     return {"dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
 
 
-def _check_folder(folder: Path, name: str) -> None:
+def check_model_folder(folder: Path, name: str) -> None:
+    """ModelError, one line, for a folder that is not a diffusers model this engine runs: no
+    model_index.json, another pipeline (SDXL, ...), a missing part or a bad t2vz.json."""
     if not (folder / "model_index.json").is_file():
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
     _refuse_other_pipelines(folder / "model_index.json", name)
     missing = [p for p in FOLDER_PARTS if not (folder / p).is_dir()]
     if missing:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
+    read_defaults(folder)
 
 
 def weights_variant(folder: Path) -> str | None:
@@ -218,10 +221,39 @@ def demo_model_dir() -> Path:
     return resources_dir() / "models" / "demo"
 
 
+MODEL_SETTINGS = ("steps", "guidance", "width", "height", "fps", "t_restart", "t_warp")  # request fields
+
+
 def read_defaults(folder: Path | None) -> dict:
-    if folder is None or not (folder / "t2vz.json").is_file():
+    """A model's own settings, t2vz.json beside its weights ({} when it has none): the request
+    fields MODEL_SETTINGS, checked by the recipe's own kinds and ranges, and `subject_layers`
+    (attention layer names for background smoothing). A file anyone may have written, so anything
+    else is a ModelError, one line naming the file and the key (a misspelt key is not ignored)."""
+    from .request import FieldError, GenerationRequest, RequestError, from_data
+
+    path = None if folder is None else folder / "t2vz.json"
+    if path is None or not path.is_file():
         return {}
-    return json.loads((folder / "t2vz.json").read_text())
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ModelError(f"{path} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} must hold a JSON object of the model's settings")
+    unknown = sorted(set(data) - {*MODEL_SETTINGS, "subject_layers"})
+    if unknown:
+        raise ModelError(f"{path}: '{unknown[0]}' is not a model setting (known: "
+                         f"{', '.join(MODEL_SETTINGS)}, subject_layers)")
+    layers = data.get("subject_layers")
+    if layers is not None and not (isinstance(layers, list) and all(isinstance(n, str) and n for n in layers)):
+        raise ModelError(f"{path}: subject_layers must be a list of attention layer names")
+    try:  # a placeholder prompt makes it a request the engine's own rules can check
+        from_data(GenerationRequest, {"prompts": ["x"], **{k: data[k] for k in MODEL_SETTINGS if k in data}}).validate()
+    except (FieldError, RequestError) as e:
+        raise ModelError(f"{path}: {e}") from None
+    return data
 
 
 def quiet_libraries() -> None:
@@ -254,10 +286,10 @@ def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
                 f"the built-in demo model is missing ({folder}); re-make it with "
                 "`python -m t2vz_desktop.demo_model.train`"
             )
-        _check_folder(folder, name)
+        check_model_folder(folder, name)
         return ModelSource("demo", folder, name)
     if path.is_dir():
-        _check_folder(path, name)
+        check_model_folder(path, name)
         return ModelSource("folder", path, name)
     if path.is_file():
         suffix = path.suffix.lower()
