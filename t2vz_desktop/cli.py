@@ -490,7 +490,7 @@ def summary_line(videos: int, frames: int, fps: float | None, made: int, seconds
     """The last status line of generate/edit: how long each video plays and how long the job took,
     worded apart (the run time alone read like the video's length). frames: each video's frames
     as written (interpolated ones included, of which `made` were denoised); fps: as the file
-    stores it (a GIF rounds it), None for PNG frames, which have no length."""
+    stores it (a GIF stores at most 50), None for PNG frames, which have no length."""
     what = f"{videos} video{'s' if videos != 1 else ''}, {frames} frames{' each' if videos != 1 else ''}"
     details = [] if fps is None else [f"{frames / fps:.2f} s at {fps:g} fps"]
     if made != frames:

@@ -37,10 +37,10 @@ def test_the_summary_says_how_long_the_video_plays_apart_from_the_run_time(tiny_
     assert summary_line(2, 24, 24, 8, 3.04) == (
         "2 videos, 24 frames each (1.00 s at 24 fps; interpolated from 8 denoised), took 3.0 s")
     assert summary_line(1, 8, None, 8, 1.0) == "1 video, 8 frames, took 1.0 s"  # PNG frames: no length
-    # a GIF's stored rate (24 fps is stored as 25), as the file plays
+    # a GIF at 24 fps keeps it (delays of 4 and 5 cs), as the file plays
     gif = [a for a in base_args(tiny_folder, tmp_path / "anim.gif") if a != "-q"]  # clip.json is clip.mp4's
     assert main(gif + ["--fps", "24"]) == 0
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("1 video, 6 frames (0.24 s at 25 fps), took ")
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("1 video, 6 frames (0.25 s at 24 fps), took ")
 
 
 def test_recipe_remakes_the_same_frames(tiny_folder, tmp_path):

@@ -15,6 +15,7 @@ from t2vz_desktop.media import (
     ExportOptions,
     MediaError,
     export_video,
+    frames_at,
     iter_frames,
     probe_video,
     read_recipe,
@@ -86,12 +87,31 @@ def test_no_recipe_means_no_sidecar(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == ["clip.gif"]
 
 
-def test_gif_reports_its_rounded_frame_rate(tmp_path: Path) -> None:
-    report = export_video(red_blue(), tmp_path / "clip.gif", ExportOptions(fps=8))
+def numbered(n: int) -> Iterator[np.ndarray]:
+    """Frame k is grey level 4k, so a read-back says which picture it shows."""
+    return (np.full((16, 16, 3), 4 * k, np.uint8) for k in range(n))
 
-    assert report.fps == pytest.approx(100 / 12)
-    assert probe_video(report.path).fps == pytest.approx(100 / 12)
-    assert any("8.33 fps" in note for note in report.notes)
+
+@pytest.mark.parametrize("fps,n", [(8, 8), (30, 30), (7, 21), (24, 48), (23.976, 24), (50, 10)])
+def test_a_gif_lasts_as_long_as_its_clip(tmp_path: Path, fps: float, n: int) -> None:
+    """GIF delays are whole 1/100 s: every frame got the rounded delay, so 30 fps (3.33 cs) played
+    as 33.3 fps, 0.90 s instead of 1.00 s, and 8 fps 0.96 s. The delays now alternate (3, 4, 3)
+    on the clip's clock: the length is right within 1/100 s and read back at the clip's rate
+    each picture shows once."""
+    report = export_video(numbered(n), tmp_path / "clip.gif", ExportOptions(fps=fps))
+    assert report.fps == pytest.approx(fps, abs=1e-3) and report.notes == []
+    with av.open(str(report.path)) as box:
+        delays = [p.duration for p in box.demux(video=0) if p.size]
+    assert max(delays) - min(delays) <= 1 and abs(sum(delays) / 100 - n / fps) <= 0.0101, delays
+    info = probe_video(report.path)
+    assert info.frames == n and info.fps == pytest.approx(fps, rel=0.02)
+    shown = [int(f[0, 0, 0]) // 4 for f in frames_at(report.path, [k / fps for k in range(n)])]
+    assert shown == list(range(n))
+
+
+def test_a_gif_faster_than_browsers_play_says_so(tmp_path: Path) -> None:
+    report = export_video(numbered(12), tmp_path / "clip.gif", ExportOptions(fps=60))
+    assert report.fps == 50 and any("stored as 50 fps, so it plays 1.20x longer" in n for n in report.notes)
 
 
 def test_odd_sized_mp4_is_padded_with_its_edge(tmp_path: Path) -> None:

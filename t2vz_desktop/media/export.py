@@ -23,6 +23,8 @@ from .audio import Sound, add_audio_stream, audio_packets
 from .reader import PNG_FRAME, MediaError, read_metadata
 
 FORMATS = ("mp4", "webm", "gif", "png")
+GIF_MAX_FPS = 50  # a 2/100 s delay; browsers play shorter ones at 1/10 s
+GIF_TIME_BASE = Fraction(1, 100)  # GIF delays are in 1/100 s
 # MP4 (mov muxer) drops custom tags unless movflags=use_metadata_tags; "comment" is a standard
 # tag that both MP4 and WebM keep (WebM reads it back as "COMMENT") and that players show.
 RECIPE_TAG = "comment"
@@ -46,7 +48,7 @@ class ExportReport:
     frames: int
     width: int  # as written, after upscale and padding
     height: int
-    fps: float  # as stored (GIF rounds it)
+    fps: float  # as stored (GIF: at most 50)
     sidecar: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -214,7 +216,8 @@ class _AvWriter:
             if fmt == "gif":
                 self.stream = self.container.add_stream("gif", rate=rate)
                 self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "pal8"
-                self.gif_palette = _GifPalette(width, height, self.time_base)
+                self.stream.codec_context.time_base = GIF_TIME_BASE
+                self.gif_palette = _GifPalette(width, height, GIF_TIME_BASE)
             else:
                 self.stream = add_video_stream(self.container, fmt, width, height, rate, opts.crf)
             if opts.audio is not None and fmt in ("mp4", "webm"):
@@ -227,7 +230,10 @@ class _AvWriter:
 
     def write(self, frame: np.ndarray) -> None:
         video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-        video_frame.pts, video_frame.time_base = self.count, self.time_base
+        if self.gif_palette:
+            video_frame.pts, video_frame.time_base = _gif_pts(self.count, 1 / self.time_base), GIF_TIME_BASE
+        else:
+            video_frame.pts, video_frame.time_base = self.count, self.time_base
         self.count += 1
         self._encode(self.gif_palette.push(video_frame) if self.gif_palette else [video_frame])
         self._mux_audio(until_s=float(self.count * self.time_base))
@@ -338,14 +344,21 @@ def _stored_rate(fmt: str, fps: float) -> tuple[Fraction, list[str]]:
     rate = Fraction(fps).limit_denominator(1001)
     if fmt == "png":
         return rate, ["a PNG folder stores no frame rate"]
-    if fmt != "gif":
+    if fmt != "gif" or rate <= GIF_MAX_FPS:
+        # GIF stores each frame's delay in 1/100 s: delays of 3 and 4 (30 fps) keep every frame
+        # on the clip's clock (_gif_pts), so the GIF lasts as long as the clip
         return rate, []
-    delay = max(2, round(100 / fps))  # browsers slow down delays under 2/100 s
-    stored = Fraction(100, delay)
-    if stored == rate:
-        return stored, []
-    note = f"GIF stores frame delays in 1/100 s: {fps:g} fps was rounded to {float(stored):.2f} fps"
-    return stored, [note]
+    note = (f"GIF frame delays under 2/100 s are slowed down by browsers: {fps:g} fps was stored as "
+            f"{GIF_MAX_FPS} fps, so it plays {fps / GIF_MAX_FPS:.2f}x longer; export at {GIF_MAX_FPS} fps or less")
+    return Fraction(GIF_MAX_FPS), [note]
+
+
+def _gif_pts(index: int, rate: Fraction) -> int:
+    """Presentation time of frame `index` in 1/100 s: the nearest to index / rate, so consecutive
+    delays alternate (3, 4, 3, ... at 30 fps) and none drifts; FFmpeg's GIF muxer writes each
+    frame's delay from these differences, and the last frame's as the one before it (its
+    final_delay default), so a GIF lasts its clip's length within 1/100 s."""
+    return round(index * 100 / rate)
 
 
 def _checked(frame: np.ndarray, index: int, shape: tuple[int, ...] | None) -> np.ndarray:

@@ -207,11 +207,12 @@ def _last_packets(name: str, index: int, end_s: float) -> list[av.Packet]:
 
 def _centisecond_rate(delays: list[float]) -> tuple[float, float]:
     """(average, guessed) for a GIF: its delays are whole centiseconds, so an 8 fps GIF alternates
-    12 and 13 cs (read at frames over length, each picture once); uneven delays are read at the
-    shortest, so that every picture shows."""
+    12 and 13 cs and a 30 fps one 3 and 4 (delays one centisecond apart are a constant rate,
+    read at frames over length, each picture once); uneven delays are read at the shortest, so
+    that every picture shows."""
     if not delays:
         return 0.0, 0.0
-    if max(delays) <= 1.1 * min(delays):
+    if max(delays) - min(delays) <= 0.0101 or max(delays) <= 1.1 * min(delays):
         return len(delays) / sum(delays), 0.0
     return 1.0 / max(min(delays), 0.02), 0.0  # browsers hold a delay under 2 cs longer
 
