@@ -19,6 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..engine.jsonfile import JsonFileError, read_json
 from ..engine.paths import resources_dir
 from ..engine.request import (
     CONSENT_FIELDS, DEFAULT_MODEL, SD_DEFAULTS, FieldError, GenerationRequest, RequestError, from_data,
@@ -81,11 +82,9 @@ def load_preset(path: Path) -> Preset:
     """The preset in file `path` (its name is the file's); PresetError, one line naming the file."""
     source = path.name
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise PresetError(f"cannot read preset {source}: {getattr(e, 'strerror', None) or e}") from None
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise PresetError(f"preset {source} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
+        data = read_json(path, f"preset {source}")
+    except JsonFileError as e:
+        raise PresetError(str(e)) from None
     version = data.get("t2vz_preset") if isinstance(data, dict) else None
     if type(version) is not int or version != PRESET_VERSION:
         raise PresetError(f"{source} is not a t2vz preset (it needs \"t2vz_preset\": {PRESET_VERSION})")

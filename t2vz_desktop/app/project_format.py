@@ -20,6 +20,7 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
+from ..engine.jsonfile import JsonFileError, read_json
 from ..engine.request import FieldError, GenerationRequest, RequestError, from_data
 from ..media.atomic import AtomicGroup, atomic_write_text, clean_folder, settle
 from .project import FORMAT_VERSION, VIDEO_SUFFIXES, Marker, MediaItem, Project, ProjectFileError, Track, media_folder
@@ -47,21 +48,9 @@ def read_project(path: Path) -> Project:
     version says what a file may hold, so an unknown key means another tool or a newer release
     wrote it, and saving it back would silently drop what it meant."""
     try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ProjectFileError(f"cannot read {path}: {e.strerror}") from e
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProjectFileError(f"{path.name} is not a t2vz project: byte {e.start} is not UTF-8 text") from e
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        ends_early = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
-        cut = "; the file ends early (cut short?)" if ends_early else ""
-        raise ProjectFileError(f"{path.name} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}{cut})") from e
-    except RecursionError as e:
-        raise ProjectFileError(f"{path.name} is nested too deeply to be a t2vz project") from e
+        data = read_json(path, path.name)
+    except JsonFileError as e:
+        raise ProjectFileError(str(e)) from None
     try:
         return project_from_data(data, path.parent.resolve())
     except ProjectFileError as e:

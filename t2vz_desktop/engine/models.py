@@ -229,17 +229,16 @@ def read_defaults(folder: Path | None) -> dict:
     fields MODEL_SETTINGS, checked by the recipe's own kinds and ranges, and `subject_layers`
     (attention layer names for background smoothing). A file anyone may have written, so anything
     else is a ModelError, one line naming the file and the key (a misspelt key is not ignored)."""
+    from .jsonfile import JsonFileError, read_json
     from .request import FieldError, GenerationRequest, RequestError, from_data
 
     path = None if folder is None else folder / "t2vz.json"
     if path is None or not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ModelError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise ModelError(f"{path} is not valid JSON ({str(e).splitlines()[0][:80]})") from None
+        data = read_json(path)
+    except JsonFileError as e:
+        raise ModelError(str(e)) from None
     if not isinstance(data, dict):
         raise ModelError(f"{path} must hold a JSON object of the model's settings")
     unknown = sorted(set(data) - {*MODEL_SETTINGS, "subject_layers"})
