@@ -109,6 +109,18 @@ def test_a_gif_lasts_as_long_as_its_clip(tmp_path: Path, fps: float, n: int) -> 
     assert shown == list(range(n))
 
 
+@pytest.mark.parametrize("colours", [[0, 0, 255, 0, 0, 0], [(255, 0, 0), (0, 0, 255), (0, 255, 0), (0, 0, 0)] * 2],
+                         ids=["a white flash between black", "a colour cycle"])
+def test_every_gif_frame_is_stored_as_drawn(tmp_path: Path, colours) -> None:
+    """Found by a newcomer: after a white flash every frame stayed white, and a clip after a black
+    gap on the timeline never appeared in its GIF. Each frame has its own palette, and the
+    encoder stored only what changed by palette index, which is not what changed in colour."""
+    frames = [np.full((16, 16, 3), c, np.uint8) for c in colours]
+    export_video(iter(frames), tmp_path / "clip.gif", ExportOptions(fps=8))
+    back = list(iter_frames(tmp_path / "clip.gif"))
+    assert len(back) == len(frames) and all(np.array_equal(a, b) for a, b in zip(back, frames))
+
+
 def test_a_gif_faster_than_browsers_play_says_so(tmp_path: Path) -> None:
     report = export_video(numbered(12), tmp_path / "clip.gif", ExportOptions(fps=60))
     assert report.fps == 50 and any("stored as 50 fps, so it plays 1.20x longer" in n for n in report.notes)

@@ -217,6 +217,11 @@ class _AvWriter:
                 self.stream = self.container.add_stream("gif", rate=rate)
                 self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "pal8"
                 self.stream.codec_context.time_base = GIF_TIME_BASE
+                # Each frame has its own palette, so equal palette indices in consecutive frames
+                # are not equal colours: the encoder's default of storing only the changed
+                # rectangle (offsetting, transdiff) dropped whole frames (a white flash stayed
+                # on screen, a clip after a black gap never appeared). Store every frame whole.
+                self.stream.options = {"gifflags": "-offsetting-transdiff"}
                 self.gif_palette = _GifPalette(width, height, GIF_TIME_BASE)
             else:
                 self.stream = add_video_stream(self.container, fmt, width, height, rate, opts.crf)
