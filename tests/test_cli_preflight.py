@@ -346,6 +346,7 @@ BAD_MODEL_SETTINGS = [
     ('{"width": 63}', "width must be a multiple of 8"),
     ('{"t_restart": 5000}', "t-restart must be a timestep from 1 to 999"),
     ('{"subject_layers": "down_blocks.1"}', "subject_layers must be a list of attention layer names"),
+    ('{"guidance": null}', "guidance must be a number (got null)"),
 ]
 
 

@@ -33,3 +33,5 @@ def test_a_missing_file_and_a_folder_say_why_and_a_good_file_reads(tmp_path):
         read_json(tmp_path)
     (tmp_path / "ok.json").write_text('{"steps": 20, "name": "café"}', encoding="utf-8")
     assert read_json(tmp_path / "ok.json") == {"steps": 20, "name": "café"}
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + b'{"steps": 20}')  # as Notepad saves it
+    assert read_json(tmp_path / "bom.json") == {"steps": 20}

@@ -22,7 +22,7 @@ def read_json(path: Path, name: str | None = None) -> object:
     except OSError as e:
         raise JsonFileError(f"cannot read {name}: {e.strerror or e}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as Windows Notepad writes, is not an error
     except UnicodeDecodeError as e:
         raise JsonFileError(f"{name} is not UTF-8 text (byte {e.start})") from None
     try:

@@ -233,7 +233,7 @@ def read_defaults(folder: Path | None) -> dict:
     from .request import FieldError, GenerationRequest, RequestError, from_data
 
     path = None if folder is None else folder / "t2vz.json"
-    if path is None or not path.is_file():
+    if path is None or not path.exists():
         return {}
     try:
         data = read_json(path)
@@ -245,6 +245,9 @@ def read_defaults(folder: Path | None) -> dict:
     if unknown:
         raise ModelError(f"{path}: '{unknown[0]}' is not a model setting (known: "
                          f"{', '.join(MODEL_SETTINGS)}, subject_layers)")
+    empty = [k for k in MODEL_SETTINGS if k in data and data[k] is None]
+    if empty:  # a request field's None means "the model's": the model's own file must say it
+        raise ModelError(f"{path}: {empty[0]} must be a number (got null); leave the key out for the default")
     layers = data.get("subject_layers")
     if layers is not None and not (isinstance(layers, list) and all(isinstance(n, str) and n for n in layers)):
         raise ModelError(f"{path}: subject_layers must be a list of attention layer names")
