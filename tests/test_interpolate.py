@@ -135,6 +135,14 @@ def test_generate_interpolates_on_export_and_the_recipe_and_eval_know_it(tiny_fo
     assert report["interpolated_frames"] == [k for k in range(16) if k % 3]
     text = capsys.readouterr().out
     assert "interpolated            10 of 18 frames" in text and "16, 17 (copies, not scored)" in text
+    # a recipe copied beside another video does not describe it: noted, every frame scored
+    other = tmp_path / "other.gif"  # a GIF has no tag of its own, so its sidecar is its recipe
+    assert main(base_args(tiny_folder, other) + ["--fps", "8"]) == 0
+    (tmp_path / "other.json").write_text((tmp_path / "clip.json").read_text())
+    capsys.readouterr()
+    assert main(["eval", str(other), "--no-plot"]) == 0
+    assert "the recipe describes 18 frames at 24 fps and the video has 6 at 8" in capsys.readouterr().err
+    assert "original_frames" not in json.loads((tmp_path / "other.metrics.json").read_text())
     # the two held copies add no still pairs: the scores are those of frames 0-15 alone
     alone = score_frames(list(iter_frames(out))[:16])
     assert report["frames"] == 16 and report["temporal_flickering"] == pytest.approx(alone.temporal_flickering)

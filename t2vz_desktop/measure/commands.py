@@ -102,7 +102,7 @@ def _eval(args: argparse.Namespace) -> int:
     elif args.prompt:
         print("note: no --clip model given, so no CLIP scores", file=sys.stderr)
 
-    originals, held = _original_frames(request, info.frames)
+    originals, held = _original_frames(request, info)
     # held frames are copies of the model's last one, not the model's temporal behaviour
     scores = score_video(video, clip, prompt if clip is not None else None, frames=min(held) if held else None)
     alignment = _measure_alignment(video, source, originals) if source is not None else None
@@ -193,15 +193,22 @@ def _check_comparable(clip, info, path) -> None:
                            "other shapes, so their motion cannot be compared")
 
 
-def _original_frames(request, frames: int) -> tuple[set[int] | None, set[int]]:
+def _original_frames(request, info) -> tuple[set[int] | None, set[int]]:
     """Indices of the frames the model made and of the last one held to the video's end, when
-    the recipe says the rest were interpolated ((None, empty) when not)."""
+    the recipe says the rest were interpolated ((None, empty) when not, or when the file is not
+    the video the recipe describes: another frame count or rate, as a trimmed copy or a recipe
+    copied beside another video has; then every frame is scored and a note says why)."""
     from ..engine.interpolate import output_times
 
     if request is None or not request.interpolate_fps:
         return None, set()
     # A video's own recipe is resolved: frames and fps are what the model made (an edit's too).
-    plan = [t for t in output_times(request.frames, request.fps, request.interpolate_fps) if t.index < frames]
+    plan = output_times(request.frames, request.fps, request.interpolate_fps)
+    if len(plan) != info.frames or abs(info.fps - request.interpolate_fps) > 0.01 * request.interpolate_fps:
+        print(f"note: the recipe describes {len(plan)} frames at {request.interpolate_fps:g} fps and the video has "
+              f"{info.frames} at {info.fps:g}: not the video it made, so every frame is scored as it is",
+              file=sys.stderr)
+        return None, set()
     return {t.index for t in plan if t.original}, {t.index for t in plan if t.held}
 
 
