@@ -74,6 +74,14 @@ def test_other_rates(fps_in, fps_out, count, originals):
     assert all((frames - 1) / fps_in < t.index / fps_out < frames / fps_in for t in held)
 
 
+@pytest.mark.parametrize("fps_out,count", [(24.0, 8), (30.0, 10)])
+def test_a_rate_just_under_the_output_rate_adds_no_frame(fps_out, count):
+    """Found by a newcomer: 8 frames at 23.976 fps (0.334 s) became 9 at 24 fps (0.375 s, 12%
+    longer) and 11 at 30: every output time before the end counted, though 8.008 frames fit."""
+    plan = output_times(8, 23.976, fps_out)
+    assert len(plan) == count and plan[0].original and abs(count / fps_out - 8 / 23.976) < 0.5 / fps_out
+
+
 def test_holding_the_last_frame_keeps_the_duration():
     plan = output_times(6, 8.0, 24.0)
     assert len(plan) == 18 and [t.before for t in plan[-3:]] == [5, 5, 5]

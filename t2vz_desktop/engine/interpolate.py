@@ -75,8 +75,11 @@ def output_times(frames: int, fps_in: float, fps_out: float) -> list[OutputFrame
     if frames < 1:
         return []
     end_s = (frames - 1) / fps_in
+    # as many output frames as fit the input's length, rounded: 8 frames at 23.976 fps last
+    # 0.3337 s, 8.008 frames at 24 fps, so 8 (counting every start before the end made it 9)
+    count = max(1, round(frames / fps_in * fps_out))
     out, j = [], 0
-    while j / fps_out < frames / fps_in - ALIGN_S:
+    while j < count:
         if j / fps_out > end_s + ALIGN_S:  # held: the last frame again
             out.append(OutputFrame(j, frames - 1, 0.0, held=True))
             j += 1
