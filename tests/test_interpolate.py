@@ -165,6 +165,14 @@ def test_a_bad_interpolation_rate_is_one_line_and_exit_2(tiny_folder, tmp_path, 
     assert len(err) == 1 and "--interpolate" in err[0] and not out.exists()
 
 
+@pytest.mark.parametrize("rate,suggested", [("8", "e.g. 24,"), ("24", "e.g. 30,"), ("60", "e.g. 120,")])
+def test_the_videos_own_rate_suggests_a_higher_one(tiny_folder, tmp_path, capsys, rate, suggested):
+    """It said 'give a higher rate, e.g. 24' for --fps 24 --interpolate 24 (found by a newcomer)."""
+    out = tmp_path / "clip.mp4"
+    assert main(base_args(tiny_folder, out) + ["--fps", rate, "--interpolate", rate]) == 2
+    assert suggested in capsys.readouterr().err
+
+
 def test_a_large_flat_square_keeps_a_straight_edge_on_every_row():
     """Tried in the app: an 80 px square moving 30 px a frame in a 480x270 clip showed a grey band
     along its sides (the two warps blended across a motion boundary) and a notch through its middle

@@ -81,7 +81,8 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
     if request.interpolate_fps is not None:
         if abs(request.interpolate_fps - fps) < 1e-9:
             raise RequestError(f"--interpolate {request.interpolate_fps:g} is the video's own rate: nothing to "
-                               "interpolate (give a higher rate, e.g. 24, or drop it)")
+                               f"interpolate (give a higher rate, e.g. {next((r for r in (24, 30, 60, 120) if r > fps), 2 * fps):g}, "
+                               "or drop it)")
         try:
             output_times(1, fps, request.interpolate_fps)
         except ValueError as e:
