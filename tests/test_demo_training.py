@@ -283,6 +283,7 @@ BAD_TOOL_INPUT = [
     ("app", ["--selftest"], "unrecognized arguments: --selftest"),
     ("app", ["--self-test", "--model", "NOT_A_MODEL"], "is a folder but not a diffusers model"),
     ("app", ["--self-test", "--model", "no/such-model"], "is not in the local Hugging Face cache"),
+    ("app", ["--self-test", "--model", "NOT_A_MODEL/broken.safetensors"], "is not a readable .safetensors checkpoint"),
 ]
 
 
@@ -296,6 +297,7 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, 
     monkeypatch.chdir(tmp_path)
     argv = [str(tmp_path / a) if a.startswith("NOT_A_MODEL") else a for a in argv]
     (tmp_path / "NOT_A_MODEL").mkdir()
+    (tmp_path / "NOT_A_MODEL" / "broken.safetensors").write_text("garbage")
     for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # a diffusers folder, t2vz.json aside
         (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / part).mkdir(parents=True)
     (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / "model_index.json").write_text("{}")
