@@ -48,6 +48,10 @@ def model_folder(text: str) -> Path:
     from .engine.models import ModelError, check_model_folder
 
     path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text} does not exist")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a model folder")
     if not (path / "model_index.json").is_file():
         raise argparse.ArgumentTypeError(f"{text} is not a model folder (no model_index.json in it)")
     try:

@@ -280,6 +280,8 @@ class ModelSource:
 
 def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
     """Cheap checks first, so that a wrong --model fails in a moment, not after a load."""
+    if not name.strip():  # Path("") is the current folder, which would be named as a model
+        raise ModelError("no model named: give a diffusers folder, a .safetensors file, a hub id or demo")
     path = Path(name).expanduser()
     if name == DEMO_MODEL:
         folder = demo_model_dir()
