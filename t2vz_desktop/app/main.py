@@ -32,12 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test and args.model != "demo":
         # a wrong --model is bad input (exit 2, before the window); a missing built-in model is a
         # broken install, which the self-test itself reports as a failure (exit 1)
-        from ..engine.models import ModelError, locate_model, single_file_config
+        from ..engine.models import ModelError, check_model
 
         try:
-            source = locate_model(args.model)
-            if source.kind == "single file" and source.path.suffix.lower() == ".safetensors":
-                single_file_config(source.path, None, False)  # its header, as generate's preflight reads it
+            check_model(args.model)  # as generate's preflight checks it
         except ModelError as e:
             parser.error(f"--model: {e}")
     if args.self_test:

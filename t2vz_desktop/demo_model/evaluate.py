@@ -405,7 +405,8 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     if not (a.model / "t2vz.json").is_file():
         p.error(f"{a.model} has no t2vz.json: this measures a demo model (made by demo_model.train)")
-    if not {"steps", "guidance"} <= set(read_defaults(a.model)):
+    defaults = read_defaults(a.model)  # checked by model_folder: read here once
+    if not {"steps", "guidance"} <= set(defaults):
         p.error(f"{a.model / 't2vz.json'} names no steps or guidance: this measures at the model's own settings")
 
     import torch
@@ -414,7 +415,6 @@ def main(argv: list[str] | None = None) -> dict:
     from t2vz_desktop.engine.jobs import ModelCache
 
     torch.set_num_threads(a.threads)
-    defaults = read_defaults(a.model)  # checked by model_folder
     scenes = evaluation_scenes()
 
     rng = np.random.default_rng(0)

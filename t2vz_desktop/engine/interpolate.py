@@ -78,20 +78,17 @@ def output_times(frames: int, fps_in: float, fps_out: float) -> list[OutputFrame
     # as many output frames as fit the input's length, rounded: 8 frames at 23.976 fps last
     # 0.3337 s, 8.008 frames at 24 fps, so 8 (counting every start before the end made it 9)
     count = max(1, round(frames / fps_in * fps_out))
-    out, j = [], 0
-    while j < count:
-        if j / fps_out > end_s + ALIGN_S:  # held: the last frame again
-            out.append(OutputFrame(j, frames - 1, 0.0, held=True))
-            j += 1
-            continue
+    out = []
+    for j in range(count):
         position = j / fps_out * fps_in  # in input frames
         nearest = round(position)
-        if abs(position - nearest) / fps_in <= ALIGN_S:
+        if j / fps_out > end_s + ALIGN_S:  # held: the last frame again
+            out.append(OutputFrame(j, frames - 1, 0.0, held=True))
+        elif abs(position - nearest) / fps_in <= ALIGN_S:
             out.append(OutputFrame(j, min(nearest, frames - 1), 0.0))
         else:
             before = math.floor(position)
             out.append(OutputFrame(j, before, position - before))
-        j += 1
     return out
 
 

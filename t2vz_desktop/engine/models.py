@@ -325,6 +325,15 @@ def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
     return ModelSource("hub cache", None, name)
 
 
+def check_model(name: str, allow_unsafe_pickle: bool = False, config: str | None = None) -> ModelSource:
+    """Every check of a model that needs no load: `locate_model`, and for a .safetensors
+    checkpoint its header (its kind, hence the configuration it needs). ModelError, one line."""
+    source = locate_model(name, allow_unsafe_pickle)
+    if source.kind == "single file" and source.path.suffix.lower() == ".safetensors":
+        single_file_config(source.path, config, False)  # reads the header only
+    return source
+
+
 def load_model(
     name: str = DEFAULT_MODEL,
     device: str = "auto",

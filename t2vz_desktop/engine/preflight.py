@@ -16,7 +16,7 @@ from pathlib import Path
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
 from .control import check_controlnet_fits
 from .interpolate import output_times
-from .models import DEMO_MODEL, ModelError, locate_model, pick_device, pick_dtype, single_file_config
+from .models import DEMO_MODEL, ModelError, check_model, pick_device, pick_dtype
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
 
 
@@ -54,7 +54,7 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
             raise RequestError(str(e)) from e
     instruct = request.edit is not None and request.edit.instruct
     try:
-        source = locate_model(request.model, request.allow_unsafe_pickle)
+        source = check_model(request.model, request.allow_unsafe_pickle, request.model_config)
     except ModelError as e:
         if instruct and request.model == INSTRUCT_MODEL:  # the generic advice (--model demo) cannot edit
             raise ModelError(f"--mode pix2pix needs the Instruct-Pix2Pix model '{INSTRUCT_MODEL}' in the local "
@@ -63,8 +63,6 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
         raise
     if instruct and source.path is not None and source.path.is_dir():
         _check_instruct_unet(source.path, request.model)
-    if source.kind == "single file" and source.path.suffix.lower() == ".safetensors":
-        single_file_config(source.path, request.model_config, False)  # reads the header only
     warnings = _device_warnings(request) + _option_warnings(request)
     for image in (request.init_image, request.end_image):
         if image is not None:
