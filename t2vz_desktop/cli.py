@@ -150,8 +150,10 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
     s.add_argument("--videos-per-prompt", type=int, help="videos per prompt, video r with seed + r (default 1)")
     s.add_argument("--seeds", metavar="S1,S2,...", help="one video per seed for each prompt, each recipe naming "
                    "its own seed (instead of --seed and --videos-per-prompt)")
+    sampler = ("ControlNet ddim, pix2pix euler-a" if edit
+               else f"the model's own: {SD_DEFAULTS['scheduler']} for SD, {demo.get('scheduler', SD_DEFAULTS['scheduler'])} demo")
     s.add_argument("--scheduler", choices=list(SCHEDULERS),
-                   help="sampler (default ddim; pix2pix: euler-a); lcm and tcd are few-step samplers for distilled "
+                   help=f"sampler (default {sampler}); lcm and tcd are few-step samplers for distilled "
                         "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
     s.add_argument("--speed", choices=list(SPEEDS),
                    help="Lossless levels (the same pixels to float rounding): auto (default: compiled on a CUDA "

@@ -137,7 +137,7 @@ def test_built_ins_are_there_and_read_only(window, monkeypatch):
     assert presets["Paper defaults"].settings["steps"] == 50 and presets["Paper defaults"].settings["smooth"] == 0
     if demo_model_present():
         demo = presets["Demo model"].settings
-        assert (demo["model"], demo["steps"], demo["guidance"]) == ("demo", 20, 5.0)  # its t2vz.json
+        assert (demo["model"], demo["steps"], demo["guidance"], demo["scheduler"]) == ("demo", 20, 5.0, "euler-a")
 
     pick(panel, "Steady")
     assert not panel.presets.delete_button.isEnabled()

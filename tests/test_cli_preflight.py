@@ -347,6 +347,8 @@ BAD_MODEL_SETTINGS = [
     ('{"t_restart": 5000}', "t-restart must be a timestep from 1 to 999"),
     ('{"subject_layers": "down_blocks.1"}', "subject_layers must be a list of attention layer names"),
     ('{"guidance": null}', "guidance must be a number (got null)"),
+    ('{"scheduler": "euler"}', "--scheduler must be one of ddim, euler-a"),
+    ('{"scheduler": null}', "scheduler must be a sampler name (got null)"),
 ]
 
 

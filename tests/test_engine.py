@@ -62,6 +62,21 @@ def test_positive_dx_moves_a_bright_spot_right_and_subpixel_shifts_interpolate()
     assert torch.allclose(half[0, 0, 4, 4:6], torch.tensor([0.5, 0.5]), atol=1e-6)
 
 
+def test_the_sampler_is_the_models_own_unless_asked_and_edits_keep_theirs():
+    """A model's t2vz.json may name its sampler (the demo model's is euler-a); Stable Diffusion's
+    default stays the paper's DDIM; a flag wins; the editing modes keep their own recipes."""
+    from t2vz_desktop.engine.request import ControlSpec, EditSpec
+
+    ask = GenerationRequest(prompts=["a red circle"])
+    assert ask.resolve({}, 64).scheduler == "ddim"
+    assert ask.resolve({"scheduler": "euler-a"}, 64).scheduler == "euler-a"
+    assert replace(ask, scheduler="dpm++").resolve({"scheduler": "euler-a"}, 64).scheduler == "dpm++"
+    canny = replace(ask, edit=EditSpec(source="in.mp4", controls=[ControlSpec("canny")]))
+    assert canny.resolve({"scheduler": "euler-a"}, 64).scheduler == "ddim"
+    instruct = replace(ask, edit=EditSpec(source="in.mp4", instruct=True))
+    assert instruct.resolve({"scheduler": "ddim"}, 64).scheduler == "euler-a"
+
+
 def test_default_motion_is_12px_at_512_and_scales_with_size():
     assert default_motion(512, 512) == (12.0, 12.0)
     assert default_motion(64, 64) == (1.5, 1.5)

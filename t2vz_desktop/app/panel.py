@@ -86,7 +86,10 @@ class GenerationPanel(QWidget):
 
         self.chunk = spin_box(0, 1024, 8, "Frames per UNet call: memory stays flat, the result is the same", special="all")
         self.scheduler = QComboBox()
-        self.scheduler.addItems(SCHEDULERS)
+        for name in (None, *SCHEDULERS):
+            self.scheduler.addItem(name or "auto", name)
+        self.scheduler.setToolTip("Sampler. auto: the model's own, DDIM for Stable Diffusion (the paper's) or the one "
+                                  "a model's t2vz.json names (the demo model's)")
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.speed = QComboBox()
@@ -313,7 +316,7 @@ class GenerationPanel(QWidget):
             "videos_per_prompt": self.batch.value(),
             "motion": None if self.motion_auto.isChecked() else (self.dx.value(), self.dy.value()),
             "chunk_size": self.chunk.value(),
-            "scheduler": self.scheduler.currentText(),
+            "scheduler": self.scheduler.currentData(),
             "device": self.device.currentText(),
             "speed": self.speed.currentData(),
             "fps": fps,
@@ -358,7 +361,7 @@ class GenerationPanel(QWidget):
             "seed": lambda v: self.seed.setValue(min(v or 0, MAX_SEED)),
             "motion": self._set_motion,
             "chunk_size": self.chunk.setValue,
-            "scheduler": lambda v: self.scheduler.setCurrentText(v or "ddim"),
+            "scheduler": lambda v: self.scheduler.setCurrentIndex(max(0, self.scheduler.findData(v))),
             "device": self.device.setCurrentText,
             "speed": lambda v: self.speed.setCurrentIndex(max(0, self.speed.findData(v or "auto"))),
             "attention_window": self.attention_window.setValue,

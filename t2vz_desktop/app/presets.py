@@ -127,7 +127,7 @@ def builtin_presets() -> list[Preset]:
     """Paper defaults (the paper's model and sampling, no extras: `--smooth 0` is the paper's
     method exactly), Steady (stronger consistency options), and the demo model's own settings
     when it is installed."""
-    paper = {"model": DEFAULT_MODEL, "loras": [], "scheduler": "ddim", "steps": SD_DEFAULTS["steps"],
+    paper = {"model": DEFAULT_MODEL, "loras": [], "scheduler": SD_DEFAULTS["scheduler"], "steps": SD_DEFAULTS["steps"],
              "guidance": SD_DEFAULTS["guidance"], "attention_window": 0, "noise_window": 0,
              "background_smoothing": 0.0, "smooth": 0.0, "negative_prompt": "", "speed": "auto"}
     # Steady names the consistency options only, so it goes on top of any model: each frame also
@@ -139,7 +139,7 @@ def builtin_presets() -> list[Preset]:
     demo = resources_dir() / "models" / "demo" / "t2vz.json"
     if demo.is_file():  # read from the model's own file, so the preset follows it
         own = json.loads(demo.read_text(encoding="utf-8"))
-        settings = {"model": "demo", "loras": [], **{k: own[k] for k in ("steps", "guidance") if k in own}}
+        settings = {"model": "demo", "loras": [], **{k: own[k] for k in ("steps", "guidance", "scheduler") if k in own}}
         presets.append(Preset("Demo model", check_settings(settings, "the demo model's t2vz.json"), builtin=True))
     return presets
 

@@ -221,7 +221,7 @@ def demo_model_dir() -> Path:
     return resources_dir() / "models" / "demo"
 
 
-MODEL_SETTINGS = ("steps", "guidance", "width", "height", "fps", "t_restart", "t_warp")  # request fields
+MODEL_SETTINGS = ("steps", "guidance", "scheduler", "width", "height", "fps", "t_restart", "t_warp")  # request fields
 
 
 def read_defaults(folder: Path | None) -> dict:
@@ -247,7 +247,8 @@ def read_defaults(folder: Path | None) -> dict:
                          f"{', '.join(MODEL_SETTINGS)}, subject_layers)")
     empty = [k for k in MODEL_SETTINGS if k in data and data[k] is None]
     if empty:  # a request field's None means "the model's": the model's own file must say it
-        raise ModelError(f"{path}: {empty[0]} must be a number (got null); leave the key out for the default")
+        kind = "a sampler name" if empty[0] == "scheduler" else "a number"
+        raise ModelError(f"{path}: {empty[0]} must be {kind} (got null); leave the key out for the default")
     layers = data.get("subject_layers")
     if layers is not None and not (isinstance(layers, list) and all(isinstance(n, str) and n for n in layers)):
         raise ModelError(f"{path}: subject_layers must be a list of attention layer names")

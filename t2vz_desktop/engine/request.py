@@ -34,7 +34,7 @@ SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
 SPEEDS = ("auto", "exact", "compiled", "cache", "merge", "cache+merge")
 LOSSLESS_SPEEDS = ("auto", "exact", "compiled")
 FAST_SPEEDS = tuple(s for s in SPEEDS if s not in LOSSLESS_SPEEDS)
-SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "t_restart": 941, "t_warp": 881}  # the paper's defaults
+SD_DEFAULTS = {"steps": 50, "guidance": 7.5, "scheduler": "ddim", "t_restart": 941, "t_warp": 881}  # the paper's defaults
 
 
 class RequestError(ValueError):
@@ -301,7 +301,7 @@ class GenerationRequest:
     # N frames at `fps` become the pictures at every 1 / interpolate_fps s up to the last frame,
     # the originals in place. None: off (recipes from before the option).
     interpolate_fps: float | None = None
-    scheduler: str | None = None  # None: ddim (euler-a for instruction editing)
+    scheduler: str | None = None  # None: the model's own (t2vz.json), else ddim; euler-a for instruction editing
     device: str = "auto"
     dtype: str = "auto"
     model_config: str | None = None  # configuration folder for a single-file checkpoint
@@ -425,8 +425,9 @@ class GenerationRequest:
         return self
 
     def mode_defaults(self) -> dict:
+        """Settings an editing mode fixes over the model's own (none for generation)."""
         if self.edit is None:
-            return {"scheduler": "ddim"}
+            return {}
         return INSTRUCT_DEFAULTS if self.edit.instruct else CONTROL_DEFAULTS
 
     def resolve(self, model_defaults: dict, native_size: int) -> "GenerationRequest":
