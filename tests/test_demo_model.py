@@ -96,13 +96,13 @@ def test_frame0_has_the_prompted_shape(stills):
 # The model card's figures come from 120 videos (t2vz_desktop/demo_model/evaluate.py); these tests
 # make 12 of the same videos (3 per shape) and hold them to a threshold less one video's worth.
 # Issue 22's targets: object colour 95%, background 90%, every shape 80%, motion within 2 px a
-# frame. The built-in model (the fifth trial, shipped 2026-12-05: zero terminal SNR, v-prediction)
-# reaches colour 100%, background 100%, shape: circle 83%, square 51%, triangle 70%, star 70%,
-# motion 93% (its card). Colour and motion are held to the lower of the target and what it
+# frame. The built-in model (the fifth trial, shipped 2026-12-05: zero terminal SNR, v-prediction;
+# sampled with Euler ancestral, its t2vz.json) reaches colour 100%, background 100%, shape: circle
+# 96%, square 70%, triangle 76%, star 74%, motion 92% (its card). Colour and motion are held to the lower of the target and what it
 # reaches; the shapes are a strict expected failure: it fails the suite the day a model meets
 # them, to be turned on.
 TARGET = {"colour": 0.95, "background": 0.90, "shape": 0.80, "motion": 0.90}
-REACHED = {"colour": 1.0, "motion": 0.93}
+REACHED = {"colour": 1.0, "motion": 0.92}
 
 
 def threshold(name: str, kind: str, videos: int) -> float:
@@ -135,7 +135,7 @@ def test_sample_videos_draw_the_prompted_background(sample_videos):
 
 
 @pytest.mark.xfail(MODEL == "demo", strict=True, reason="issue 22: the built-in model draws squares, triangles "
-                   "and stars below 80% (51%, 70% and 70% over 120 videos; turned squares come out round)")
+                   "and stars below 80% (70%, 76% and 74% over 120 videos; turned squares come out round)")
 def test_sample_videos_draw_every_prompted_shape(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 

@@ -4,7 +4,7 @@
 
 Makes one video per evaluation prompt and seed, "a COLOUR SHAPE on a COLOUR background" with an
 asked motion, through the engine the app and the CLI use (the method's motion field,
-cross-frame attention, the model's recommended steps and guidance from ``t2vz.json``), then
+cross-frame attention, the model's recommended steps, guidance and sampler from ``t2vz.json``), then
 reads every frame back with plain OpenCV:
 
 - background colour: median of the outer two-pixel ring, named by the nearest palette RGB;
@@ -34,7 +34,7 @@ import numpy as np
 from ..arguments import OneLineParser, model_folder, number
 from ..engine.models import demo_model_dir, read_defaults
 from . import data
-from .card import write_model_card
+from .card import sampler_name, write_model_card
 
 PALETTE_NAMES = list(data.COLOURS)
 PALETTE = np.array([data.COLOURS[n] for n in PALETTE_NAMES], np.float32)  # (10, 3)
@@ -436,7 +436,8 @@ def main(argv: list[str] | None = None) -> dict:
     grid: list[np.ndarray] = []
     videos = make_videos(a.model.resolve(), scenes, a.seeds, cache=cache, grid=grid if a.grid else None)
     result = summarise(videos)
-    print_table(result, f"model: {len(videos)} videos of {VIDEO_FRAMES} frames, {defaults['steps']} DDIM steps, "
+    print_table(result, f"model: {len(videos)} videos of {VIDEO_FRAMES} frames, {defaults['steps']} "
+                        f"{sampler_name(defaults)} steps, "
                         f"guidance {defaults['guidance']:g} ({time.monotonic() - started:.0f} s)")
     if a.grid:
         save_grid(np.stack(grid), a.grid, columns=12)
@@ -448,7 +449,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     evaluation = {
         "videos": len(videos), "frames": VIDEO_FRAMES, "prompts": len(scenes), "seeds": a.seeds,
-        "steps": defaults["steps"], "guidance": defaults["guidance"],
+        "steps": defaults["steps"], "guidance": defaults["guidance"], "scheduler": defaults.get("scheduler", "ddim"),
         "prompt_form": "a COLOUR SHAPE on a COLOUR background", "motions": [list(m) for m in MOTIONS],
         "motion_tolerance": MOTION_TOLERANCE, "min_track": MIN_TRACK,
         "overall": result["overall"], "per_name": result["per_name"], "motion": result["motion"],
