@@ -151,9 +151,10 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
     s.add_argument("--seeds", metavar="S1,S2,...", help="one video per seed for each prompt, each recipe naming "
                    "its own seed (instead of --seed and --videos-per-prompt)")
     sampler = ("ControlNet ddim, pix2pix euler-a" if edit
-               else f"the model's own: {SD_DEFAULTS['scheduler']} for SD, {demo.get('scheduler', SD_DEFAULTS['scheduler'])} demo")
-    s.add_argument("--scheduler", choices=list(SCHEDULERS),
-                   help=f"sampler (default {sampler}); lcm and tcd are few-step samplers for distilled "
+               else f"the model's own: {SD_DEFAULTS['scheduler']} for SD, {demo.get('scheduler', SD_DEFAULTS['scheduler'])}"
+                    " for the demo model")
+    s.add_argument("--scheduler", choices=["auto", *SCHEDULERS],
+                   help=f"sampler (default auto: {sampler}); lcm and tcd are few-step samplers for distilled "
                         "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
     s.add_argument("--speed", choices=list(SPEEDS),
                    help="Lossless levels (the same pixels to float rounding): auto (default: compiled on a CUDA "
@@ -327,6 +328,8 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         if value is None or name == "seeds" or field_name not in GenerationRequest.__dataclass_fields__:
             continue
         base[field_name] = (not value) if name == "no_cross_frame" else value
+    if base.get("scheduler") == "auto":  # the model's own, as the app's "auto"; also over a recipe's sampler
+        base["scheduler"] = None
     if seeds is not None:  # over the recipe's own seed or seeds
         base.update(seeds=seeds, seed=None, videos_per_prompt=len(seeds))
     elif args.seed is not None or args.videos_per_prompt is not None:  # a recipe's seed list gives way to these

@@ -119,6 +119,8 @@ def test_a_malformed_preset_file_is_refused_in_one_line_and_changes_nothing(wind
         message = str(caught.value)
         assert name in message and "\n" not in message, message
     assert "allow_unsafe_pickle" in str(pytest.raises(PresetError, load_preset, folder / "consent.json").value)
+    # a file's keys are the field names, not the CLI's flags ("--guidance must be ...")
+    assert "range.json: guidance must be" in str(pytest.raises(PresetError, load_preset, folder / "range.json").value)
 
     panel.presets.set_folder(folder)
     names = [p.name for p in panel.presets.presets]
@@ -137,7 +139,8 @@ def test_built_ins_are_there_and_read_only(window, monkeypatch):
     assert presets["Paper defaults"].settings["steps"] == 50 and presets["Paper defaults"].settings["smooth"] == 0
     if demo_model_present():
         demo = presets["Demo model"].settings
-        assert (demo["model"], demo["steps"], demo["guidance"], demo["scheduler"]) == ("demo", 20, 5.0, "euler-a")
+        assert (demo["model"], demo["steps"], demo["guidance"]) == ("demo", 20, 5.0)  # its t2vz.json
+        assert demo["scheduler"] is None  # auto: the model's own sampler, not carried over to another model
 
     pick(panel, "Steady")
     assert not panel.presets.delete_button.isEnabled()

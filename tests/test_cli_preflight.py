@@ -344,10 +344,10 @@ BAD_MODEL_SETTINGS = [
     ('{"steps": 0}', "steps must be between 1 and 1000"),
     ('{"guidance": NaN}', "guidance must be a finite number"),
     ('{"width": 63}', "width must be a multiple of 8"),
-    ('{"t_restart": 5000}', "t-restart must be a timestep from 1 to 999"),
+    ('{"t_restart": 5000}', ": t_restart must be a timestep from 1 to 999"),
     ('{"subject_layers": "down_blocks.1"}', "subject_layers must be a list of attention layer names"),
     ('{"guidance": null}', "guidance must be a number (got null)"),
-    ('{"scheduler": "euler"}', "--scheduler must be one of ddim, euler-a"),
+    ('{"scheduler": "Euler-a"}', ": scheduler must be one of ddim, euler-a, dpm++, lcm, tcd (got 'Euler-a')"),
     ('{"scheduler": null}', "scheduler must be a sampler name (got null)"),
 ]
 

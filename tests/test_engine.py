@@ -77,6 +77,18 @@ def test_the_sampler_is_the_models_own_unless_asked_and_edits_keep_theirs():
     assert instruct.resolve({"scheduler": "ddim"}, 64).scheduler == "euler-a"
 
 
+def test_scheduler_auto_on_the_command_line_is_the_models_own_even_over_a_recipe(tmp_path):
+    """The app's Scheduler combo says "auto"; the CLI refused the word ("invalid choice")."""
+    from t2vz_desktop.cli import _parser, build_request
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(GenerationRequest(prompts=["a red circle"], model="demo", scheduler="ddim").to_json())
+    out = ["--out", str(tmp_path / "o.mp4")]
+    assert build_request(_parser().parse_args(["generate", "--recipe", str(recipe), *out])).scheduler == "ddim"
+    assert build_request(_parser().parse_args(["generate", "--recipe", str(recipe), "--scheduler", "auto", *out])).scheduler is None
+    assert build_request(_parser().parse_args(["generate", "a cat", "--scheduler", "auto", *out])).scheduler is None
+
+
 def test_default_motion_is_12px_at_512_and_scales_with_size():
     assert default_motion(512, 512) == (12.0, 12.0)
     assert default_motion(64, 64) == (1.5, 1.5)

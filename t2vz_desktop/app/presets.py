@@ -22,7 +22,7 @@ from pathlib import Path
 from ..engine.jsonfile import JsonFileError, read_json
 from ..engine.paths import resources_dir
 from ..engine.request import (
-    CONSENT_FIELDS, DEFAULT_MODEL, SD_DEFAULTS, FieldError, GenerationRequest, RequestError, from_data,
+    CONSENT_FIELDS, DEFAULT_MODEL, SD_DEFAULTS, FieldError, GenerationRequest, RequestError, from_data, in_file_terms,
 )
 from ..media import atomic_write_text
 
@@ -70,10 +70,8 @@ def check_settings(settings: object, source: str) -> dict:
     try:
         # A placeholder prompt makes it a request the engine's own rules can check.
         request = from_data(GenerationRequest, {"prompts": ["preset"], **settings}).validate()
-    except FieldError as e:
-        raise PresetError(f"{source}: {e}") from None
-    except RequestError as e:
-        raise PresetError(f"{source}: {e}") from None
+    except (FieldError, RequestError) as e:
+        raise PresetError(f"{source}: {in_file_terms(str(e))}") from None
     full = asdict(request)
     return {name: full[name] for name in PRESET_FIELDS if name in settings}
 
@@ -139,7 +137,10 @@ def builtin_presets() -> list[Preset]:
     demo = resources_dir() / "models" / "demo" / "t2vz.json"
     if demo.is_file():  # read from the model's own file, so the preset follows it
         own = json.loads(demo.read_text(encoding="utf-8"))
-        settings = {"model": "demo", "loras": [], **{k: own[k] for k in ("steps", "guidance", "scheduler") if k in own}}
+        # The sampler as "auto" (the model's own, from the same file) rather than its name, so that
+        # picking another model afterwards does not carry the demo's sampler over to it.
+        settings = {"model": "demo", "loras": [], "scheduler": None,
+                    **{k: own[k] for k in ("steps", "guidance") if k in own}}
         presets.append(Preset("Demo model", check_settings(settings, "the demo model's t2vz.json"), builtin=True))
     return presets
 

@@ -238,7 +238,8 @@ def write_model_card(folder: Path) -> Path:
         f" {cfg['text_heads']} heads | {params['text_encoder']:,} |",
         f"| tokenizer | PreTrainedTokenizerFast | word-level (`tokenizers` WordLevel), {MODEL_MAX_LENGTH} tokens with"
         " [BOS]/[EOS], padded with [PAD] | - |",
-        f"| scheduler | DDIMScheduler | {schedule_text(folder)} | - |",
+        f"| scheduler | DDIMScheduler | {schedule_text(folder)} (the noise schedule every sampler reads; the"
+        f" engine samples with {sampler_name(defaults)}, `t2vz.json`'s `scheduler`) | - |",
         "",
         "## Training",
         "",

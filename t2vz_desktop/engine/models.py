@@ -230,7 +230,7 @@ def read_defaults(folder: Path | None) -> dict:
     (attention layer names for background smoothing). A file anyone may have written, so anything
     else is a ModelError, one line naming the file and the key (a misspelt key is not ignored)."""
     from .jsonfile import JsonFileError, read_json
-    from .request import FieldError, GenerationRequest, RequestError, from_data
+    from .request import FieldError, GenerationRequest, RequestError, from_data, in_file_terms
 
     path = None if folder is None else folder / "t2vz.json"
     if path is None or not path.exists():
@@ -255,7 +255,7 @@ def read_defaults(folder: Path | None) -> dict:
     try:  # a placeholder prompt makes it a request the engine's own rules can check
         from_data(GenerationRequest, {"prompts": ["x"], **{k: data[k] for k in MODEL_SETTINGS if k in data}}).validate()
     except (FieldError, RequestError) as e:
-        raise ModelError(f"{path}: {e}") from None
+        raise ModelError(f"{path}: {in_file_terms(str(e))}") from None
     return data
 
 

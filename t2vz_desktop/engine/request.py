@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -45,6 +46,12 @@ def first_line(e: BaseException) -> str:
     """An error's first line for a one-line message (its class name when it says nothing)."""
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def in_file_terms(message: str) -> str:
+    """A request check's message (worded for the CLI: "--t-restart must be ...") as it applies to a
+    settings file, whose keys are the request's field names ("t_restart must be ...")."""
+    return re.sub(r"--([a-z][a-z0-9-]*)", lambda m: m.group(1).replace("-", "_"), message)
 
 
 MAX_SEED = 2**63 - 1  # the largest seed a request takes (as --seed)
@@ -383,7 +390,8 @@ class GenerationRequest:
         need(0 <= self.background_smoothing <= 1,
              f"--background-smoothing must be between 0 and 1 (got {self.background_smoothing})")
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
-             f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler})")
+             f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler!r}); leave it out for the "
+             "model's own")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
         if self.prompt_keys is not None:
             keys = self.prompt_keys
