@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .engine.request import (
-    DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SCHEDULERS, SPEEDS, SD_DEFAULTS, GenerationRequest, RequestError,
-    first_line,
+    DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SCHEDULERS, SD_DEFAULTS, SPEEDS, STEP_NOISE, GenerationRequest,
+    RequestError, first_line,
 )
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
@@ -156,6 +156,10 @@ def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) ->
     s.add_argument("--scheduler", choices=["auto", *SCHEDULERS],
                    help=f"sampler (default auto: {sampler}); lcm and tcd are few-step samplers for distilled "
                         "weights (an LCM-LoRA, LCM or TCD models: 2-8 steps, guidance 1-2)")
+    s.add_argument("--step-noise", choices=list(STEP_NOISE),
+                   help="samplers that add noise at every step (euler-a, lcm, tcd): shared, every frame draws its "
+                        "anchor's, for steadier frames, or frame, each its own (default "
+                        f"{'frame' if edit else 'shared'}; recipes from before the option: frame)")
     s.add_argument("--speed", choices=list(SPEEDS),
                    help="Lossless levels (the same pixels to float rounding): auto (default: compiled on a CUDA "
                         "GPU, exact elsewhere), exact (eager), compiled (the UNet's blocks compiled with "

@@ -97,12 +97,12 @@ def test_frame0_has_the_prompted_shape(stills):
 # make 12 of the same videos (3 per shape) and hold them to a threshold less one video's worth.
 # Issue 22's targets: object colour 95%, background 90%, every shape 80%, motion within 2 px a
 # frame. The built-in model (the fifth trial, shipped 2026-12-05: zero terminal SNR, v-prediction;
-# sampled with Euler ancestral, its t2vz.json) reaches colour 100%, background 100%, shape: circle
-# 96%, square 70%, triangle 76%, star 74%, motion 92% (its card). Colour and motion are held to the lower of the target and what it
+# sampled with Euler ancestral, its t2vz.json, step noise shared by the frames) reaches colour 100%,
+# background 100%, shape: circle 93%, square 68%, triangle 73%, star 75%, motion 90% (its card). Colour and motion are held to the lower of the target and what it
 # reaches; the shapes are a strict expected failure: it fails the suite the day a model meets
 # them, to be turned on.
 TARGET = {"colour": 0.95, "background": 0.90, "shape": 0.80, "motion": 0.90}
-REACHED = {"colour": 1.0, "motion": 0.92}
+REACHED = {"colour": 1.0, "motion": 0.90}
 
 
 def threshold(name: str, kind: str, videos: int) -> float:
@@ -135,7 +135,7 @@ def test_sample_videos_draw_the_prompted_background(sample_videos):
 
 
 @pytest.mark.xfail(MODEL == "demo", strict=True, reason="issue 22: the built-in model draws squares, triangles "
-                   "and stars below 80% (70%, 76% and 74% over 120 videos; turned squares come out round)")
+                   "and stars below 80% (68%, 73% and 75% over 120 videos; turned squares come out round)")
 def test_sample_videos_draw_every_prompted_shape(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 
@@ -378,14 +378,21 @@ def test_image_to_video_keeps_the_image_and_moves_its_object(cache, tmp_path):
     start = data.render(data.Scene("star", "pink", "gray", "small", "centre"), np.random.default_rng(0))
     path = tmp_path / "start.png"
     cv2.imwrite(str(path), cv2.cvtColor(start, cv2.COLOR_RGB2BGR))
-    frames = generate(cache, ["a small pink star on a gray background"], frames=8, init_image=str(path),
-                      camera=[CameraKey(0), CameraKey(7, pan=(21.0 * S, 0.0))], seed=2)[0]
-    quality = psnr(frames[0], start)
-    assert quality > 25, f"frame 0 vs the start image: PSNR {quality:.1f} dB"
-    c0, c4 = object_centre(start), object_centre(frames[4])
-    assert c0 is not None and c4 is not None and analyse(frames[4]).colour == "pink"
-    assert abs((c4[0] - c0[0]) - 12.0 * S) <= 4.0 * S and abs(c4[1] - c0[1]) <= 3.0 * S, \
-        f"frame 4 should show the star {12 * S:g} px right of the image's: moved ({c4[0] - c0[0]:+.1f}, {c4[1] - c0[1]:+.1f})"
+    # Eight seeds, one of which may lose the star in a frame: seed 2 drew a stray speck beside it with
+    # each frame's own step noise and lost it at frame 4 with the noise shared (step_noise.py);
+    # one seed alone passed or failed by that chance.
+    videos = generate(cache, ["a small pink star on a gray background"], frames=8, init_image=str(path),
+                      camera=[CameraKey(0), CameraKey(7, pan=(21.0 * S, 0.0))], seed=0, videos_per_prompt=8)
+    c0, moved = object_centre(start), []
+    for frames in videos:
+        quality = psnr(frames[0], start)
+        assert quality > 25, f"frame 0 vs the start image: PSNR {quality:.1f} dB"
+        c4 = object_centre(frames[4])
+        moved.append((np.nan, np.nan) if c4 is None or analyse(frames[4]).colour != "pink"
+                     else (c4[0] - c0[0], c4[1] - c0[1]))
+    right = [abs(dx - 12.0 * S) <= 4.0 * S and abs(dy) <= 3.0 * S for dx, dy in moved]
+    assert sum(right) >= 7, (f"frame 4 should show the star {12 * S:g} px right of the image's in 7 of 8 videos; "
+                             f"moved {[(round(dx, 1), round(dy, 1)) for dx, dy in moved]}")
 
 
 def background_rgb(image: np.ndarray) -> np.ndarray:

@@ -133,6 +133,58 @@ def test_other_schedulers_are_chunk_invariant_too(tiny_folder, model_cache, sche
     assert np.abs(frames_u8(a).astype(int) - frames_u8(b).astype(int)).max() <= 1
 
 
+def test_shared_step_noise_gives_each_frame_its_anchors_draws_in_the_video_phase_only():
+    from types import SimpleNamespace
+
+    from t2vz_desktop.engine.chunks import VideoLayout
+    from t2vz_desktop.engine.options import ANCHOR, VIDEO
+    from t2vz_desktop.engine.seeds import frame_generators
+    from t2vz_desktop.engine.step_noise import SharedStepNoise
+
+    keys = (0, 2)  # prompt travel: frames 1 follow key 0, frames 3 and 4 key 2
+    gens = [frame_generators(7, 5), frame_generators(8, 5)]
+    run = SimpleNamespace(plan=SimpleNamespace(keys=keys), layout=VideoLayout(2, 5, keys), generators=gens)
+    option = SharedStepNoise(run)
+
+    def draws():
+        return [[float(torch.randn(1, generator=g)) for g in video] for video in gens]
+
+    x = torch.zeros(1)
+    option.before_model(0, x, ANCHOR)
+    before = draws()
+    assert len({d for video in before for d in video}) == 10  # the anchor phase leaves every stream its own
+    option.before_model(1, x, VIDEO)
+    after = draws()
+    for video in after:
+        assert video[1] == video[0] and video[3] == video[4] == video[2] and video[0] != video[2]
+    assert after[0][0] != after[1][0]  # videos keep their own noise
+
+
+def test_shared_step_noise_keeps_frame_0_changes_later_frames_only_with_noisy_samplers(tiny_folder, model_cache):
+    """Euler ancestral adds noise at every step: shared, a video's later frames draw the anchor's;
+    frame 0 stays the Stable Diffusion image. DDIM draws none: the option changes nothing."""
+    def video(**kw):  # the post smoother off: it blends frame 0 with frame 1
+        return frames_u8(run_generation(request(tiny_folder, smooth=0.0, **kw), cache=model_cache))
+
+    shared, own = video(scheduler="euler-a", step_noise="shared"), video(scheduler="euler-a", step_noise="frame")
+    assert np.array_equal(shared[0], own[0]) and not np.array_equal(shared[1:], own[1:])
+    assert np.array_equal(video(scheduler="ddim", step_noise="shared"), video(scheduler="ddim", step_noise="frame"))
+
+
+def test_step_noise_is_shared_for_generation_and_each_frames_own_for_edits_and_old_recipes():
+    from t2vz_desktop.engine.request import EditSpec
+
+    ask = GenerationRequest(prompts=["a red circle"])
+    assert ask.resolve({}, 64).step_noise == "shared"
+    assert replace(ask, step_noise="frame").resolve({}, 64).step_noise == "frame"
+    assert replace(ask, edit=EditSpec(source="in.mp4", instruct=True)).resolve({}, 64).step_noise == "frame"
+    old = json.loads(ask.resolve({}, 64).to_json())
+    del old["step_noise"]
+    assert GenerationRequest.from_json(json.dumps(old)).step_noise == "frame"  # as it was made
+    with pytest.raises(RequestError, match="--step-noise must be shared or frame"):
+        replace(ask, step_noise="per-frame").validate()
+
+
 def test_guidance_one_keeps_cross_frame_attention(tiny_folder, model_cache):
     on = run_generation(request(tiny_folder, guidance=1.0, motion=(0.0, 0.0)), cache=model_cache)
     off = run_generation(request(tiny_folder, guidance=1.0, motion=(0.0, 0.0), cross_frame_attention=False),

@@ -106,6 +106,11 @@ class GenerationPanel(QWidget):
                                       "(1: sparse-causal); paper: every frame attends to frame 0", special="paper")
         self.noise_window = spin_box(0, 1000, 0, "Frames past this window reuse its noise, shuffled "
                                   "(steadier long videos); off: fresh noise", special="off")
+        self.step_noise = QComboBox()
+        for label, value in (("shared", "shared"), ("per frame", "frame")):
+            self.step_noise.addItem(label, value)
+        self.step_noise.setToolTip("Samplers that add noise at every step (euler-a, lcm, tcd): shared, every frame "
+                                   "draws its anchor's (steadier frames), or per frame, each its own")
         self.background = float_box(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
                                  "toward frame 0; the paper uses about 0.6; off: 0")
         self.background.setSingleStep(0.1)
@@ -125,6 +130,7 @@ class GenerationPanel(QWidget):
         consistency = QFormLayout()
         consistency.addRow("Attention window", self.attention_window)
         consistency.addRow("Noise window", self.noise_window)
+        consistency.addRow("Step noise", self.step_noise)
         consistency.addRow("Background", self.background)
         consistency.addRow("Subject", self.subject)
         consistency.addRow("Subject mask", self.subject_mask)
@@ -296,6 +302,7 @@ class GenerationPanel(QWidget):
             "prompts": [travel[0].prompt if travel else prompt],
             "attention_window": self.attention_window.value(),
             "noise_window": self.noise_window.value(),
+            "step_noise": self.step_noise.currentData(),
             "background_smoothing": round(self.background.value(), 3),
             "subject": self.subject.text().strip() or None,
             "subject_mask": self.subject_mask.currentText(),
@@ -366,6 +373,7 @@ class GenerationPanel(QWidget):
             "speed": lambda v: self.speed.setCurrentIndex(max(0, self.speed.findData(v or "auto"))),
             "attention_window": self.attention_window.setValue,
             "noise_window": self.noise_window.setValue,
+            "step_noise": lambda v: self.step_noise.setCurrentIndex(max(0, self.step_noise.findData(v or "shared"))),
             "background_smoothing": self.background.setValue,
             "subject": lambda v: self.subject.setText(v or ""),
             "subject_mask": self.subject_mask.setCurrentText,
@@ -380,7 +388,8 @@ class GenerationPanel(QWidget):
         for name, setter in setters.items():
             if name in r:
                 setter(r[name])
-        self.consistency.set_expanded(self.consistency.expanded or self.smooth.value() != DEFAULT_SMOOTH or any(
+        self.consistency.set_expanded(self.consistency.expanded or self.smooth.value() != DEFAULT_SMOOTH
+                                      or r.get("step_noise") == "frame" or any(
             r.get(k) for k in ("attention_window", "noise_window", "background_smoothing")))
         if r.get("camera") or r.get("prompt_keys") or r.get("init_image"):
             self.keyframes.set_expanded(True)

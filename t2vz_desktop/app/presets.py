@@ -29,7 +29,7 @@ from ..media import atomic_write_text
 PRESET_VERSION = 1
 # The request fields a preset may name: how to draw, not what (no prompt, size, frames or seed).
 PRESET_FIELDS = ("model", "loras", "scheduler", "steps", "guidance", "attention_window", "noise_window",
-                 "background_smoothing", "subject_mask", "smooth", "negative_prompt", "speed")
+                 "step_noise", "background_smoothing", "subject_mask", "smooth", "negative_prompt", "speed")
 MAX_NAME = 64
 
 

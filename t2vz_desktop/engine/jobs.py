@@ -284,6 +284,7 @@ def video_plan(recipe: GenerationRequest, model: LoadedModel, device, guided: bo
         init="shared" if guided and not recipe.edit.motion_field else "motion",
         feature_cache=DEFAULT_INTERVAL if "cache" in recipe.fast_modes else 0,
         token_merge=DEFAULT_RATIO if "merge" in recipe.fast_modes else 0.0,
+        shared_step_noise=recipe.step_noise == "shared",
     )
 
 

@@ -1,7 +1,8 @@
 """What the sampler's options share: the run they read, and the points of the loop they hook.
 
 An option (prompt travel's key seeds, pinned images, background smoothing, the end image's
-dissolve, noise windows, fresh noise where the motion uncovers the frame, previews) is a small
+dissolve, noise windows, shared step noise, fresh noise where the motion uncovers the frame,
+previews) is a small
 `Option` subclass in its own file. It overrides only the hooks it needs; the others pass their
 input through. `Options` calls each hook on every registered option in order (sampler.options_for
 is the one registration), so the loop itself names each point once and never an option.

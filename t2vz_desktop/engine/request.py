@@ -28,6 +28,7 @@ RECIPE_VERSION = 1
 DEFAULT_SMOOTH = 0.5
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
+STEP_NOISE = ("shared", "frame")  # a sampler's step noise: shared by a video's frames, or each frame's own
 # Lossless: auto (compiled where it pays: CUDA; else exact), exact (eager, the reference),
 # compiled (the UNet's blocks compiled, compiled.py). Fast modes, which change pixels: cache
 # (feature caching across steps, DeepCache), merge (token merging across frames, ToMe/VidToMe),
@@ -291,6 +292,10 @@ class GenerationRequest:
     cross_frame_attention: bool = True
     attention_window: int = 0  # also attend to this many earlier frames (1: sparse-causal); 0: the paper
     noise_window: int = 0  # FreeNoise-style: frames past this window reuse its noise, shuffled; 0: off
+    # Samplers that add noise at every step (euler-a, lcm, tcd): "shared", every frame draws its
+    # anchor's step noise (step_noise.py), or "frame", each its own (recipes from before the
+    # option). None: shared for generation, frame for the editing modes (their recipes' own).
+    step_noise: str | None = None
     # How fast, and at what cost: a lossless level ("auto", "exact", "compiled": the same pixels
     # to float rounding) or a fast mode that changes pixels: "cache" reuses the UNet's deep
     # features across steps (feature_cache.py, DeepCache), "merge" merges similar tokens across
@@ -392,6 +397,8 @@ class GenerationRequest:
         need(self.scheduler is None or self.scheduler in SCHEDULERS,
              f"--scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler!r}); leave it out for the "
              "model's own")
+        need(self.step_noise is None or self.step_noise in STEP_NOISE,
+             f"--step-noise must be {' or '.join(STEP_NOISE)} (got {self.step_noise!r})")
         need(self.dtype in ("auto", "fp32", "fp16", "bf16"), f"--dtype must be auto, fp32, fp16 or bf16 (got {self.dtype})")
         if self.prompt_keys is not None:
             keys = self.prompt_keys
@@ -453,6 +460,7 @@ class GenerationRequest:
             else self.seed,
             motion=tuple(self.motion) if self.motion is not None else default_motion(width, height),
             scheduler=self.scheduler or d["scheduler"],
+            step_noise=self.step_noise or ("shared" if self.edit is None else "frame"),
             t_restart=int(d["t_restart"] if self.t_restart is None else self.t_restart),
             t_warp=int(d["t_warp"] if self.t_warp is None else self.t_warp),
         ).validate()
@@ -500,6 +508,7 @@ class GenerationRequest:
         data.setdefault("motion_fill", "reflect")  # the only behaviour before the option existed
         data.setdefault("subject_mask", "attention")  # likewise
         data.setdefault("smooth", 0.0)  # likewise: no smoothing before the option, off by default until 0.2.0
+        data.setdefault("step_noise", "frame")  # likewise: each frame's own step noise before the option
         try:
             return from_data(cls, data).validate()
         except FieldError as e:

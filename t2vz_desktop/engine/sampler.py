@@ -42,6 +42,7 @@ from .pinned import PinnedImages
 from .flow_guidance import DEFAULT_STEPS_SHARE, FlowFusion, SourceFlow
 from .preview import Previews
 from .seeds import NoiseWindow, frame_generators, randn_per_frame
+from .step_noise import SharedStepNoise
 from .travel import KeySeeds
 
 
@@ -86,6 +87,7 @@ class VideoPlan:
     flow_steps: float = DEFAULT_STEPS_SHARE
     feature_cache: int = 0  # > 0: full UNet calls every this many steps, the shallow branch between (DeepCache)
     token_merge: float = 0.0  # > 0: share of each frame group's tokens merged in cross-frame attention (ToMe)
+    shared_step_noise: bool = False  # every frame draws its sampler's step noise as its anchor does (step_noise.py)
     # Make only frames [a, b) of every video (and their anchors), as in the whole video; the
     # other frames' latents come back as garbage. A chunk of a long video as its own task.
     frames_only: tuple[int, int] | None = None
@@ -199,6 +201,8 @@ def options_for(run: Run) -> Options:
         options.append(BackgroundSmoothing(run))
     if plan.noise_window:
         options.append(NoiseWindow(run))
+    if plan.shared_step_noise:
+        options.append(SharedStepNoise(run))
     options.append(EnteringNoise(run))
     if plan.feature_cache:
         options.append(FeatureCaching(run, plan.feature_cache))
