@@ -7,7 +7,8 @@ error between frames was 0.00085 under Euler ancestral against DDIM's 0.00079 (b
 RESULTS.md, 2026-12-05). Text2Video-Zero makes every frame from its anchor's noise (ALGORITHM.md,
 steps 3-4); this option carries that on to the step noise: before every step of the video phase
 each frame's stream is set to its anchor's, so a video's frames draw the same step noise. The
-anchors' own draws are untouched, so frame 0 stays the Stable Diffusion image, and deterministic
+anchors' own draws are untouched, so frame 0's latent stays the Stable Diffusion image's (its
+decoded pixels move only where the post smoother blends it with frame 1), and deterministic
 samplers (DDIM, DPM-Solver++) draw nothing, so they are unchanged.
 """
 
