@@ -144,7 +144,8 @@ RECIPE_CASES = {
     "control scale null": (_recipe(edit={"source": "s.mp4", "controls": [{"mode": "canny", "scale": None}]}),
                            "edit.controls[0].scale must be a number"),
     "loras as an object": (_recipe(loras={"path": "x"}), "loras must be a list"),
-    "frames out of range": (_recipe(frames=0), "--frames must be between"),
+    "frames out of range": (_recipe(frames=0), ": frames must be between"),  # the recipe's key, not the flag
+    "sampler's step noise misspelt": (_recipe(step_noise="Shared"), ": step_noise must be shared or frame (got 'Shared')"),
     "unknown recipe version": (_recipe(t2vz_recipe=7), "t2vz_recipe 7"),
     "truncated": (RECIPE[: len(RECIPE) // 2], "not valid JSON"),
     "unknown field": (_recipe(colour="red"), "unknown field(s): colour"),

@@ -514,7 +514,7 @@ class GenerationRequest:
         except FieldError as e:
             raise RequestError(f"{source}: {e}") from e
         except RequestError as e:
-            raise RequestError(f"{source}: {e}") from e
+            raise RequestError(f"{source}: {in_file_terms(str(e))}") from e
 
 
 # What each consent field would allow, in the warning when a file asks for it.
