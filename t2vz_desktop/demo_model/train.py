@@ -49,7 +49,8 @@ from .tokenizer import build_tokenizer
 # Euler ancestral, not DDIM: the noise each step adds lets the sampler leave the round average of
 # a polygon's possible turns that deterministic DDIM follows; on the built-in model's 120 evaluation
 # videos it read shapes 79% against DDIM's 69% (squares 70 against 51%), colour and background
-# unchanged, warping error 0.00085 against 0.00079 (benchmarks/RESULTS.md, 2026-12-05).
+# unchanged, warping error 0.00085 against 0.00079; with the engine's shared step noise (its
+# default since) 77% and 0.00063 (benchmarks/RESULTS.md, 2026-12-05).
 DEFAULTS = {"steps": 20, "guidance": 5.0, "scheduler": "euler-a", "height": data.IMAGE_SIZE, "width": data.IMAGE_SIZE,
             "fps": 8, "t_restart": 401, "t_warp": 301}
 
