@@ -51,18 +51,28 @@ def state(win) -> tuple[dict, int]:
 
 
 def test_zoo_files_come_in_with_their_displayed_size_rate_and_length(window, media_zoo):
-    [phone] = window.import_files([media_zoo / "phone_rotate90.mp4"])
+    seconds = []
+
+    def timed_import(*args):
+        started = time.perf_counter()
+        media = window.import_files(*args)
+        seconds.append(time.perf_counter() - started)
+        return media
+
+    [phone] = timed_import([media_zoo / "phone_rotate90.mp4"])
     assert (phone.width, phone.height) == (64, 96)  # portrait, as the phone shows it
-    [vfr] = window.import_files([media_zoo / "vfr_flash_beep.mp4"])
+    [vfr] = timed_import([media_zoo / "vfr_flash_beep.mp4"])
     assert (vfr.fps, vfr.frames) == (30, 60)
     assert window.doc.project.fps == 8
     track = window.doc.project.tracks[-1]
-    [still] = window.import_files([media_zoo / "one_frame_10s.mp4"], track.id, 0)
+    [still] = timed_import([media_zoo / "one_frame_10s.mp4"], track.id, 0)
     assert [c.length for c in track.clips if c.media_id == still.id] == [80]  # 10 s at 8 fps
-    t = time.perf_counter()
-    [long] = window.import_files([media_zoo / "1080p_3min.mkv"])
-    assert time.perf_counter() - t < 0.5 and long.frames == 5400 and (long.width, long.height) == (1920, 1080)
-    assert window.imports.dialogs_shown == 0
+    [long] = timed_import([media_zoo / "1080p_3min.mkv"])
+    assert seconds[-1] < 0.5 and long.frames == 5400 and (long.width, long.height) == (1920, 1080)
+    # Imports this fast show no progress dialog. On a machine busy enough that one outlasts the
+    # dialog's wait, the dialog is right to appear (the suite failed so with both cores taken).
+    if max(seconds) < importer.PROGRESS_AFTER_MS / 1000:
+        assert window.imports.dialogs_shown == 0
 
 
 def test_unreadable_zoo_files_are_refused_with_one_message_and_change_nothing(window, media_zoo):
