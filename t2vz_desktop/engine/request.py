@@ -52,7 +52,8 @@ def first_line(e: BaseException) -> str:
 def in_file_terms(message: str) -> str:
     """A request check's message (worded for the CLI: "--t-restart must be ...") as it applies to a
     settings file, whose keys are the request's field names ("t_restart must be ...")."""
-    return re.sub(r"--([a-z][a-z0-9-]*)", lambda m: m.group(1).replace("-", "_"), message)
+    # Not inside a quoted value: "(got '--fast')" is what the file holds, and stays as it is.
+    return re.sub(r"(?<![\w'\"-])--([a-z][a-z0-9-]*)", lambda m: m.group(1).replace("-", "_"), message)
 
 
 MAX_SEED = 2**63 - 1  # the largest seed a request takes (as --seed)
@@ -185,8 +186,10 @@ DEFAULT_CONTROLNETS = {
 }
 INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"
 # Guided-mode defaults of the paper's repository (ALGORITHM.md section 4).
-CONTROL_DEFAULTS = {"steps": 20, "guidance": 9.0, "scheduler": "ddim"}
-INSTRUCT_DEFAULTS = {"steps": 50, "guidance": 7.5, "scheduler": "euler-a"}
+# step_noise "frame": each frame its own step noise, as the official modes draw it (generation
+# shares it, step_noise.py; not measured for edits without real weights).
+CONTROL_DEFAULTS = {"steps": 20, "guidance": 9.0, "scheduler": "ddim", "step_noise": "frame"}
+INSTRUCT_DEFAULTS = {"steps": 50, "guidance": 7.5, "scheduler": "euler-a", "step_noise": "frame"}
 
 
 @dataclass
@@ -460,7 +463,7 @@ class GenerationRequest:
             else self.seed,
             motion=tuple(self.motion) if self.motion is not None else default_motion(width, height),
             scheduler=self.scheduler or d["scheduler"],
-            step_noise=self.step_noise or ("shared" if self.edit is None else "frame"),
+            step_noise=self.step_noise or d.get("step_noise", "shared"),
             t_restart=int(d["t_restart"] if self.t_restart is None else self.t_restart),
             t_warp=int(d["t_warp"] if self.t_warp is None else self.t_warp),
         ).validate()

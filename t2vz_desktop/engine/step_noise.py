@@ -18,6 +18,7 @@ import torch
 
 from .options import VIDEO, Option, Run
 
+
 class SharedStepNoise(Option):
     """Hooks `before_model` in the video phase: every frame's generator takes its anchor's state
     (the anchor: the last prompt-travel key at or before the frame; frame 0 without travel)."""
