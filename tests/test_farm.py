@@ -165,6 +165,40 @@ def test_the_tasks_done_are_named_as_ranges_in_frame_order():
     assert farm_driver.tasks_done(list(range(8)), 8) == "8/8 tasks done"
 
 
+class LateResults:
+    """Just enough of Ray for _wait: every task has counted all its steps from the first poll,
+    and the tasks' latents arrive one per poll (the race that once ended a job on "7/8")."""
+
+    class exceptions:
+        class RayError(Exception):
+            pass
+
+    def __init__(self, refs):
+        self.queue = list(refs)
+
+    def wait(self, pending, **_):
+        return [self.queue.pop(0)], []
+
+    def get(self, value, timeout=None):
+        return value
+
+    class progress:
+        class read:
+            @staticmethod
+            def remote():
+                return [3, 3]
+
+
+def test_the_last_progress_line_says_every_task_done_even_after_the_steps_stood_still(monkeypatch):
+    tasks = [farm_driver.Task(0, (0, 2), 3), farm_driver.Task(0, (2, 4), 3)]
+    pending, results, events = {"a": 0, "b": 1}, {}, []
+    fake = LateResults(["a", "b"])
+    monkeypatch.setattr(farm_driver, "_result", lambda ray, ref, what: torch.zeros(1))
+    farm_driver._wait(fake, pending, results, tasks, request("unused"), fake.progress, events.append, None, 6)
+    assert [(e.step, e.message) for e in events] == [(6, "1/2 tasks done: 1"), (6, "2/2 tasks done")]
+    assert events[-1].eta_s == 0
+
+
 def test_addresses_parse_with_the_default_port():
     assert cluster_address("auto") is None
     assert cluster_address("gpu-box") == ("gpu-box", 6379)

@@ -97,7 +97,7 @@ def _wait(ray, pending: dict, results: dict, tasks: list[Task], recipe: Generati
           cancel: CancelToken | None, total: int) -> None:
     from .jobs import ProgressEvent
 
-    started, said = time.perf_counter(), -1
+    started, said = time.perf_counter(), None
     try:
         while pending:
             if cancel is not None and cancel.cancelled:
@@ -110,8 +110,10 @@ def _wait(ray, pending: dict, results: dict, tasks: list[Task], recipe: Generati
                 continue
             steps = ray.get(progress.read.remote(), timeout=30)
             done = sum(t.steps if i in results else min(steps[i], t.steps) for i, t in enumerate(tasks))
-            if done != said and done:
-                said, elapsed = done, time.perf_counter() - started
+            # A task counts its last step before its latents arrive: the step total can stand still
+            # while the tasks-done line still has to change (it once ended on "7/8 tasks done").
+            if (done, len(results)) != said and done:
+                said, elapsed = (done, len(results)), time.perf_counter() - started
                 emit(ProgressEvent("step", tasks_done(sorted(results), len(tasks)), step=done, total=total,
                                    phase="video", elapsed_s=elapsed, eta_s=elapsed / done * (total - done)))
     except ray.exceptions.RayError as e:  # the progress actor or the wait lost the cluster
