@@ -223,6 +223,21 @@ def test_eps_loss_weight_is_min_snr():
     assert (eps_loss_weight(snr, 5.0) * snr).tolist() == pytest.approx([0.01, 1.0, 5.0, 5.0])
 
 
+def test_a_mid_share_draws_that_share_of_timesteps_from_the_middle_and_none_draws_as_ddpm():
+    from t2vz_desktop.demo_model.model import MID_TIMESTEPS
+    from t2vz_desktop.demo_model.train import training_timesteps
+
+    uniform = torch.randint(0, 1000, (4096,), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(training_timesteps(4096, 1000, 0.0, torch.Generator().manual_seed(3)), uniform)
+    low, high = MID_TIMESTEPS
+    only_mid = training_timesteps(4096, 1000, 1.0, torch.Generator().manual_seed(3))
+    assert low <= only_mid.min() and only_mid.max() < high
+    half = training_timesteps(40_000, 1000, 0.5, torch.Generator().manual_seed(3))
+    in_mid = ((half >= low) & (half < high)).float().mean().item()
+    assert in_mid == pytest.approx(0.5 + 0.5 * (high - low) / 1000, abs=0.01)  # 0.7
+    assert half.min() == 0 and half.max() == 999  # the ends are still drawn
+
+
 def test_v_loss_weight_is_min_snr_in_x0_terms_with_a_floor_for_pure_noise():
     from t2vz_desktop.demo_model.train import v_loss_weight
 
@@ -377,6 +392,7 @@ def test_the_cards_remake_command_gives_back_the_settings_it_was_trained_with(tm
 
     argv = ["--minutes", "50", "--vae-share", "0.3", "--num-images", "1000", "--seed", "7", "--threads", "1",
             "--schedule", "zero-snr", "--upright-share", "0.25", "--terminal-weight", "0.05", "--snr-gamma", "10",
+            "--mid-share", "0.4",
             "--offset-noise", "0.1", "--vae-steps", "11", "--unet-steps", "12", "--out", str(tmp_path / "m")]
     trained = asdict(parse_args(argv))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in trained.items() if k != "config"}

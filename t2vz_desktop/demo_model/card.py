@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from . import data
+from .model import MID_TIMESTEPS
 from .tokenizer import MODEL_MAX_LENGTH
 
 
@@ -57,6 +58,7 @@ def remake_command(s: dict, folder: Path) -> str:
             + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
             + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else "")
             + (f" --snr-gamma {s['snr_gamma']:g}" if s.get("snr_gamma", 5.0) != 5.0 else "")
+            + (f" --mid-share {s['mid_share']:g}" if s.get("mid_share") else "")
             + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
@@ -263,7 +265,9 @@ def write_model_card(folder: Path) -> Path:
         f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay,"
         f" {prediction(folder)} on the schedule above, min-SNR weighting (gamma {s['snr_gamma']:g}"
         + weighting_text(s, prediction(folder))
-        + ")" + (f", offset noise of std {s['offset_noise']:g} (a constant per image and channel)" if s.get("offset_noise") else "")
+        + ")" + (f", {s['mid_share']:.0%} of the timesteps drawn from t in [{MID_TIMESTEPS[0]}, {MID_TIMESTEPS[1]})"
+                 " and the rest from all" if s.get("mid_share") else "")
+        + (f", offset noise of std {s['offset_noise']:g} (a constant per image and channel)" if s.get("offset_noise") else "")
         + f", {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
         f" weights, which are the saved ones; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f} ->"
         f" {info['unet_loss_first_last'][1]:.4f}.",

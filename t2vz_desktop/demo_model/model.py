@@ -27,6 +27,11 @@ SCHEDULES: dict[str, dict] = {
     "zero-snr": dict(BETAS, rescale_betas_zero_snr=True, prediction_type="v_prediction"),
 }
 
+# Where every trial lost squares: the middle of the schedule, where the picture starts to fix a
+# polygon's turn (one-step x0 predictions of squares fall from 58% at t=300 to 0% at t=700 on the
+# fifth trial's weights; RESULTS.md, "sixth trial").
+MID_TIMESTEPS = (300, 700)
+
 
 @dataclass(frozen=True)
 class DemoConfig:

@@ -35,7 +35,7 @@ from ..engine.models import demo_model_dir
 from . import data
 from .card import write_model_card
 from .model import (
-    SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler, build_unet,
+    MID_TIMESTEPS, SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler, build_unet,
     build_vae, count_parameters,
 )
 from .tokenizer import build_tokenizer
@@ -76,6 +76,7 @@ class TrainSettings:
     upright_share: float = 0.5  # data.placement: polygons drawn upright, the rest turned at random
     schedule: str = "zero-snr"  # model.SCHEDULES
     snr_gamma: float = 5.0
+    mid_share: float = 0.0  # share of each batch's timesteps drawn from MID_TIMESTEPS instead of all
     terminal_weight: float = 0.02  # x0-loss weight added at every timestep, so t=999 still learns ("zero-snr")
     offset_noise: float = 0.0  # std of a per-image, per-channel constant added to the training noise
     caption_dropout: float = 0.1
@@ -237,7 +238,7 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                         return_tensors="pt").input_ids  # (b, 20)
         noise = training_noise(z0.shape, s.offset_noise, gen)
-        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (s.unet_batch,), generator=gen)
+        t = training_timesteps(s.unet_batch, noise_scheduler.config.num_train_timesteps, s.mid_share, gen)
         zt = noise_scheduler.add_noise(z0, noise, t)
         context = text_encoder(ids)[0]  # (b, 20, width)
         pred = unet(zt, t, context).sample
@@ -263,6 +264,22 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     bar.close()
     return losses, ema
+
+
+def training_timesteps(batch: int, num_train: int, mid_share: float, gen: torch.Generator) -> torch.Tensor:
+    """Training timesteps, (batch,) int64 in [0, num_train): uniform, as DDPM trains (Ho et al.
+    2020, algorithm 1), except that a `mid_share` of them is drawn uniformly from MID_TIMESTEPS.
+
+    Drawing more timesteps from a band weighs its loss up without touching the per-timestep weights
+    (Esser et al. 2024, "Scaling Rectified Flow Transformers", 3.1, sample the middle of the schedule
+    more for the same reason: the ends are the easy steps). At 0 it draws as before: earlier recipes
+    re-make bit for bit."""
+    t = torch.randint(0, num_train, (batch,), generator=gen)
+    if mid_share > 0:
+        low, high = MID_TIMESTEPS
+        mid = torch.rand(batch, generator=gen) < mid_share
+        t = torch.where(mid, torch.randint(low, high, (batch,), generator=gen), t)
+    return t
 
 
 def training_noise(shape: torch.Size, offset: float, gen: torch.Generator) -> torch.Tensor:
@@ -464,6 +481,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--snr-gamma", type=number(float, 0.0, above=True), default=TrainSettings.snr_gamma,
                    help="min-SNR gamma: the x0-loss weight is min(SNR, gamma), so a larger gamma weighs the"
                         " low-noise timesteps (fine detail: corners) more")
+    p.add_argument("--mid-share", type=share, default=TrainSettings.mid_share,
+                   help=f"share of the timesteps drawn from t in [{MID_TIMESTEPS[0]}, {MID_TIMESTEPS[1]}) (where polygons"
+                        " lose their corners) instead of all")
     p.add_argument("--offset-noise", type=share, default=TrainSettings.offset_noise,
                    help="std of a per-channel constant added to the training noise (0: none)")
     p.add_argument("--unet-batch", type=count, default=TrainSettings.unet_batch)
@@ -478,7 +498,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
-        offset_noise=a.offset_noise, snr_gamma=a.snr_gamma,
+        offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
