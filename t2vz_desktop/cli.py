@@ -423,6 +423,7 @@ def _generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .engine.jobs import ProgressEvent, export_result, preflight, run_generation
+    from .engine.preflight import step_noise_warning
     from .engine.models import ModelError
     from .media import ExportOptions, export_format
 
@@ -433,6 +434,8 @@ def _generate(args: argparse.Namespace) -> int:
         # Every check that needs no model, the output target included, before a word is printed
         # (run_generation is told it ran: for an edit it decodes the source's range).
         warnings = preflight(request, args.out, args.format, [("the recipe", args.recipe)])
+        if getattr(args, "step_noise", None) is not None:
+            warnings += filter(None, [step_noise_warning(request)])
         if args.cluster:  # a socket connect: an unreachable cluster is refused before any load
             from .engine.cluster import check_cluster
 

@@ -188,3 +188,12 @@ def test_re_use_settings_brings_the_recipes_loras(window, tmp_path):
     window.panel.apply_recipe(request.to_json())
     assert window.panel.presets.loras.rows() == [["/loras/ink.safetensors", "0.5"]]
     assert window.panel.fields()["loras"] == [LoraSpec("/loras/ink.safetensors", 0.5)]
+
+
+def test_step_noise_is_offered_only_with_a_sampler_that_draws_noise(window):
+    panel = window.panel
+    enabled = {}
+    for i in range(panel.scheduler.count()):
+        panel.scheduler.setCurrentIndex(i)
+        enabled[panel.scheduler.currentText()] = panel.step_noise.isEnabled()
+    assert enabled == {"auto": True, "ddim": False, "euler-a": True, "dpm++": False, "lcm": True, "tcd": True}

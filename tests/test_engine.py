@@ -171,6 +171,44 @@ def test_shared_step_noise_keeps_frame_0_changes_later_frames_only_with_noisy_sa
     assert np.array_equal(video(scheduler="ddim", step_noise="shared"), video(scheduler="ddim", step_noise="frame"))
 
 
+def test_the_noisy_samplers_are_those_whose_step_draws_from_the_generator(tiny_folder):
+    from diffusers import DDIMScheduler
+
+    from t2vz_desktop.engine.models import make_scheduler
+    from t2vz_desktop.engine.request import NOISY_SCHEDULERS, SCHEDULERS
+
+    config = DDIMScheduler.from_pretrained(tiny_folder / "scheduler").config
+    drawn = []
+    for name in SCHEDULERS:
+        scheduler = make_scheduler(name, config)
+        scheduler.set_timesteps(4)
+        gen = torch.Generator().manual_seed(0)
+        before = gen.get_state()
+        x = torch.ones(1, 4, 8, 8)
+        scheduler.step(torch.zeros_like(x), scheduler.timesteps[0], x * scheduler.init_noise_sigma, generator=gen)
+        drawn += [name] if not torch.equal(gen.get_state(), before) else []
+    assert tuple(drawn) == NOISY_SCHEDULERS
+
+
+def test_a_step_noise_asked_of_a_sampler_that_draws_none_is_said(tiny_folder, tmp_path, capsys):
+    from t2vz_desktop.cli import main
+    from t2vz_desktop.engine.preflight import step_noise_warning
+
+    ask = GenerationRequest(prompts=["a red circle"], model=str(tiny_folder), step_noise="shared")
+    assert step_noise_warning(ask) == ("--step-noise shared changes nothing with the ddim sampler: it adds no noise "
+                                       "at a step (euler-a, lcm, tcd do)")
+    assert "dpm++ sampler" in step_noise_warning(replace(ask, scheduler="dpm++", step_noise="frame"))
+    assert step_noise_warning(replace(ask, scheduler="euler-a")) is None
+    assert step_noise_warning(replace(ask, model="demo")) is None  # its own sampler is euler-a
+    assert step_noise_warning(replace(ask, step_noise=None)) is None
+    args = ["generate", "a red circle", "--model", str(tiny_folder), "--frames", "2", "--steps", "1", "--width", "32",
+            "--height", "32", "--device", "cpu", "-q", "--out", str(tmp_path / "a.mp4")]
+    assert main(args + ["--step-noise", "frame"]) == 0
+    assert "t2vz: warning: --step-noise frame changes nothing with the ddim sampler" in capsys.readouterr().err
+    assert main(args[:-1] + [str(tmp_path / "b.mp4")]) == 0  # not asked: nothing said
+    assert "step-noise" not in capsys.readouterr().err
+
+
 def test_step_noise_is_shared_for_generation_and_each_frames_own_for_edits_and_old_recipes():
     from t2vz_desktop.engine.request import EditSpec
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.camera import CameraKey, default_motion
-from ..engine.request import DEFAULT_SMOOTH, SCHEDULERS, GenerationRequest, PromptKey
+from ..engine.request import DEFAULT_SMOOTH, NOISY_SCHEDULERS, SCHEDULERS, GenerationRequest, PromptKey
 from .model_picker import ModelPicker, demo_model_present  # noqa: F401 (re-exported)
 from .panel_widgets import KeyTable, Section, float_box, guard_wheel, row_of, spin_box
 from .preset_row import PresetRow
@@ -111,6 +111,10 @@ class GenerationPanel(QWidget):
             self.step_noise.addItem(label, value)
         self.step_noise.setToolTip("Samplers that add noise at every step (euler-a, lcm, tcd): shared, every frame "
                                    "draws its anchor's (steadier frames), or per frame, each its own")
+        # A deterministic sampler draws no step noise: the choice would change nothing (auto may
+        # be a noisy one: the model's own).
+        self.scheduler.currentIndexChanged.connect(lambda: self.step_noise.setEnabled(
+            self.scheduler.currentData() in (None, *NOISY_SCHEDULERS)))
         self.background = float_box(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
                                  "toward frame 0; the paper uses about 0.6; off: 0")
         self.background.setSingleStep(0.1)

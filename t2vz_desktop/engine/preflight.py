@@ -16,8 +16,8 @@ from pathlib import Path
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
 from .control import check_controlnet_fits
 from .interpolate import output_times
-from .models import DEMO_MODEL, ModelError, check_model, pick_device, pick_dtype
-from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, GenerationRequest, RequestError
+from .models import DEMO_MODEL, ModelError, check_model, pick_device, pick_dtype, read_defaults
+from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, NOISY_SCHEDULERS, GenerationRequest, RequestError
 
 
 def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
@@ -118,6 +118,22 @@ def _option_warnings(request: GenerationRequest) -> list[str]:
                         f"ease shapes the move from it to the next key, e.g. --camera 0:ease=ease --camera "
                         f"{keys[-1].frame}:zoom=1.5")
     return warnings
+
+
+def step_noise_warning(request: GenerationRequest) -> str | None:
+    """The warning for a step noise asked of a sampler that draws none (DDIM, DPM-Solver++), else
+    None. For a flag the user typed: recipes and the app always carry a step noise, and with a
+    deterministic sampler it is rightly moot. Reads the model's t2vz.json (its sampler), so call it
+    after `preflight` has checked the model."""
+    if request.step_noise is None:
+        return None
+    source = check_model(request.model, request.allow_unsafe_pickle, request.model_config)
+    folder = source.path if source.kind in ("demo", "folder") else None  # as load_model reads it
+    sampler = request.resolve(read_defaults(folder), native_size=512).scheduler
+    if sampler in NOISY_SCHEDULERS:
+        return None
+    return (f"--step-noise {request.step_noise} changes nothing with the {sampler} sampler: it adds no noise at a "
+            f"step ({', '.join(NOISY_SCHEDULERS)} do)")
 
 
 def _device_warnings(request: GenerationRequest) -> list[str]:

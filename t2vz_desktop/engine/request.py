@@ -29,6 +29,7 @@ DEFAULT_SMOOTH = 0.5
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SCHEDULERS = ("ddim", "euler-a", "dpm++", "lcm", "tcd")
 STEP_NOISE = ("shared", "frame")  # a sampler's step noise: shared by a video's frames, or each frame's own
+NOISY_SCHEDULERS = ("euler-a", "lcm", "tcd")  # those whose step draws fresh noise: the only ones STEP_NOISE changes
 # Lossless: auto (compiled where it pays: CUDA; else exact), exact (eager, the reference),
 # compiled (the UNet's blocks compiled, compiled.py). Fast modes, which change pixels: cache
 # (feature caching across steps, DeepCache), merge (token merging across frames, ToMe/VidToMe),
