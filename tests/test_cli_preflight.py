@@ -2,6 +2,8 @@
 status lines first, without -q too); settings that work but are probably not meant get a
 warning line instead of silence."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -368,3 +370,56 @@ def test_a_models_own_settings_file_is_checked_before_loading(tmp_path, capsys, 
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
     line = one_error_line(capsys)
     assert "t2vz.json" in line and words in line and not out.exists() and not no_model_load
+
+
+def unet_configs():
+    import json
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    root = Path(__file__).resolve().parents[1]
+    sdxl_like = dict(json.loads((root / "resources/configs/sd15/unet/config.json").read_text()),
+                     down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+                     up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+                     block_out_channels=[32, 64, 64], layers_per_block=[1, 2, 2], transformer_layers_per_block=[1, 2, 3],
+                     attention_head_dim=[2, 4, 4], cross_attention_dim=32, norm_num_groups=8)
+    return {"sd15": json.loads((root / "resources/configs/sd15/unet/config.json").read_text()),
+            "demo": json.loads((demo_model_dir() / "unet/config.json").read_text()), "depth per block": sdxl_like}
+
+
+@pytest.mark.parametrize("name", ["sd15", "demo", "depth per block"])
+def test_cross_attention_layers_are_named_from_the_config_as_diffusers_builds_them(name):
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from t2vz_desktop.engine.models import cross_attention_layers
+
+    config = unet_configs()[name]
+    with torch.device("meta"):
+        unet = UNet2DConditionModel.from_config(config)
+    built = [n.removesuffix(".processor") for n in unet.attn_processors if n.endswith("attn2.processor")]
+    assert sorted(cross_attention_layers(config)) == sorted(built) and built
+
+
+def test_a_subject_layer_the_unet_does_not_have_is_refused_before_loading(tmp_path, capsys, no_model_load):
+    import json
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    settings = json.loads((folder / "t2vz.json").read_text())
+    settings["subject_layers"] = [settings["subject_layers"][0], "up_blocks.1.attentions.0.transformer_block.0.attn2"]
+    (folder / "t2vz.json").write_text(json.dumps(settings))
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
+    line = one_error_line(capsys)
+    assert ("t2vz.json: subject_layers: 'up_blocks.1.attentions.0.transformer_block.0.attn2' is not one of the UNet's "
+            "cross-attention layers (e.g. down_blocks.1.attentions.0.transformer_blocks.0.attn2)") in line
+    assert not out.exists() and not no_model_load
+    settings["subject_layers"] = ["down_blocks.1", "up_blocks"]  # prefixes: as background smoothing reads them
+    (folder / "t2vz.json").write_text(json.dumps(settings))
+    from t2vz_desktop.engine.models import read_defaults
+
+    assert read_defaults(folder)["subject_layers"] == ["down_blocks.1", "up_blocks"]

@@ -252,11 +252,54 @@ def read_defaults(folder: Path | None) -> dict:
     layers = data.get("subject_layers")
     if layers is not None and not (isinstance(layers, list) and all(isinstance(n, str) and n for n in layers)):
         raise ModelError(f"{path}: subject_layers must be a list of attention layer names")
+    if layers:
+        _check_subject_layers(path, layers, folder / "unet" / "config.json")
     try:  # a placeholder prompt makes it a request the engine's own rules can check
         from_data(GenerationRequest, {"prompts": ["x"], **{k: data[k] for k in MODEL_SETTINGS if k in data}}).validate()
     except (FieldError, RequestError) as e:
         raise ModelError(f"{path}: {in_file_terms(str(e))}") from None
     return data
+
+
+def cross_attention_layers(unet_config: dict) -> list[str]:
+    """The names of a UNet2DConditionModel's cross-attention layers (`...attn2`), derived from its
+    config.json as diffusers' UNet2DConditionModel builds its blocks (unets/unet_2d_condition.py:
+    a CrossAttn block holds layers_per_block attentions down, one more up, one in the middle; each
+    of transformer_layers_per_block transformer blocks), so a model's file can be checked without
+    loading the UNet. KeyError or TypeError for a config that is not such a UNet's."""
+    down = unet_config["down_block_types"]
+    per_block = unet_config["layers_per_block"]
+    per_block = list(per_block) if isinstance(per_block, (list, tuple)) else [per_block] * len(down)
+    depth = unet_config.get("transformer_layers_per_block", 1)
+    depth = list(depth) if isinstance(depth, (list, tuple)) else [depth] * len(down)
+    up_depth = unet_config.get("reverse_transformer_layers_per_block") or depth[::-1]
+
+    def blocks(prefix: str, attentions: int, transformers) -> list[str]:
+        transformers = transformers if isinstance(transformers, (list, tuple)) else [transformers] * attentions
+        return [f"{prefix}.attentions.{j}.transformer_blocks.{k}.attn2" for j in range(attentions) for k in range(transformers[j])]
+
+    names = [n for i, kind in enumerate(down) if "CrossAttn" in kind for n in blocks(f"down_blocks.{i}", per_block[i], depth[i])]
+    if (unet_config.get("mid_block_type") or "UNetMidBlock2DCrossAttn") == "UNetMidBlock2DCrossAttn":
+        names += blocks("mid_block", 1, depth[-1])
+    names += [n for i, kind in enumerate(unet_config["up_block_types"]) if "CrossAttn" in kind
+              for n in blocks(f"up_blocks.{i}", per_block[::-1][i] + 1, up_depth[i])]
+    return names
+
+
+def _check_subject_layers(path: Path, layers: list[str], unet_config: Path) -> None:
+    """Each of t2vz.json's subject_layers must name (or begin) one of the UNet's cross-attention
+    layers, checked before the load (background smoothing, which reads them, would fail after it,
+    and without that option a misspelt name went unnoticed)."""
+    from .jsonfile import JsonFileError, read_json
+
+    try:
+        known = cross_attention_layers(read_json(unet_config))
+    except (JsonFileError, KeyError, TypeError):  # the load reports a broken UNet config its own way
+        return
+    for name in layers:
+        if not any(n.startswith(name) for n in known):
+            raise ModelError(f"{path}: subject_layers: '{name}' is not one of the UNet's cross-attention layers "
+                             f"(e.g. {known[0] if known else 'none: this UNet has none'})")
 
 
 def quiet_libraries() -> None:
