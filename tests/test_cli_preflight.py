@@ -383,11 +383,12 @@ def unet_configs():
                      up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
                      block_out_channels=[32, 64, 64], layers_per_block=[1, 2, 2], transformer_layers_per_block=[1, 2, 3],
                      attention_head_dim=[2, 4, 4], cross_attention_dim=32, norm_num_groups=8)
-    return {"sd15": json.loads((root / "resources/configs/sd15/unet/config.json").read_text()),
-            "demo": json.loads((demo_model_dir() / "unet/config.json").read_text()), "depth per block": sdxl_like}
+    demo = json.loads((demo_model_dir() / "unet/config.json").read_text())
+    return {"sd15": json.loads((root / "resources/configs/sd15/unet/config.json").read_text()), "demo": demo,
+            "depth per block": sdxl_like, "no mid block": dict(demo, mid_block_type=None)}
 
 
-@pytest.mark.parametrize("name", ["sd15", "demo", "depth per block"])
+@pytest.mark.parametrize("name", ["sd15", "demo", "depth per block", "no mid block"])
 def test_cross_attention_layers_are_named_from_the_config_as_diffusers_builds_them(name):
     import torch
     from diffusers import UNet2DConditionModel
@@ -418,8 +419,19 @@ def test_a_subject_layer_the_unet_does_not_have_is_refused_before_loading(tmp_pa
     assert ("t2vz.json: subject_layers: 'up_blocks.1.attentions.0.transformer_block.0.attn2' is not one of the UNet's "
             "cross-attention layers (e.g. down_blocks.1.attentions.0.transformer_blocks.0.attn2)") in line
     assert not out.exists() and not no_model_load
-    settings["subject_layers"] = ["down_blocks.1", "up_blocks"]  # prefixes: as background smoothing reads them
-    (folder / "t2vz.json").write_text(json.dumps(settings))
-    from t2vz_desktop.engine.models import read_defaults
+    from t2vz_desktop.engine.models import ModelError, read_defaults
 
-    assert read_defaults(folder)["subject_layers"] == ["down_blocks.1", "up_blocks"]
+    # Prefixes of the processors' names, as background smoothing reads them, are layers too.
+    good = ["down_blocks.1", "up_blocks", "mid_block", "up_blocks.1.attentions.1.transformer_blocks.0.attn2.processor"]
+    settings["subject_layers"] = good
+    (folder / "t2vz.json").write_text(json.dumps(settings))
+    assert read_defaults(folder)["subject_layers"] == good
+    unet = json.loads((folder / "unet/config.json").read_text())
+    (folder / "unet/config.json").write_text(json.dumps(dict(unet, mid_block_type=None)))
+    with pytest.raises(ModelError, match="subject_layers: 'mid_block' is not one of"):
+        read_defaults(folder)  # a UNet without a middle block has no mid_block layers
+    # A config diffusers cannot build is for the load to report (it says what is wrong with it).
+    for broken in (dict(unet, layers_per_block=[1]), dict(unet, transformer_layers_per_block=[1]),
+                   dict(unet, reverse_transformer_layers_per_block=[1]), dict(unet, down_block_types="x"), ["x"]):
+        (folder / "unet/config.json").write_text(json.dumps(broken))
+        assert read_defaults(folder)["subject_layers"] == good

@@ -264,40 +264,46 @@ def read_defaults(folder: Path | None) -> dict:
 def cross_attention_layers(unet_config: dict) -> list[str]:
     """The names of a UNet2DConditionModel's cross-attention layers (`...attn2`), derived from its
     config.json as diffusers' UNet2DConditionModel builds its blocks (unets/unet_2d_condition.py:
-    a CrossAttn block holds layers_per_block attentions down, one more up, one in the middle; each
-    of transformer_layers_per_block transformer blocks), so a model's file can be checked without
-    loading the UNet. KeyError or TypeError for a config that is not such a UNet's."""
-    down = unet_config["down_block_types"]
+    a CrossAttn block holds layers_per_block attentions down, one more up, one in the middle unless
+    mid_block_type is null; each of transformer_layers_per_block transformer blocks), so a model's
+    file can be checked without loading the UNet. KeyError, TypeError, IndexError or ValueError for
+    a config that is not such a UNet's (the load then says what is wrong with it)."""
+    down = list(unet_config["down_block_types"])
     per_block = unet_config["layers_per_block"]
     per_block = list(per_block) if isinstance(per_block, (list, tuple)) else [per_block] * len(down)
     depth = unet_config.get("transformer_layers_per_block", 1)
     depth = list(depth) if isinstance(depth, (list, tuple)) else [depth] * len(down)
     up_depth = unet_config.get("reverse_transformer_layers_per_block") or depth[::-1]
+    if len(per_block) != len(down) or len(depth) != len(down):
+        raise ValueError("one layers_per_block and transformer_layers_per_block per down block")
 
     def blocks(prefix: str, attentions: int, transformers) -> list[str]:
         transformers = transformers if isinstance(transformers, (list, tuple)) else [transformers] * attentions
-        return [f"{prefix}.attentions.{j}.transformer_blocks.{k}.attn2" for j in range(attentions) for k in range(transformers[j])]
+        return [f"{prefix}.attentions.{j}.transformer_blocks.{k}.attn2"
+                for j in range(attentions) for k in range(transformers[j])]
 
-    names = [n for i, kind in enumerate(down) if "CrossAttn" in kind for n in blocks(f"down_blocks.{i}", per_block[i], depth[i])]
-    if (unet_config.get("mid_block_type") or "UNetMidBlock2DCrossAttn") == "UNetMidBlock2DCrossAttn":
+    # Only SD's own block kinds: the Simple* ones hold attention modules of another layout.
+    names = [n for i, kind in enumerate(down) if kind == "CrossAttnDownBlock2D"
+             for n in blocks(f"down_blocks.{i}", per_block[i], depth[i])]
+    if unet_config.get("mid_block_type", "UNetMidBlock2DCrossAttn") == "UNetMidBlock2DCrossAttn":
         names += blocks("mid_block", 1, depth[-1])
-    names += [n for i, kind in enumerate(unet_config["up_block_types"]) if "CrossAttn" in kind
+    names += [n for i, kind in enumerate(unet_config["up_block_types"]) if kind == "CrossAttnUpBlock2D"
               for n in blocks(f"up_blocks.{i}", per_block[::-1][i] + 1, up_depth[i])]
     return names
 
 
 def _check_subject_layers(path: Path, layers: list[str], unet_config: Path) -> None:
-    """Each of t2vz.json's subject_layers must name (or begin) one of the UNet's cross-attention
-    layers, checked before the load (background smoothing, which reads them, would fail after it,
-    and without that option a misspelt name went unnoticed)."""
+    """Each of t2vz.json's subject_layers must begin one of the UNet's cross-attention layers'
+    processor names, as background smoothing reads them (`...attn2.processor`), checked before the
+    load: that option would fail after it, and without it a misspelt name went unnoticed."""
     from .jsonfile import JsonFileError, read_json
 
     try:
         known = cross_attention_layers(read_json(unet_config))
-    except (JsonFileError, KeyError, TypeError):  # the load reports a broken UNet config its own way
+    except (JsonFileError, KeyError, TypeError, IndexError, ValueError):  # the load reports a broken config
         return
     for name in layers:
-        if not any(n.startswith(name) for n in known):
+        if not any(f"{n}.processor".startswith(name) for n in known):
             raise ModelError(f"{path}: subject_layers: '{name}' is not one of the UNet's cross-attention layers "
                              f"(e.g. {known[0] if known else 'none: this UNet has none'})")
 
