@@ -12,7 +12,7 @@ from diffusers import DDIMScheduler, StableDiffusionPipeline
 from t2vz_desktop.engine.decode import decode_latents, to_uint8
 from t2vz_desktop.engine.jobs import CancelToken, Cancelled, GenerationRequest, run_generation
 from t2vz_desktop.engine.motion import default_motion, translate
-from t2vz_desktop.engine.request import RequestError
+from t2vz_desktop.engine.request import SCHEDULERS, RequestError
 from t2vz_desktop.engine.noise_schedule import motion_steps, renoise, MotionSteps
 
 SIZE = 32  # the tiny VAE halves it: 16x16 latents
@@ -177,7 +177,7 @@ def test_the_noisy_samplers_are_those_whose_step_draws_from_the_generator(tiny_f
     from diffusers import DDIMScheduler
 
     from t2vz_desktop.engine.models import make_scheduler
-    from t2vz_desktop.engine.request import NOISY_SCHEDULERS, SCHEDULERS
+    from t2vz_desktop.engine.request import NOISY_SCHEDULERS
 
     config = DDIMScheduler.from_pretrained(tiny_folder / "scheduler").config
     drawn = []
@@ -684,3 +684,12 @@ def test_few_step_samplers_give_diffusers_frame0_and_a_whole_video(tiny_folder, 
 def test_one_step_moves_the_anchors_noise_itself():
     assert motion_steps(torch.tensor([999]), 941, 881) == MotionSteps(0, 0)
     assert motion_steps(torch.tensor([999, 499]), 941, 881) == MotionSteps(0, 1)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_one_step_runs_on_a_zero_terminal_snr_schedule(model_cache, scheduler):
+    """With one step T = T' = t 999, where a zero-terminal-SNR schedule's alpha_bar is 0: the jump
+    from T' to T divided 0 by 0 ("float division by zero" under DDIM, LCM and TCD)."""
+    result = run_generation(GenerationRequest(prompts=["a red circle on a blue background"], model="demo", frames=3,
+                                              steps=1, scheduler=scheduler, seed=0), cache=model_cache)
+    assert result.latents.isfinite().all() and len(list(result.frames(0))) == 3

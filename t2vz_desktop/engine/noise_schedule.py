@@ -58,6 +58,8 @@ def alpha_bar(scheduler, step_index: int) -> float:
 
 def renoise(scheduler, latents: torch.Tensor, noise: torch.Tensor, steps: MotionSteps) -> torch.Tensor:
     """DDPM forward process from T' back to T, in the scheduler's own latent space."""
+    if steps.restart == steps.warp:  # one step: nothing to jump (and 0/0 where a_T is 0, zero terminal SNR)
+        return latents
     if is_sigma_space(scheduler):
         s_t = float(scheduler.sigmas[steps.restart])
         s_tp = float(scheduler.sigmas[steps.warp])
