@@ -190,10 +190,23 @@ def test_re_use_settings_brings_the_recipes_loras(window, tmp_path):
     assert window.panel.fields()["loras"] == [LoraSpec("/loras/ink.safetensors", 0.5)]
 
 
-def test_step_noise_is_offered_only_with_a_sampler_that_draws_noise(window):
+def test_step_noise_is_offered_only_with_a_sampler_that_draws_noise(window, tmp_path):
     panel = window.panel
+    panel.set_model("demo")  # its own sampler: euler-a
     enabled = {}
     for i in range(panel.scheduler.count()):
         panel.scheduler.setCurrentIndex(i)
         enabled[panel.scheduler.currentText()] = panel.step_noise.isEnabled()
     assert enabled == {"auto": True, "ddim": False, "euler-a": True, "dpm++": False, "lcm": True, "tcd": True}
+    panel.scheduler.setCurrentIndex(panel.scheduler.findData(None))  # auto: the model's own
+    panel.set_model("stable-diffusion-v1-5/stable-diffusion-v1-5")
+    assert not panel.step_noise.isEnabled()  # DDIM, Stable Diffusion's
+    folder = tmp_path / "own"
+    folder.mkdir()
+    (folder / "t2vz.json").write_text(json.dumps({"scheduler": "lcm"}))
+    panel.set_model(str(folder))
+    assert panel.step_noise.isEnabled()
+    (folder / "t2vz.json").write_text(json.dumps({"scheduler": "dpm++"}))
+    panel.set_model("demo")
+    panel.set_model(str(folder))
+    assert not panel.step_noise.isEnabled()

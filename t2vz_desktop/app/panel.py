@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.camera import CameraKey, default_motion
+from ..engine.model_settings import own_sampler
 from ..engine.request import DEFAULT_SMOOTH, NOISY_SCHEDULERS, SCHEDULERS, GenerationRequest, PromptKey
 from .model_picker import ModelPicker, demo_model_present  # noqa: F401 (re-exported)
 from .panel_widgets import KeyTable, Section, float_box, guard_wheel, row_of, spin_box
@@ -111,10 +112,9 @@ class GenerationPanel(QWidget):
             self.step_noise.addItem(label, value)
         self.step_noise.setToolTip("Samplers that add noise at every step (euler-a, lcm, tcd): shared, every frame "
                                    "draws its anchor's (steadier frames), or per frame, each its own")
-        # A deterministic sampler draws no step noise: the choice would change nothing (auto may
-        # be a noisy one: the model's own).
-        self.scheduler.currentIndexChanged.connect(lambda: self.step_noise.setEnabled(
-            self.scheduler.currentData() in (None, *NOISY_SCHEDULERS)))
+        for changed in (self.scheduler.currentIndexChanged, self.model.currentIndexChanged):
+            changed.connect(self._offer_step_noise)
+        self._offer_step_noise()
         self.background = float_box(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
                                  "toward frame 0; the paper uses about 0.6; off: 0")
         self.background.setSingleStep(0.1)
@@ -239,6 +239,12 @@ class GenerationPanel(QWidget):
         dx, dy = default_motion(self.width_box.value() or native, self.height_box.value() or native)
         self.dx.setValue(dx)
         self.dy.setValue(dy)
+
+    def _offer_step_noise(self, *_) -> None:
+        # A deterministic sampler (DDIM, DPM-Solver++) draws no step noise: the choice would
+        # change nothing. "auto" is the model's own sampler, read from its t2vz.json.
+        sampler = self.scheduler.currentData() or own_sampler(self.model_name())
+        self.step_noise.setEnabled(sampler in NOISY_SCHEDULERS)
 
     def model_name(self) -> str | None:
         return self.model.model_name()

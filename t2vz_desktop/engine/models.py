@@ -13,6 +13,9 @@ from pathlib import Path
 
 import torch
 
+from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
+    MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, read_defaults,
+)
 from .paths import resources_dir
 from .prompts import EmbeddingCache
 from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS, first_line  # noqa: F401  (re-exported)
@@ -25,10 +28,6 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # Pipelines of other architectures, by diffusers' class names (model_index.json's _class_name).
 OTHER_FAMILIES = ("StableDiffusion3", "Flux", "Kandinsky", "PixArt", "Wuerstchen", "StableCascade", "IFPipeline",
                   "Sana", "CogView", "Lumina", "HunyuanDiT", "AuraFlow", "Kolors")
-
-
-class ModelError(Exception):
-    """A model could not be found or loaded; the message is for the user."""
 
 
 @dataclass
@@ -215,97 +214,6 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_
         )
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise ModelError(f"could not load {path.name} with the configuration {folder.name}: {first_line(e)}") from e
-
-
-def demo_model_dir() -> Path:
-    return resources_dir() / "models" / "demo"
-
-
-MODEL_SETTINGS = ("steps", "guidance", "scheduler", "width", "height", "fps", "t_restart", "t_warp")  # request fields
-
-
-def read_defaults(folder: Path | None) -> dict:
-    """A model's own settings, t2vz.json beside its weights ({} when it has none): the request
-    fields MODEL_SETTINGS, checked by the recipe's own kinds and ranges, and `subject_layers`
-    (attention layer names for background smoothing). A file anyone may have written, so anything
-    else is a ModelError, one line naming the file and the key (a misspelt key is not ignored)."""
-    from .jsonfile import JsonFileError, read_json
-    from .request import FieldError, GenerationRequest, RequestError, from_data, in_file_terms
-
-    path = None if folder is None else folder / "t2vz.json"
-    if path is None or not path.exists():
-        return {}
-    try:
-        data = read_json(path)
-    except JsonFileError as e:
-        raise ModelError(str(e)) from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path} must hold a JSON object of the model's settings")
-    unknown = sorted(set(data) - {*MODEL_SETTINGS, "subject_layers"})
-    if unknown:
-        raise ModelError(f"{path}: '{unknown[0]}' is not a model setting (known: "
-                         f"{', '.join(MODEL_SETTINGS)}, subject_layers)")
-    empty = [k for k in MODEL_SETTINGS if k in data and data[k] is None]
-    if empty:  # a request field's None means "the model's": the model's own file must say it
-        kind = "a sampler name" if empty[0] == "scheduler" else "a number"
-        raise ModelError(f"{path}: {empty[0]} must be {kind} (got null); leave the key out for the default")
-    layers = data.get("subject_layers")
-    if layers is not None and not (isinstance(layers, list) and all(isinstance(n, str) and n for n in layers)):
-        raise ModelError(f"{path}: subject_layers must be a list of attention layer names")
-    if layers:
-        _check_subject_layers(path, layers, folder / "unet" / "config.json")
-    try:  # a placeholder prompt makes it a request the engine's own rules can check
-        from_data(GenerationRequest, {"prompts": ["x"], **{k: data[k] for k in MODEL_SETTINGS if k in data}}).validate()
-    except (FieldError, RequestError) as e:
-        raise ModelError(f"{path}: {in_file_terms(str(e))}") from None
-    return data
-
-
-def cross_attention_layers(unet_config: dict) -> list[str]:
-    """The names of a UNet2DConditionModel's cross-attention layers (`...attn2`), derived from its
-    config.json as diffusers' UNet2DConditionModel builds its blocks (unets/unet_2d_condition.py:
-    a CrossAttn block holds layers_per_block attentions down, one more up, one in the middle unless
-    mid_block_type is null; each of transformer_layers_per_block transformer blocks), so a model's
-    file can be checked without loading the UNet. KeyError, TypeError, IndexError or ValueError for
-    a config that is not such a UNet's (the load then says what is wrong with it)."""
-    down = list(unet_config["down_block_types"])
-    per_block = unet_config["layers_per_block"]
-    per_block = list(per_block) if isinstance(per_block, (list, tuple)) else [per_block] * len(down)
-    depth = unet_config.get("transformer_layers_per_block", 1)
-    depth = list(depth) if isinstance(depth, (list, tuple)) else [depth] * len(down)
-    up_depth = unet_config.get("reverse_transformer_layers_per_block") or depth[::-1]
-    if len(per_block) != len(down) or len(depth) != len(down):
-        raise ValueError("one layers_per_block and transformer_layers_per_block per down block")
-
-    def blocks(prefix: str, attentions: int, transformers) -> list[str]:
-        transformers = transformers if isinstance(transformers, (list, tuple)) else [transformers] * attentions
-        return [f"{prefix}.attentions.{j}.transformer_blocks.{k}.attn2"
-                for j in range(attentions) for k in range(transformers[j])]
-
-    # Only SD's own block kinds: the Simple* ones hold attention modules of another layout.
-    names = [n for i, kind in enumerate(down) if kind == "CrossAttnDownBlock2D"
-             for n in blocks(f"down_blocks.{i}", per_block[i], depth[i])]
-    if unet_config.get("mid_block_type", "UNetMidBlock2DCrossAttn") == "UNetMidBlock2DCrossAttn":
-        names += blocks("mid_block", 1, depth[-1])
-    names += [n for i, kind in enumerate(unet_config["up_block_types"]) if kind == "CrossAttnUpBlock2D"
-              for n in blocks(f"up_blocks.{i}", per_block[::-1][i] + 1, up_depth[i])]
-    return names
-
-
-def _check_subject_layers(path: Path, layers: list[str], unet_config: Path) -> None:
-    """Each of t2vz.json's subject_layers must begin one of the UNet's cross-attention layers'
-    processor names, as background smoothing reads them (`...attn2.processor`), checked before the
-    load: that option would fail after it, and without it a misspelt name went unnoticed."""
-    from .jsonfile import JsonFileError, read_json
-
-    try:
-        known = cross_attention_layers(read_json(unet_config))
-    except (JsonFileError, KeyError, TypeError, IndexError, ValueError):  # the load reports a broken config
-        return
-    for name in layers:
-        if not any(f"{n}.processor".startswith(name) for n in known):
-            raise ModelError(f"{path}: subject_layers: '{name}' is not one of the UNet's cross-attention layers "
-                             f"(e.g. {known[0] if known else 'none: this UNet has none'})")
 
 
 def quiet_libraries() -> None:
