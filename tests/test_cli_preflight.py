@@ -435,3 +435,22 @@ def test_a_subject_layer_the_unet_does_not_have_is_refused_before_loading(tmp_pa
                    dict(unet, reverse_transformer_layers_per_block=[1]), dict(unet, down_block_types="x"), ["x"]):
         (folder / "unet/config.json").write_text(json.dumps(broken))
         assert read_defaults(folder)["subject_layers"] == good
+
+
+@pytest.mark.parametrize("part", ["unet/config.json", "scheduler/scheduler_config.json"])
+@pytest.mark.parametrize("text,words", [('"x"', "must hold a JSON object"), ("[1]", "must hold a JSON object"),
+                                        ('{"in_channels": 4', "is not valid JSON")])
+def test_a_part_configuration_that_is_not_a_json_object_is_refused_before_loading(tmp_path, capsys, no_model_load,
+                                                                                   part, text, words):
+    """A unet/config.json holding "x" sent diffusers to the Hub, six tries over about 30 s offline."""
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    (folder / part).write_text(text)
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
+    line = one_error_line(capsys)
+    assert part in line and words in line and not out.exists() and not no_model_load

@@ -99,6 +99,28 @@ def check_model_folder(folder: Path, name: str) -> None:
     if missing:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
     read_defaults(folder)
+    _check_part_configs(folder)
+
+
+PART_CONFIGS = ("unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json")
+
+
+def _check_part_configs(folder: Path) -> None:
+    """Each part's configuration, where there is one, must be a JSON object: one that is not
+    (a bare string, a list) sent diffusers to look the folder up on the Hub, six tries over
+    about 30 s offline, before it failed. A missing one is left to the load, which names it."""
+    from .jsonfile import JsonFileError, read_json
+
+    for part in PART_CONFIGS:
+        path = folder / part
+        if not path.is_file():
+            continue
+        try:
+            data = read_json(path)
+        except JsonFileError as e:
+            raise ModelError(str(e)) from None
+        if not isinstance(data, dict):
+            raise ModelError(f"{path} must hold a JSON object (the {part.split('/')[0]}'s configuration)")
 
 
 def weights_variant(folder: Path) -> str | None:
