@@ -25,18 +25,12 @@ def read_defaults(folder: Path | None) -> dict:
     fields MODEL_SETTINGS, checked by the recipe's own kinds and ranges, and `subject_layers`
     (attention layer names for background smoothing). A file anyone may have written, so anything
     else is a ModelError, one line naming the file and the key (a misspelt key is not ignored)."""
-    from .jsonfile import JsonFileError, read_json
     from .request import FieldError, GenerationRequest, RequestError, from_data, in_file_terms
 
     path = None if folder is None else folder / "t2vz.json"
     if path is None or not path.exists():
         return {}
-    try:
-        data = read_json(path)
-    except JsonFileError as e:
-        raise ModelError(str(e)) from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path} must hold a JSON object of the model's settings")
+    data = json_object(path, "the model's settings")
     unknown = sorted(set(data) - {*MODEL_SETTINGS, "subject_layers"})
     if unknown:
         raise ModelError(f"{path}: '{unknown[0]}' is not a model setting (known: "
@@ -54,6 +48,20 @@ def read_defaults(folder: Path | None) -> dict:
         from_data(GenerationRequest, {"prompts": ["x"], **{k: data[k] for k in MODEL_SETTINGS if k in data}}).validate()
     except (FieldError, RequestError) as e:
         raise ModelError(f"{path}: {in_file_terms(str(e))}") from None
+    return data
+
+
+def json_object(path: Path, what: str) -> dict:
+    """The JSON object in `path`, a file anyone may have written; ModelError, one line naming the
+    file, for one that cannot be read, is not JSON or holds something else. `what`: what it holds."""
+    from .jsonfile import JsonFileError, read_json
+
+    try:
+        data = read_json(path)
+    except JsonFileError as e:
+        raise ModelError(str(e)) from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} must hold a JSON object ({what})")
     return data
 
 
@@ -92,11 +100,9 @@ def _check_subject_layers(path: Path, layers: list[str], unet_config: Path) -> N
     """Each of t2vz.json's subject_layers must begin one of the UNet's cross-attention layers'
     processor names, as background smoothing reads them (`...attn2.processor`), checked before the
     load: that option would fail after it, and without it a misspelt name went unnoticed."""
-    from .jsonfile import JsonFileError, read_json
-
     try:
-        known = cross_attention_layers(read_json(unet_config))
-    except (JsonFileError, KeyError, TypeError, IndexError, ValueError):  # the load reports a broken config
+        known = cross_attention_layers(json_object(unet_config, "the UNet's configuration"))
+    except (ModelError, KeyError, TypeError, IndexError, ValueError):  # the load reports a broken config
         return
     for name in layers:
         if not any(f"{n}.processor".startswith(name) for n in known):

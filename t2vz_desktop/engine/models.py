@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
-    MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, read_defaults,
+    MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, json_object, read_defaults,
 )
 from .paths import resources_dir
 from .prompts import EmbeddingCache
@@ -109,18 +109,9 @@ def _check_part_configs(folder: Path) -> None:
     """Each part's configuration, where there is one, must be a JSON object: one that is not
     (a bare string, a list) sent diffusers to look the folder up on the Hub, six tries over
     about 30 s offline, before it failed. A missing one is left to the load, which names it."""
-    from .jsonfile import JsonFileError, read_json
-
     for part in PART_CONFIGS:
-        path = folder / part
-        if not path.is_file():
-            continue
-        try:
-            data = read_json(path)
-        except JsonFileError as e:
-            raise ModelError(str(e)) from None
-        if not isinstance(data, dict):
-            raise ModelError(f"{path} must hold a JSON object (the {part.split('/')[0]}'s configuration)")
+        if (folder / part).is_file():
+            json_object(folder / part, f"the {part.split('/')[0]}'s configuration")
 
 
 def weights_variant(folder: Path) -> str | None:
