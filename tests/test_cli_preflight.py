@@ -454,3 +454,23 @@ def test_a_part_configuration_that_is_not_a_json_object_is_refused_before_loadin
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
     line = one_error_line(capsys)
     assert part in line and words in line and not out.exists() and not no_model_load
+
+
+@pytest.mark.parametrize("part", ["t2vz.json", "unet/config.json"])
+def test_a_model_file_that_is_a_pipe_is_refused_not_waited_on(tmp_path, capsys, no_model_load, part):
+    """A FIFO named t2vz.json hung the job, and the app's panel, which reads it on the GUI thread."""
+    import os
+    import shutil
+
+    from t2vz_desktop.engine.model_settings import own_sampler
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    (folder / part).unlink()
+    os.mkfifo(folder / part)
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
+    line = one_error_line(capsys)
+    assert f"{part} is not a regular file" in line and not out.exists() and not no_model_load
+    assert own_sampler(str(folder)) in ("ddim", "euler-a")  # answered, not blocked

@@ -56,6 +56,8 @@ def json_object(path: Path, what: str) -> dict:
     file, for one that cannot be read, is not JSON or holds something else. `what`: what it holds."""
     from .jsonfile import JsonFileError, read_json
 
+    if path.exists() and not path.is_file():  # a pipe would block the reader (the app's panel reads these)
+        raise ModelError(f"{path} is not a regular file")
     try:
         data = read_json(path)
     except JsonFileError as e:

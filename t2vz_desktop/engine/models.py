@@ -110,7 +110,7 @@ def _check_part_configs(folder: Path) -> None:
     (a bare string, a list) sent diffusers to look the folder up on the Hub, six tries over
     about 30 s offline, before it failed. A missing one is left to the load, which names it."""
     for part in PART_CONFIGS:
-        if (folder / part).is_file():
+        if (folder / part).exists():
             json_object(folder / part, f"the {part.split('/')[0]}'s configuration")
 
 
