@@ -35,8 +35,8 @@ from ..engine.models import demo_model_dir
 from . import data
 from .card import write_model_card
 from .model import (
-    MID_TIMESTEPS, SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler, build_unet,
-    build_vae, count_parameters,
+    MID_TIMESTEPS, SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler,
+    build_unet, build_vae, count_parameters,
 )
 from .tokenizer import build_tokenizer
 
