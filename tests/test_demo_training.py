@@ -215,6 +215,33 @@ def test_upright_share_draws_that_share_of_polygons_upright_and_no_extra_randomn
     assert np.array_equal(old, again)
 
 
+def test_shape_weights_give_each_shape_its_share_and_each_shape_every_combination_in_turn():
+    n = 25920
+    scenes = data.sample_scenes(n, 0, {"circle": 0.6, "square": 1.4})
+    counts = {shape: sum(s.shape == shape for s in scenes) for shape in data.SHAPES}
+    # 0.6 : 1.4 : 1 : 1 of 25,920
+    assert counts == {"circle": 3888, "square": 9072, "triangle": 6480, "star": 6480}
+    assert data.shape_counts(n, {"circle": 0.6, "square": 1.4}) == counts
+    # Within a shape, every combination is drawn once before any is drawn again: 9,072 squares
+    # are 5 cycles of its 1,620 combinations and 972 more, each at most once.
+    squares = [s for s in scenes if s.shape == "square"]
+    per_combination = {}
+    for scene in squares:
+        per_combination[scene] = per_combination.get(scene, 0) + 1
+    assert len(per_combination) == len(data.all_scenes()) // len(data.SHAPES)
+    assert set(per_combination.values()) == {5, 6}
+    # The shapes are shuffled together, not laid out in runs.
+    assert len({s.shape for s in scenes[:20]}) > 1
+    # Largest remainders: the counts always sum to n.
+    assert sum(data.shape_counts(7, {"star": 3.3}).values()) == 7
+    # None draws the recipe before the option, bit for bit; equal weights balance it anew.
+    assert data.sample_scenes(300, 0, None) == data.sample_scenes(300, 0)
+    assert data.shape_counts(400, {}) == dict.fromkeys(data.SHAPES, 100)
+    for bad in ({"hexagon": 1.0}, {"square": 0.0}, {"square": float("nan")}, {"square": -1.0}):
+        with pytest.raises(ValueError):
+            data.shape_counts(10, bad)
+
+
 def test_eps_loss_weight_is_min_snr():
     from t2vz_desktop.demo_model.train import eps_loss_weight
 
@@ -281,6 +308,10 @@ BAD_TOOL_INPUT = [
     ("train", ["--unet-steps", "1.5"], "--unet-steps: '1.5' is not an integer"),
     ("train", ["--snr-gamma", "0"], "--snr-gamma: must be above 0 (got 0)"),
     ("train", ["--seed", "-1"], "--seed: must be between 0 and 4294967295"),
+    ("train", ["--shape-weights", "sqare=2"], "--shape-weights: unknown shape 'sqare' (shapes: circle, square"),
+    ("train", ["--shape-weights", "square=0"], "--shape-weights: shape weights must be numbers above 0"),
+    ("train", ["--shape-weights", "square"], "--shape-weights: 'square' is not SHAPE=WEIGHT (once per shape)"),
+    ("train", ["--shape-weights", "star=1,star=2"], "'star=2' is not SHAPE=WEIGHT (once per shape)"),
     ("evaluate", ["NOT_A_MODEL"], "is not a model folder (no model_index.json in it)"),
     ("evaluate", ["--sweep", "3,x"], "--sweep: 'x' is not a number"),
     ("evaluate", ["NOT_A_MODEL/none"], "NOT_A_MODEL/none does not exist"),
@@ -392,7 +423,7 @@ def test_the_cards_remake_command_gives_back_the_settings_it_was_trained_with(tm
 
     argv = ["--minutes", "50", "--vae-share", "0.3", "--num-images", "1000", "--seed", "7", "--threads", "1",
             "--schedule", "zero-snr", "--upright-share", "0.25", "--terminal-weight", "0.05", "--snr-gamma", "10",
-            "--mid-share", "0.4",
+            "--mid-share", "0.4", "--shape-weights", "square=1.5,circle=0.5",
             "--offset-noise", "0.1", "--vae-steps", "11", "--unet-steps", "12", "--out", str(tmp_path / "m")]
     trained = asdict(parse_args(argv))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in trained.items() if k != "config"}

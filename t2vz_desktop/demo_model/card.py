@@ -60,6 +60,8 @@ def remake_command(s: dict, folder: Path) -> str:
             + (f" --snr-gamma {s['snr_gamma']:g}" if s.get("snr_gamma", 5.0) != 5.0 else "")
             + (f" --mid-share {s['mid_share']:g}" if s.get("mid_share") else "")
             + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
+            + (" --shape-weights " + ",".join(f"{k}={v:g}" for k, v in s["shape_weights"].items())
+               if s.get("shape_weights") else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
 
@@ -83,6 +85,16 @@ def placement_text(mode: str, upright_share: float = 0.0) -> str:
             + ", squares, triangles and stars "
             + (f"upright in {upright_share:.0%} of the images and otherwise turned by a uniform angle." if upright_share
                else "turned by a uniform angle."))
+
+
+def data_balance_text(shape_weights: dict | None, num_images: int) -> str:
+    """How the data spreads over the scenes, after "N images from data.py (seed S), "."""
+    attributes = "object colour, background colour (never equal), size and position"
+    if not shape_weights:
+        return f"balanced over all {len(data.all_scenes()):,} combinations of shape, {attributes}"
+    counts = data.shape_counts(num_images, shape_weights)
+    return ("shapes weighed " + ", ".join(f"{shape} {n / num_images:.0%}" for shape, n in counts.items())
+            + f" (`--shape-weights`), each balanced over its combinations of {attributes}")
 
 
 def scheduler_config(folder: Path) -> dict:
@@ -253,9 +265,9 @@ def write_model_card(folder: Path) -> Path:
         remake_command(s, folder),
         "```",
         "",
-        f"- Data: {s['num_images']:,} images from `t2vz_desktop/demo_model/data.py` (seed {s['seed']}), balanced"
-        " over all 6,480 combinations of shape, object colour, background colour (never equal), size and"
-        " position, drawn at 4x and downsampled with INTER_AREA. " + placement_text(s.get("placement", "fixed"), s.get("upright_share", 0.0))
+        f"- Data: {s['num_images']:,} images from `t2vz_desktop/demo_model/data.py` (seed {s['seed']}), "
+        + data_balance_text(s.get("shape_weights"), s["num_images"])
+        + ", drawn at 4x and downsampled with INTER_AREA. " + placement_text(s.get("placement", "fixed"), s.get("upright_share", 0.0))
         + " Captions leave out size (35%), position (35%) and background (30%) at random.",
         f"- Phase 1, VAE: {info['vae_steps']:,} steps of batch {s['vae_batch']}, AdamW lr {s['vae_lr']:g}, loss L1 +"
         f" MSE + edge L1 + {s['kl_weight']:g} x KL; loss {info['vae_loss_first_last'][0]:.4f} ->"

@@ -116,15 +116,50 @@ def all_scenes() -> list[Scene]:
     ]
 
 
-def sample_scenes(n: int, seed: int) -> list[Scene]:
-    """``n`` scenes that cycle through all combinations, each cycle in a new random order."""
+def sample_scenes(n: int, seed: int, shape_weights: dict[str, float] | None = None) -> list[Scene]:
+    """``n`` scenes that cycle through all combinations, each cycle in a new random order.
+
+    ``shape_weights`` (shape -> weight > 0; shapes not named weigh 1) gives each shape that share of
+    the ``n`` scenes, to the nearest whole scene, each shape cycling through its own combinations;
+    the scenes are then shuffled. None (the default) draws as before the option, bit for bit."""
     rng = np.random.default_rng(seed)
     combos = all_scenes()
+    if shape_weights is not None:
+        return _weighted_scenes(n, rng, combos, shape_weights)
     scenes: list[Scene] = []
     while len(scenes) < n:
         order = rng.permutation(len(combos))
         scenes.extend(combos[i] for i in order[: n - len(scenes)])
     return scenes
+
+
+def shape_counts(n: int, shape_weights: dict[str, float]) -> dict[str, int]:
+    """How many of ``n`` scenes each shape gets under ``shape_weights`` (largest remainders, so
+    the counts sum to ``n``); ValueError for an unknown shape or a weight that is not > 0."""
+    unknown = sorted(set(shape_weights) - set(SHAPES))
+    if unknown:
+        raise ValueError(f"unknown shape {unknown[0]!r} (shapes: {', '.join(SHAPES)})")
+    weights = np.array([float(shape_weights.get(shape, 1.0)) for shape in SHAPES])
+    if not (weights > 0).all() or not np.isfinite(weights).all():
+        raise ValueError("shape weights must be numbers above 0")
+    exact = n * weights / weights.sum()
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
+        counts[i] += 1
+    return dict(zip(SHAPES, (int(c) for c in counts)))
+
+
+def _weighted_scenes(n: int, rng: np.random.Generator, combos: list[Scene],
+                     shape_weights: dict[str, float]) -> list[Scene]:
+    scenes: list[Scene] = []
+    for shape, count in shape_counts(n, shape_weights).items():
+        own = [scene for scene in combos if scene.shape == shape]
+        drawn: list[Scene] = []
+        while len(drawn) < count:
+            order = rng.permutation(len(own))
+            drawn.extend(own[i] for i in order[: count - len(drawn)])
+        scenes.extend(drawn)
+    return [scenes[i] for i in rng.permutation(len(scenes))]
 
 
 def article(word: str) -> str:
@@ -237,9 +272,11 @@ def draw(scene: Scene, cx: float, cy: float, r: float, angle: float = 0.0) -> np
     return cv2.resize(big, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def make_dataset(n: int, seed: int, mode: str = "fixed", upright_share: float = 0.0) -> tuple[np.ndarray, list[Scene]]:
-    """``n`` balanced scenes and their images, (n, IMAGE_SIZE, IMAGE_SIZE, 3) uint8, at ``mode`` placements."""
-    scenes = sample_scenes(n, seed)
+def make_dataset(n: int, seed: int, mode: str = "fixed", upright_share: float = 0.0,
+                 shape_weights: dict[str, float] | None = None) -> tuple[np.ndarray, list[Scene]]:
+    """``n`` balanced scenes (shapes weighed by ``shape_weights``, :func:`sample_scenes`) and their
+    images, (n, IMAGE_SIZE, IMAGE_SIZE, 3) uint8, at ``mode`` placements."""
+    scenes = sample_scenes(n, seed, shape_weights)
     rng = np.random.default_rng(seed + 1)
     images = np.stack([render(scene, rng, mode, upright_share) for scene in scenes]) if scenes else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     return images, scenes

@@ -16,6 +16,7 @@ StableDiffusionPipeline folder, written to a temporary folder and renamed into p
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -79,6 +80,7 @@ class TrainSettings:
     mid_share: float = 0.0  # share of each batch's timesteps drawn from MID_TIMESTEPS instead of all
     terminal_weight: float = 0.02  # x0-loss weight added at every timestep, so t=999 still learns ("zero-snr")
     offset_noise: float = 0.0  # std of a per-image, per-channel constant added to the training noise
+    shape_weights: dict[str, float] | None = None  # data.sample_scenes: None gives every shape a quarter
     caption_dropout: float = 0.1
     vae_steps: int | None = None  # fixed step counts instead of the time budget (tests)
     unet_steps: int | None = None
@@ -364,7 +366,7 @@ def train(s: TrainSettings) -> TrainResult:
     cfg = TINY if s.tiny else s.config
     budget = s.minutes * 60.0
 
-    images, scenes = data.make_dataset(s.num_images, s.seed, s.placement, s.upright_share)
+    images, scenes = data.make_dataset(s.num_images, s.seed, s.placement, s.upright_share, s.shape_weights)
     tokenizer = build_tokenizer()
     vae = build_vae(cfg)
     unet = build_unet(cfg)
@@ -456,6 +458,25 @@ def out_problem(out: Path) -> str | None:
     return None
 
 
+def shape_weights(text: str) -> dict[str, float]:
+    """``--shape-weights``: "square=1.4,circle=0.6" -> {"square": 1.4, "circle": 0.6}; ValueError
+    (argparse's one line) for a malformed pair, an unknown shape or a weight that is not > 0."""
+    weights: dict[str, float] = {}
+    for pair in text.split(","):
+        name, sep, value = (part.strip() for part in pair.partition("="))
+        try:
+            if not sep or name in weights:
+                raise ValueError
+            weights[name] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{pair.strip()!r} is not SHAPE=WEIGHT (once per shape)") from None
+    try:
+        data.shape_counts(1, weights)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return weights
+
+
 def parse_args(argv: list[str] | None = None) -> TrainSettings:
     """Settings from the command line; a bad value, or an --out that is neither new nor a model
     folder (training replaces the folder it writes), exits 2 with one line before any work."""
@@ -486,6 +507,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
                         " lose their corners) instead of all")
     p.add_argument("--offset-noise", type=share, default=TrainSettings.offset_noise,
                    help="std of a per-channel constant added to the training noise (0: none)")
+    p.add_argument("--shape-weights", type=shape_weights, default=None, metavar="SHAPE=W,...",
+                   help="each shape's weight in the data, e.g. square=1.4,circle=0.6 (shapes not named weigh 1;"
+                        " default: a quarter each)")
     p.add_argument("--unet-batch", type=count, default=TrainSettings.unet_batch)
     p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
@@ -498,7 +522,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
-        offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share,
+        offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share, shape_weights=a.shape_weights,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
