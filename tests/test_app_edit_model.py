@@ -21,11 +21,10 @@ def instruct_folder(base: Path, tiny_folder: Path) -> Path:
     """A tiny Instruct-Pix2Pix model as its configuration files alone (the checks read nothing
     else): tiny_folder's, with a UNet taking twice the latent channels."""
     folder = base / "tiny-pix2pix"
-    for part in ("text_encoder", "tokenizer", "scheduler"):
-        (folder / part).mkdir(parents=True)
-    for part in ("unet", "vae"):
-        (folder / part).mkdir(parents=True)
-        shutil.copy(tiny_folder / part / "config.json", folder / part / "config.json")
+    (folder / "tokenizer").mkdir(parents=True)
+    for config in ("unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json"):
+        (folder / config).parent.mkdir(parents=True)
+        shutil.copy(tiny_folder / config, folder / config)
     shutil.copy(tiny_folder / "model_index.json", folder / "model_index.json")
     config = json.loads((folder / "unet" / "config.json").read_text())
     (folder / "unet" / "config.json").write_text(json.dumps({**config, "in_channels": 8}))

@@ -2,6 +2,7 @@
 status lines first, without -q too); settings that work but are probably not meant get a
 warning line instead of silence."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -454,6 +455,63 @@ def test_a_part_configuration_that_is_not_a_json_object_is_refused_before_loadin
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
     line = one_error_line(capsys)
     assert part in line and words in line and not out.exists() and not no_model_load
+
+
+def _edit_json(path, change):
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+
+
+BROKEN_MODEL_FILES = [
+    # a scheduler_config.json of {} loaded diffusers' default scheduler for a v-prediction model:
+    # a smeared video and exit 0
+    ("scheduler/scheduler_config.json", lambda f: f.write_text("{}"), "names no _class_name"),
+    ("model_index.json", lambda f: f.write_text('"x"'), "must hold a JSON object (the pipeline's parts)"),
+    ("model_index.json", lambda f: f.write_text("{}"), "names no _class_name: it is not a pipeline diffusers wrote"),
+    ("tokenizer/tokenizer_config.json", lambda f: f.write_text("[1]"), "must hold a JSON object"),
+    # the load said "You set `ignore_mismatched_sizes` to `False`", exit 1
+    ("text_encoder/config.json", lambda f: f.unlink(), "is incomplete: no text_encoder/config.json"),
+    # loaded, then the job failed on int(): "invalid literal for int() with base 10: 'x'"
+    ("unet/config.json", lambda f: _edit_json(f, lambda d: dict(d, sample_size="x")), "sample_size must be a whole"),
+]
+
+
+@pytest.mark.parametrize("part,damage,words", BROKEN_MODEL_FILES, ids=[f"{p}-{w[:12]}" for p, _, w in BROKEN_MODEL_FILES])
+def test_a_broken_model_file_is_one_line_exit_2_before_loading(tmp_path, capsys, no_model_load, part, damage, words):
+    """Each was exit 1 with a library's message (or exit 0 and a wrong video), found by newcomers."""
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    damage(folder / part)
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
+    line = one_error_line(capsys)
+    assert words in line and not out.exists() and not no_model_load
+
+
+@pytest.mark.parametrize("part,change,words", [
+    ("text_encoder/config.json", lambda d: dict(d, vocab_size="x"),
+     "Validation error for field 'vocab_size': TypeError: Field 'vocab_size' expected int, got str"),
+    ("vae/config.json", lambda d: {k: "x" for k in d}, "could not load the model folder"),
+    # every value a string: was blamed on t2vz.json's subject_layers ("this UNet has none")
+    ("unet/config.json", lambda d: dict({k: "x" for k in d}, sample_size=8), "could not load the model folder"),
+])
+def test_a_part_file_with_values_of_the_wrong_kind_fails_the_load_in_one_line_exit_2(tmp_path, capsys, part, change,
+                                                                                     words):
+    """The load's own errors (TypeError, a validation error) were exit 1, "failed: ..."."""
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), folder)
+    _edit_json(folder / part, change)
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q", "--frames", "2"]) == 2
+    line = one_error_line(capsys)
+    assert words in line and not out.exists()
 
 
 @pytest.mark.parametrize("part", ["t2vz.json", "unet/config.json"])

@@ -341,15 +341,18 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, 
     """Found trying the trainer: a bad value printed argparse's 16-line usage block above the
     message, and `--minutes -3` started training."""
     import importlib
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
 
     module = "t2vz_desktop.app.main" if tool == "app" else f"t2vz_desktop.demo_model.{tool}"
     monkeypatch.chdir(tmp_path)
     argv = [str(tmp_path / a) if a.startswith("NOT_A_MODEL") else a for a in argv]
     (tmp_path / "NOT_A_MODEL").mkdir()
     (tmp_path / "NOT_A_MODEL" / "broken.safetensors").write_text("garbage")
-    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # a diffusers folder, t2vz.json aside
-        (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / part).mkdir(parents=True)
-    (tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS" / "model_index.json").write_text("{}")
+    # a diffusers folder (its files but the weights), t2vz.json aside
+    shutil.copytree(demo_model_dir(), tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS",
+                    ignore=shutil.ignore_patterns("*.safetensors", "t2vz.json"))
     (tmp_path / "NOT_A_MODEL_INCOMPLETE").mkdir()
     (tmp_path / "NOT_A_MODEL_INCOMPLETE" / "model_index.json").write_text("{}")
     with pytest.raises(SystemExit) as e:

@@ -147,6 +147,20 @@ def test_a_missing_clip_model_is_a_clear_error(tmp_path):
         ClipScorer.load(str(tmp_path / "nothing-here"))
 
 
+@pytest.mark.parametrize("file,content", [("config.json", '"x"'), ("config.json", "[1]"),
+                                          ("preprocessor_config.json", "[1]"),
+                                          ("preprocessor_config.json", '{"size": "big"}')])
+def test_a_broken_clip_folder_is_a_clear_error(tmp_path, tiny_clip, file, content):
+    """A config.json holding a string failed `eval --clip` with "'str' object has no attribute", exit 1."""
+    import shutil
+
+    folder = tmp_path / "clip"
+    shutil.copytree(tiny_clip, folder)
+    (folder / file).write_text(content)
+    with pytest.raises(ClipError, match=f"no CLIP model at '{folder}' on this machine: pass a folder"):
+        ClipScorer.load(str(folder))
+
+
 # ---------------------------------------------------------------------------------------------
 # The command line
 

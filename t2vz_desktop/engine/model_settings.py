@@ -74,6 +74,10 @@ def cross_attention_layers(unet_config: dict) -> list[str]:
     mid_block_type is null; each of transformer_layers_per_block transformer blocks), so a model's
     file can be checked without loading the UNet. KeyError, TypeError, IndexError or ValueError for
     a config that is not such a UNet's (the load then says what is wrong with it)."""
+    for key in ("down_block_types", "up_block_types"):  # a string would be read a letter at a time
+        kinds = unet_config[key]
+        if not isinstance(kinds, (list, tuple)) or not all(isinstance(kind, str) for kind in kinds):
+            raise TypeError(f"{key} must be a list of block names")
     down = list(unet_config["down_block_types"])
     per_block = unet_config["layers_per_block"]
     per_block = list(per_block) if isinstance(per_block, (list, tuple)) else [per_block] * len(down)

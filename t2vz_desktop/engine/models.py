@@ -103,15 +103,33 @@ def check_model_folder(folder: Path, name: str) -> None:
 
 
 PART_CONFIGS = ("unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json")
+# Written by diffusers' save_config, which always names the class; transformers' parts do not.
+DIFFUSERS_CONFIGS = ("unet/config.json", "vae/config.json", "scheduler/scheduler_config.json")
 
 
 def _check_part_configs(folder: Path) -> None:
-    """Each part's configuration, where there is one, must be a JSON object: one that is not
-    (a bare string, a list) sent diffusers to look the folder up on the Hub, six tries over
-    about 30 s offline, before it failed. A missing one is left to the load, which names it."""
+    """Each part's configuration must be there and be a JSON object, and diffusers' must name their
+    class: one that was a bare string or a list sent diffusers to look the folder up on the Hub,
+    six tries over about 30 s offline; a scheduler_config.json of `{}` loaded diffusers' default
+    scheduler (noise prediction) for a v-prediction model and made a smeared video, exit 0; a
+    missing text_encoder/config.json failed the load with "ignore_mismatched_sizes"."""
+    if not isinstance(json_object(folder / "model_index.json", "the pipeline's parts").get("_class_name"), str):
+        raise ModelError(f"{folder / 'model_index.json'} names no _class_name: it is not a pipeline diffusers wrote")
     for part in PART_CONFIGS:
-        if (folder / part).exists():
-            json_object(folder / part, f"the {part.split('/')[0]}'s configuration")
+        if not (folder / part).exists():
+            raise ModelError(f"model folder {folder} is incomplete: no {part}")
+        config = json_object(folder / part, f"the {part.split('/')[0]}'s configuration")
+        if part in DIFFUSERS_CONFIGS and not isinstance(config.get("_class_name"), str):
+            raise ModelError(f"{folder / part} names no _class_name: it is not a configuration diffusers wrote")
+        # The load takes any value here, and the job failed later on int(): the engine's own
+        # default frame size reads it (LoadedModel.native_size).
+        size = config.get("sample_size", 64) if part == "unet/config.json" else 64
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ModelError(f"{folder / part}: sample_size must be a whole number of latent pixels above 0 "
+                             f"(got {size!r})")
+    tokenizer_config = folder / "tokenizer" / "tokenizer_config.json"
+    if tokenizer_config.exists():  # a tokenizer.json alone is a whole tokenizer
+        json_object(tokenizer_config, "the tokenizer's configuration")
 
 
 def weights_variant(folder: Path) -> str | None:
@@ -129,9 +147,8 @@ def _refuse_other_pipelines(index: Path, name: str) -> None:
     """One line, before any load, for a pipeline this engine cannot run (SDXL's UNet wants pooled
     text and size conditioning: loaded as SD it failed at the first UNet call with "argument of
     type 'NoneType' is not iterable")."""
-    try:
-        kind = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
-    except (OSError, ValueError):
+    kind = json_object(index, "the pipeline's parts").get("_class_name")
+    if not isinstance(kind, str):  # _check_part_configs refuses it once the parts are known to be there
         return
     if "XL" in kind:
         raise ModelError(f"'{name}' is an SDXL model ({kind}); t2vz runs Stable Diffusion 1.x and 2.x models "
@@ -146,7 +163,7 @@ def _load_folder(folder: Path, name: str, dtype: torch.dtype):
     try:
         return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, variant=weights_variant(folder),
                                                        **_common_kwargs(dtype))
-    except (OSError, ValueError, EnvironmentError) as e:
+    except Exception as e:  # noqa: BLE001 - a value of the wrong kind in a part's file fails anywhere in the load
         raise ModelError(f"could not load the model folder {folder}: {first_line(e)}") from e
 
 

@@ -45,9 +45,13 @@ class RequestError(ValueError):
 
 
 def first_line(e: BaseException) -> str:
-    """An error's first line for a one-line message (its class name when it says nothing)."""
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    """An error's first line for a one-line message (its class name when it says nothing); a first
+    line that ends in a colon is joined to the next, which says what it announces (pydantic-style
+    "Validation error for field 'vocab_size':" then "TypeError: ... expected int, got str")."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(e).__name__
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 def in_file_terms(message: str) -> str:

@@ -14,8 +14,8 @@ CLIP's image processor does (shortest side resized bicubically to `size`, centre
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -81,21 +81,26 @@ class ClipScorer:
         from transformers import AutoTokenizer, CLIPModel
         from transformers.utils import cached_file
 
+        from ..engine.jsonfile import read_json
         from ..engine.models import quiet_libraries
+        from ..engine.request import first_line
 
         quiet_libraries()
         try:
             model = CLIPModel.from_pretrained(name, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
-        except (OSError, ValueError) as e:
+            config_file = cached_file(name, "preprocessor_config.json", local_files_only=True,
+                                      _raise_exceptions_for_missing_entries=False)
+            config = read_json(Path(config_file)) if config_file else {}
+            if not isinstance(config, dict):
+                raise ValueError(f"{config_file} must hold a JSON object")
+            prep = _prep_from(config, int(model.config.vision_config.image_size))
+        # Files anyone may have written: a value of the wrong kind fails anywhere in the load.
+        except Exception as e:  # noqa: BLE001
             raise ClipError(
                 f"no CLIP model at '{name}' on this machine: pass a folder saved with CLIPModel.save_pretrained "
-                f"or a hub id in the local Hugging Face cache ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})"
+                f"or a hub id in the local Hugging Face cache ({first_line(e)})"
             ) from e
-        config_file = cached_file(name, "preprocessor_config.json", local_files_only=True,
-                                  _raise_exceptions_for_missing_entries=False)
-        config = json.loads(open(config_file, encoding="utf-8").read()) if config_file else {}
-        prep = _prep_from(config, int(model.config.vision_config.image_size))
         device = torch.device(device)
         return cls(model.to(device).eval(), tokenizer, prep, name, device)
 
