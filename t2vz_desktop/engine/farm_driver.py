@@ -58,7 +58,7 @@ def render_on_cluster(request: GenerationRequest, emit, stepped: bool, cancel: C
             plan = video_plan(one, model, device, guided=recipe.edit is not None)
             text = None if recipe.edit is not None else farm.moved(text_tables(pipe, one, device, model.embeddings), "cpu")
             videos[video] = (one, farm.moved(plan, "cpu"), text)
-        tasks.append(Task(video, frames, step_count(videos[video][1], scheduler.timesteps)))
+        tasks.append(Task(video, frames, step_count(videos[video][1], scheduler)))
     job = uuid.uuid4().hex
     progress = tracker_for(ray, len(tasks), job)
     refs = {}

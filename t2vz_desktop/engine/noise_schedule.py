@@ -22,10 +22,17 @@ class MotionSteps:
     warp: int
 
 
-def motion_steps(timesteps: torch.Tensor, t_restart: int, t_warp: int) -> MotionSteps:
+def motion_steps(timesteps: torch.Tensor, t_restart: int, t_warp: int,
+                 alpha_bars: list[float] | None = None) -> MotionSteps:
     """Map T and T' to the nearest steps of this schedule, keeping T' at least one step after T.
     With one step there is no room between them: T' = T = the only step, so the anchor's noise
-    itself is moved by the motion field and every frame is denoised once from there."""
+    itself is moved by the motion field and every frame is denoised once from there.
+
+    `alpha_bars` (one per step, :func:`alpha_bar`): T never lands where it is 0, the first step
+    of a zero-terminal-SNR schedule (Lin et al. 2023), since the jump from T' back to T would
+    replace the warped anchor with pure noise and every frame would draw its own picture (2 steps
+    on the demo model: the motion and a start image were lost). T then moves to the next step and,
+    where T' has no later step to go to, T' = T: the frames start from the warped anchor itself."""
     ts = timesteps.double().cpu()
     n = len(ts)
     if n == 1:
@@ -40,7 +47,21 @@ def motion_steps(timesteps: torch.Tensor, t_restart: int, t_warp: int) -> Motion
             warp = restart + 1
         else:
             restart, warp = n - 2, n - 1
+    if alpha_bars is not None and alpha_bars[restart] < PURE_NOISE:
+        restart += 1
+        warp = max(warp, min(restart + 1, n - 1))
     return MotionSteps(restart, warp)
+
+
+# alpha_bar below this: the latent holds no picture (zero terminal SNR gives 0 under DDIM, and
+# 1 / (1 + 4096^2) under Euler-type samplers, whose sigma there diffusers sets to 4096).
+PURE_NOISE = 1e-6
+
+
+def scheduler_motion_steps(scheduler, t_restart: int, t_warp: int) -> MotionSteps:
+    """:func:`motion_steps` on a scheduler whose timesteps are set."""
+    alpha_bars = [alpha_bar(scheduler, i) for i in range(len(scheduler.timesteps))]
+    return motion_steps(scheduler.timesteps, t_restart, t_warp, alpha_bars)
 
 
 def is_sigma_space(scheduler) -> bool:

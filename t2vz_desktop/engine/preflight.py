@@ -16,7 +16,7 @@ from pathlib import Path
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
 from .control import check_controlnet_fits
 from .interpolate import output_times
-from .models import DEMO_MODEL, ModelError, check_model, pick_device, pick_dtype, read_defaults
+from .models import DEMO_MODEL, ModelError, check_model, json_object, pick_device, pick_dtype, read_defaults
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, NOISY_SCHEDULERS, GenerationRequest, RequestError
 
 
@@ -63,7 +63,7 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
         raise
     if instruct and source.path is not None and source.path.is_dir():
         _check_instruct_unet(source.path, request.model)
-    warnings = _device_warnings(request) + _option_warnings(request)
+    warnings = _device_warnings(request) + _option_warnings(request) + _schedule_warnings(request, source)
     for image in (request.init_image, request.end_image):
         if image is not None:
             _check_image(image)
@@ -118,6 +118,21 @@ def _option_warnings(request: GenerationRequest) -> list[str]:
                         f"ease shapes the move from it to the next key, e.g. --camera 0:ease=ease --camera "
                         f"{keys[-1].frame}:zoom=1.5")
     return warnings
+
+
+def _schedule_warnings(request: GenerationRequest, source) -> list[str]:
+    """One step on a zero-terminal-SNR model (the demo model; Lin et al. 2023): its only step is t
+    999, pure noise, where the motion field has nothing to move (noise_schedule.motion_steps)."""
+    folder = source.path if source.kind in ("demo", "folder") else None  # as load_model reads it
+    if folder is None or request.edit is not None or request.frames < 2:
+        return []
+    if request.resolve(read_defaults(folder), native_size=512).steps != 1:
+        return []
+    schedule = json_object(folder / "scheduler" / "scheduler_config.json", "the scheduler's configuration")
+    if not schedule.get("rescale_betas_zero_snr"):
+        return []
+    return ["--steps 1 on this model: its one step starts from pure noise (zero terminal SNR), where the motion "
+            "field has nothing to move, so the frames do not follow the motion or a start image; use --steps 2 or more"]
 
 
 def step_noise_warning(request: GenerationRequest) -> str | None:

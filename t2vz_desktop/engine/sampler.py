@@ -36,7 +36,7 @@ from .feature_cache import FeatureCaching
 from .fill import EnteringNoise
 from .finite import NonFinite, dtype_name, finite_per_video
 from .motion import key_warp
-from .noise_schedule import expand_history, motion_steps, renoise, snapshot
+from .noise_schedule import expand_history, renoise, scheduler_motion_steps, snapshot
 from .options import ANCHOR, VIDEO, Option, Options, Run
 from .pinned import PinnedImages
 from .flow_guidance import DEFAULT_STEPS_SHARE, FlowFusion, SourceFlow
@@ -178,7 +178,7 @@ def start_run(unet, scheduler, text: Conditioning, plan: VideoPlan, device: torc
         plan=plan, scheduler=scheduler, text=text, device=device,
         latent_shape=(unet.config.out_channels, h, w),  # an Instruct-Pix2Pix UNet takes 8 channels in, gives 4
         timesteps=scheduler.timesteps,
-        at=motion_steps(scheduler.timesteps, plan.t_restart, plan.t_warp),
+        at=scheduler_motion_steps(scheduler, plan.t_restart, plan.t_warp),
         layout=layout,
         generators=[frame_generators(seed, plan.frames) for seed in plan.seeds],
         key_rows=torch.tensor([i * plan.frames + key for i in range(plan.videos) for key in plan.keys], device=device),
@@ -254,7 +254,7 @@ class Steps:
         self.run, self.options, self.frames, self.denoiser, self.dtype = run, options, frames, denoiser, dtype
         self.callback, self.cancel = callback, cancel
         plan = run.plan
-        self.total = step_count(plan, run.timesteps)
+        self.total = step_count(plan, run.scheduler)
         self.done = 0
         travel = len(plan.keys) > 1
         # Which text row each batch row reads: with travel every frame (and each anchor) its own.
@@ -301,14 +301,14 @@ class Steps:
             raise NonFinite(message, self.done, self.dtype, self.run.device)
 
 
-def step_count(plan: VideoPlan, timesteps: torch.Tensor) -> int:
-    """UNet steps (StepState.total) of a video made by `plan` on this schedule: the anchor's
-    steps down to T' and every frame's from T; one pass for the guided modes' shared start, and
-    no anchor steps when a pinned image is the anchor."""
-    n = len(timesteps)
+def step_count(plan: VideoPlan, scheduler) -> int:
+    """UNet steps (StepState.total) of a video made by `plan` on this scheduler's timesteps (set):
+    the anchor's steps down to T' and every frame's from T; one pass for the guided modes' shared
+    start, and no anchor steps when a pinned image is the anchor."""
+    n = len(scheduler.timesteps)
     if plan.init == "shared":
         return n
-    at = motion_steps(timesteps, plan.t_restart, plan.t_warp)
+    at = scheduler_motion_steps(scheduler, plan.t_restart, plan.t_warp)
     return n - at.restart if plan.init_image is not None else at.warp + (n - at.restart)
 
 
