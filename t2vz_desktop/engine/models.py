@@ -265,6 +265,12 @@ class ModelSource:
     path: Path | None  # None for a hub id
     name: str
 
+    @property
+    def folder(self) -> Path | None:
+        """The diffusers folder the model loads from, whose t2vz.json gives its settings; None
+        for a single file or a hub id (their settings are Stable Diffusion's)."""
+        return self.path if self.kind in ("demo", "folder") else None
+
 
 def locate_model(name: str, allow_unsafe_pickle: bool = False) -> ModelSource:
     """Cheap checks first, so that a wrong --model fails in a moment, not after a load."""
@@ -337,8 +343,8 @@ def load_model(
     quiet_libraries()
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
-    if source.kind in ("demo", "folder"):
-        pipe = _load_folder(source.path, name, dt)
+    if source.folder is not None:
+        pipe = _load_folder(source.folder, name, dt)
     elif source.kind == "single file":
         pipe = _load_single_file(source.path, dt, config, allow_unsafe_pickle)
     else:
@@ -352,8 +358,8 @@ def load_model(
         pipe.enable_model_cpu_offload(device=dev)
     else:
         pipe.to(dev)
-    folder = source.path if source.kind in ("demo", "folder") else None
-    return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt, defaults=read_defaults(folder))
+    return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt,
+                       defaults=read_defaults(source.folder))
 
 
 def apply_loras(pipe, loras: tuple[tuple[str, float], ...]) -> None:

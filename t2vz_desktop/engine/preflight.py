@@ -123,7 +123,7 @@ def _option_warnings(request: GenerationRequest) -> list[str]:
 def _schedule_warnings(request: GenerationRequest, source) -> list[str]:
     """One step on a zero-terminal-SNR model (the demo model; Lin et al. 2023): its only step is t
     999, pure noise, where the motion field has nothing to move (noise_schedule.motion_steps)."""
-    folder = source.path if source.kind in ("demo", "folder") else None  # as load_model reads it
+    folder = source.folder
     if folder is None or request.edit is not None or request.frames < 2:
         return []
     if request.resolve(read_defaults(folder), native_size=512).steps != 1:
@@ -143,8 +143,7 @@ def step_noise_warning(request: GenerationRequest) -> str | None:
     if request.step_noise is None:
         return None
     source = check_model(request.model, request.allow_unsafe_pickle, request.model_config)
-    folder = source.path if source.kind in ("demo", "folder") else None  # as load_model reads it
-    sampler = request.resolve(read_defaults(folder), native_size=512).scheduler
+    sampler = request.resolve(read_defaults(source.folder), native_size=512).scheduler
     if sampler in NOISY_SCHEDULERS:
         return None
     return (f"--step-noise {request.step_noise} changes nothing with the {sampler} sampler: it adds no noise at a "
