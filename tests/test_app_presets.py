@@ -210,3 +210,33 @@ def test_step_noise_is_offered_only_with_a_sampler_that_draws_noise(window, tmp_
     panel.set_model("demo")
     panel.set_model(str(folder))
     assert not panel.step_noise.isEnabled()
+
+
+def wait_until(condition, seconds: float = 5.0) -> bool:
+    from PySide6.QtCore import QDeadlineTimer
+
+    deadline = QDeadlineTimer(int(seconds * 1000))
+    while not condition() and not deadline.hasExpired():
+        QTest.qWait(20)
+    return condition()
+
+
+def test_step_noise_follows_the_models_settings_file_edited_on_disk(window, tmp_path):
+    """The combo kept its state when t2vz.json was edited with the model still chosen (the job
+    itself reads the file anew, so it was only the offer that went stale)."""
+    import os
+
+    panel = window.panel
+    folder = tmp_path / "own"
+    folder.mkdir()
+    panel.set_model(str(folder))  # no t2vz.json yet: Stable Diffusion's DDIM
+    assert not panel.step_noise.isEnabled()
+    (folder / "t2vz.json").write_text(json.dumps({"scheduler": "lcm"}))  # created
+    assert wait_until(panel.step_noise.isEnabled)
+    (folder / "t2vz.json").write_text(json.dumps({"scheduler": "ddim"}))  # written in place
+    assert wait_until(lambda: not panel.step_noise.isEnabled())
+    (folder / "new.json").write_text(json.dumps({"scheduler": "euler-a"}))
+    os.replace(folder / "new.json", folder / "t2vz.json")  # saved as editors do, by renaming over it
+    assert wait_until(panel.step_noise.isEnabled)
+    (folder / "t2vz.json").write_text(json.dumps({"scheduler": "dpm++"}))  # and still watched after that
+    assert wait_until(lambda: not panel.step_noise.isEnabled())

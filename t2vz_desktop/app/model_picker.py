@@ -1,13 +1,17 @@
 """The model picker (ModelPicker), one combo box for the Generate panel and Edit with...: the
 built-in demo model, the models installed in the Hugging Face cache and the Models folder, and
-"Open model folder/file..." for any other. Reads folder names only; nothing is loaded here."""
+"Open model folder/file..." for any other. Reads folder names only; nothing is loaded here.
+It watches the chosen model's settings file (t2vz.json), so what the panel offers follows an
+edit made on disk while the model stays chosen."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QFileSystemWatcher, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
+from ..engine.model_settings import demo_model_dir
 from ..engine.paths import resources_dir
 from ..engine.system import find_models
 
@@ -21,11 +25,36 @@ def demo_model_present() -> bool:
 class ModelPicker(QComboBox):
     """Each item's data is the model name a request takes ("demo", a hub id, a path)."""
 
+    # The chosen model's t2vz.json was written, created or removed (same model still chosen).
+    settings_changed = Signal()
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setToolTip("Built-in demo model, a model from the local Hugging Face cache, or a file/folder")
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.fileChanged.connect(self._settings_touched)
+        self._watcher.directoryChanged.connect(self._settings_touched)
+        self.currentIndexChanged.connect(self._watch_settings)
         self.fill()
         self.activated.connect(self._chosen)
+
+    def _watch_settings(self, *_) -> None:
+        """Watch the chosen folder model's t2vz.json, and its folder for one created or saved by
+        renaming a new file over it (as most editors save), which ends a file watch."""
+        for paths in (self._watcher.files(), self._watcher.directories()):
+            if paths:
+                self._watcher.removePaths(paths)
+        name = self.model_name()
+        folder = demo_model_dir() if name == "demo" else Path(name).expanduser() if name else None
+        if folder is None or not folder.is_dir():
+            return
+        self._watcher.addPath(str(folder))
+        if (folder / "t2vz.json").is_file():
+            self._watcher.addPath(str(folder / "t2vz.json"))
+
+    def _settings_touched(self, *_) -> None:
+        self._watch_settings()
+        self.settings_changed.emit()
 
     def fill(self) -> None:
         self.clear()

@@ -112,7 +112,7 @@ class GenerationPanel(QWidget):
             self.step_noise.addItem(label, value)
         self.step_noise.setToolTip("Samplers that add noise at every step (euler-a, lcm, tcd): shared, every frame "
                                    "draws its anchor's (steadier frames), or per frame, each its own")
-        for changed in (self.scheduler.currentIndexChanged, self.model.currentIndexChanged):
+        for changed in (self.scheduler.currentIndexChanged, self.model.currentIndexChanged, self.model.settings_changed):
             changed.connect(self._offer_step_noise)
         self._offer_step_noise()
         self.background = float_box(0, 1, 0.0, "Background smoothing (paper section 3.3): blends the background "
