@@ -18,13 +18,16 @@ from test_app_fixtures import window  # noqa: F401 - the fixture
 
 
 def instruct_folder(base: Path, tiny_folder: Path) -> Path:
-    """A tiny Instruct-Pix2Pix model as its configuration files alone (the checks read nothing
-    else): tiny_folder's, with a UNet taking twice the latent channels."""
+    """A tiny Instruct-Pix2Pix model as its configuration and tokenizer files, with empty weight
+    files (the checks read nothing else): tiny_folder's, with a UNet taking twice the latent channels."""
     folder = base / "tiny-pix2pix"
-    (folder / "tokenizer").mkdir(parents=True)
+    shutil.copytree(tiny_folder / "tokenizer", folder / "tokenizer")
     for config in ("unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json"):
         (folder / config).parent.mkdir(parents=True)
         shutil.copy(tiny_folder / config, folder / config)
+    for weights in ("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+                    "text_encoder/model.safetensors"):
+        (folder / weights).touch()
     shutil.copy(tiny_folder / "model_index.json", folder / "model_index.json")
     config = json.loads((folder / "unet" / "config.json").read_text())
     (folder / "unet" / "config.json").write_text(json.dumps({**config, "in_channels": 8}))

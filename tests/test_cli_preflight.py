@@ -360,12 +360,12 @@ def test_a_models_own_settings_file_is_checked_before_loading(tmp_path, capsys, 
     """A model folder's t2vz.json is a file anyone may have written: broken JSON failed after the
     load with "Expecting value: line 1 column 1", a list with "'list' object is not a mapping",
     and a misspelt key was silently ignored. Now one line naming the file, exit 2, nothing loaded."""
-    import json
+    import shutil
 
-    folder = tmp_path / "model"
-    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
-        (folder / part).mkdir(parents=True)
-    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"  # the demo model's files, but not its weights (nothing loads)
+    shutil.copytree(demo_model_dir(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
     (folder / "t2vz.json").write_text(text)
     out = tmp_path / "o.mp4"
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
@@ -464,15 +464,47 @@ def _edit_json(path, change):
 BROKEN_MODEL_FILES = [
     # a scheduler_config.json of {} loaded diffusers' default scheduler for a v-prediction model:
     # a smeared video and exit 0
-    ("scheduler/scheduler_config.json", lambda f: f.write_text("{}"), "names no _class_name"),
+    ("scheduler/scheduler_config.json", lambda f: f.write_text("{}"), "must name its _class_name"),
     ("model_index.json", lambda f: f.write_text('"x"'), "must hold a JSON object (the pipeline's parts)"),
-    ("model_index.json", lambda f: f.write_text("{}"), "names no _class_name: it is not a pipeline diffusers wrote"),
+    ("model_index.json", lambda f: f.write_text("{}"), "must name its _class_name (a string): it is not a pipeline"),
     ("tokenizer/tokenizer_config.json", lambda f: f.write_text("[1]"), "must hold a JSON object"),
     # the load said "You set `ignore_mismatched_sizes` to `False`", exit 1
     ("text_encoder/config.json", lambda f: f.unlink(), "is incomplete: no text_encoder/config.json"),
     # loaded, then the job failed on int(): "invalid literal for int() with base 10: 'x'"
     ("unet/config.json", lambda f: _edit_json(f, lambda d: dict(d, sample_size="x")), "sample_size must be a whole"),
+    # found by a newcomer (the rest of this list): another part's configuration was loaded with
+    # defaults (a wrong video, exit 0) or blamed on t2vz.json's subject_layers
+    ("unet/config.json", lambda f: _copy_from(f, "vae/config.json"),
+     "unet/config.json is an AutoencoderKL configuration, but model_index.json names the unet a UNet2DConditionModel"),
+    ("scheduler/scheduler_config.json", lambda f: _copy_from(f, "unet/config.json"),
+     "is a UNet2DConditionModel configuration, but model_index.json names the scheduler a DDIMScheduler"),
+    ("text_encoder/config.json", lambda f: _copy_from(f, "unet/config.json"),
+     "names the text_encoder a CLIPTextModel"),
+    ("model_index.json", lambda f: _edit_json(f, lambda d: dict(d, unet="UNet2DConditionModel")),
+     "\"unet\" must be a [library, class] pair"),  # "too many values to unpack (expected 2)"
+    ("unet/config.json", lambda f: _edit_json(f, lambda d: dict(d, _class_name=5)), "must name its _class_name"),
+    # the tokenizer without its configuration padded to 10^30 tokens: "int too big to convert", exit 1
+    ("tokenizer/tokenizer_config.json", lambda f: f.unlink(), "is incomplete: no tokenizer_config.json"),
+    ("tokenizer/tokenizer.json", lambda f: f.unlink(), "it needs tokenizer.json, or vocab.json and merges.txt"),
+    ("tokenizer/tokenizer_config.json", lambda f: _edit_json(f, lambda d: dict(d, model_max_length="twenty")),
+     "model_max_length must be a whole number of tokens (got 'twenty')"),
+    ("tokenizer/tokenizer_config.json", lambda f: _edit_json(f, lambda d: dict(d, model_max_length=77)),
+     "model_max_length 77 is more tokens than the text encoder takes (its max_position_embeddings is 20)"),
+    ("vae/config.json", lambda f: _edit_json(f, lambda d: dict(d, scaling_factor="0.5")),
+     "scaling_factor must be a number above 0 (got '0.5')"),
+    # said as a --width the user never gave
+    ("unet/config.json", lambda f: _edit_json(f, lambda d: dict(d, sample_size=100000)),
+     "sample_size 100000 makes 400000 px frames with this VAE (x4); a model draws 16 to 4096 px"),
+    # two lines, the last naming a .bin
+    ("unet/diffusion_pytorch_model.safetensors", lambda f: f.unlink(missing_ok=True),
+     "is incomplete: no unet weights (unet/diffusion_pytorch_model.safetensors)"),
+    ("unet/diffusion_pytorch_model.safetensors", lambda f: (f.unlink(missing_ok=True), f.mkdir()),
+     "is incomplete: no unet weights"),
 ]
+
+
+def _copy_from(target, other: str):
+    target.write_text((target.parent.parent / other).read_text())
 
 
 @pytest.mark.parametrize("part,damage,words", BROKEN_MODEL_FILES, ids=[f"{p}-{w[:12]}" for p, _, w in BROKEN_MODEL_FILES])
@@ -494,9 +526,17 @@ def test_a_broken_model_file_is_one_line_exit_2_before_loading(tmp_path, capsys,
 @pytest.mark.parametrize("part,change,words", [
     ("text_encoder/config.json", lambda d: dict(d, vocab_size="x"),
      "Validation error for field 'vocab_size': TypeError: Field 'vocab_size' expected int, got str"),
-    ("vae/config.json", lambda d: {k: "x" for k in d}, "could not load the model folder"),
+    ("vae/config.json", lambda d: dict({k: "x" for k in d}, _class_name="AutoencoderKL", scaling_factor=0.5),
+     "could not load the model folder"),
     # every value a string: was blamed on t2vz.json's subject_layers ("this UNet has none")
-    ("unet/config.json", lambda d: dict({k: "x" for k in d}, sample_size=8), "could not load the model folder"),
+    ("unet/config.json", lambda d: dict({k: "x" for k in d}, sample_size=8, _class_name="UNet2DConditionModel"),
+     "could not load the model folder"),
+    # "You set `ignore_mismatched_sizes` to `False` ... look at the above report!" (no report shown)
+    ("text_encoder/config.json", lambda d: dict(d, hidden_size=128),
+     "the text_encoder weights in {folder}/text_encoder do not fit its config.json: "),
+    # diffusers' advice for its own API, and a blank part name ("Cannot load  because ...")
+    ("unet/config.json", lambda d: dict(d, in_channels=9), "weights of another size than a part's config.json says: "
+                                                           "conv_in.weight is (64, 4, 3, 3) in the file and (64, 9, 3, 3)"),
 ])
 def test_a_part_file_with_values_of_the_wrong_kind_fails_the_load_in_one_line_exit_2(tmp_path, capsys, part, change,
                                                                                      words):
@@ -511,7 +551,49 @@ def test_a_part_file_with_values_of_the_wrong_kind_fails_the_load_in_one_line_ex
     out = tmp_path / "o.mp4"
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q", "--frames", "2"]) == 2
     line = one_error_line(capsys)
-    assert words in line and not out.exists()
+    assert words.format(folder=folder) in line and not out.exists()
+
+
+def _weights_of(folder, part: str) -> str:
+    name = "model.safetensors" if part == "text_encoder" else "diffusion_pytorch_model.safetensors"
+    return str(folder / part / name)
+
+
+def _drop_tensor(path: str, key: str) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(path)
+    del tensors[key]
+    save_file(tensors, path)
+
+
+@pytest.mark.parametrize("damage,words", [
+    # "Cannot copy out of meta tensor; no data!", exit 1
+    ("unet=vae", "the unet weights in {folder} lack"),
+    ("vae=unet", "the vae weights in {folder} lack"),
+    ("unet-1", "the unet weights in {folder} lack 1 of its"),
+    # a text encoder filled with random numbers, in silence: a wrong video, exit 0
+    ("text_encoder=vae", "the text_encoder weights in {folder}/text_encoder lack"),
+    ("text_encoder-1", "lack 1 of its tensors (e.g. encoder.layers.1.self_attn.k_proj.bias)"),
+])
+def test_weights_that_are_not_the_parts_are_refused_in_one_line_exit_2(tmp_path, capsys, damage, words):
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir(), folder)
+    part, how, other = damage.partition("=") if "=" in damage else damage.partition("-")
+    if how == "=":
+        shutil.copy(_weights_of(folder, other), _weights_of(folder, part))
+    elif part == "unet":
+        _drop_tensor(_weights_of(folder, part), "up_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.bias")
+    else:
+        _drop_tensor(_weights_of(folder, part), "encoder.layers.1.self_attn.k_proj.bias")
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q", "--frames", "2"]) == 2
+    line = one_error_line(capsys)
+    assert words.format(folder=folder) in line and not out.exists()
 
 
 @pytest.mark.parametrize("part", ["t2vz.json", "unet/config.json"])

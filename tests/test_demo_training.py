@@ -320,6 +320,9 @@ BAD_TOOL_INPUT = [
     ("evaluate", ["NOT_A_MODEL_INCOMPLETE"], "is incomplete: no unet/"),
     ("evaluate", ["NOT_A_MODEL_BUT_DIFFUSERS"], "has no t2vz.json: this measures a demo model"),
     ("mask_layers", ["NOT_A_MODEL_INCOMPLETE"], "is incomplete: no unet/"),
+    # weights of another part: a 94-line traceback ("Tensor on device meta"), exit 1
+    ("evaluate", ["NOT_A_MODEL_SWAPPED", "--seeds", "1", "--no-write"], "the unet weights in"),
+    ("mask_layers", ["NOT_A_MODEL_SWAPPED"], "the unet weights in"),
     ("evaluate", ["--seeds", "0"], "--seeds: must be at least 1"),
     ("evaluate", ["--grid", "NOT_A_MODEL"], "give a .png or .jpg file name"),
     ("evaluate", ["--grid", "nowhere/grid.png"], "its folder does not exist"),
@@ -350,9 +353,12 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_work(tool, argv, message, 
     argv = [str(tmp_path / a) if a.startswith("NOT_A_MODEL") else a for a in argv]
     (tmp_path / "NOT_A_MODEL").mkdir()
     (tmp_path / "NOT_A_MODEL" / "broken.safetensors").write_text("garbage")
-    # a diffusers folder (its files but the weights), t2vz.json aside
-    shutil.copytree(demo_model_dir(), tmp_path / "NOT_A_MODEL_BUT_DIFFUSERS",
-                    ignore=shutil.ignore_patterns("*.safetensors", "t2vz.json"))
+    # a diffusers model, t2vz.json aside
+    if argv and "NOT_A_MODEL_BUT_DIFFUSERS" in argv[0]:
+        shutil.copytree(demo_model_dir(), argv[0], ignore=shutil.ignore_patterns("t2vz.json"))
+    if argv and "NOT_A_MODEL_SWAPPED" in argv[0]:
+        swapped = Path(shutil.copytree(demo_model_dir(), argv[0]))
+        shutil.copy(swapped / "vae" / "diffusion_pytorch_model.safetensors", swapped / "unet")
     (tmp_path / "NOT_A_MODEL_INCOMPLETE").mkdir()
     (tmp_path / "NOT_A_MODEL_INCOMPLETE" / "model_index.json").write_text("{}")
     with pytest.raises(SystemExit) as e:

@@ -2,10 +2,12 @@
 as a user runs them."""
 
 import json
+import re
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import tiny_models
 from t2vz_desktop.cli import main
@@ -143,7 +145,7 @@ def test_clip_streaming_batches_do_not_change_the_scores(tiny_clip):
 
 
 def test_a_missing_clip_model_is_a_clear_error(tmp_path):
-    with pytest.raises(ClipError, match="no CLIP model"):
+    with pytest.raises(ClipError, match="is not a CLIP model on this machine"):
         ClipScorer.load(str(tmp_path / "nothing-here"))
 
 
@@ -157,8 +159,41 @@ def test_a_broken_clip_folder_is_a_clear_error(tmp_path, tiny_clip, file, conten
     folder = tmp_path / "clip"
     shutil.copytree(tiny_clip, folder)
     (folder / file).write_text(content)
-    with pytest.raises(ClipError, match=f"no CLIP model at '{folder}' on this machine: pass a folder"):
+    with pytest.raises(ClipError, match=f"--clip '{folder}' is not a CLIP model this tool can use"):
         ClipScorer.load(str(folder))
+
+
+@pytest.mark.parametrize("damage,words", [
+    ("weights", "its weights lack"),  # the weights of another model: scored with exit 0
+    ("tensor", "its weights lack 1 of its tensors (e.g. visual_projection.weight)"),
+    ("tokenizer", "its tokenizer's model_max_length is"),  # "int too big to convert", exit 1
+    ("length", "model_max_length is 99, and its text model takes up to 77 tokens"),
+    ("file", "is a file: give the folder"),
+])
+def test_clip_weights_and_tokenizer_that_do_not_fit_are_refused(tmp_path, tiny_clip, damage, words):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "clip"
+    shutil.copytree(tiny_clip, folder)
+    weights = folder / "model.safetensors"
+    name = str(folder)
+    if damage == "weights":
+        save_file({"something.else": torch.zeros(3)}, str(weights))
+    elif damage == "tensor":
+        tensors = load_file(str(weights))
+        del tensors["visual_projection.weight"]
+        save_file(tensors, str(weights))
+    elif damage == "tokenizer":
+        (folder / "tokenizer_config.json").unlink()
+    elif damage == "length":
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        (folder / "tokenizer_config.json").write_text(json.dumps(dict(config, model_max_length=99)))
+    else:
+        name = str(weights)
+    with pytest.raises(ClipError, match=re.escape(words)):
+        ClipScorer.load(name)
 
 
 # ---------------------------------------------------------------------------------------------

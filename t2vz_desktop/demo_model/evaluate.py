@@ -309,6 +309,17 @@ def reconstruction_score(vae, scenes: list[data.Scene], seeds: int) -> dict:
 DENOISE_TIMESTEPS = (100, 300, 500, 700)
 
 
+def checked_pipeline(folder: Path, parser):
+    """The model's pipeline (fp32, CPU) loaded as the engine loads it, so that weights which do not
+    fit its files are one line, exit 2 (parser.error), not a traceback."""
+    from t2vz_desktop.engine.models import ModelError, load_model
+
+    try:
+        return load_model(str(folder), device="cpu", dtype="fp32").pipe
+    except ModelError as e:
+        parser.error(str(e))
+
+
 def denoising_score(model: Path, timesteps: tuple[int, ...] = DENOISE_TIMESTEPS, per_shape: int = 24) -> dict:
     """Where the sampler loses shapes: the renderer's images (continuous placement, polygons turned
     by a uniform angle) encoded, noised to each timestep, denoised in one step to the model's x0
@@ -410,7 +421,6 @@ def main(argv: list[str] | None = None) -> dict:
         p.error(f"{a.model / 't2vz.json'} names no steps or guidance: this measures at the model's own settings")
 
     import torch
-    from diffusers import AutoencoderKL
 
     from t2vz_desktop.engine.jobs import ModelCache
 
@@ -421,7 +431,7 @@ def main(argv: list[str] | None = None) -> dict:
     reference = score([analyse(data.render(s, rng)) for s in scenes * a.seeds], scenes * a.seeds)
     print_table(reference, "classifiers on the renderer's own images (should be ~100%)")
 
-    vae = AutoencoderKL.from_pretrained(a.model, subfolder="vae")
+    vae = checked_pipeline(a.model, p).vae
     reconstruction = reconstruction_score(vae, scenes, a.seeds)
     print_table(reconstruction, "VAE reconstructions of the renderer's images (the ceiling for samples)")
 

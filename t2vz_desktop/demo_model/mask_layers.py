@@ -115,10 +115,11 @@ def main(argv: list[str] | None = None) -> list[str]:
         p.error(f"--write: {a.model} has no t2vz.json to write the layers into (a demo model's settings file)")
 
     import torch
-    from diffusers import StableDiffusionPipeline
+
+    from .evaluate import checked_pipeline
 
     torch.set_num_threads(a.threads)
-    pipe = StableDiffusionPipeline.from_pretrained(a.model, safety_checker=None, requires_safety_checker=False)
+    pipe = checked_pipeline(a.model, p)
     pipe.set_progress_bar_config(disable=True)
     scores = layer_scores(pipe, a.seeds)
     if not scores:

@@ -16,12 +16,13 @@ import torch
 from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
     MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, json_object, read_defaults,
 )
+from .model_files import FOLDER_PARTS, check_folder_files, check_weights_present
+from .model_load import check_loaded, load_message, load_text_encoder
 from .paths import resources_dir
 from .prompts import EmbeddingCache
 from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS, first_line  # noqa: F401  (re-exported)
 
 DEMO_MODEL = "demo"
-FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 # diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
 SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21"}
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -91,45 +92,17 @@ def _common_kwargs(dtype: torch.dtype) -> dict:
 
 def check_model_folder(folder: Path, name: str) -> None:
     """ModelError, one line, for a folder that is not a diffusers model this engine runs: no
-    model_index.json, another pipeline (SDXL, ...), a missing part or a bad t2vz.json."""
-    if not (folder / "model_index.json").is_file():
+    model_index.json, another pipeline (SDXL, ...), a missing part, parts that do not fit together
+    (model_files.check_folder_files) or a bad t2vz.json."""
+    if not (folder / "model_index.json").exists():
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
     _refuse_other_pipelines(folder / "model_index.json", name)
     missing = [p for p in FOLDER_PARTS if not (folder / p).is_dir()]
     if missing:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
-    read_defaults(folder)
-    _check_part_configs(folder)
-
-
-PART_CONFIGS = ("unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json")
-# Written by diffusers' save_config, which always names the class; transformers' parts do not.
-DIFFUSERS_CONFIGS = ("unet/config.json", "vae/config.json", "scheduler/scheduler_config.json")
-
-
-def _check_part_configs(folder: Path) -> None:
-    """Each part's configuration must be there and be a JSON object, and diffusers' must name their
-    class: one that was a bare string or a list sent diffusers to look the folder up on the Hub,
-    six tries over about 30 s offline; a scheduler_config.json of `{}` loaded diffusers' default
-    scheduler (noise prediction) for a v-prediction model and made a smeared video, exit 0; a
-    missing text_encoder/config.json failed the load with "ignore_mismatched_sizes"."""
-    if not isinstance(json_object(folder / "model_index.json", "the pipeline's parts").get("_class_name"), str):
-        raise ModelError(f"{folder / 'model_index.json'} names no _class_name: it is not a pipeline diffusers wrote")
-    for part in PART_CONFIGS:
-        if not (folder / part).exists():
-            raise ModelError(f"model folder {folder} is incomplete: no {part}")
-        config = json_object(folder / part, f"the {part.split('/')[0]}'s configuration")
-        if part in DIFFUSERS_CONFIGS and not isinstance(config.get("_class_name"), str):
-            raise ModelError(f"{folder / part} names no _class_name: it is not a configuration diffusers wrote")
-        # The load takes any value here, and the job failed later on int(): the engine's own
-        # default frame size reads it (LoadedModel.native_size).
-        size = config.get("sample_size", 64) if part == "unet/config.json" else 64
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ModelError(f"{folder / part}: sample_size must be a whole number of latent pixels above 0 "
-                             f"(got {size!r})")
-    tokenizer_config = folder / "tokenizer" / "tokenizer_config.json"
-    if tokenizer_config.exists():  # a tokenizer.json alone is a whole tokenizer
-        json_object(tokenizer_config, "the tokenizer's configuration")
+    check_folder_files(folder)
+    read_defaults(folder)  # after the configurations: its subject_layers are checked against the UNet's
+    check_weights_present(folder)
 
 
 def weights_variant(folder: Path) -> str | None:
@@ -148,7 +121,7 @@ def _refuse_other_pipelines(index: Path, name: str) -> None:
     text and size conditioning: loaded as SD it failed at the first UNet call with "argument of
     type 'NoneType' is not iterable")."""
     kind = json_object(index, "the pipeline's parts").get("_class_name")
-    if not isinstance(kind, str):  # _check_part_configs refuses it once the parts are known to be there
+    if not isinstance(kind, str):  # check_folder_files refuses it once the parts are known to be there
         return
     if "XL" in kind:
         raise ModelError(f"'{name}' is an SDXL model ({kind}); t2vz runs Stable Diffusion 1.x and 2.x models "
@@ -160,11 +133,17 @@ def _refuse_other_pipelines(index: Path, name: str) -> None:
 def _load_folder(folder: Path, name: str, dtype: torch.dtype):
     from diffusers import StableDiffusionPipeline
 
+    variant = weights_variant(folder)
     try:
-        return StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, variant=weights_variant(folder),
-                                                       **_common_kwargs(dtype))
+        text_encoder = load_text_encoder(folder, dtype, variant)
+        pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, variant=variant,
+                                                       text_encoder=text_encoder, **_common_kwargs(dtype))
+    except ModelError:
+        raise
     except Exception as e:  # noqa: BLE001 - a value of the wrong kind in a part's file fails anywhere in the load
-        raise ModelError(f"could not load the model folder {folder}: {first_line(e)}") from e
+        raise ModelError(f"could not load the model folder {folder}: {load_message(e)}") from e
+    check_loaded(pipe, folder)
+    return pipe
 
 
 def _load_hub_cache(repo: str, dtype: torch.dtype):
@@ -174,10 +153,12 @@ def _load_hub_cache(repo: str, dtype: torch.dtype):
     index = try_to_load_from_cache(repo, "model_index.json")
     variant = weights_variant(Path(index).parent) if isinstance(index, str) else None
     try:
-        return StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, variant=variant,
+        pipe = StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, variant=variant,
                                                        **_common_kwargs(dtype))
     except (OSError, ValueError) as e:
-        raise ModelError(f"model '{repo}' is in the local cache but incomplete: {first_line(e)}") from e
+        raise ModelError(f"model '{repo}' is in the local cache but incomplete: {load_message(e)}") from e
+    check_loaded(pipe, f"the cached '{repo}'")
+    return pipe
 
 
 def checkpoint_kind(path: Path, allow_unsafe_pickle: bool = False) -> str:

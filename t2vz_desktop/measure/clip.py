@@ -50,6 +50,13 @@ def _prep_from(config: dict, image_size: int) -> ImagePrep:
                      tuple(config.get("image_std", OPENAI_STD)))
 
 
+def _check_prompt_length(length, positions) -> None:
+    """Without tokenizer_config.json a CLIP tokenizer pads to 10^30 tokens ("int too big to convert")."""
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= positions:
+        raise ValueError(f"its tokenizer's model_max_length is {length!r}, and its text model takes up to "
+                         f"{positions} tokens (is tokenizer_config.json missing?)")
+
+
 def prepare_images(frames: list[np.ndarray], prep: ImagePrep) -> torch.Tensor:
     """uint8 RGB frames -> CLIP pixel values.  # (n, 3, crop_h, crop_w) float32"""
     out = []
@@ -82,13 +89,22 @@ class ClipScorer:
         from transformers.utils import cached_file
 
         from ..engine.jsonfile import read_json
+        from ..engine.model_load import loading_problem
         from ..engine.models import quiet_libraries
         from ..engine.request import first_line
 
         quiet_libraries()
+        if Path(name).expanduser().is_file():
+            raise ClipError(f"--clip {name} is a file: give the folder a CLIP model was saved in "
+                            "(CLIPModel.save_pretrained) or a hub id in the local Hugging Face cache")
         try:
-            model = CLIPModel.from_pretrained(name, local_files_only=True)
+            model, info = CLIPModel.from_pretrained(name, local_files_only=True, output_loading_info=True,
+                                                    ignore_mismatched_sizes=True)
+            problem = loading_problem(info)
+            if problem:
+                raise ValueError(f"its weights {problem}")
             tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
+            _check_prompt_length(tokenizer.model_max_length, model.config.text_config.max_position_embeddings)
             config_file = cached_file(name, "preprocessor_config.json", local_files_only=True,
                                       _raise_exceptions_for_missing_entries=False)
             config = read_json(Path(config_file)) if config_file else {}
@@ -97,10 +113,10 @@ class ClipScorer:
             prep = _prep_from(config, int(model.config.vision_config.image_size))
         # Files anyone may have written: a value of the wrong kind fails anywhere in the load.
         except Exception as e:  # noqa: BLE001
-            raise ClipError(
-                f"no CLIP model at '{name}' on this machine: pass a folder saved with CLIPModel.save_pretrained "
-                f"or a hub id in the local Hugging Face cache ({first_line(e)})"
-            ) from e
+            found = "is not a CLIP model this tool can use" if Path(name).expanduser().exists() else \
+                "is not a CLIP model on this machine"
+            raise ClipError(f"--clip '{name}' {found} ({first_line(e)}): pass a folder saved with "
+                            "CLIPModel.save_pretrained or a hub id in the local Hugging Face cache") from e
         device = torch.device(device)
         return cls(model.to(device).eval(), tokenizer, prep, name, device)
 
