@@ -487,11 +487,11 @@ BROKEN_MODEL_FILES = [
     ("tokenizer/tokenizer_config.json", lambda f: f.unlink(), "is incomplete: no tokenizer_config.json"),
     ("tokenizer/tokenizer.json", lambda f: f.unlink(), "it needs tokenizer.json, or vocab.json and merges.txt"),
     ("tokenizer/tokenizer_config.json", lambda f: _edit_json(f, lambda d: dict(d, model_max_length="twenty")),
-     "model_max_length must be a whole number of tokens (got 'twenty')"),
+     "model_max_length must be a whole number of tokens (got \"twenty\")"),
     ("tokenizer/tokenizer_config.json", lambda f: _edit_json(f, lambda d: dict(d, model_max_length=77)),
      "model_max_length 77 is more tokens than the text encoder takes (its max_position_embeddings is 20)"),
     ("vae/config.json", lambda f: _edit_json(f, lambda d: dict(d, scaling_factor="0.5")),
-     "scaling_factor must be a number above 0 (got '0.5')"),
+     "scaling_factor must be a number above 0 (got \"0.5\")"),
     # said as a --width the user never gave
     ("unet/config.json", lambda f: _edit_json(f, lambda d: dict(d, sample_size=100000)),
      "sample_size 100000 makes 400000 px frames with this VAE (x4); a model draws 16 to 4096 px"),

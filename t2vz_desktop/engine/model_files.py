@@ -11,6 +11,7 @@ part's [library, class]; each part folder holds its configuration and weights).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .model_settings import ModelError, json_object
@@ -50,7 +51,7 @@ def _part_class(index: dict, part: str, index_path: Path) -> str:
     entry = index.get(part)
     if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)):
         raise ModelError(f"{index_path}: \"{part}\" must be a [library, class] pair such as "
-                         f"[\"diffusers\", \"UNet2DConditionModel\"] (got {entry!r})")
+                         f"[\"diffusers\", \"UNet2DConditionModel\"] (got {json.dumps(entry)})")
     return entry[1]
 
 
@@ -104,7 +105,7 @@ def _check_tokenizer(folder: Path, text_config: dict) -> None:
     if length is None:
         raise ModelError(f"{config_path} names no model_max_length (the prompt length in tokens, 77 for Stable Diffusion)")
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ModelError(f"{config_path}: model_max_length must be a whole number of tokens (got {length!r})")
+        raise ModelError(f"{config_path}: model_max_length must be a whole number of tokens (got {json.dumps(length)})")
     positions = text_config.get("max_position_embeddings")
     if isinstance(positions, int) and not isinstance(positions, bool) and length > positions:
         raise ModelError(f"{config_path}: model_max_length {length} is more tokens than the text encoder takes "
@@ -119,7 +120,7 @@ def _check_sizes(folder: Path, unet: dict, vae: dict) -> None:
     if isinstance(size, float) and size.is_integer():
         size = int(size)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ModelError(f"{path}: sample_size must be a whole number of latent pixels above 0 (got {size!r})")
+        raise ModelError(f"{path}: sample_size must be a whole number of latent pixels above 0 (got {json.dumps(size)})")
     channels = vae.get("block_out_channels")
     factor = 2 ** (len(channels) - 1) if isinstance(channels, list) and channels else None
     if factor is not None and not 16 <= size * factor <= MAX_FRAME:
@@ -127,4 +128,4 @@ def _check_sizes(folder: Path, unet: dict, vae: dict) -> None:
                          f"(x{factor}); a model draws 16 to {MAX_FRAME} px")
     scale = vae.get("scaling_factor", 0.18215)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
-        raise ModelError(f"{folder / 'vae' / 'config.json'}: scaling_factor must be a number above 0 (got {scale!r})")
+        raise ModelError(f"{folder / 'vae' / 'config.json'}: scaling_factor must be a number above 0 (got {json.dumps(scale)})")
