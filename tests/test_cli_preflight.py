@@ -495,11 +495,6 @@ BROKEN_MODEL_FILES = [
     # said as a --width the user never gave
     ("unet/config.json", lambda f: _edit_json(f, lambda d: dict(d, sample_size=100000)),
      "sample_size 100000 makes 400000 px frames with this VAE (x4); a model draws 16 to 4096 px"),
-    # two lines, the last naming a .bin
-    ("unet/diffusion_pytorch_model.safetensors", lambda f: f.unlink(missing_ok=True),
-     "is incomplete: no unet weights (unet/diffusion_pytorch_model.safetensors)"),
-    ("unet/diffusion_pytorch_model.safetensors", lambda f: (f.unlink(missing_ok=True), f.mkdir()),
-     "is incomplete: no unet weights"),
 ]
 
 
@@ -568,6 +563,9 @@ def _drop_tensor(path: str, key: str) -> None:
 
 
 @pytest.mark.parametrize("damage,words", [
+    # two lines, the last naming a .bin
+    ("unet-file", "is incomplete: no unet weights (unet/diffusion_pytorch_model.safetensors)"),
+    ("unet-folder", "is incomplete: no unet weights (unet/diffusion_pytorch_model.safetensors)"),
     # "Cannot copy out of meta tensor; no data!", exit 1
     ("unet=vae", "the unet weights in {folder} lack"),
     ("vae=unet", "the vae weights in {folder} lack"),
@@ -586,6 +584,10 @@ def test_weights_that_are_not_the_parts_are_refused_in_one_line_exit_2(tmp_path,
     part, how, other = damage.partition("=") if "=" in damage else damage.partition("-")
     if how == "=":
         shutil.copy(_weights_of(folder, other), _weights_of(folder, part))
+    elif other in ("file", "folder"):
+        Path(_weights_of(folder, part)).unlink()
+        if other == "folder":
+            Path(_weights_of(folder, part)).mkdir()
     elif part == "unet":
         _drop_tensor(_weights_of(folder, part), "up_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.bias")
     else:

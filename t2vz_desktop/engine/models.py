@@ -102,7 +102,6 @@ def check_model_folder(folder: Path, name: str) -> None:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
     check_folder_files(folder)
     read_defaults(folder)  # after the configurations: its subject_layers are checked against the UNet's
-    check_weights_present(folder)
 
 
 def weights_variant(folder: Path) -> str | None:
@@ -133,6 +132,9 @@ def _refuse_other_pipelines(index: Path, name: str) -> None:
 def _load_folder(folder: Path, name: str, dtype: torch.dtype):
     from diffusers import StableDiffusionPipeline
 
+    # Here, not in check_model_folder: the benchmarks' configuration-only models are built
+    # with random weights in memory and pass through the checks without weight files.
+    check_weights_present(folder)
     variant = weights_variant(folder)
     try:
         text_encoder = load_text_encoder(folder, dtype, variant)
