@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .model_files import article
 from .model_settings import ModelError, json_object
 from .request import first_line
 
@@ -33,7 +34,8 @@ def load_text_encoder(folder: Path, dtype: torch.dtype, variant: str | None):
     kind = json_object(folder / "model_index.json", "the pipeline's parts")["text_encoder"][1]
     cls = getattr(transformers, kind, None)
     if cls is None:
-        raise ModelError(f"{folder / 'model_index.json'} names the text_encoder a {kind}, which transformers does not have")
+        raise ModelError(f"{folder / 'model_index.json'} names the text_encoder {article(kind)}, which transformers "
+                         "does not have")
     part = folder / "text_encoder"
     model, info = cls.from_pretrained(part, local_files_only=True, variant=part_variant(part, variant), dtype=dtype,
                                       output_loading_info=True, ignore_mismatched_sizes=True)
