@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
-from ..engine.model_settings import demo_model_dir
+from ..engine.model_settings import settings_folder
 from ..engine.paths import resources_dir
 from ..engine.system import find_models
 
@@ -44,9 +44,8 @@ class ModelPicker(QComboBox):
         for paths in (self._watcher.files(), self._watcher.directories()):
             if paths:
                 self._watcher.removePaths(paths)
-        name = self.model_name()
-        folder = demo_model_dir() if name == "demo" else Path(name).expanduser() if name else None
-        if folder is None or not folder.is_dir():
+        folder = settings_folder(self.model_name())
+        if folder is None:
             return
         self._watcher.addPath(str(folder))
         if (folder / "t2vz.json").is_file():

@@ -88,8 +88,9 @@ def article(name: object) -> str:
 def _has_weights(part: Path, stem: str) -> bool:
     """Plain, variant ("model.fp16.safetensors") or sharded weights, as files (a folder or a broken
     link in their place failed inside the load, in two lines naming a .bin)."""
-    return any(f.is_file() for pattern in (f"{stem}.safetensors", f"{stem}.*safetensors*", f"{stem}.bin", f"{stem}.*bin*")
-               for f in part.glob(pattern))
+    # "*" may be empty: "model.*safetensors*" takes model.safetensors, .fp16.safetensors and the
+    # shards' model.safetensors.index.json
+    return any(f.is_file() for pattern in (f"{stem}.*safetensors*", f"{stem}.*bin*") for f in part.glob(pattern))
 
 
 def _check_tokenizer(folder: Path, text_config: dict) -> None:

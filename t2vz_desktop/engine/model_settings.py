@@ -116,13 +116,21 @@ def _check_subject_layers(path: Path, layers: list[str], unet_config: Path) -> N
                              f"(e.g. {known[0] if known else 'none: this UNet has none'})")
 
 
+def settings_folder(name: str | None) -> Path | None:
+    """The folder whose t2vz.json holds the settings of the model named `name` (a model request's
+    --model), found without any check: a demo or folder model's, else None (hub ids and single
+    files have none; a name that is no folder too)."""
+    folder = demo_model_dir() if name == "demo" else Path(name).expanduser() if name else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
 def own_sampler(name: str | None) -> str:
     """The sampler a model generates with when none is asked (--scheduler auto): the one its
     t2vz.json names, else Stable Diffusion's (DDIM). Reads a demo or folder model's file, as
     load_model does (hub ids and single files have none); a model not found or a file that is
     not readable counts as Stable Diffusion's, since the job itself reports those."""
-    folder = demo_model_dir() if name == "demo" else Path(name).expanduser() if name else None
-    if folder is not None and folder.is_dir():
+    folder = settings_folder(name)
+    if folder is not None:
         try:
             return read_defaults(folder).get("scheduler", SD_DEFAULTS["scheduler"])
         except ModelError:
