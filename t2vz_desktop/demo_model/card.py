@@ -62,8 +62,24 @@ def remake_command(s: dict, folder: Path) -> str:
             + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
             + (" --shape-weights " + ",".join(f"{k}={v:g}" for k, v in s["shape_weights"].items())
                if s.get("shape_weights") else "")
+            # Models trained before judging existed kept their last EMA weights: --judge-every 0.
+            + f" --judge-every {s.get('judge_every', 0)}"
+            + (f" --judge-per-shape {s['judge_per_shape']}" if s.get("judge_every") and s.get("judge_per_shape") != 16
+               else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
+
+
+def judging_text(judging: dict | None) -> str:
+    """Which EMA weights were saved: the last, or those judged best on sampled stills (judge.py)."""
+    if not judging or judging.get("chosen_step") is None:
+        return "saved as they were at the last step"
+    chosen = next(j for j in judging["judgements"] if j["step"] == judging["chosen_step"])
+    last = judging["judgements"][-1]
+    return (f"judged every {judging['every']:,} steps on {judging['stills']} stills sampled as the app samples frame 0"
+            f" (seed {judging['seed']}, scenes outside the evaluation's); the saved ones are step"
+            f" {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step {last['step']:,},"
+            f" {last['all']:.0%}; every judgement is in training_info.json)")
 
 
 def weighting_text(s: dict, prediction_name: str) -> str:
@@ -281,8 +297,8 @@ def write_model_card(folder: Path) -> Path:
                  " and the rest from all" if s.get("mid_share") else "")
         + (f", offset noise of std {s['offset_noise']:g} (a constant per image and channel)" if s.get("offset_noise") else "")
         + f", {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
-        f" weights, which are the saved ones; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f} ->"
-        f" {info['unet_loss_first_last'][1]:.4f}.",
+        f" weights, {judging_text(info.get('judging'))}; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f}"
+        f" -> {info['unet_loss_first_last'][1]:.4f}.",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
         f" {info['threads']} threads" + (
             f"; {single_thread_share(folder):.0%} of the steps ran on one thread because other jobs shared the"

@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from .model import (
     MID_TIMESTEPS, SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler,
     build_unet, build_vae, count_parameters,
 )
+from .judge import Judging, StillJudge
 from .tokenizer import build_tokenizer
 
 # Recommended sampling defaults. With 20 steps the timesteps are 951, 901, ... ("sd") or 999,
@@ -82,6 +84,8 @@ class TrainSettings:
     offset_noise: float = 0.0  # std of a per-image, per-channel constant added to the training noise
     shape_weights: dict[str, float] | None = None  # data.sample_scenes: None gives every shape a quarter
     caption_dropout: float = 0.1
+    judge_every: int = 500  # UNet steps between judgements of sampled stills (judge.py); 0: never, keep the last EMA
+    judge_per_shape: int = 16
     vae_steps: int | None = None  # fixed step counts instead of the time budget (tests)
     unet_steps: int | None = None
     tiny: bool = False
@@ -112,9 +116,28 @@ class EMA:
         torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1 - decay)
 
     @torch.no_grad()
-    def copy_to(self, modules: list[torch.nn.Module]) -> None:
-        for p, s in zip([p for m in modules for p in m.parameters()], self.shadow):
+    def copy_to(self, modules: list[torch.nn.Module], weights: list[torch.Tensor] | None = None) -> None:
+        """Copy the shadow (or ``weights``, a list shaped as the shadow) into ``modules``."""
+        for p, s in zip([p for m in modules for p in m.parameters()], self.shadow if weights is None else weights):
             p.copy_(s)
+
+    @contextmanager
+    def applied(self, modules: list[torch.nn.Module]):
+        """The shadow in ``modules`` in eval mode for the ``with`` block; the training weights
+        and modes come back after it."""
+        kept = [p.detach().clone() for p in self.params]
+        modes = [m.training for m in modules]
+        self.copy_to(modules)
+        for m in modules:
+            m.eval()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, k in zip(self.params, kept):
+                    p.copy_(k)
+            for m, mode in zip(modules, modes):
+                m.train(mode)
 
 
 class Schedule:
@@ -213,7 +236,8 @@ def encode_all(vae, images: np.ndarray, batch: int = 256) -> tuple[torch.Tensor,
 
 
 def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: float, scenes, s: TrainSettings,
-               seconds: float, log) -> tuple[list[float], EMA]:
+               seconds: float, log, judging: Judging | None = None) -> tuple[list[float], EMA]:
+    """The UNet phase; ``judging`` (if given) judges the EMA weights whenever it is due and at the end."""
     gen = torch.Generator().manual_seed(s.seed + 20)
     rng = np.random.default_rng(s.seed + 21)
     noise_scheduler = build_train_scheduler(s.schedule)
@@ -264,8 +288,20 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         log("unet", step, plain, sched.lr(step))
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        if judging is not None and step % judging.every == 0:
+            judge_ema(judging, step, ema, unet, text_encoder)
     bar.close()
+    if judging is not None and judging.last_step != step:  # the weights the run ends with
+        judge_ema(judging, step, ema, unet, text_encoder)
     return losses, ema
+
+
+def judge_ema(judging: Judging, step: int, ema: EMA, unet, text_encoder) -> None:
+    with ema.applied([unet, text_encoder]):
+        j = judging.run(step, unet, text_encoder, ema.shadow)
+    shapes = " / ".join(f"{v:.0%}" for v in j.shape.values())
+    tqdm.write(f"unet step {step}: stills right {j.all:.0%} (shape {shapes}; colour {j.colour:.0%},"
+               f" background {j.background:.0%}) in {j.seconds:.0f} s")
 
 
 def training_timesteps(batch: int, num_train: int, mid_share: float, gen: torch.Generator) -> torch.Tensor:
@@ -387,8 +423,14 @@ def train(s: TrainSettings) -> TrainResult:
 
     # The UNet phase gets what is left, less a minute for measuring the mask layers and saving.
     unet_seconds = max(1.0, budget - (time.monotonic() - started) - 60.0)
-    unet_losses, ema = train_unet(unet, text_encoder, tokenizer, means, stds, scale, scenes, s, unet_seconds, log)
-    ema.copy_to([unet, text_encoder])
+    judging = None
+    if s.judge_every:
+        judge = StillJudge(vae, tokenizer, s.schedule, s.judge_per_shape, DEFAULTS["scheduler"], DEFAULTS["steps"],
+                           DEFAULTS["guidance"])
+        judging = Judging(judge, s.judge_every)
+    unet_losses, ema = train_unet(unet, text_encoder, tokenizer, means, stds, scale, scenes, s, unet_seconds, log,
+                                  judging)
+    ema.copy_to([unet, text_encoder], judging.best_weights if judging else None)
     seconds = time.monotonic() - started
 
     pipe = StableDiffusionPipeline(
@@ -410,6 +452,8 @@ def train(s: TrainSettings) -> TrainResult:
         "threads": s.threads,
         "torch": torch.__version__,
     }
+    if judging:
+        info["judging"] = judging.summary()
     settings = dict(DEFAULTS)
     if not s.tiny:  # the tiny model draws no objects to measure
         from .mask_layers import choose, layer_scores
@@ -510,6 +554,11 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--shape-weights", type=shape_weights, default=None, metavar="SHAPE=W,...",
                    help="each shape's weight in the data, e.g. square=1.4,circle=0.6 (shapes not named weigh 1;"
                         " default: a quarter each)")
+    p.add_argument("--judge-every", type=number(int, 0), default=None,
+                   help=f"UNet steps between judgements of sampled stills, whose best EMA weights are kept (0: keep the"
+                        f" last; default {TrainSettings.judge_every}, none with --tiny)")
+    p.add_argument("--judge-per-shape", type=count, default=TrainSettings.judge_per_shape,
+                   help="stills of each shape per judgement")
     p.add_argument("--unet-batch", type=count, default=TrainSettings.unet_batch)
     p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
@@ -523,6 +572,8 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
         offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share, shape_weights=a.shape_weights,
+        judge_every=(0 if a.tiny else TrainSettings.judge_every) if a.judge_every is None else a.judge_every,
+        judge_per_shape=a.judge_per_shape,
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
