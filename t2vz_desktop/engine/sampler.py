@@ -36,7 +36,7 @@ from .feature_cache import FeatureCaching
 from .fill import EnteringNoise
 from .finite import NonFinite, dtype_name, finite_per_video
 from .motion import key_warp
-from .noise_schedule import expand_history, renoise, scheduler_motion_steps, snapshot
+from .noise_schedule import MotionSteps, expand_history, renoise, scheduler_motion_steps, snapshot
 from .options import ANCHOR, VIDEO, Option, Options, Run
 from .pinned import PinnedImages
 from .flow_guidance import DEFAULT_STEPS_SHARE, FlowFusion, SourceFlow
@@ -254,7 +254,7 @@ class Steps:
         self.run, self.options, self.frames, self.denoiser, self.dtype = run, options, frames, denoiser, dtype
         self.callback, self.cancel = callback, cancel
         plan = run.plan
-        self.total = step_count(plan, run.scheduler)
+        self.total = step_count(plan, run.scheduler, run.at)
         self.done = 0
         travel = len(plan.keys) > 1
         # Which text row each batch row reads: with travel every frame (and each anchor) its own.
@@ -301,14 +301,16 @@ class Steps:
             raise NonFinite(message, self.done, self.dtype, self.run.device)
 
 
-def step_count(plan: VideoPlan, scheduler) -> int:
+def step_count(plan: VideoPlan, scheduler, at: MotionSteps | None = None) -> int:
     """UNet steps (StepState.total) of a video made by `plan` on this scheduler's timesteps (set):
     the anchor's steps down to T' and every frame's from T; one pass for the guided modes' shared
-    start, and no anchor steps when a pinned image is the anchor."""
+    start, and no anchor steps when a pinned image is the anchor. `at`: the run's T/T' steps where
+    it has them (else found from the scheduler)."""
     n = len(scheduler.timesteps)
     if plan.init == "shared":
         return n
-    at = scheduler_motion_steps(scheduler, plan.t_restart, plan.t_warp)
+    if at is None:
+        at = scheduler_motion_steps(scheduler, plan.t_restart, plan.t_warp)
     return n - at.restart if plan.init_image is not None else at.warp + (n - at.restart)
 
 
