@@ -8,7 +8,8 @@ Phase 2 trains the UNet and the text encoder jointly, as in diffusers' text-to-i
 by default v-prediction on SD 1.x's betas rescaled to zero terminal SNR (Lin et al. 2023; the
 original noise-prediction recipe is ``--schedule sd``), min-SNR weighting with a floor,
 AdamW, linear warm-up then cosine decay, EMA weights, and 10% empty captions for
-classifier-free guidance. ``--minutes`` is split between the phases; the learning-rate schedules
+classifier-free guidance; every ``--judge-every`` steps the EMA weights sample stills, and the
+weights that drew most of them right are the saved ones (judge.py). ``--minutes`` is split between the phases; the learning-rate schedules
 follow elapsed time, so the run ends on time on any machine (``--vae-steps``/``--unet-steps``
 fix the steps instead, so that pauses do not change the result). The result is an ordinary
 StableDiffusionPipeline folder, written to a temporary folder and renamed into place.
