@@ -150,7 +150,7 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
     # judged every 15 steps and at the end, on one still per shape; the card says which step was kept
     judging = json.loads((folder / "training_info.json").read_text())["judging"]
     assert [j["step"] for j in judging["judgements"]] == [15, 30, 40] and judging["stills"] == 4
-    assert f"the saved ones are step {judging['chosen_step']}'s" in (folder / "README.md").read_text()
+    assert f"step {judging['chosen_step']}'s, which drew" in (folder / "README.md").read_text()
     assert not list(tmp_path.glob(".demo.*"))  # the temporary folder was renamed into place
 
     pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)

@@ -74,12 +74,16 @@ def judging_text(judging: dict | None) -> str:
     """Which EMA weights were saved: the last, or those judged best on sampled stills (judge.py)."""
     if not judging or judging.get("chosen_step") is None:
         return "saved as they were at the last step"
-    chosen = next(j for j in judging["judgements"] if j["step"] == judging["chosen_step"])
-    last = judging["judgements"][-1]
+    judgements = judging["judgements"]
+    chosen = next(j for j in judgements if j["step"] == judging["chosen_step"])
+    last = judgements[-1]
+    kept = (f"the last, step {last['step']:,}'s, which drew {last['all']:.0%} of them right, the best of"
+            f" {len(judgements)} judgements" if chosen is last else
+            f"step {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step"
+            f" {last['step']:,}, {last['all']:.0%})")
     return (f"judged every {judging['every']:,} steps on {judging['stills']} stills sampled as the app samples frame 0"
-            f" (seed {judging['seed']}, scenes outside the evaluation's); the saved ones are step"
-            f" {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step {last['step']:,},"
-            f" {last['all']:.0%}; every judgement is in training_info.json)")
+            f" (seed {judging['seed']}, scenes outside the evaluation's); the saved ones are {kept}; every judgement"
+            " is in training_info.json")
 
 
 def weighting_text(s: dict, prediction_name: str) -> str:
