@@ -295,6 +295,9 @@ def test_train_flags_reach_the_settings(tmp_path):
                     "--out", str(tmp_path / "m")])
     assert (s.schedule, s.upright_share, s.offset_noise, s.snr_gamma) == ("sd", 0.25, 0.3, 10.0)
     assert parse_args(["--out", str(tmp_path / "m")]).snr_gamma == 5.0  # Hang et al.'s recommended gamma
+    tiny = ["--tiny", "--out", str(tmp_path / "m")]
+    assert (parse_args(tiny).unet_batch, parse_args(tiny + ["--unet-batch", "4"]).unet_batch) == (8, 4)
+    assert parse_args(["--out", str(tmp_path / "m")]).unet_batch == 48
     # the built-in model wherever it is run from (it wrote ./resources/models/demo in the caller's folder)
     from t2vz_desktop.engine.models import demo_model_dir
 
@@ -318,7 +321,9 @@ BAD_TOOL_INPUT = [
     ("train", ["--shape-weights", "square"], "--shape-weights: 'square' is not SHAPE=WEIGHT (once per shape)"),
     ("train", ["--shape-weights", "star=1,star=2"], "'star=2' is not SHAPE=WEIGHT (once per shape)"),
     ("train", ["--judge-every", "-1"], "--judge-every: must be at least 0 (got -1)"),
-    ("train", ["--judge-per-shape", "0"], "--judge-per-shape: must be at least 1 (got 0)"),
+    ("train", ["--judge-per-shape", "0"], "--judge-per-shape: must be between 1 and 256 (got 0)"),
+    # above 88 the scene list of the first version never filled: training hung after the VAE phase
+    ("train", ["--judge-per-shape", "257"], "--judge-per-shape: must be between 1 and 256 (got 257)"),
     ("evaluate", ["NOT_A_MODEL"], "is not a model folder (no model_index.json in it)"),
     ("evaluate", ["--sweep", "3,x"], "--sweep: 'x' is not a number"),
     ("evaluate", ["NOT_A_MODEL/none"], "NOT_A_MODEL/none does not exist"),
@@ -471,6 +476,34 @@ def test_judging_keeps_the_weights_of_the_best_judgement_and_the_later_of_two_eq
     summary = judging.summary()
     assert summary["chosen_step"] == 400 and [j["all"] for j in summary["judgements"]] == [0.5, 0.75, 0.6, 0.75]
 
+    # equal accuracies in another order of shapes sum to another float: still a tie, the later step wins
+    judging = Judging(Judge(), every=10)
+    third = 1 / 3
+    for step, shapes in ((10, (third, 1, 1, 1)), (20, (1, 1, 1, third))):
+        judgement = Judgement(step, 0.5, 1.0, 1.0, dict(zip(data.SHAPES, shapes)), 0.1)
+        judging.judge = lambda unet, text_encoder, step, j=judgement: j
+        judging.run(step, None, None, [torch.zeros(1)])
+    assert judging.best.step == 20
+
+
+def test_the_cards_judging_sentence_says_what_was_kept_and_why():
+    from t2vz_desktop.demo_model.card import judging_text
+
+    def judged(step, right, shapes):
+        return {"step": step, "all": right, "shape": dict(zip(data.SHAPES, shapes))}
+
+    judging = {"every": 600, "stills": 96, "seed": 77, "chosen_step": 1200,
+               "judgements": [judged(600, 0.5, (1, 0, 0, 0)), judged(1200, 0.75, (1, 1, 0.5, 0.5)),
+                              judged(1300, 0.75, (1, 0.5, 0.5, 0.5))]}
+    assert judging_text(judging).endswith("the saved ones are step 1,200's, which drew 75% of them right (the last, step"
+                                          " 1,300, 75%, with fewer shapes right: 62% against 75%); every judgement is"
+                                          " in training_info.json")
+    judging["chosen_step"] = 1300
+    assert "the saved ones are the last, step 1,300's, which drew 75% of them right, the most of the 3" in judging_text(judging)
+    one = {**judging, "judgements": judging["judgements"][-1:]}
+    assert judging_text(one).startswith("judged once, at the end, on 96 stills")
+    assert judging_text(None) == "saved as they were at the last step"
+
 
 def test_the_ema_weights_are_judged_in_eval_mode_and_training_goes_on_with_its_own():
     from t2vz_desktop.demo_model.train import EMA
@@ -492,6 +525,7 @@ def test_judged_scenes_are_balanced_and_none_is_an_evaluation_scene():
     from t2vz_desktop.demo_model.evaluate import evaluation_scenes
     from t2vz_desktop.demo_model.judge import judge_scenes
 
+    assert len(set(judge_scenes(256))) == 1024  # the most --judge-per-shape takes
     scenes = judge_scenes(24)
     assert len(scenes) == len(set(scenes)) == 96
     assert {s.shape: sum(x.shape == s.shape for x in scenes) for s in scenes} == dict.fromkeys(data.SHAPES, 24)

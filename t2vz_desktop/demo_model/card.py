@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shlex
 from pathlib import Path
 
 from . import data
@@ -52,7 +53,9 @@ def schedule_name(s: dict, folder: Path) -> str:
 
 def remake_command(s: dict, folder: Path) -> str:
     schedule = schedule_name(s, folder)
-    return (f"python -m t2vz_desktop.demo_model.train --out resources/models/demo --minutes {s['minutes']:g}"
+    # A tiny model is a test's, never the built-in: its command must not name the built-in's folder.
+    out = s["out"] if s.get("tiny") else "resources/models/demo"
+    return (f"python -m t2vz_desktop.demo_model.train --out {shlex.quote(str(out))} --minutes {s['minutes']:g}"
             f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
             f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
             + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
@@ -77,13 +80,24 @@ def judging_text(judging: dict | None) -> str:
     judgements = judging["judgements"]
     chosen = next(j for j in judgements if j["step"] == judging["chosen_step"])
     last = judgements[-1]
-    kept = (f"the last, step {last['step']:,}'s, which drew {last['all']:.0%} of them right, the best of"
-            f" {len(judgements)} judgements" if chosen is last else
-            f"step {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step"
-            f" {last['step']:,}, {last['all']:.0%})")
-    return (f"judged every {judging['every']:,} steps on {judging['stills']} stills sampled as the app samples frame 0"
-            f" (seed {judging['seed']}, scenes outside the evaluation's); the saved ones are {kept}; every judgement"
-            " is in training_info.json")
+    stills = f"{judging['stills']} stills sampled as the app samples frame 0 (seed {judging['seed']}, scenes outside the evaluation's)"
+    if len(judgements) == 1:
+        return f"judged once, at the end, on {stills}: they drew {last['all']:.0%} right"
+    every = "every step" if judging["every"] == 1 else f"every {judging['every']:,} steps"
+    if chosen is last:
+        kept = f"the last, step {last['step']:,}'s, which drew {last['all']:.0%} of them right, the most of the {len(judgements)} judgements"
+    else:
+        kept = f"step {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step {last['step']:,}, {last['all']:.0%}"
+        if round(chosen["all"], 4) == round(last["all"], 4):  # the tie went to the better shapes
+            kept += f", with fewer shapes right: {mean(last['shape'].values()):.0%} against {mean(chosen['shape'].values()):.0%}"
+        kept += ")"
+    return (f"judged {every} and at the end on {stills}; the saved ones are {kept}; every judgement is in"
+            " training_info.json")
+
+
+def mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
 
 
 def weighting_text(s: dict, prediction_name: str) -> str:

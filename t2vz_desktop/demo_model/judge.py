@@ -25,6 +25,7 @@ from .evaluate import analyse, evaluation_scenes, score, video_prompt
 from .model import build_sample_scheduler
 
 JUDGE_SEED = 77  # the evaluation's videos start at seed 1000
+MAX_PER_SHAPE = 256  # 1,024 stills: about 3 minutes a judgement on 2 cores
 
 
 @dataclass
@@ -46,19 +47,27 @@ class Judgement:
 
 def judge_scenes(per_shape: int) -> list[data.Scene]:
     """``per_shape`` scenes of each shape, none of them an evaluation scene: colour pairs taken
-    with a stride through every (object, background) pair, sizes and positions in turn."""
+    with a stride through every (object, background) pair, sizes and positions in turn, so a
+    small set spreads over every colour. ValueError above MAX_PER_SHAPE."""
+    if not 1 <= per_shape <= MAX_PER_SHAPE:
+        raise ValueError(f"stills per shape must be 1 to {MAX_PER_SHAPE} (got {per_shape})")
     held_out = set(evaluation_scenes())
     pairs = [(c, b) for c in data.COLOURS for b in data.COLOURS if c != b]
+    sizes, positions = len(data.SIZES), len(data.POSITIONS)
     scenes: list[data.Scene] = []
     for k, shape in enumerate(data.SHAPES):
-        i = 0
         chosen: list[data.Scene] = []
-        while len(chosen) < per_shape:
+        # i = len(pairs) * b + r visits every (pair, size, position) once: the pair follows r, and
+        # block b moves size and position on by b % 2 and b // 2.
+        for i in range(len(pairs) * sizes * positions):
+            b = i // len(pairs)
             colour, background = pairs[(11 * i + 23 * k) % len(pairs)]
-            scene = data.Scene(shape, colour, background, data.SIZES[i % 2], data.POSITIONS[(i + k) % len(data.POSITIONS)])
-            if scene not in held_out and scene not in chosen:
+            scene = data.Scene(shape, colour, background, data.SIZES[(i + b) % sizes],
+                               data.POSITIONS[(i + k + b // sizes) % positions])
+            if scene not in held_out:
                 chosen.append(scene)
-            i += 1
+                if len(chosen) == per_shape:
+                    break
         scenes += chosen
     return scenes
 
@@ -98,8 +107,13 @@ class StillJudge:
 
 
 def rank(judgement: Judgement) -> tuple[float, float]:
-    """Stills right, then the mean of the shapes' accuracies (the issue's weakest figure)."""
-    return judgement.all, float(np.mean(list(judgement.shape.values())))
+    """Stills right, then the mean of the shapes' accuracies (the issue's weakest figure), rounded
+    so that equal accuracies summed in another order still tie (and the later step wins)."""
+    return round(judgement.all, 9), round(mean_shape(judgement), 9)
+
+
+def mean_shape(judgement: Judgement) -> float:
+    return float(np.mean(list(judgement.shape.values())))
 
 
 class Judging:

@@ -41,7 +41,7 @@ from .model import (
     MID_TIMESTEPS, SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler,
     build_unet, build_vae, count_parameters,
 )
-from .judge import Judging, StillJudge
+from .judge import MAX_PER_SHAPE, Judging, StillJudge
 from .tokenizer import build_tokenizer
 
 # Recommended sampling defaults. With 20 steps the timesteps are 951, 901, ... ("sd") or 999,
@@ -556,11 +556,14 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
                    help="each shape's weight in the data, e.g. square=1.4,circle=0.6 (shapes not named weigh 1;"
                         " default: a quarter each)")
     p.add_argument("--judge-every", type=number(int, 0), default=None,
-                   help=f"UNet steps between judgements of sampled stills, whose best EMA weights are kept (0: keep the"
-                        f" last; default {TrainSettings.judge_every}, none with --tiny)")
-    p.add_argument("--judge-per-shape", type=count, default=TrainSettings.judge_per_shape,
-                   help="stills of each shape per judgement")
-    p.add_argument("--unet-batch", type=count, default=TrainSettings.unet_batch)
+                   help=f"every this many UNet steps, and at the end, sample stills from the EMA weights and read them"
+                        f" back; the weights that drew most right are saved (0: never judge, save the last; default"
+                        f" {TrainSettings.judge_every}, 0 with --tiny)")
+    p.add_argument("--judge-per-shape", type=number(int, 1, MAX_PER_SHAPE), default=TrainSettings.judge_per_shape,
+                   help=f"stills of each of the 4 shapes per judgement, 1 to {MAX_PER_SHAPE} (default"
+                        f" {TrainSettings.judge_per_shape}; used only when judging)")
+    p.add_argument("--unet-batch", type=count, default=None,
+                   help=f"images per UNet step (default {TrainSettings.unet_batch}, 8 with --tiny)")
     p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
@@ -570,7 +573,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         p.error(f"--out {a.out}: {problem}")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
-        unet_lr=a.unet_lr, unet_batch=a.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
+        unet_lr=a.unet_lr, unet_batch=a.unet_batch or TrainSettings.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
         offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share, shape_weights=a.shape_weights,
         judge_every=(0 if a.tiny else TrainSettings.judge_every) if a.judge_every is None else a.judge_every,
@@ -578,7 +581,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     )
     if a.tiny:
         s.num_images = min(s.num_images, 256)
-        s.vae_batch, s.unet_batch, s.warmup_steps = 8, 8, 5
+        s.vae_batch, s.unet_batch, s.warmup_steps = 8, a.unet_batch or 8, 5
         s.vae_steps = a.vae_steps or 30
         s.unet_steps = a.unet_steps or 30
     return s
