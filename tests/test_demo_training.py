@@ -446,7 +446,7 @@ def test_the_cards_remake_command_gives_back_the_settings_it_was_trained_with(tm
             "--schedule", "zero-snr", "--upright-share", "0.25", "--terminal-weight", "0.05", "--snr-gamma", "10",
             "--mid-share", "0.4", "--shape-weights", "square=1.5,circle=0.5",
             "--offset-noise", "0.1", "--vae-steps", "11", "--unet-steps", "12", "--judge-every", "300",
-            "--judge-per-shape", "5", "--out", str(tmp_path / "m")]
+            "--judge-per-shape", "5", "--unet-batch", "32", "--out", str(tmp_path / "m")]
     trained = asdict(parse_args(argv))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in trained.items() if k != "config"}
     words = shlex.split(remake_command(settings, tmp_path))[3:]

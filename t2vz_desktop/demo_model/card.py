@@ -65,6 +65,7 @@ def remake_command(s: dict, folder: Path) -> str:
             + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
             + (" --shape-weights " + ",".join(f"{k}={v:g}" for k, v in s["shape_weights"].items())
                if s.get("shape_weights") else "")
+            + (f" --unet-batch {s['unet_batch']}" if s.get("unet_batch", 48) != (8 if s.get("tiny") else 48) else "")
             # Models trained before judging existed kept their last EMA weights: --judge-every 0.
             + f" --judge-every {s.get('judge_every', 0)}"
             + (f" --judge-per-shape {s['judge_per_shape']}" if s.get("judge_every") and s.get("judge_per_shape") != 16

@@ -9,10 +9,11 @@ by default v-prediction on SD 1.x's betas rescaled to zero terminal SNR (Lin et 
 original noise-prediction recipe is ``--schedule sd``), min-SNR weighting with a floor,
 AdamW, linear warm-up then cosine decay, EMA weights, and 10% empty captions for
 classifier-free guidance; every ``--judge-every`` steps the EMA weights sample stills, and the
-weights that drew most of them right are the saved ones (judge.py). ``--minutes`` is split between the phases; the learning-rate schedules
-follow elapsed time, so the run ends on time on any machine (``--vae-steps``/``--unet-steps``
-fix the steps instead, so that pauses do not change the result). The result is an ordinary
-StableDiffusionPipeline folder, written to a temporary folder and renamed into place.
+weights that drew most of them right are the saved ones (judge.py). ``--minutes`` is split
+between the phases; the learning-rate schedules follow elapsed time, so the run ends on time on
+any machine (``--vae-steps``/``--unet-steps`` fix the steps instead, so that pauses do not change
+the result). The result is an ordinary StableDiffusionPipeline folder, written to a temporary
+folder and renamed into place.
 """
 
 from __future__ import annotations
@@ -573,7 +574,8 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         p.error(f"--out {a.out}: {problem}")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
-        unet_lr=a.unet_lr, unet_batch=a.unet_batch or TrainSettings.unet_batch, vae_steps=a.vae_steps, unet_steps=a.unet_steps, tiny=a.tiny,
+        unet_lr=a.unet_lr, unet_batch=a.unet_batch or TrainSettings.unet_batch, vae_steps=a.vae_steps,
+        unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
         offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share, shape_weights=a.shape_weights,
         judge_every=(0 if a.tiny else TrainSettings.judge_every) if a.judge_every is None else a.judge_every,
