@@ -12,6 +12,7 @@ import hashlib
 import json
 import shlex
 from pathlib import Path
+from statistics import fmean
 
 from . import data
 from .model import MID_TIMESTEPS
@@ -90,15 +91,10 @@ def judging_text(judging: dict | None) -> str:
     else:
         kept = f"step {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step {last['step']:,}, {last['all']:.0%}"
         if round(chosen["all"], 4) == round(last["all"], 4):  # the tie went to the better shapes
-            kept += f", with fewer shapes right: {mean(last['shape'].values()):.0%} against {mean(chosen['shape'].values()):.0%}"
+            kept += f", with fewer shapes right: {fmean(last['shape'].values()):.0%} against {fmean(chosen['shape'].values()):.0%}"
         kept += ")"
     return (f"judged {every} and at the end on {stills}; the saved ones are {kept}; every judgement is in"
             " training_info.json")
-
-
-def mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
 
 
 def weighting_text(s: dict, prediction_name: str) -> str:
