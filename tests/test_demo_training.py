@@ -298,6 +298,7 @@ def test_train_flags_reach_the_settings(tmp_path):
     tiny = ["--tiny", "--out", str(tmp_path / "m")]
     assert (parse_args(tiny).unet_batch, parse_args(tiny + ["--unet-batch", "4"]).unet_batch) == (8, 4)
     assert parse_args(["--out", str(tmp_path / "m")]).unet_batch == 48
+    assert (parse_args(tiny).precision, parse_args(tiny + ["--precision", "bf16"]).precision) == ("fp32", "bf16")
     # the built-in model wherever it is run from (it wrote ./resources/models/demo in the caller's folder)
     from t2vz_desktop.engine.models import demo_model_dir
 
@@ -320,6 +321,7 @@ BAD_TOOL_INPUT = [
     ("train", ["--shape-weights", "square=0"], "--shape-weights: shape weights must be numbers above 0"),
     ("train", ["--shape-weights", "square"], "--shape-weights: 'square' is not SHAPE=WEIGHT (once per shape)"),
     ("train", ["--shape-weights", "star=1,star=2"], "'star=2' is not SHAPE=WEIGHT (once per shape)"),
+    ("train", ["--precision", "fp16"], "--precision: invalid choice: 'fp16'"),
     ("train", ["--judge-every", "-1"], "--judge-every: must be at least 0 (got -1)"),
     ("train", ["--judge-per-shape", "0"], "--judge-per-shape: must be between 1 and 256 (got 0)"),
     # above 88 the scene list of the first version never filled: training hung after the VAE phase
@@ -446,7 +448,7 @@ def test_the_cards_remake_command_gives_back_the_settings_it_was_trained_with(tm
             "--schedule", "zero-snr", "--upright-share", "0.25", "--terminal-weight", "0.05", "--snr-gamma", "10",
             "--mid-share", "0.4", "--shape-weights", "square=1.5,circle=0.5",
             "--offset-noise", "0.1", "--vae-steps", "11", "--unet-steps", "12", "--judge-every", "300",
-            "--judge-per-shape", "5", "--unet-batch", "32", "--out", str(tmp_path / "m")]
+            "--judge-per-shape", "5", "--unet-batch", "32", "--precision", "bf16", "--out", str(tmp_path / "m")]
     trained = asdict(parse_args(argv))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in trained.items() if k != "config"}
     words = shlex.split(remake_command(settings, tmp_path))[3:]
@@ -531,3 +533,25 @@ def test_judged_scenes_are_balanced_and_none_is_an_evaluation_scene():
     assert {s.shape: sum(x.shape == s.shape for x in scenes) for s in scenes} == dict.fromkeys(data.SHAPES, 24)
     assert not set(scenes) & set(evaluation_scenes())
     assert len({s.colour for s in scenes}) == len({s.background for s in scenes}) == len(data.COLOURS)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_unet_phase_runs_its_forward_pass_in_the_asked_precision_and_keeps_fp32_weights(precision, tmp_path):
+    """--precision bf16 buys UNet steps on CPUs with bf16 instructions (benchmarks/demo_train_step.py);
+    it must change the forward pass only: weights, EMA and loss stay fp32."""
+    from t2vz_desktop.demo_model.model import TINY, build_text_encoder, build_unet
+    from t2vz_desktop.demo_model.train import parse_args, train_unet
+
+    s = parse_args(["--tiny", "--out", str(tmp_path / "m"), "--unet-steps", "2", "--precision", precision])
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    unet, text_encoder = build_unet(TINY), build_text_encoder(TINY, tokenizer)
+    seen = []
+    unet.conv_in.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    size = TINY.latent_size
+    means, stds = torch.randn(8, 4, size, size), torch.full((8, 4, size, size), 0.1)
+    losses, ema = train_unet(unet, text_encoder, tokenizer, means, stds, 1.0, data.sample_scenes(8, 0), s,
+                             seconds=60.0, log=lambda *row: None)
+    assert seen == [torch.bfloat16 if precision == "bf16" else torch.float32] * 2
+    assert len(losses) == 2 and np.isfinite(losses).all()
+    assert {p.dtype for p in [*unet.parameters(), *ema.shadow]} == {torch.float32}

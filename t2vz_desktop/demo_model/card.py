@@ -71,6 +71,7 @@ def remake_command(s: dict, folder: Path) -> str:
             + f" --judge-every {s.get('judge_every', 0)}"
             + (f" --judge-per-shape {s['judge_per_shape']}" if s.get("judge_every") and s.get("judge_per_shape") != 16
                else "")
+            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != "fp32" else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
 
@@ -304,7 +305,9 @@ def write_model_card(folder: Path) -> Path:
         f" MSE + edge L1 + {s['kl_weight']:g} x KL; loss {info['vae_loss_first_last'][0]:.4f} ->"
         f" {info['vae_loss_first_last'][1]:.4f}." + crops(s) + " Then every image was encoded once; scaling_factor ="
         " 1 / std of the sampled latents.",
-        f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}, AdamW lr"
+        f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}"
+        + (", forward pass in bf16 autocast (fp32 weights, gradients and loss)" if s.get("precision") == "bf16" else "")
+        + f", AdamW lr"
         f" {s['unet_lr']:g} (weight decay 0.01), {s['warmup_steps']} warm-up steps then cosine decay,"
         f" {prediction(folder)} on the schedule above, min-SNR weighting (gamma {s['snr_gamma']:g}"
         + weighting_text(s, prediction(folder))
