@@ -555,3 +555,18 @@ def test_the_unet_phase_runs_its_forward_pass_in_the_asked_precision_and_keeps_f
     assert seen == [torch.bfloat16 if precision == "bf16" else torch.float32] * 2
     assert len(losses) == 2 and np.isfinite(losses).all()
     assert {p.dtype for p in [*unet.parameters(), *ema.shadow]} == {torch.float32}
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_it_buys_fewer_steps(tmp_path, monkeypatch, capsys):
+    from t2vz_desktop.demo_model import train
+
+    with_bf16, without = tmp_path / "zen4", tmp_path / "old"
+    with_bf16.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512vl\n")
+    without.write_text("flags\t\t: fpu sse avx2 avx512f\n")
+    assert (train.cpu_lacks_bf16(with_bf16), train.cpu_lacks_bf16(without)) == (False, True)
+    assert not train.cpu_lacks_bf16(tmp_path / "no-such-file")  # not Linux: nothing to say
+    monkeypatch.setattr(train, "cpu_lacks_bf16", lambda: True)
+    train.parse_args(["--out", str(tmp_path / "m"), "--precision", "bf16"])
+    train.parse_args(["--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert err.count("warning: this CPU has no bf16 instructions") == 1 and "fewer steps" in err

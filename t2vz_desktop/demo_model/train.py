@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,15 @@ DEFAULTS = {"steps": 20, "guidance": 5.0, "scheduler": "euler-a", "height": data
 # its batch-48 step is ~20% shorter (benchmarks/demo_train_step.py); elsewhere bf16 is emulated
 # and slower.
 PRECISIONS = ("fp32", "bf16")
+
+
+def cpu_lacks_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True where the CPU flags are readable (Linux) and name neither AVX512-BF16 nor AMX-BF16."""
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return False
+    return not flags & {"avx512_bf16", "amx_bf16"}
 
 
 @dataclass
@@ -593,6 +603,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         judge_every=(0 if a.tiny else TrainSettings.judge_every) if a.judge_every is None else a.judge_every,
         judge_per_shape=a.judge_per_shape, precision=a.precision,
     )
+    if s.precision == "bf16" and cpu_lacks_bf16():
+        print("warning: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo): --precision"
+              " bf16 will run slower than fp32, and a --minutes budget will then buy fewer steps", file=sys.stderr)
     if a.tiny:
         s.num_images = min(s.num_images, 256)
         s.vae_batch, s.unet_batch, s.warmup_steps = 8, a.unet_batch or 8, 5
