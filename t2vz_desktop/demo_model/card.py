@@ -16,6 +16,7 @@ from statistics import fmean
 
 from . import data
 from .model import MID_TIMESTEPS
+from .settings import TrainSettings, default_unet_batch
 from .tokenizer import MODEL_MAX_LENGTH
 
 
@@ -56,22 +57,25 @@ def remake_command(s: dict, folder: Path) -> str:
     schedule = schedule_name(s, folder)
     # A tiny model is a test's, never the built-in: its command must not name the built-in's folder.
     out = s["out"] if s.get("tiny") else "resources/models/demo"
+    # A flag is left out where the model's value is today's default; the fallbacks of s.get are the
+    # values models trained before that setting existed used.
     return (f"python -m t2vz_desktop.demo_model.train --out {shlex.quote(str(out))} --minutes {s['minutes']:g}"
             f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
             f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
             + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
             + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else "")
-            + (f" --snr-gamma {s['snr_gamma']:g}" if s.get("snr_gamma", 5.0) != 5.0 else "")
+            + (f" --snr-gamma {s['snr_gamma']:g}" if s.get("snr_gamma", 5.0) != TrainSettings.snr_gamma else "")
             + (f" --mid-share {s['mid_share']:g}" if s.get("mid_share") else "")
             + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
             + (" --shape-weights " + ",".join(f"{k}={v:g}" for k, v in s["shape_weights"].items())
                if s.get("shape_weights") else "")
-            + (f" --unet-batch {s['unet_batch']}" if s.get("unet_batch", 48) != (8 if s.get("tiny") else 48) else "")
+            + (f" --unet-batch {s['unet_batch']}" if s.get("unet_batch", 48) != default_unet_batch(s.get("tiny")) else "")
             # Models trained before judging existed kept their last EMA weights: --judge-every 0.
             + f" --judge-every {s.get('judge_every', 0)}"
-            + (f" --judge-per-shape {s['judge_per_shape']}" if s.get("judge_every") and s.get("judge_per_shape") != 16
+            + (f" --judge-per-shape {s['judge_per_shape']}"
+               if s.get("judge_every") and s.get("judge_per_shape") != TrainSettings.judge_per_shape
                else "")
-            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != "fp32" else "")
+            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != TrainSettings.precision else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
 

@@ -27,7 +27,7 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +40,14 @@ from ..engine.models import demo_model_dir
 from . import data
 from .card import write_model_card
 from .model import (
-    MID_TIMESTEPS, SCHEDULES, TINY, DemoConfig, build_sample_scheduler, build_text_encoder, build_train_scheduler,
+    MID_TIMESTEPS, SCHEDULES, TINY, build_sample_scheduler, build_text_encoder, build_train_scheduler,
     build_unet, build_vae, count_parameters,
 )
 from .judge import MAX_PER_SHAPE, Judging, StillJudge
+from .settings import (
+    PRECISIONS, TINY_NUM_IMAGES, TINY_STEPS, TINY_UNET_BATCH, TINY_VAE_BATCH, TINY_WARMUP_STEPS, TrainSettings,
+    default_unet_batch,
+)
 from .tokenizer import build_tokenizer
 
 # Recommended sampling defaults. With 20 steps the timesteps are 951, 901, ... ("sd") or 999,
@@ -61,13 +65,6 @@ DEFAULTS = {"steps": 20, "guidance": 5.0, "scheduler": "euler-a", "height": data
             "fps": 8, "t_restart": 401, "t_warp": 301}
 
 
-# "bf16" runs the UNet phase's forward pass under CPU autocast (weights, gradients, optimiser
-# and loss stay fp32, as in mixed-precision training on GPUs). On CPUs with AVX512-BF16 or AMX
-# its batch-48 step is ~20% shorter (benchmarks/demo_train_step.py); elsewhere bf16 is emulated
-# and slower.
-PRECISIONS = ("fp32", "bf16")
-
-
 def cpu_lacks_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True where the CPU flags are readable (Linux) and name neither AVX512-BF16 nor AMX-BF16."""
     try:
@@ -75,41 +72,6 @@ def cpu_lacks_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     except OSError:
         return False
     return not flags & {"avx512_bf16", "amx_bf16"}
-
-
-@dataclass
-class TrainSettings:
-    out: Path
-    minutes: float = 108.0
-    vae_share: float = 0.22  # fraction of the budget for the VAE phase
-    vae_crop: int = data.IMAGE_SIZE // 2  # crop size for the first part of the VAE phase (0: never crop)
-    vae_crop_share: float = 0.6  # fraction of the VAE phase spent on crops
-    seed: int = 0
-    threads: int = 2
-    num_images: int = 4 * 6480
-    placement: str = "continuous"  # data.PLACEMENTS
-    vae_batch: int = 16
-    vae_lr: float = 2e-3
-    kl_weight: float = 1e-4
-    unet_batch: int = 48
-    unet_lr: float = 5e-4
-    warmup_steps: int = 200
-    ema_decay: float = 0.998
-    upright_share: float = 0.5  # data.placement: polygons drawn upright, the rest turned at random
-    schedule: str = "zero-snr"  # model.SCHEDULES
-    snr_gamma: float = 5.0
-    mid_share: float = 0.0  # share of each batch's timesteps drawn from MID_TIMESTEPS instead of all
-    terminal_weight: float = 0.02  # x0-loss weight added at every timestep, so t=999 still learns ("zero-snr")
-    offset_noise: float = 0.0  # std of a per-image, per-channel constant added to the training noise
-    shape_weights: dict[str, float] | None = None  # data.sample_scenes: None gives every shape a quarter
-    caption_dropout: float = 0.1
-    precision: str = "fp32"  # PRECISIONS: the UNet phase's forward pass ("bf16": autocast, fp32 weights and loss)
-    judge_every: int = 500  # UNet steps between judgements of sampled stills (judge.py); 0: never, keep the last EMA
-    judge_per_shape: int = 16
-    vae_steps: int | None = None  # fixed step counts instead of the time budget (tests)
-    unet_steps: int | None = None
-    tiny: bool = False
-    config: DemoConfig = field(default_factory=DemoConfig)
 
 
 @dataclass
@@ -583,7 +545,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
                    help=f"stills of each of the 4 shapes per judgement, 1 to {MAX_PER_SHAPE} (default"
                         f" {TrainSettings.judge_per_shape}; used only when judging)")
     p.add_argument("--unet-batch", type=count, default=None,
-                   help=f"images per UNet step (default {TrainSettings.unet_batch}, 8 with --tiny)")
+                   help=f"images per UNet step (default {TrainSettings.unet_batch}, {TINY_UNET_BATCH} with --tiny)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision,
                    help="the UNet phase's forward pass: fp32, or bf16 autocast (fp32 weights; ~20%% faster on CPUs"
                         " with AVX512-BF16 or AMX, slower on others)")
@@ -596,7 +558,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         p.error(f"--out {a.out}: {problem}")
     s = TrainSettings(
         out=a.out, minutes=a.minutes, vae_share=a.vae_share, seed=a.seed, threads=a.threads, num_images=a.num_images,
-        unet_lr=a.unet_lr, unet_batch=a.unet_batch or TrainSettings.unet_batch, vae_steps=a.vae_steps,
+        unet_lr=a.unet_lr, unet_batch=a.unet_batch or default_unet_batch(a.tiny), vae_steps=a.vae_steps,
         unet_steps=a.unet_steps, tiny=a.tiny,
         placement=a.placement, schedule=a.schedule, upright_share=a.upright_share, terminal_weight=a.terminal_weight,
         offset_noise=a.offset_noise, snr_gamma=a.snr_gamma, mid_share=a.mid_share, shape_weights=a.shape_weights,
@@ -607,10 +569,10 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         print("warning: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo): --precision"
               " bf16 will run slower than fp32, and a --minutes budget will then buy fewer steps", file=sys.stderr)
     if a.tiny:
-        s.num_images = min(s.num_images, 256)
-        s.vae_batch, s.unet_batch, s.warmup_steps = 8, a.unet_batch or 8, 5
-        s.vae_steps = a.vae_steps or 30
-        s.unet_steps = a.unet_steps or 30
+        s.num_images = min(s.num_images, TINY_NUM_IMAGES)
+        s.vae_batch, s.warmup_steps = TINY_VAE_BATCH, TINY_WARMUP_STEPS
+        s.vae_steps = a.vae_steps or TINY_STEPS
+        s.unet_steps = a.unet_steps or TINY_STEPS
     return s
 
 
