@@ -167,6 +167,20 @@ def test_attention_layouts_agree_and_are_timed():
     assert len(rows) == 2 and "differs" not in proc.stdout and "n/a" not in proc.stdout, proc.stdout
 
 
+def test_demo_train_step_times_the_training_loop_and_the_bare_step_in_every_mode(capsys):
+    import re
+
+    import demo_train_step
+
+    threads = torch.get_num_threads()
+    try:
+        demo_train_step.main(["--steps", "1", "--rounds", "1", "--batch", "2", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)  # the suite's other tests keep theirs
+    times = dict(re.findall(r"round 1: (\S+) +([0-9.]+) s a step", capsys.readouterr().out))
+    assert sorted(times) == sorted(demo_train_step.MODES) and all(float(t) > 0 for t in times.values()), times
+
+
 def test_eager_profile_splits_the_engine_time_and_counts_host_waits(capsys):
     import eager_profile
 
