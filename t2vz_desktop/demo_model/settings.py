@@ -14,8 +14,9 @@ from .model import DemoConfig
 
 # "bf16" runs the UNet phase's forward pass under CPU autocast (weights, gradients, optimiser
 # and loss stay fp32, as in mixed-precision training on GPUs). On CPUs with AVX512-BF16 or AMX
-# its batch-48 step is ~20% shorter (benchmarks/demo_train_step.py); elsewhere bf16 is emulated
-# and slower.
+# train_unet's step is ~28% shorter in a fresh process (benchmarks/demo_train_step.py), but the
+# tenth trial's 2-hour run, after its VAE phase, was no faster than fp32 (RESULTS.md: not yet
+# understood); elsewhere bf16 is emulated and slower.
 PRECISIONS = ("fp32", "bf16")
 
 

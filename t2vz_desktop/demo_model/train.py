@@ -547,8 +547,9 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--unet-batch", type=count, default=None,
                    help=f"images per UNet step (default {TrainSettings.unet_batch}, {TINY_UNET_BATCH} with --tiny)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision,
-                   help="the UNet phase's forward pass: fp32, or bf16 autocast (fp32 weights; ~20%% faster on CPUs"
-                        " with AVX512-BF16 or AMX, slower on others)")
+                   help="the UNet phase's forward pass: fp32, or bf16 autocast (fp32 weights; on CPUs with AVX512-BF16"
+                        " or AMX a shorter step in benchmarks/demo_train_step.py, not yet in a full run; slower"
+                        " on others)")
     p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
