@@ -53,29 +53,38 @@ def schedule_name(s: dict, folder: Path) -> str:
     return s.get("schedule") or ("zero-snr" if scheduler_config(folder).get("rescale_betas_zero_snr") else "sd")
 
 
+def exact(x: float) -> str:
+    """A float as the command line should give it back: short where that is exact (0.22, 108),
+    else every digit (the 6 digits of :g changed --minutes 0.123456789 on re-making)."""
+    short = format(x, "g")
+    return short if float(short) == x else repr(float(x))
+
+
 def remake_command(s: dict, folder: Path) -> str:
+    """train.py's command line for the settings ``s`` (training_info.json's), for the built-in
+    model's folder (a --tiny model, a test's, for its own). A flag is left out where the value is
+    today's default; the fallbacks of ``s.get`` are the values models trained before that setting
+    existed used."""
     schedule = schedule_name(s, folder)
-    # A tiny model is a test's, never the built-in: its command must not name the built-in's folder.
     out = s["out"] if s.get("tiny") else "resources/models/demo"
-    # A flag is left out where the model's value is today's default; the fallbacks of s.get are the
-    # values models trained before that setting existed used.
-    return (f"python -m t2vz_desktop.demo_model.train --out {shlex.quote(str(out))} --minutes {s['minutes']:g}"
-            f" --vae-share {s['vae_share']:g} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
+    default = TrainSettings(out=Path(out))
+    return (f"python -m t2vz_desktop.demo_model.train --out {shlex.quote(str(out))} --minutes {exact(s['minutes'])}"
+            f" --vae-share {exact(s['vae_share'])} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
             f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
-            + (f" --upright-share {s.get('upright_share', 0.0):g}" if s.get("placement") == "continuous" else "")
-            + (f" --terminal-weight {s['terminal_weight']:g}" if schedule == "zero-snr" and "terminal_weight" in s else "")
-            + (f" --snr-gamma {s['snr_gamma']:g}" if s.get("snr_gamma", 5.0) != TrainSettings.snr_gamma else "")
-            + (f" --mid-share {s['mid_share']:g}" if s.get("mid_share") else "")
-            + (f" --offset-noise {s['offset_noise']:g}" if s.get("offset_noise") else "")
-            + (" --shape-weights " + ",".join(f"{k}={v:g}" for k, v in s["shape_weights"].items())
+            + (f" --upright-share {exact(s.get('upright_share', 0.0))}" if s.get("placement") == "continuous" else "")
+            + (f" --terminal-weight {exact(s['terminal_weight'])}" if "terminal_weight" in s else "")
+            + (f" --unet-lr {exact(s['unet_lr'])}" if s.get("unet_lr", 5e-4) != default.unet_lr else "")
+            + (f" --snr-gamma {exact(s['snr_gamma'])}" if s.get("snr_gamma", 5.0) != default.snr_gamma else "")
+            + (f" --mid-share {exact(s['mid_share'])}" if s.get("mid_share") else "")
+            + (f" --offset-noise {exact(s['offset_noise'])}" if s.get("offset_noise") else "")
+            + (" --shape-weights " + ",".join(f"{k}={exact(v)}" for k, v in s["shape_weights"].items())
                if s.get("shape_weights") else "")
             + (f" --unet-batch {s['unet_batch']}" if s.get("unet_batch", 48) != default_unet_batch(s.get("tiny")) else "")
             # Models trained before judging existed kept their last EMA weights: --judge-every 0.
             + f" --judge-every {s.get('judge_every', 0)}"
             + (f" --judge-per-shape {s['judge_per_shape']}"
-               if s.get("judge_every") and s.get("judge_per_shape") != TrainSettings.judge_per_shape
-               else "")
-            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != TrainSettings.precision else "")
+               if s.get("judge_per_shape", default.judge_per_shape) != default.judge_per_shape else "")
+            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != default.precision else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
 
@@ -92,7 +101,9 @@ def judging_text(judging: dict | None) -> str:
         return f"judged once, at the end, on {stills}: they drew {last['all']:.0%} right"
     every = "every step" if judging["every"] == 1 else f"every {judging['every']:,} steps"
     if chosen is last:
-        kept = f"the last, step {last['step']:,}'s, which drew {last['all']:.0%} of them right, the most of the {len(judgements)} judgements"
+        tied = sum(round(j["all"], 4) == round(last["all"], 4) for j in judgements) > 1  # ties go to the later step
+        best = "as many as the best" if tied else "the most"
+        kept = f"the last, step {last['step']:,}'s, which drew {last['all']:.0%} of them right, {best} of the {len(judgements)} judgements"
     else:
         kept = f"step {chosen['step']:,}'s, which drew {chosen['all']:.0%} of them right (the last, step {last['step']:,}, {last['all']:.0%}"
         if round(chosen["all"], 4) == round(last["all"], 4):  # the tie went to the better shapes
@@ -295,7 +306,8 @@ def write_model_card(folder: Path) -> Path:
         "",
         "## Training",
         "",
-        "Re-make it with",
+        "Re-make it with (this rewrites the built-in model; give another `--out` to train beside it)"
+        if not s.get("tiny") else "Re-make it with",
         "",
         "```",
         remake_command(s, folder),

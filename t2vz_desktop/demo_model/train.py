@@ -504,9 +504,9 @@ def shape_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def parse_args(argv: list[str] | None = None) -> TrainSettings:
-    """Settings from the command line; a bad value, or an --out that is neither new nor a model
-    folder (training replaces the folder it writes), exits 2 with one line before any work."""
+def build_parser() -> OneLineParser:
+    """The trainer's command line; every flag but --out and --tiny is a TrainSettings field that
+    the card's re-make command (card.remake_command) must give back."""
     p = OneLineParser(prog="python -m t2vz_desktop.demo_model.train", description=__doc__.split("\n\n")[0])
     count, share = number(int, 1), number(float, 0.0, 1.0)
     p.add_argument("--out", type=Path, default=demo_model_dir(),
@@ -553,6 +553,13 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
     p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> TrainSettings:
+    """Settings from the command line; a bad value, or an --out that is neither new nor a model
+    folder (training replaces the folder it writes), exits 2 with one line before any work."""
+    p = build_parser()
     a = p.parse_args(argv)
     problem = out_problem(a.out)
     if problem:
@@ -566,14 +573,15 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         judge_every=(0 if a.tiny else TrainSettings.judge_every) if a.judge_every is None else a.judge_every,
         judge_per_shape=a.judge_per_shape, precision=a.precision,
     )
-    if s.precision == "bf16" and cpu_lacks_bf16():
-        print("warning: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo): --precision"
-              " bf16 will run slower than fp32, and a --minutes budget will then buy fewer steps", file=sys.stderr)
     if a.tiny:
         s.num_images = min(s.num_images, TINY_NUM_IMAGES)
         s.vae_batch, s.warmup_steps = TINY_VAE_BATCH, TINY_WARMUP_STEPS
         s.vae_steps = a.vae_steps or TINY_STEPS
         s.unet_steps = a.unet_steps or TINY_STEPS
+    if s.precision == "bf16" and cpu_lacks_bf16():
+        print("warning: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo): --precision"
+              " bf16 will run slower than fp32" + ("" if s.unet_steps else ", and the --minutes budget will then buy"
+                                                  " fewer steps"), file=sys.stderr)
     return s
 
 
