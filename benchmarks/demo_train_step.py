@@ -1,5 +1,5 @@
 """Seconds per UNet training step of the built-in demo model, measured in train.py's own loop
-(`train_unet`: captions, tokenising, noising, the UNet and text encoder at batch 48, AdamW,
+(`train_unet`: captions, tokenising, noising, the UNet and text encoder at batch 48 unless --batch says, AdamW,
 gradient clipping, EMA) in each `--precision`, and the bare forward-backward-AdamW step with the
 UNet's tensors contiguous (fp32), channels-last (fp32) and under bf16 autocast.
 
@@ -13,7 +13,6 @@ bare. Run it on quiet cores.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from t2vz_desktop.arguments import OneLineParser, number  # noqa: E402
 from t2vz_desktop.demo_model import data  # noqa: E402
 from t2vz_desktop.demo_model.model import DemoConfig, build_text_encoder, build_unet  # noqa: E402
 from t2vz_desktop.demo_model.tokenizer import build_tokenizer  # noqa: E402
@@ -84,11 +84,12 @@ def bare_step(mode: str, steps: int, batch: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--batch", type=int, default=48)
+    p = OneLineParser(prog="benchmarks/demo_train_step.py", description=__doc__.split("\n\n")[0])
+    count = number(int, 1)
+    p.add_argument("--threads", type=count, default=2)
+    p.add_argument("--steps", type=count, default=20, help="timed steps, after 5 untimed")
+    p.add_argument("--rounds", type=count, default=2)
+    p.add_argument("--batch", type=count, default=48)
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
