@@ -156,6 +156,19 @@ def adapt_threads(max_threads: int) -> None:
         torch.set_num_threads(want)
 
 
+@contextmanager
+def denormals_flushed():
+    """Subnormal floats (below 1.2e-38) read and written as zero for the block, then not (torch's
+    default), also as a decorator. The UNet phase makes enough of them that the x86 slow path
+    cost 0.85 s a step in bf16 against 0.61-0.63 s flushed (150 steps of train.py, same final loss
+    to 4 digits; benchmarks/RESULTS.md, tenth trial)."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (n, h, w, 3) -> float (n, 3, h, w) in [-1, 1]."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -168,6 +181,7 @@ def edge_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (dx(x) - dx(y)).abs().mean() + (dy(x) - dy(y)).abs().mean()
 
 
+@denormals_flushed()
 def train_vae(vae, images: np.ndarray, s: TrainSettings, seconds: float, log) -> list[float]:
     gen = torch.Generator().manual_seed(s.seed + 10)
     opt = torch.optim.AdamW(vae.parameters(), lr=s.vae_lr, weight_decay=0.0)
@@ -217,6 +231,7 @@ def encode_all(vae, images: np.ndarray, batch: int = 256) -> tuple[torch.Tensor,
     return torch.cat(means), torch.cat(stds)
 
 
+@denormals_flushed()
 def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: float, scenes, s: TrainSettings,
                seconds: float, log, judging: Judging | None = None) -> tuple[list[float], EMA]:
     """The UNet phase; ``judging`` (if given) judges the EMA weights whenever it is due and at the end."""
