@@ -160,8 +160,10 @@ def adapt_threads(max_threads: int) -> None:
 def denormals_flushed():
     """Subnormal floats (below 1.2e-38) read and written as zero for the block, then not (torch's
     default), also as a decorator. The UNet phase makes enough of them that the x86 slow path
-    cost 0.85 s a step in bf16 against 0.61-0.63 s flushed (150 steps of train.py, same final loss
-    to 4 digits; benchmarks/RESULTS.md, tenth trial)."""
+    cost 0.85 s a step in bf16 against 0.76 s flushed here (150 steps of train.py, same final loss
+    to 4 digits; benchmarks/RESULTS.md, tenth trial). The flag is per thread and torch's worker
+    threads keep the one they started with: set first thing in the process, before they start,
+    the same steps took 0.63 s; train.py does not do that yet."""
     torch.set_flush_denormal(True)
     try:
         yield
