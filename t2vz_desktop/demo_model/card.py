@@ -67,14 +67,13 @@ def remake_command(s: dict, folder: Path) -> str:
     existed used."""
     schedule = schedule_name(s, folder)
     out = s["out"] if s.get("tiny") else "resources/models/demo"
-    default = TrainSettings(out=Path(out))
     return (f"python -m t2vz_desktop.demo_model.train --out {shlex.quote(str(out))} --minutes {exact(s['minutes'])}"
             f" --vae-share {exact(s['vae_share'])} --num-images {s['num_images']} --placement {s.get('placement', 'fixed')}"
             f" --seed {s['seed']} --threads {s['threads']} --schedule {schedule}"
             + (f" --upright-share {exact(s.get('upright_share', 0.0))}" if s.get("placement") == "continuous" else "")
             + (f" --terminal-weight {exact(s['terminal_weight'])}" if "terminal_weight" in s else "")
-            + (f" --unet-lr {exact(s['unet_lr'])}" if s.get("unet_lr", 5e-4) != default.unet_lr else "")
-            + (f" --snr-gamma {exact(s['snr_gamma'])}" if s.get("snr_gamma", 5.0) != default.snr_gamma else "")
+            + (f" --unet-lr {exact(s['unet_lr'])}" if s.get("unet_lr", 5e-4) != TrainSettings.unet_lr else "")
+            + (f" --snr-gamma {exact(s['snr_gamma'])}" if s.get("snr_gamma", 5.0) != TrainSettings.snr_gamma else "")
             + (f" --mid-share {exact(s['mid_share'])}" if s.get("mid_share") else "")
             + (f" --offset-noise {exact(s['offset_noise'])}" if s.get("offset_noise") else "")
             + (" --shape-weights " + ",".join(f"{k}={exact(v)}" for k, v in s["shape_weights"].items())
@@ -83,8 +82,8 @@ def remake_command(s: dict, folder: Path) -> str:
             # Models trained before judging existed kept their last EMA weights: --judge-every 0.
             + f" --judge-every {s.get('judge_every', 0)}"
             + (f" --judge-per-shape {s['judge_per_shape']}"
-               if s.get("judge_per_shape", default.judge_per_shape) != default.judge_per_shape else "")
-            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != default.precision else "")
+               if s.get("judge_per_shape", TrainSettings.judge_per_shape) != TrainSettings.judge_per_shape else "")
+            + (f" --precision {s['precision']}" if s.get("precision", "fp32") != TrainSettings.precision else "")
             + "".join(f" --{k.replace('_', '-')} {s[k]}" for k in ("vae_steps", "unet_steps") if s.get(k))
             + (" --tiny" if s.get("tiny") else ""))
 
