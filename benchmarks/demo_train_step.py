@@ -8,7 +8,9 @@ UNet's tensors contiguous (fp32), channels-last (fp32) and under bf16 autocast.
 
 In a 2-hour budget the polygons are limited by the UNet step count (benchmarks/RESULTS.md, ninth
 trial), so a mode is worth keeping only where this prints a shorter step, in the loop as well as
-bare. Run it on quiet cores.
+bare. Run it on quiet cores. torch is imported before t2vz_desktop here, so OpenMP keeps its own
+wait policy, as train.py's command line does (t2vz_desktop/__init__.py; passive waits cost the
+step 25-30%, RESULTS.md, tenth trial).
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ def loop_step(precision: str, steps: int, batch: int) -> float:
     s = TrainSettings(out=Path("unused"), unet_steps=steps + WARM_UP, unet_batch=batch, precision=precision,
                       judge_every=0, threads=torch.get_num_threads())
     size = cfg.latent_size
-    # Random latents make no subnormal floats, so this times the step without the slow path a
-    # trained VAE's latents hit (RESULTS.md, tenth trial: 0.85 against 0.63 s flushed).
+    # The latents' values do not change the step's cost: a trained VAE's latents and the step's
+    # activations, gradients and AdamW state hold no subnormal floats (RESULTS.md, tenth trial).
     means = torch.randn(1024, cfg.latent_channels, size, size)
     stamps = [time.perf_counter()]
     train_unet(build_unet(cfg), build_text_encoder(cfg, tokenizer), tokenizer, means, torch.full_like(means, 0.1), 1.0,

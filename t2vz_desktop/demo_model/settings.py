@@ -15,9 +15,8 @@ from .model import DemoConfig
 # "bf16" runs the UNet phase's forward pass under CPU autocast (weights, gradients, optimiser
 # and loss stay fp32, as in mixed-precision training on GPUs). On CPUs with AVX512-BF16 or AMX
 # train_unet's step is ~28% shorter (benchmarks/demo_train_step.py: 0.57-0.61 s against 0.76-0.85 s);
-# the tenth trial's run was not, for subnormal floats (150 steps of train.py: 0.85 s; flushed in
-# the phases, 0.76 s; flushed before torch's worker threads start, 0.63 s; RESULTS.md). Elsewhere
-# bf16 is emulated and slower.
+# the tenth trial's run was not, because its OpenMP threads waited passively (RESULTS.md; the
+# trainer keeps OpenMP's default since). Elsewhere bf16 is emulated and slower.
 PRECISIONS = ("fp32", "bf16")
 
 

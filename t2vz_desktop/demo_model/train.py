@@ -156,21 +156,6 @@ def adapt_threads(max_threads: int) -> None:
         torch.set_num_threads(want)
 
 
-@contextmanager
-def denormals_flushed():
-    """Subnormal floats (below 1.2e-38) read and written as zero for the block, then not (torch's
-    default), also as a decorator. The UNet phase makes enough of them that the x86 slow path
-    cost 0.85 s a step in bf16 against 0.76 s flushed here (150 steps of train.py, same final loss
-    to 4 digits; benchmarks/RESULTS.md, tenth trial). The flag is per thread and torch's worker
-    threads keep the one they started with: set first thing in the process, before they start,
-    the same steps took 0.63 s; train.py does not do that yet."""
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (n, h, w, 3) -> float (n, 3, h, w) in [-1, 1]."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -183,7 +168,6 @@ def edge_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (dx(x) - dx(y)).abs().mean() + (dy(x) - dy(y)).abs().mean()
 
 
-@denormals_flushed()
 def train_vae(vae, images: np.ndarray, s: TrainSettings, seconds: float, log) -> list[float]:
     gen = torch.Generator().manual_seed(s.seed + 10)
     opt = torch.optim.AdamW(vae.parameters(), lr=s.vae_lr, weight_decay=0.0)
@@ -233,7 +217,6 @@ def encode_all(vae, images: np.ndarray, batch: int = 256) -> tuple[torch.Tensor,
     return torch.cat(means), torch.cat(stds)
 
 
-@denormals_flushed()
 def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: float, scenes, s: TrainSettings,
                seconds: float, log, judging: Judging | None = None) -> tuple[list[float], EMA]:
     """The UNet phase; ``judging`` (if given) judges the EMA weights whenever it is due and at the end."""
@@ -450,6 +433,7 @@ def train(s: TrainSettings) -> TrainResult:
             "unet": count_parameters(unet), "vae": count_parameters(vae), "text_encoder": count_parameters(text_encoder),
         },
         "threads": s.threads,
+        "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),  # read when torch loaded OpenMP
         "torch": torch.__version__,
     }
     if judging:
@@ -565,8 +549,8 @@ def build_parser() -> OneLineParser:
                    help=f"images per UNet step (default {TrainSettings.unet_batch}, {TINY_UNET_BATCH} with --tiny)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision,
                    help="the UNet phase's forward pass: fp32, or bf16 autocast (fp32 weights; on CPUs with AVX512-BF16"
-                        " or AMX a shorter step in benchmarks/demo_train_step.py, not yet in a full run; slower"
-                        " on others)")
+                        " or AMX a shorter step, 0.66 against 0.88 s in 150 steps on a 2-core EPYC, not yet in a"
+                        " full trial; slower on others)")
     p.add_argument("--vae-steps", type=count, default=None, help="fixed VAE steps instead of the time budget")
     p.add_argument("--unet-steps", type=count, default=None, help="fixed UNet steps instead of the time budget")
     p.add_argument("--tiny", action="store_true", help="tiny configuration and a few steps (for tests)")
