@@ -9,8 +9,8 @@ UNet's tensors contiguous (fp32), channels-last (fp32) and under bf16 autocast.
 In a 2-hour budget the polygons are limited by the UNet step count (benchmarks/RESULTS.md, ninth
 trial), so a mode is worth keeping only where this prints a shorter step, in the loop as well as
 bare. Run it on quiet cores. torch is imported before t2vz_desktop here, so OpenMP keeps its own
-wait policy, as train.py's command line does (t2vz_desktop/__init__.py; passive waits cost the
-step 25-30%, RESULTS.md, tenth trial).
+wait policy, as train.py's command line does (t2vz_desktop/__init__.py; passive waits made the
+step about 25% longer: RESULTS.md, "Why train.py's steps were slow").
 """
 
 from __future__ import annotations

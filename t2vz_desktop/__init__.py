@@ -29,11 +29,36 @@ def runs_module(argv: list[str], module: str) -> bool:
     return False
 
 
+def openmp_wait_policy(value: str | None) -> str:
+    """What libgomp makes of an ``OMP_WAIT_POLICY`` value: "active", "passive", or "default" (unset,
+    or a value it refuses: it then spins a while before sleeping). Case and spaces do not matter."""
+    policy = (value or "").strip().lower()
+    return policy if policy in ("active", "passive") else "default"
+
+
 # OpenMP threads that spin while they wait turn a busy CPU into a stalled one: with torch on 2
 # cores beside another busy process, the demo model's 8 frames took 117 s spinning against 10 s
-# waiting passively. Set before torch is imported (importing this package comes first); a value
-# the user set wins. The demo model's trainer keeps OpenMP's default (spin a while, then sleep):
-# it drops to one thread whenever the machine is busy (train.adapt_threads), and on quiet cores
-# passive waits made its UNet step 25-30% longer (0.97 against 0.74 s in fp32; RESULTS.md).
-if not runs_module(sys.orig_argv, TRAINER_MODULE):
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# waiting passively. OpenMP reads the variable once, when torch loads it, so this works where the
+# package is imported before torch (every entry point imports it first); a value the user set
+# wins, and PASSIVE_SET_HERE tells processes started from this one that the value was ours.
+# The demo model's trainer keeps OpenMP's default (spin a while, then sleep): on quiet cores
+# passive waits made its UNet step about 25% longer (RESULTS.md), and it drops to one thread when
+# the load average says the machine is busy (train.adapt_threads).
+PASSIVE_SET_HERE = "T2VZ_OMP_WAIT_POLICY_SET"
+
+
+def _choose_wait_policy() -> None:
+    if "torch" in sys.modules:
+        return  # OpenMP has read the variable already
+    ours = os.environ.get(PASSIVE_SET_HERE) and openmp_wait_policy(os.environ.get("OMP_WAIT_POLICY")) == "passive"
+    if runs_module(sys.orig_argv, TRAINER_MODULE):
+        if ours:  # inherited from a process that imported this package: not the user's value
+            del os.environ["OMP_WAIT_POLICY"], os.environ[PASSIVE_SET_HERE]
+    elif "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.update({"OMP_WAIT_POLICY": "PASSIVE", PASSIVE_SET_HERE: "1"})
+
+
+_choose_wait_policy()
+# What OpenMP uses in this process, where torch comes after this line or came before it (nothing
+# above changes the variable then).
+OPENMP_WAIT_POLICY = openmp_wait_policy(os.environ.get("OMP_WAIT_POLICY"))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from t2vz_desktop import TRAINER_MODULE, runs_module
+from t2vz_desktop import PASSIVE_SET_HERE, TRAINER_MODULE, openmp_wait_policy, runs_module
 from t2vz_desktop.demo_model import data
 from t2vz_desktop.demo_model.evaluate import analyse, classify_shape, nearest_colour, position_of
 from t2vz_desktop.demo_model.tokenizer import build_tokenizer
@@ -154,7 +154,12 @@ def test_tiny_training_run_saves_a_loadable_pipeline(tmp_path):
     # judged every 15 steps and at the end, on one still per shape; the card says which step was kept
     judging = json.loads((folder / "training_info.json").read_text())["judging"]
     assert [j["step"] for j in judging["judgements"]] == [15, 30, 40] and judging["stills"] == 4
-    assert f"step {judging['chosen_step']}'s, which drew" in (folder / "README.md").read_text()
+    card = (folder / "README.md").read_text()
+    assert f"step {judging['chosen_step']}'s, which drew" in card
+    from t2vz_desktop.demo_model.card import WAIT_POLICY_TEXT
+
+    policy = json.loads((folder / "training_info.json").read_text())["openmp_wait_policy"]
+    assert f"up to 1 thread{WAIT_POLICY_TEXT[policy]}." in card  # one thread: no other jobs to blame
     assert not list(tmp_path.glob(".demo.*"))  # the temporary folder was renamed into place
 
     pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
@@ -605,16 +610,45 @@ def test_the_trainer_is_recognised_from_the_interpreters_command_line(argv, trai
     assert runs_module(argv, TRAINER_MODULE) is trainer
 
 
-def test_the_trainer_keeps_openmps_default_wait_policy_and_everything_else_waits_passively(tmp_path):
-    """Passive waits made the trainer's UNet step 25-30% longer on quiet cores (RESULTS.md), and
-    spinning waits made generation 11x slower beside a busy process (t2vz_desktop/__init__.py)."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    subprocess.run([sys.executable, "-m", TRAINER_MODULE, "--tiny", "--out", str(tmp_path / "m"), "--threads", "1",
+def test_openmp_wait_policy_reads_a_value_as_libgomp_does():
+    assert [openmp_wait_policy(v) for v in (None, "", "garbage", " Active ", "PASSIVE", "passive\n")] == [
+        "default", "default", "default", "active", "passive", "passive"]
+
+
+def train_tiny(out: Path, env: dict) -> str:
+    """The wait policy a tiny trainer run started with ``python -m`` records."""
+    subprocess.run([sys.executable, "-m", TRAINER_MODULE, "--tiny", "--out", str(out), "--threads", "1",
                     "--vae-steps", "2", "--unet-steps", "2", "--judge-every", "0"], env=env, check=True,
                    capture_output=True)
-    assert json.loads((tmp_path / "m" / "training_info.json").read_text())["openmp_wait_policy"] == "default"
-    policy = "import os, t2vz_desktop; print(os.environ['OMP_WAIT_POLICY'])"
-    for asked, got in ({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"):  # the user's value wins
-        imported = subprocess.run([sys.executable, "-c", policy], env={**env, **asked}, check=True,
-                                  capture_output=True, text=True)
-        assert imported.stdout.strip() == got
+    return json.loads((out / "training_info.json").read_text())["openmp_wait_policy"]
+
+
+def test_the_trainer_keeps_openmps_default_wait_policy_and_everything_else_waits_passively(tmp_path):
+    """Passive waits made the trainer's UNet step about 25% longer on quiet cores (RESULTS.md), and
+    spinning waits made generation 11x slower beside a busy process (t2vz_desktop/__init__.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", PASSIVE_SET_HERE)}
+    assert train_tiny(tmp_path / "m", env) == "default"
+    # the PASSIVE a parent process set by importing the package is not the user's choice; ACTIVE is
+    assert train_tiny(tmp_path / "n", {**env, "OMP_WAIT_POLICY": "PASSIVE", PASSIVE_SET_HERE: "1"}) == "default"
+    assert train_tiny(tmp_path / "o", {**env, "OMP_WAIT_POLICY": "active"}) == "active"
+    policy = "import os, t2vz_desktop; print(os.environ.get('OMP_WAIT_POLICY'), t2vz_desktop.OPENMP_WAIT_POLICY)"
+    for code, asked, got in (
+        (policy, {}, "PASSIVE passive"),
+        (policy, {"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE active"),  # the user's value wins
+        ("import torch; " + policy, {}, "None default"),  # too late to choose: OpenMP has read it
+    ):
+        run = subprocess.run([sys.executable, "-c", code], env={**env, **asked}, check=True, capture_output=True,
+                             text=True)
+        assert run.stdout.strip() == got
+
+
+def test_a_trainer_that_waits_passively_because_the_package_chose_it_says_so(tmp_path, monkeypatch, capsys):
+    from t2vz_desktop.demo_model import train
+
+    monkeypatch.setattr(train, "OPENMP_WAIT_POLICY", "passive")
+    monkeypatch.setenv(PASSIVE_SET_HERE, "1")
+    train.parse_args(["--out", str(tmp_path / "m"), "--threads", "2"])
+    train.parse_args(["--out", str(tmp_path / "m"), "--threads", "1"])  # one thread never waits
+    monkeypatch.delenv(PASSIVE_SET_HERE)
+    train.parse_args(["--out", str(tmp_path / "m"), "--threads", "2"])  # the user's own choice
+    assert capsys.readouterr().err.count(f"start training with python -m {TRAINER_MODULE}") == 1

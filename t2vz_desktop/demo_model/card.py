@@ -20,6 +20,14 @@ from .settings import TrainSettings, default_unet_batch
 from .tokenizer import MODEL_MAX_LENGTH
 
 
+# Passive waits made the UNet step about 25% longer (benchmarks/RESULTS.md), so a --minutes run
+# buys fewer steps with them; models trained before the policy was recorded say nothing.
+WAIT_POLICY_TEXT = {
+    "default": " (OpenMP's default wait policy)",
+    "passive": " (OpenMP threads waiting passively: steps about 25% longer)",
+    "active": " (OpenMP threads spinning while they wait)",
+}
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -333,9 +341,10 @@ def write_model_card(folder: Path) -> Path:
         f" weights, {judging_text(info.get('judging'))}; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f}"
         f" -> {info['unet_loss_first_last'][1]:.4f}.",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
-        f" {info['threads']} threads" + (
+        f" {info['threads']} thread{'s' if info['threads'] != 1 else ''}" + WAIT_POLICY_TEXT.get(info.get("openmp_wait_policy"), "") + (
             f"; {single_thread_share(folder):.0%} of the steps ran on one thread because other jobs shared the"
-            " machine (`adapt_threads` in train.py)." if single_thread_share(folder) > 0.05 else "."),
+            " machine (`adapt_threads` in train.py)." if info["threads"] > 1 and single_thread_share(folder) > 0.05
+            else "."),
         "- The loss of every step is in `training_log.csv`.",
         "",
         "## Accuracy",

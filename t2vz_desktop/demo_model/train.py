@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .. import OPENMP_WAIT_POLICY, PASSIVE_SET_HERE, TRAINER_MODULE
 from ..arguments import OneLineParser, number
 from ..engine.models import demo_model_dir
 from . import data
@@ -433,7 +434,7 @@ def train(s: TrainSettings) -> TrainResult:
             "unet": count_parameters(unet), "vae": count_parameters(vae), "text_encoder": count_parameters(text_encoder),
         },
         "threads": s.threads,
-        "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),  # read when torch loaded OpenMP
+        "openmp_wait_policy": OPENMP_WAIT_POLICY,
         "torch": torch.__version__,
     }
     if judging:
@@ -579,6 +580,10 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         s.vae_batch, s.warmup_steps = TINY_VAE_BATCH, TINY_WARMUP_STEPS
         s.vae_steps = a.vae_steps or TINY_STEPS
         s.unet_steps = a.unet_steps or TINY_STEPS
+    if s.threads > 1 and OPENMP_WAIT_POLICY == "passive" and os.environ.get(PASSIVE_SET_HERE):
+        print(f"warning: OpenMP's threads wait passively in this process (t2vz_desktop chose it, not you), which made"
+              f" training steps about 25% longer; start training with python -m {TRAINER_MODULE}, or set"
+              " OMP_WAIT_POLICY before Python starts", file=sys.stderr)
     if s.precision == "bf16" and cpu_lacks_bf16():
         print("warning: this CPU has no bf16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo): --precision"
               " bf16 will run slower than fp32" + ("" if s.unet_steps else ", and the --minutes budget will then buy"
