@@ -28,6 +28,7 @@ WAIT_POLICY_TEXT = {
     "active": " (OpenMP threads spinning while they wait)",
 }
 
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -341,7 +342,8 @@ def write_model_card(folder: Path) -> Path:
         f" weights, {judging_text(info.get('judging'))}; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f}"
         f" -> {info['unet_loss_first_last'][1]:.4f}.",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
-        f" {info['threads']} thread{'s' if info['threads'] != 1 else ''}" + WAIT_POLICY_TEXT.get(info.get("openmp_wait_policy"), "") + (
+        f" {info['threads']} thread{'s' if info['threads'] != 1 else ''}"
+        + WAIT_POLICY_TEXT.get(info.get("openmp_wait_policy"), "") + (
             f"; {single_thread_share(folder):.0%} of the steps ran on one thread because other jobs shared the"
             " machine (`adapt_threads` in train.py)." if info["threads"] > 1 and single_thread_share(folder) > 0.05
             else "."),
