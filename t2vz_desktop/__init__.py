@@ -50,9 +50,9 @@ PASSIVE_SET_HERE = "T2VZ_OMP_WAIT_POLICY_SET"
 def _choose_wait_policy() -> None:
     if "torch" in sys.modules:
         return  # OpenMP has read the variable already
-    ours = os.environ.get(PASSIVE_SET_HERE) and openmp_wait_policy(os.environ.get("OMP_WAIT_POLICY")) == "passive"
     if runs_module(sys.orig_argv, TRAINER_MODULE):
-        if ours:  # inherited from a process that imported this package: not the user's value
+        policy = openmp_wait_policy(os.environ.get("OMP_WAIT_POLICY"))
+        if policy == "passive" and os.environ.get(PASSIVE_SET_HERE):  # a parent's, not the user's value
             del os.environ["OMP_WAIT_POLICY"], os.environ[PASSIVE_SET_HERE]
     elif "OMP_WAIT_POLICY" not in os.environ:
         os.environ.update({"OMP_WAIT_POLICY": "PASSIVE", PASSIVE_SET_HERE: "1"})

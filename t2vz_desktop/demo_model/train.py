@@ -581,7 +581,7 @@ def parse_args(argv: list[str] | None = None) -> TrainSettings:
         s.vae_steps = a.vae_steps or TINY_STEPS
         s.unet_steps = a.unet_steps or TINY_STEPS
     if s.threads > 1 and OPENMP_WAIT_POLICY == "passive" and os.environ.get(PASSIVE_SET_HERE):
-        print(f"warning: OpenMP's threads wait passively in this process (t2vz_desktop chose it, not you), which made"
+        print("warning: OpenMP's threads wait passively in this process (t2vz_desktop chose it, not you), which made"
               f" training steps about 25% longer; start training with python -m {TRAINER_MODULE}, or set"
               " OMP_WAIT_POLICY before Python starts", file=sys.stderr)
     if s.precision == "bf16" and cpu_lacks_bf16():
