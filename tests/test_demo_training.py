@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -652,3 +653,47 @@ def test_a_trainer_that_waits_passively_because_the_package_chose_it_says_so(tmp
     monkeypatch.delenv(PASSIVE_SET_HERE)
     train.parse_args(["--out", str(tmp_path / "m"), "--threads", "2"])  # the user's own choice
     assert capsys.readouterr().err.count(f"start training with python -m {TRAINER_MODULE}") == 1
+
+
+# ---------------------------------------------------------------- threads beside other work
+
+
+def test_thread_adapter_gives_up_a_thread_per_cpu_other_processes_keep_busy(monkeypatch):
+    from t2vz_desktop.demo_model.train import ThreadAdapter
+
+    adapter = ThreadAdapter(4, busy=lambda: None, cpus=4)
+    others = {0.0: 4, 0.5: 4, 0.79: 4, 0.85: 3, 1.0: 3, 1.9: 2, 3.0: 1, 7.5: 1}
+    assert {o: adapter.threads(o) for o in others} == others
+    assert ThreadAdapter(2, busy=lambda: None, cpus=8).threads(3.0) == 2  # never more than asked
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert adapter.threads(None) == 3  # nothing measured: the count stays
+
+
+def test_thread_adapter_counts_other_processes_not_its_own_threads(monkeypatch):
+    from t2vz_desktop.demo_model import train
+
+    clock = {"wall": 100.0, "busy": 5000.0, "own": 20.0}
+    monkeypatch.setattr(train.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(train.time, "process_time", lambda: clock["own"])
+    adapter = train.ThreadAdapter(2, busy=lambda: clock["busy"], cpus=2)
+    assert adapter.others() is None  # the first call only starts the interval
+    clock.update(wall=110.0, busy=5020.0, own=40.0)  # 2 CPUs busy for 10 s, all of it this process
+    assert adapter.others() == 0.0
+    clock.update(wall=120.0, busy=5040.0, own=50.0)  # now half of it another process's
+    assert adapter.others() == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc/stat")
+def test_thread_adapter_sees_a_busy_neighbour():
+    from t2vz_desktop.demo_model.train import ThreadAdapter
+
+    adapter = ThreadAdapter(2)
+    neighbour = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.5)  # the interpreter starting
+        adapter.others()
+        time.sleep(2.0)
+        assert adapter.others() >= 0.8
+    finally:
+        neighbour.kill()
+        neighbour.wait()

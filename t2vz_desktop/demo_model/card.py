@@ -345,7 +345,7 @@ def write_model_card(folder: Path) -> Path:
         f" {info['threads']} thread{'s' if info['threads'] != 1 else ''}"
         + WAIT_POLICY_TEXT.get(info.get("openmp_wait_policy"), "") + (
             f"; {single_thread_share(folder):.0%} of the steps ran on one thread because other jobs shared the"
-            " machine (`adapt_threads` in train.py)." if info["threads"] > 1 and single_thread_share(folder) > 0.05
+            " machine (`ThreadAdapter` in train.py)." if info["threads"] > 1 and single_thread_share(folder) > 0.05
             else "."),
         "- The loss of every step is in `training_log.csv`.",
         "",

@@ -144,17 +144,64 @@ class Schedule:
         return self.progress(step) >= 1.0
 
 
-def adapt_threads(max_threads: int) -> None:
-    """Use ``max_threads`` only while the CPUs are otherwise idle.
+def cpu_seconds_busy() -> float | None:
+    """CPU seconds every process on the machine has run since boot: /proc/stat's first line, user +
+    nice + system + irq + softirq (idle, iowait and the hypervisor's steal are not work here).
+    None where there is no /proc/stat (macOS, Windows)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+class ThreadAdapter:
+    """Use ``max_threads`` only while other processes leave the CPUs to this one.
 
     On a shared machine a multi-threaded step waits for whichever of its threads was
     descheduled; with other jobs running one thread is faster (measured: VAE step of batch 16
     ~7 s with 2 threads against ~2 s with 1 while four other processes ran on 2 cores).
+    Other processes' use, in CPUs, is the machine's busy time less this process's own
+    (``time.process_time``, its spinning threads included) over the wall time since the last
+    call, so a job that starts or stops is seen one call later (every 20 steps: 5-15 s).
+    Where /proc/stat is missing the 1-minute load average stands in (it follows a change in
+    45 s to 5 minutes); where neither exists the thread count stays.
     """
-    others = os.getloadavg()[0] - torch.get_num_threads()
-    want = max_threads if others < 1.0 else 1
-    if want != torch.get_num_threads():
-        torch.set_num_threads(want)
+
+    def __init__(self, max_threads: int, busy=cpu_seconds_busy, cpus: int | None = None):
+        self.max_threads, self.busy, self.cpus = max_threads, busy, cpus or os.cpu_count() or 1
+        self.last: tuple[float, float, float] | None = None  # (wall, machine busy, own) seconds
+
+    def others(self) -> float | None:
+        """CPUs other processes kept busy since the last call (with /proc/stat; else the load
+        average less this process's threads); None on the first call, which only starts the
+        interval, or where the machine gives no measure at all."""
+        busy = self.busy()
+        if busy is None:
+            if not hasattr(os, "getloadavg"):
+                return None
+            return max(0.0, os.getloadavg()[0] - torch.get_num_threads())
+        now = (time.monotonic(), busy, time.process_time())
+        last, self.last = self.last, now
+        if last is None or now[0] <= last[0]:
+            return None
+        return max(0.0, ((now[1] - last[1]) - (now[2] - last[2])) / (now[0] - last[0]))
+
+    def threads(self, others: float | None) -> int:
+        """Threads to run beside ``others`` CPUs of other work. A neighbour that keeps a whole CPU
+        busy reads 0.9-1.0 over a few seconds (clock ticks, its own waits), so within a fifth of
+        a CPU counts as a whole one; less than that the scheduler absorbs."""
+        if others is None:
+            return torch.get_num_threads()
+        free = self.cpus - math.floor(others + 0.2)
+        return max(1, min(self.max_threads, free))
+
+    def __call__(self) -> None:
+        want = self.threads(self.others())
+        if want != torch.get_num_threads():
+            torch.set_num_threads(want)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -175,10 +222,11 @@ def train_vae(vae, images: np.ndarray, s: TrainSettings, seconds: float, log) ->
     sched = Schedule(s.vae_lr, warmup=min(100, s.warmup_steps), max_steps=s.vae_steps, seconds=seconds)
     losses, step = [], 0
     bar = tqdm(total=s.vae_steps, desc="vae", unit="step", dynamic_ncols=True)
+    adapt_threads = ThreadAdapter(s.threads)
     vae.train()
     while not sched.done(step):
         if step % 20 == 0:
-            adapt_threads(s.threads)
+            adapt_threads()
         idx = torch.randint(0, len(images), (s.vae_batch,), generator=gen)
         x = to_tensor(images[idx.numpy()])  # (b, 3, IMAGE_SIZE, IMAGE_SIZE)
         if s.vae_crop and sched.progress(step) < s.vae_crop_share:
@@ -233,11 +281,12 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
     sched = Schedule(s.unet_lr, warmup=s.warmup_steps, max_steps=s.unet_steps, seconds=seconds)
     losses, step = [], 0
     bar = tqdm(total=s.unet_steps, desc="unet", unit="step", dynamic_ncols=True)
+    adapt_threads = ThreadAdapter(s.threads)
     unet.train()
     text_encoder.train()
     while not sched.done(step):
         if step % 20 == 0:
-            adapt_threads(s.threads)
+            adapt_threads()
         idx = torch.randint(0, len(scenes), (s.unet_batch,), generator=gen)
         z0 = latents_mean[idx] + latents_std[idx] * torch.randn(latents_mean[idx].shape, generator=gen)
         z0 = z0 * scale  # (b, 4, 16, 16), unit variance
