@@ -43,7 +43,7 @@ def openmp_wait_policy(value: str | None) -> str:
 # wins, and PASSIVE_SET_HERE tells processes started from this one that the value was ours.
 # The demo model's trainer keeps OpenMP's default (spin a while, then sleep): on quiet cores
 # passive waits made its UNet step about 25% longer (RESULTS.md), and it gives up a thread for
-# each CPU other processes keep busy (train.ThreadAdapter).
+# each busy neighbour (train.ThreadAdapter).
 PASSIVE_SET_HERE = "T2VZ_OMP_WAIT_POLICY_SET"
 
 

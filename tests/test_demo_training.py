@@ -658,42 +658,65 @@ def test_a_trainer_that_waits_passively_because_the_package_chose_it_says_so(tmp
 # ---------------------------------------------------------------- threads beside other work
 
 
-def test_thread_adapter_gives_up_a_thread_per_cpu_other_processes_keep_busy(monkeypatch):
+def test_thread_adapter_gives_up_a_cpu_per_busy_neighbour(monkeypatch):
     from t2vz_desktop.demo_model.train import ThreadAdapter
 
-    adapter = ThreadAdapter(4, busy=lambda: None, cpus=4)
+    adapter = ThreadAdapter(4, cpus=4)
     others = {0.0: 4, 0.5: 4, 0.79: 4, 0.85: 3, 1.0: 3, 1.9: 2, 3.0: 1, 7.5: 1}
     assert {o: adapter.threads(o) for o in others} == others
-    assert ThreadAdapter(2, busy=lambda: None, cpus=8).threads(3.0) == 2  # never more than asked
+    assert ThreadAdapter(2, cpus=8).threads(3.0) == 2  # never more than asked
+    assert ThreadAdapter(8, cpus=2).threads(1.0) == 1  # nor more than the CPUs left
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     assert adapter.threads(None) == 3  # nothing measured: the count stays
 
 
-def test_thread_adapter_counts_other_processes_not_its_own_threads(monkeypatch):
+def test_thread_adapter_decides_on_the_mean_of_an_interval(monkeypatch):
     from t2vz_desktop.demo_model import train
 
-    clock = {"wall": 100.0, "busy": 5000.0, "own": 20.0}
-    monkeypatch.setattr(train.time, "monotonic", lambda: clock["wall"])
-    monkeypatch.setattr(train.time, "process_time", lambda: clock["own"])
-    adapter = train.ThreadAdapter(2, busy=lambda: clock["busy"], cpus=2)
-    assert adapter.others() is None  # the first call only starts the interval
-    clock.update(wall=110.0, busy=5020.0, own=40.0)  # 2 CPUs busy for 10 s, all of it this process
-    assert adapter.others() == 0.0
-    clock.update(wall=120.0, busy=5040.0, own=50.0)  # now half of it another process's
-    assert adapter.others() == pytest.approx(1.0)
+    now, readings, asked = [0.0], iter([(3, 2), (4, 2), (5, 2), (2, 2), (2, 2)]), []
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(torch, "set_num_threads", asked.append)
+    adapter = train.ThreadAdapter(2, interval_s=5.0, sample=lambda: next(readings), clock=lambda: now[0], cpus=2)
+    for t in (1.0, 2.0, 3.0):
+        now[0] = t
+        adapter()  # its own 2 threads are not a neighbour's
+    assert asked == [] and adapter.samples == [1, 2, 3]
+    now[0] = 5.0
+    adapter()  # mean of 1, 2, 3, 0: 1.5 other threads want a CPU
+    assert asked == [1] and adapter.samples == [] and adapter.since == 5.0
 
 
-@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc/stat")
-def test_thread_adapter_sees_a_busy_neighbour():
+def test_thread_adapter_without_proc_reads_the_load_average_or_keeps_the_count(monkeypatch):
     from t2vz_desktop.demo_model.train import ThreadAdapter
 
-    adapter = ThreadAdapter(2)
-    neighbour = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    adapter = ThreadAdapter(2, sample=lambda: None, cpus=2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.1, 2.0, 1.0), raising=False)
+    assert adapter.others() == pytest.approx(1.1)
+    monkeypatch.delattr(os, "getloadavg")  # Windows
+    assert adapter.others() is None and adapter.threads(adapter.others()) == 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux's /proc")
+def test_runnable_threads_sees_a_busy_neighbour_and_not_this_process():
+    from t2vz_desktop.demo_model.train import runnable_threads
+
+    def mean_others(seconds: float) -> float:
+        samples = []
+        for _ in range(int(seconds / 0.05)):
+            machine, own = runnable_threads()
+            assert own >= 1  # the thread reading is running
+            samples.append(machine - own)
+            time.sleep(0.05)
+        return sum(samples) / len(samples)
+
+    quiet = mean_others(1.0)
+    neighbour = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 4\nwhile time.time() < end: pass"])
     try:
         time.sleep(0.5)  # the interpreter starting
-        adapter.others()
-        time.sleep(2.0)
-        assert adapter.others() >= 0.8
+        busy = mean_others(2.0)
+        assert neighbour.poll() is None  # it was running all along
     finally:
         neighbour.kill()
         neighbour.wait()
+    assert busy - quiet >= 0.8

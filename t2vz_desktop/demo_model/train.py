@@ -144,17 +144,24 @@ class Schedule:
         return self.progress(step) >= 1.0
 
 
-def cpu_seconds_busy() -> float | None:
-    """CPU seconds every process on the machine has run since boot: /proc/stat's first line, user +
-    nice + system + irq + softirq (idle, iowait and the hypervisor's steal are not work here).
-    None where there is no /proc/stat (macOS, Windows)."""
+def runnable_threads() -> tuple[int, int] | None:
+    """Threads that run or wait for a CPU right now: (on the whole machine, of them this
+    process's). /proc/stat's ``procs_running`` and the state field of each
+    /proc/self/task/*/stat (proc(5)); None where there is no /proc (macOS, Windows)."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
-        user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
-    except (OSError, ValueError):
+            machine = next(int(line.split()[1]) for line in f if line.startswith("procs_running "))
+        tasks = os.listdir("/proc/self/task")
+    except (OSError, StopIteration, ValueError, IndexError):
         return None
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    own = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat") as f:
+                own += f.read().rpartition(")")[2].split()[0] == "R"  # the name may hold spaces
+        except (OSError, IndexError):
+            continue  # the thread ended since listdir
+    return machine, own
 
 
 class ThreadAdapter:
@@ -163,43 +170,46 @@ class ThreadAdapter:
     On a shared machine a multi-threaded step waits for whichever of its threads was
     descheduled; with other jobs running one thread is faster (measured: VAE step of batch 16
     ~7 s with 2 threads against ~2 s with 1 while four other processes ran on 2 cores).
-    Other processes' use, in CPUs, is the machine's busy time less this process's own
-    (``time.process_time``, its spinning threads included) over the wall time since the last
-    call, so a job that starts or stops is seen one call later (every 20 steps: 5-15 s).
-    Where /proc/stat is missing the 1-minute load average stands in (it follows a change in
-    45 s to 5 minutes); where neither exists the thread count stays.
+    Call it once a step. Each call samples the machine's runnable threads less this process's
+    own (``runnable_threads``: what other processes want, not the share they get beside this
+    one's threads); every ``interval_s`` the mean of the samples sets the thread count, so a
+    neighbour that starts or stops is followed within one to two intervals. Where /proc is
+    missing the 1-minute load average less this process's threads stands in (it follows a
+    change in 45 s to 5 minutes); where neither exists the thread count stays.
     """
 
-    def __init__(self, max_threads: int, busy=cpu_seconds_busy, cpus: int | None = None):
-        self.max_threads, self.busy, self.cpus = max_threads, busy, cpus or os.cpu_count() or 1
-        self.last: tuple[float, float, float] | None = None  # (wall, machine busy, own) seconds
+    def __init__(self, max_threads: int, interval_s: float = 5.0, sample=runnable_threads,
+                 clock=time.monotonic, cpus: int | None = None):
+        self.max_threads, self.interval_s, self.sample, self.clock = max_threads, interval_s, sample, clock
+        self.cpus = cpus or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1
+        self.samples: list[int] = []
+        self.since = clock()
 
     def others(self) -> float | None:
-        """CPUs other processes kept busy since the last call (with /proc/stat; else the load
-        average less this process's threads); None on the first call, which only starts the
-        interval, or where the machine gives no measure at all."""
-        busy = self.busy()
-        if busy is None:
-            if not hasattr(os, "getloadavg"):
-                return None
+        """Mean runnable threads of other processes since the last decision; None where the
+        machine gives no measure."""
+        if self.samples:
+            return sum(self.samples) / len(self.samples)
+        if hasattr(os, "getloadavg"):
             return max(0.0, os.getloadavg()[0] - torch.get_num_threads())
-        now = (time.monotonic(), busy, time.process_time())
-        last, self.last = self.last, now
-        if last is None or now[0] <= last[0]:
-            return None
-        return max(0.0, ((now[1] - last[1]) - (now[2] - last[2])) / (now[0] - last[0]))
+        return None
 
     def threads(self, others: float | None) -> int:
-        """Threads to run beside ``others`` CPUs of other work. A neighbour that keeps a whole CPU
-        busy reads 0.9-1.0 over a few seconds (clock ticks, its own waits), so within a fifth of
-        a CPU counts as a whole one; less than that the scheduler absorbs."""
+        """Threads to run beside ``others`` runnable threads of other work: one CPU fewer for each
+        neighbour runnable at least 80% of the time (a busy one sleeps now and then)."""
         if others is None:
             return torch.get_num_threads()
         free = self.cpus - math.floor(others + 0.2)
         return max(1, min(self.max_threads, free))
 
     def __call__(self) -> None:
+        reading = self.sample()
+        if reading is not None:
+            self.samples.append(max(0, reading[0] - reading[1]))
+        if self.clock() - self.since < self.interval_s:
+            return
         want = self.threads(self.others())
+        self.samples, self.since = [], self.clock()
         if want != torch.get_num_threads():
             torch.set_num_threads(want)
 
@@ -225,8 +235,7 @@ def train_vae(vae, images: np.ndarray, s: TrainSettings, seconds: float, log) ->
     adapt_threads = ThreadAdapter(s.threads)
     vae.train()
     while not sched.done(step):
-        if step % 20 == 0:
-            adapt_threads()
+        adapt_threads()
         idx = torch.randint(0, len(images), (s.vae_batch,), generator=gen)
         x = to_tensor(images[idx.numpy()])  # (b, 3, IMAGE_SIZE, IMAGE_SIZE)
         if s.vae_crop and sched.progress(step) < s.vae_crop_share:
@@ -285,8 +294,7 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
     unet.train()
     text_encoder.train()
     while not sched.done(step):
-        if step % 20 == 0:
-            adapt_threads()
+        adapt_threads()
         idx = torch.randint(0, len(scenes), (s.unet_batch,), generator=gen)
         z0 = latents_mean[idx] + latents_std[idx] * torch.randn(latents_mean[idx].shape, generator=gen)
         z0 = z0 * scale  # (b, 4, 16, 16), unit variance
