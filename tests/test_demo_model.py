@@ -96,13 +96,12 @@ def test_frame0_has_the_prompted_shape(stills):
 # The model card's figures come from 120 videos (t2vz_desktop/demo_model/evaluate.py); these tests
 # make 12 of the same videos (3 per shape) and hold them to a threshold less one video's worth.
 # Issue 22's targets: object colour 95%, background 90%, every shape 80%, motion within 2 px a
-# frame. The built-in model (the fifth trial, shipped 2026-12-05: zero terminal SNR, v-prediction;
-# sampled with Euler ancestral, its t2vz.json, step noise shared by the frames) reaches colour 100%,
-# background 100%, shape: circle 93%, square 68%, triangle 73%, star 75%, motion 90% (its card). Colour and motion are held to the lower of the target and what it
-# reaches; the shapes are a strict expected failure: it fails the suite the day a model meets
-# them, to be turned on.
+# frame. The built-in model (the eleventh trial, shipped 2026-12-06: zero terminal SNR, v-prediction,
+# bf16 forward pass; sampled with Euler ancestral, its t2vz.json, step noise shared by the frames)
+# reaches colour 100%, background 100%, shape: circle 90%, square 85%, triangle 91%, star 94%,
+# motion 91% (its card). Motion is held to the lower of the target and what it reaches.
 TARGET = {"colour": 0.95, "background": 0.90, "shape": 0.80, "motion": 0.90}
-REACHED = {"colour": 1.0, "motion": 0.90}
+REACHED = {"colour": 1.0, "motion": 0.91}
 
 
 def threshold(name: str, kind: str, videos: int) -> float:
@@ -134,8 +133,6 @@ def test_sample_videos_draw_the_prompted_background(sample_videos):
     assert overall["background"] >= need, f"background {overall['background']:.0%} (need {need:.0%})"
 
 
-@pytest.mark.xfail(MODEL == "demo", strict=True, reason="issue 22: the built-in model draws squares, triangles "
-                   "and stars below 80% (68%, 73% and 75% over 120 videos; turned squares come out round)")
 def test_sample_videos_draw_every_prompted_shape(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 
@@ -258,7 +255,10 @@ def test_a_clips_first_camera_key_regenerates_the_motion_it_was_made_with(cache)
 
 
 def test_cross_frame_attention_keeps_colour_and_size_steady(cache):
-    prompts = ["a large green star on a white background", "a large orange circle on a black background"]
+    # The eleventh trial's model keeps colour nearly steady without it (these 8 videos: 1.9 against 2.0
+    # RGB levels, size 0.035 against 0.042, 2026-12-06), so the test takes four prompts, not two.
+    prompts = ["a large green star on a white background", "a large orange circle on a black background",
+               "a large blue square on a yellow background", "a large purple triangle on a gray background"]
     spread = {}
     for on in (True, False):
         videos = generate(cache, prompts, frames=8, motion=(1.0 * S, 0.0), videos_per_prompt=2, seed=3,
