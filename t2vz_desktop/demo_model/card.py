@@ -241,8 +241,8 @@ def known_limits(evaluation: dict) -> list[str]:
                      f" {evaluation['min_track']} frames.")
     lines += [
         "- Position words are not followed: with the same seed, \"a small red circle in the top left\" and"
-        " \"... in the bottom right\" draw the circle in the same spot (3 seeds, 2026-12-05; the evaluation"
-        " does not score positions). Size words are not scored either.",
+        " \"... in the bottom right\" draw the circle in the same spot (3 seeds, 2026-12-05, the model before;"
+        " seed 0 on this one, 2026-12-06; the evaluation does not score positions). Size words are not scored either.",
         "- Fewer than 3 sampling steps draw no clear shape: at 2 steps a blob that fades over the frames (the"
         " built-in model of 2026-12-06, seeds 0-5; 3 steps drew the square and its motion for seeds 0-3).",
         "- An object in the background's own colour (\"a red star on a red background\") cannot be seen.",
@@ -334,7 +334,7 @@ def write_model_card(folder: Path) -> Path:
         + " Captions leave out size (35%), position (35%) and background (30%) at random.",
         f"- Phase 1, VAE: {info['vae_steps']:,} steps of batch {s['vae_batch']}, AdamW lr {s['vae_lr']:g}, loss L1 +"
         f" MSE + edge L1 + {s['kl_weight']:g} x KL; loss {info['vae_loss_first_last'][0]:.4f} ->"
-        f" {info['vae_loss_first_last'][1]:.4f}." + crops(s) + " Then every image was encoded once; scaling_factor ="
+        f" {info['vae_loss_first_last'][1]:.4f} (means of the first and last 20 steps)." + crops(s) + " Then every image was encoded once; scaling_factor ="
         " 1 / std of the sampled latents.",
         f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}"
         + (", forward pass in bf16 autocast (fp32 weights, gradients and loss)" if s.get("precision") == "bf16" else "")
@@ -347,7 +347,7 @@ def write_model_card(folder: Path) -> Path:
         + (f", offset noise of std {s['offset_noise']:g} (a constant per image and channel)" if s.get("offset_noise") else "")
         + f", {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
         f" weights, {judging_text(info.get('judging'))}; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f}"
-        f" -> {info['unet_loss_first_last'][1]:.4f}.",
+        f" -> {info['unet_loss_first_last'][1]:.4f} (means of the first and last 50 steps).",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
         f" {info['threads']} thread{'s' if info['threads'] != 1 else ''}"
         + WAIT_POLICY_TEXT.get(info.get("openmp_wait_policy"), "") + (

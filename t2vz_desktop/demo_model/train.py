@@ -168,14 +168,17 @@ class ThreadAdapter:
     """Use ``max_threads`` only while other processes leave the CPUs to this one.
 
     On a shared machine a multi-threaded step waits for whichever of its threads was
-    descheduled; with other jobs running one thread is faster (measured: VAE step of batch 16
-    ~7 s with 2 threads against ~2 s with 1 while four other processes ran on 2 cores).
+    descheduled; with other jobs running one thread is faster (measured 2026-11-26 on the VAE of
+    then: a step of batch 16 ~7 s with 2 threads against ~2 s with 1 while four other processes
+    ran on 2 cores).
     Call it once a step. Each call samples the machine's runnable threads less this process's
     own (``runnable_threads``: what other processes want, not the share they get beside this
-    one's threads); every ``interval_s`` the mean of the samples sets the thread count, so a
-    neighbour that starts or stops is followed within one to two intervals. Where /proc is
-    missing the 1-minute load average less this process's threads stands in (it follows a
-    change in 45 s to 5 minutes); where neither exists the thread count stays.
+    one's threads); at the first call after ``interval_s`` the mean of the samples sets the
+    thread count, so with steps well under ``interval_s`` a neighbour that starts or stops is
+    followed within one to two intervals. /proc/stat counts the whole kernel's threads, so in a
+    container on a larger host other containers count as neighbours. Where /proc is missing the
+    1-minute load average less the threads torch is set to use stands in (it follows a change
+    in 45 s to 5 minutes); where neither exists the thread count stays.
     """
 
     def __init__(self, max_threads: int, interval_s: float = 5.0, sample=runnable_threads,
@@ -195,8 +198,10 @@ class ThreadAdapter:
         return None
 
     def threads(self, others: float | None) -> int:
-        """Threads to run beside ``others`` runnable threads of other work: one CPU fewer for each
-        neighbour runnable at least 80% of the time (a busy one sleeps now and then)."""
+        """Threads to run beside ``others``, the mean count of other processes' runnable threads:
+        one CPU fewer for each whole one, a total within 0.2 of a whole counting as whole (a busy
+        neighbour sleeps now and then), so two neighbours each runnable 40% of the time also cost
+        a CPU."""
         if others is None:
             return torch.get_num_threads()
         free = self.cpus - math.floor(others + 0.2)
