@@ -701,22 +701,24 @@ def test_thread_adapter_without_proc_reads_the_load_average_or_keeps_the_count(m
 def test_runnable_threads_sees_a_busy_neighbour_and_not_this_process():
     from t2vz_desktop.demo_model.train import runnable_threads
 
-    def mean_others(seconds: float) -> float:
+    def share_with_others(seconds: float) -> float:
+        """Share of samples with at least one other process's thread runnable."""
         samples = []
         for _ in range(int(seconds / 0.05)):
             machine, own = runnable_threads()
-            assert own >= 1  # the thread reading is running
-            samples.append(machine - own)
+            assert machine >= own >= 1  # the thread reading is running, and counted on the machine
+            samples.append(machine - own >= 1)
             time.sleep(0.05)
         return sum(samples) / len(samples)
 
-    quiet = mean_others(1.0)
+    # A busy loop is runnable in every sample whether or not it gets a CPU, so this holds on a loaded
+    # machine too (a mean count against a quiet baseline did not: other work comes and goes).
     neighbour = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 4\nwhile time.time() < end: pass"])
     try:
         time.sleep(0.5)  # the interpreter starting
-        busy = mean_others(2.0)
+        busy = share_with_others(2.0)
         assert neighbour.poll() is None  # it was running all along
     finally:
         neighbour.kill()
         neighbour.wait()
-    assert busy - quiet >= 0.8
+    assert busy >= 0.9
