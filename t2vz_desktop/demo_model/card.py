@@ -16,7 +16,7 @@ from statistics import fmean
 
 from . import data
 from .model import MID_TIMESTEPS
-from .settings import TrainSettings, default_unet_batch
+from .settings import LOSS_MEAN_STEPS, TrainSettings, default_unet_batch
 from .tokenizer import MODEL_MAX_LENGTH
 
 
@@ -334,7 +334,7 @@ def write_model_card(folder: Path) -> Path:
         + " Captions leave out size (35%), position (35%) and background (30%) at random.",
         f"- Phase 1, VAE: {info['vae_steps']:,} steps of batch {s['vae_batch']}, AdamW lr {s['vae_lr']:g}, loss L1 +"
         f" MSE + edge L1 + {s['kl_weight']:g} x KL; loss {info['vae_loss_first_last'][0]:.4f} ->"
-        f" {info['vae_loss_first_last'][1]:.4f} (means of the first and last 20 steps)." + crops(s) + " Then every image was encoded once; scaling_factor ="
+        f" {info['vae_loss_first_last'][1]:.4f} (means of the first and last {LOSS_MEAN_STEPS['vae']} steps)." + crops(s) + " Then every image was encoded once; scaling_factor ="
         " 1 / std of the sampled latents.",
         f"- Phase 2, UNet + text encoder jointly: {info['unet_steps']:,} steps of batch {s['unet_batch']}"
         + (", forward pass in bf16 autocast (fp32 weights, gradients and loss)" if s.get("precision") == "bf16" else "")
@@ -347,7 +347,7 @@ def write_model_card(folder: Path) -> Path:
         + (f", offset noise of std {s['offset_noise']:g} (a constant per image and channel)" if s.get("offset_noise") else "")
         + f", {s['caption_dropout']:.0%} empty captions, EMA (decay {s['ema_decay']}) of the UNet and text-encoder"
         f" weights, {judging_text(info.get('judging'))}; {prediction(folder)} MSE {info['unet_loss_first_last'][0]:.4f}"
-        f" -> {info['unet_loss_first_last'][1]:.4f} (means of the first and last 50 steps).",
+        f" -> {info['unet_loss_first_last'][1]:.4f} (means of the first and last {LOSS_MEAN_STEPS['unet']} steps).",
         f"- Time: {info['seconds'] / 60:.1f} minutes on a 2-core CPU (torch {info['torch']}), up to"
         f" {info['threads']} thread{'s' if info['threads'] != 1 else ''}"
         + WAIT_POLICY_TEXT.get(info.get("openmp_wait_policy"), "") + (

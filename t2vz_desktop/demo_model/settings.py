@@ -19,6 +19,9 @@ from .model import DemoConfig
 # trainer keeps OpenMP's default since). Elsewhere bf16 is emulated and slower.
 PRECISIONS = ("fp32", "bf16")
 
+# training_info.json's first and last losses are means over this many steps of each phase.
+LOSS_MEAN_STEPS = {"vae": 20, "unet": 50}
+
 
 @dataclass
 class TrainSettings:

@@ -46,8 +46,8 @@ from .model import (
 )
 from .judge import MAX_PER_SHAPE, Judging, StillJudge
 from .settings import (
-    PRECISIONS, TINY_NUM_IMAGES, TINY_STEPS, TINY_UNET_BATCH, TINY_VAE_BATCH, TINY_WARMUP_STEPS, TrainSettings,
-    default_unet_batch,
+    LOSS_MEAN_STEPS, PRECISIONS, TINY_NUM_IMAGES, TINY_STEPS, TINY_UNET_BATCH, TINY_VAE_BATCH, TINY_WARMUP_STEPS,
+    TrainSettings, default_unet_batch,
 )
 from .tokenizer import build_tokenizer
 
@@ -211,12 +211,17 @@ class ThreadAdapter:
         reading = self.sample()
         if reading is not None:
             self.samples.append(max(0, reading[0] - reading[1]))
-        if self.clock() - self.since < self.interval_s:
+        now = self.clock()
+        if now - self.since < self.interval_s:
             return
         want = self.threads(self.others())
-        self.samples, self.since = [], self.clock()
+        self.samples, self.since = [], now
         if want != torch.get_num_threads():
             torch.set_num_threads(want)
+
+
+def first_last_means(losses: list[float], n: int) -> list[float]:
+    return [float(np.mean(losses[:n])), float(np.mean(losses[-n:]))]
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -489,8 +494,8 @@ def train(s: TrainSettings) -> TrainResult:
         "seconds": round(seconds, 1),
         "vae_steps": len(vae_losses),
         "unet_steps": len(unet_losses),
-        "vae_loss_first_last": [float(np.mean(vae_losses[:20])), float(np.mean(vae_losses[-20:]))],
-        "unet_loss_first_last": [float(np.mean(unet_losses[:50])), float(np.mean(unet_losses[-50:]))],
+        "vae_loss_first_last": first_last_means(vae_losses, LOSS_MEAN_STEPS["vae"]),
+        "unet_loss_first_last": first_last_means(unet_losses, LOSS_MEAN_STEPS["unet"]),
         "scaling_factor": scale,
         "parameters": {
             "unet": count_parameters(unet), "vae": count_parameters(vae), "text_encoder": count_parameters(text_encoder),
