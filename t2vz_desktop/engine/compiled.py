@@ -106,7 +106,7 @@ def optimise(unet, latent_size: tuple[int, int], progress: Callable[[int, int], 
         h, w = latent_size
         x = torch.randn(2, unet.config.in_channels, h, w, device=p.device, dtype=p.dtype)
         text = torch.randn(2, 77, unet.config.cross_attention_dim, device=p.device, dtype=p.dtype)
-        unet(x, torch.tensor(500, device=p.device), encoder_hidden_states=text)
+        unet(x, torch.tensor(500, device=p.device), encoder_hidden_states=text, added_cond_kwargs=sample_added(unet, 2))
     finally:
         for hook in hooks:
             hook.remove()
@@ -120,6 +120,17 @@ def optimise(unet, latent_size: tuple[int, int], progress: Callable[[int, int], 
         progress(done + 1, len(seen))
     unet._t2vz_ready = getattr(unet, "_t2vz_ready", set()) | {tuple(latent_size)}
     return True
+
+
+def sample_added(unet, batch: int) -> dict | None:
+    """Random SDXL added conditioning of the right sizes for a trial call (None for SD).  # {"text_embeds": (batch, pooled), "time_ids": (batch, 6)}"""
+    c = unet.config
+    if c.addition_embed_type != "text_time":
+        return None
+    p = next(unet.parameters())
+    pooled = c.projection_class_embeddings_input_dim - 6 * c.addition_time_embed_dim
+    return {"text_embeds": torch.randn(batch, pooled, device=p.device, dtype=p.dtype),
+            "time_ids": torch.full((batch, 6), 512.0, device=p.device, dtype=p.dtype)}
 
 
 def _first_row(value):

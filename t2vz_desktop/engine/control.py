@@ -135,6 +135,9 @@ def check_edit_model(mode: str, model: str, net: str | None = None, model_config
     unet = base_unet_config(model, model_config, allow_unsafe_pickle)
     if unet is None or "latent_channels" not in unet:
         return  # the loader says what is wrong with the model
+    if unet.get("addition_embed_type") == "text_time":
+        raise ModelError(f"pix2pix runs Stable Diffusion 1.x Instruct-Pix2Pix models; '{model}' is an SDXL model: "
+                         f"choose {INSTRUCT_MODEL} or a ControlNet mode")
     channels, needed = unet.get("in_channels"), 2 * unet["latent_channels"]
     if channels != needed:
         shown = "the built-in demo model" if model == DEMO_MODEL else f"'{model}'"
@@ -203,16 +206,16 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
 def control_denoiser(unet, controls: list[ControlInput]) -> Denoiser:
     """UNet call with the summed residuals of every ControlNet, for each row's own frame."""
 
-    def call(x, t, emb, frames, with_image):
+    def call(x, t, emb, frames, with_image, added=None):
         down, mid = None, None
         index = frames.cpu()
         for c in controls:
             image = c.frames[index].to(x.device, x.dtype).permute(0, 3, 1, 2) / 255.0  # (rows, 3, H, W)
-            d, m = c.net(x, t, encoder_hidden_states=emb, controlnet_cond=image,
-                         conditioning_scale=c.scale, return_dict=False)
+            d, m = c.net(x, t, encoder_hidden_states=emb, controlnet_cond=image, conditioning_scale=c.scale,
+                         added_cond_kwargs=added, return_dict=False)
             down = d if down is None else [a + b for a, b in zip(down, d)]
             mid = m if mid is None else mid + m
         return unet(x, t, encoder_hidden_states=emb, down_block_additional_residuals=down,
-                    mid_block_additional_residual=mid, return_dict=False)[0]
+                    mid_block_additional_residual=mid, added_cond_kwargs=added, return_dict=False)[0]
 
     return call

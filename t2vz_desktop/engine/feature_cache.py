@@ -87,7 +87,7 @@ class FeatureCaching(Option):
         self.call += 1
         self.shallow_calls += 1
         out = shallow_branch(self.unet, sample, timestep, encoder_hidden_states, kept, self.first,
-                             down_block_additional_residuals)
+                             down_block_additional_residuals, kwargs.get("added_cond_kwargs"))
         if return_dict:
             from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
@@ -97,11 +97,11 @@ class FeatureCaching(Option):
 
 def check_plain_unet(unet) -> None:
     """ValueError for a UNet whose forward adds what the shallow branch does not compute
-    (class or added embeddings, as SDXL's; FreeU)."""
+    (class embeddings, added embeddings other than SDXL's text_time, FreeU)."""
     c = unet.config
-    if (unet.class_embedding is not None or c.addition_embed_type is not None or c.center_input_sample
+    if (unet.class_embedding is not None or c.addition_embed_type not in (None, "text_time") or c.center_input_sample
             or any(getattr(up, "s1", None) for up in unet.up_blocks)):
-        raise ValueError("--speed cache works with Stable Diffusion 1.x/2.x UNets only")
+        raise ValueError("--speed cache works with Stable Diffusion 1.x/2.x and SDXL UNets only")
 
 
 def _pair(block, j: int, hidden: torch.Tensor, emb: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
@@ -113,14 +113,17 @@ def _pair(block, j: int, hidden: torch.Tensor, emb: torch.Tensor, text: torch.Te
 
 
 def shallow_branch(unet, sample: torch.Tensor, timestep, text: torch.Tensor | None, kept: torch.Tensor,
-                   first: int, control: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+                   first: int, control: tuple[torch.Tensor, ...] | None = None,
+                   added: dict | None = None) -> torch.Tensor:
     """The UNet's output from its shallowest skip branch and the kept deep state.
 
     sample: (batch, c_in, h, w); kept: the input of the last up block's resnet `first` on the last
-    full step (deep channels, then the skip's); returns (batch, c_out, h, w). Mirrors diffusers'
-    UNet2DConditionModel.forward for the blocks it runs.
+    full step (deep channels, then the skip's); `added`: SDXL's added conditioning; returns
+    (batch, c_out, h, w). Mirrors diffusers' UNet2DConditionModel.forward for the blocks it runs.
     """
     emb = unet.time_embedding(unet.get_time_embed(sample=sample, timestep=timestep), None)
+    if added is not None:  # SDXL: pooled text and size ids join the timestep embedding
+        emb = emb + unet.get_aug_embed(emb=emb, encoder_hidden_states=text, added_cond_kwargs=added)
     if unet.time_embed_act is not None:
         emb = unet.time_embed_act(emb)
     up = unet.up_blocks[-1]

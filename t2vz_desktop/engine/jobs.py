@@ -36,7 +36,9 @@ from .models import LoadedModel, dtype_flag, load_model, make_scheduler
 from .motion import camera_matrices
 from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
-from .prompts import EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, travel_embeddings
+from .prompts import (
+    EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, size_ids, travel_embeddings,
+)
 from .request import GenerationRequest, RequestError, first_line
 from .sampler import StepState, VideoPlan, sample_video
 from .smoother import smooth_frames
@@ -175,16 +177,17 @@ def one_video(recipe: GenerationRequest, video: int) -> GenerationRequest:
 
 def text_tables(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
     """Text embeddings per video, or per frame for prompt travel (`cache`: the model's own, kept
-    between jobs)."""
+    between jobs), with SDXL's size conditioning for the recipe's frame size."""
+    ids = size_ids(pipe, recipe.height, recipe.width, device)
     if recipe.prompt_keys:
-        return travel_text(pipe, recipe, device, cache)
+        return replace(travel_text(pipe, recipe, device, cache), time_ids=ids)
     instruct = recipe.edit is not None and recipe.edit.instruct
     text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
                           image_guidance=recipe.edit.image_guidance if instruct else None, cache=cache)
     text = repeat_per_video(text, recipe.videos_per_prompt)
     if recipe.end_image is not None:  # two anchors per video: the loop reads text per frame
         text = repeat_per_video(text, recipe.frames)
-    return text
+    return replace(text, time_ids=ids)
 
 
 def travel_text(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
@@ -196,9 +199,17 @@ def travel_text(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache |
     frames = [k.frame for k in keys]
     cond = travel_embeddings(keyed.cond, frames, recipe.frames, recipe.prompt_blend)
     uncond = None if keyed.uncond is None else keyed.uncond[:1].expand(recipe.frames, -1, -1)
+    pooled, pooled_uncond = None, None
+    if keyed.pooled is not None:  # SDXL: the pooled text travels with the tokens, one "token" each
+        pooled = travel_embeddings(keyed.pooled[:, None], frames, recipe.frames, recipe.prompt_blend)[:, 0]
+        pooled_uncond = None if keyed.pooled_uncond is None else keyed.pooled_uncond[:1].expand(recipe.frames, -1)
     videos = recipe.videos_per_prompt
-    return Conditioning(cond=cond.repeat(videos, 1, 1), guidance=keyed.guidance,
-                        uncond=None if uncond is None else uncond.repeat(videos, 1, 1))
+
+    def per_video(x):
+        return None if x is None else x.repeat(videos, *([1] * (x.dim() - 1)))
+
+    return Conditioning(cond=per_video(cond), guidance=keyed.guidance, uncond=per_video(uncond),
+                        pooled=per_video(pooled), pooled_uncond=per_video(pooled_uncond))
 
 
 def image_pixels(recipe: GenerationRequest, path: str) -> torch.Tensor:

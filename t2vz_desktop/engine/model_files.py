@@ -17,32 +17,40 @@ from pathlib import Path
 from .model_settings import ModelError, json_object
 
 FOLDER_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+XL_PARTS = ("text_encoder_2", "tokenizer_2")  # SDXL's second text encoder (OpenCLIP bigG) and its tokenizer
 CONFIGS = {"unet": "config.json", "vae": "config.json", "text_encoder": "config.json",
-           "scheduler": "scheduler_config.json"}
+           "scheduler": "scheduler_config.json", "text_encoder_2": "config.json"}
 # Weight file stems (diffusers' and transformers' names); a variant or shards add to the name.
-WEIGHTS = {"unet": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model", "text_encoder": "model"}
+WEIGHTS = {"unet": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model", "text_encoder": "model",
+           "text_encoder_2": "model"}
 MAX_FRAME = 4096  # pixels, as --width/--height (request.py)
 
 
-def check_folder_files(folder: Path) -> None:
+def check_folder_files(folder: Path, xl: bool = False) -> None:
     """ModelError, one line naming the file, for a folder whose parts do not fit together: every
     part's configuration there, a JSON object of the class model_index.json names, a tokenizer
-    that fits the text encoder, and the values the engine reads itself (the UNet's sample_size,
-    the VAE's scaling_factor). Call after the part folders are known to exist."""
+    that fits each text encoder, and the values the engine reads itself (the UNet's sample_size,
+    the VAE's scaling_factor). `xl`: an SDXL folder, with a second text encoder and tokenizer.
+    Call after the part folders are known to exist."""
     index_path = folder / "model_index.json"
     index = json_object(index_path, "the pipeline's parts")
     if not isinstance(index.get("_class_name"), str):
         raise ModelError(f"{index_path} must name its _class_name (a string): it is not a pipeline diffusers wrote")
-    classes = {part: _part_class(index, part, index_path) for part in FOLDER_PARTS}
-    configs = {part: _part_config(folder, part, classes[part]) for part in CONFIGS}
+    parts = FOLDER_PARTS + (XL_PARTS if xl else ())
+    classes = {part: _part_class(index, part, index_path) for part in parts}
+    configs = {part: _part_config(folder, part, classes[part]) for part in CONFIGS if part in parts}
     _check_tokenizer(folder / "tokenizer", configs["text_encoder"])
+    if xl:
+        _check_tokenizer(folder / "tokenizer_2", configs["text_encoder_2"])
     _check_sizes(folder, configs["unet"], configs["vae"])
 
 
-def check_weights_present(folder: Path) -> None:
+def check_weights_present(folder: Path, xl: bool = False) -> None:
     """ModelError where a network's weights file is missing (or is a folder or a broken link):
     the load said so in two lines, the last naming a .bin."""
     for part, stem in WEIGHTS.items():
+        if part in XL_PARTS and not xl:
+            continue
         if not _has_weights(folder / part, stem):
             raise ModelError(f"model folder {folder} is incomplete: no {part} weights ({part}/{stem}.safetensors)")
 
@@ -62,7 +70,7 @@ def _part_config(folder: Path, part: str, index_class: str) -> dict:
         raise ModelError(f"model folder {folder} is incomplete: no {part}/{CONFIGS[part]}")
     config = json_object(path, f"the {part}'s configuration")
     written = config.get("_class_name")
-    if part == "text_encoder":  # transformers writes "architectures", diffusers "_class_name"
+    if part.startswith("text_encoder"):  # transformers writes "architectures", diffusers "_class_name"
         names = config.get("architectures") if written is None else [written]
         if isinstance(names, list) and names and index_class not in names:
             raise ModelError(f"{path} is {article(names[0])} configuration, but model_index.json names the "

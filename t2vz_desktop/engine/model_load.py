@@ -18,7 +18,7 @@ from .model_files import article
 from .model_settings import ModelError, json_object
 from .request import first_line
 
-NETWORKS = ("unet", "vae", "text_encoder")
+NETWORKS = ("unet", "vae", "text_encoder", "text_encoder_2")  # the last: SDXL's only
 
 
 def part_variant(part: Path, variant: str | None) -> str | None:
@@ -26,22 +26,23 @@ def part_variant(part: Path, variant: str | None) -> str | None:
     return variant if variant and any(part.glob(f"*.{variant}.*")) else None
 
 
-def load_text_encoder(folder: Path, dtype: torch.dtype, variant: str | None):
-    """The text encoder of the class model_index.json names, refused (ModelError) where its
-    weights lack tensors it needs or hold them at other sizes than its config.json says."""
+def load_text_encoder(folder: Path, dtype: torch.dtype, variant: str | None, name: str = "text_encoder"):
+    """The text encoder `name` (SDXL's second: "text_encoder_2") of the class model_index.json
+    names, refused (ModelError) where its weights lack tensors it needs or hold them at other
+    sizes than its config.json says."""
     import transformers
 
-    kind = json_object(folder / "model_index.json", "the pipeline's parts")["text_encoder"][1]
+    kind = json_object(folder / "model_index.json", "the pipeline's parts")[name][1]
     cls = getattr(transformers, kind, None)
     if cls is None:
-        raise ModelError(f"{folder / 'model_index.json'} names the text_encoder {article(kind)}, which transformers "
+        raise ModelError(f"{folder / 'model_index.json'} names the {name} {article(kind)}, which transformers "
                          "does not have")
-    part = folder / "text_encoder"
+    part = folder / name
     model, info = cls.from_pretrained(part, local_files_only=True, variant=part_variant(part, variant), dtype=dtype,
                                       output_loading_info=True, ignore_mismatched_sizes=True)
     problem = loading_problem(info)
     if problem:
-        raise ModelError(f"the text_encoder weights in {part} {problem}")
+        raise ModelError(f"the {name} weights in {part} {problem}")
     return model
 
 
@@ -63,6 +64,8 @@ def check_loaded(pipe, where: Path | str) -> None:
     """ModelError where a network kept tensors its weights file did not give (diffusers leaves
     them on the meta device)."""
     for name in NETWORKS:
+        if getattr(pipe, name, None) is None:  # SD has no second text encoder
+            continue
         params = list(getattr(pipe, name).named_parameters())
         empty = [n for n, p in params if p.is_meta]
         if empty:

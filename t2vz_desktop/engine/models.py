@@ -1,5 +1,5 @@
-"""Load a Stable Diffusion 1.x/2.x model: the built-in demo, a hub id from the local cache, a
-diffusers folder, or a single checkpoint file. Every failure a user can fix is a `ModelError`
+"""Load a Stable Diffusion 1.x/2.x or SDXL model: the built-in demo, a hub id from the local
+cache, a diffusers folder, or a single checkpoint file. Every failure a user can fix is a `ModelError`
 whose message says what was looked for and what to pass instead.
 """
 
@@ -16,7 +16,7 @@ import torch
 from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
     MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, json_object, read_defaults,
 )
-from .model_files import FOLDER_PARTS, check_folder_files, check_weights_present
+from .model_files import FOLDER_PARTS, XL_PARTS, check_folder_files, check_weights_present
 from .model_load import check_loaded, load_message, load_text_encoder
 from .paths import resources_dir
 from .prompts import EmbeddingCache
@@ -24,7 +24,8 @@ from .request import DEFAULT_MODEL, PICKLE_SUFFIXES, SCHEDULERS, first_line  # n
 
 DEMO_MODEL = "demo"
 # diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
-SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21"}
+SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21", "xl_base": "sdxl"}
+SDXL_PIPELINE = "StableDiffusionXLPipeline"  # model_index.json's _class_name of SDXL base and its fine-tunes
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # Pipelines of other architectures, by diffusers' class names (model_index.json's _class_name).
 OTHER_FAMILIES = ("StableDiffusion3", "Flux", "Kandinsky", "PixArt", "Wuerstchen", "StableCascade", "IFPipeline",
@@ -33,7 +34,7 @@ OTHER_FAMILIES = ("StableDiffusion3", "Flux", "Kandinsky", "PixArt", "Wuerstchen
 
 @dataclass
 class LoadedModel:
-    pipe: object  # a diffusers StableDiffusionPipeline, used as the container of the parts
+    pipe: object  # a diffusers StableDiffusion(XL)Pipeline, used as the container of the parts
     name: str  # what the user asked for
     source: str  # "demo", "hub cache", "folder", "single file"
     device: torch.device
@@ -97,10 +98,11 @@ def check_model_folder(folder: Path, name: str) -> None:
     if not (folder / "model_index.json").exists():
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
     _refuse_other_pipelines(folder / "model_index.json", name)
-    missing = [p for p in FOLDER_PARTS if not (folder / p).is_dir()]
+    xl = is_sdxl_index(folder / "model_index.json")
+    missing = [p for p in FOLDER_PARTS + (XL_PARTS if xl else ()) if not (folder / p).is_dir()]
     if missing:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
-    check_folder_files(folder)
+    check_folder_files(folder, xl)
     read_defaults(folder)  # after the configurations: its subject_layers are checked against the UNet's
 
 
@@ -115,31 +117,43 @@ def weights_variant(folder: Path) -> str | None:
     return found[0].name.split(".")[-2] if found else None
 
 
+def is_sdxl_index(index: Path) -> bool:
+    """Whether a model_index.json describes an SDXL base pipeline (two text encoders, pooled text
+    and size conditioning)."""
+    return json_object(index, "the pipeline's parts").get("_class_name") == SDXL_PIPELINE
+
+
 def _refuse_other_pipelines(index: Path, name: str) -> None:
-    """One line, before any load, for a pipeline this engine cannot run (SDXL's UNet wants pooled
-    text and size conditioning: loaded as SD it failed at the first UNet call with "argument of
-    type 'NoneType' is not iterable")."""
+    """One line, before any load, for a pipeline this engine cannot run (loaded as SD, an SDXL
+    refiner's UNet failed at the first call with "argument of type 'NoneType' is not iterable")."""
     kind = json_object(index, "the pipeline's parts").get("_class_name")
     if not isinstance(kind, str):  # check_folder_files refuses it once the parts are known to be there
         return
-    if "XL" in kind:
-        raise ModelError(f"'{name}' is an SDXL model ({kind}); t2vz runs Stable Diffusion 1.x and 2.x models "
-                         "(SD 1.5, SD 2.1 and their fine-tunes)")
+    runs = "t2vz runs Stable Diffusion 1.x, 2.x and SDXL text-to-image models"
+    if "XL" in kind and kind != SDXL_PIPELINE:  # the refiner, inpainting, Instruct-Pix2Pix: other UNets
+        raise ModelError(f"'{name}' is an SDXL {kind} model, not the SDXL base pipeline; {runs} (SDXL base 1.0 and "
+                         "its fine-tunes)")
     if any(family in kind for family in OTHER_FAMILIES):
-        raise ModelError(f"'{name}' is a {kind} model; t2vz runs Stable Diffusion 1.x and 2.x models")
+        raise ModelError(f"'{name}' is a {kind} model; {runs}")
+
+
+def _pipeline_class(xl: bool):
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    return StableDiffusionXLPipeline if xl else StableDiffusionPipeline
 
 
 def _load_folder(folder: Path, name: str, dtype: torch.dtype):
-    from diffusers import StableDiffusionPipeline
-
+    xl = is_sdxl_index(folder / "model_index.json")
     # Here, not in check_model_folder: the benchmarks' configuration-only models are built
     # with random weights in memory and pass through the checks without weight files.
-    check_weights_present(folder)
+    check_weights_present(folder, xl)
     variant = weights_variant(folder)
     try:
-        text_encoder = load_text_encoder(folder, dtype, variant)
-        pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, variant=variant,
-                                                       text_encoder=text_encoder, **_common_kwargs(dtype))
+        encoders = {part: load_text_encoder(folder, dtype, variant, part)
+                    for part in ("text_encoder", "text_encoder_2")[: 2 if xl else 1]}
+        pipe = _pipeline_class(xl).from_pretrained(folder, local_files_only=True, variant=variant, **encoders,
+                                                   **_common_kwargs(dtype))
     except ModelError:
         raise
     except Exception as e:  # noqa: BLE001 - a value of the wrong kind in a part's file fails anywhere in the load
@@ -149,14 +163,14 @@ def _load_folder(folder: Path, name: str, dtype: torch.dtype):
 
 
 def _load_hub_cache(repo: str, dtype: torch.dtype):
-    from diffusers import StableDiffusionPipeline
     from huggingface_hub import try_to_load_from_cache
 
     index = try_to_load_from_cache(repo, "model_index.json")
     variant = weights_variant(Path(index).parent) if isinstance(index, str) else None
+    xl = isinstance(index, str) and is_sdxl_index(Path(index))
     try:
-        pipe = StableDiffusionPipeline.from_pretrained(repo, local_files_only=True, variant=variant,
-                                                       **_common_kwargs(dtype))
+        pipe = _pipeline_class(xl).from_pretrained(repo, local_files_only=True, variant=variant,
+                                                   **_common_kwargs(dtype))
     except (OSError, ValueError) as e:
         raise ModelError(f"model '{repo}' is in the local cache but incomplete: {load_message(e)}") from e
     check_loaded(pipe, f"the cached '{repo}'")
@@ -198,31 +212,32 @@ def single_file_config(path: Path, config: str | None, allow_unsafe_pickle: bool
     kind = checkpoint_kind(path, allow_unsafe_pickle)
     if kind not in SINGLE_FILE_CONFIGS:
         raise ModelError(
-            f"{path.name} looks like a '{kind}' checkpoint; t2vz runs Stable Diffusion 1.x and 2.x "
+            f"{path.name} looks like a '{kind}' checkpoint; t2vz runs Stable Diffusion 1.x, 2.x and SDXL base "
             "checkpoints (pass --model-config FOLDER if it is one with a custom architecture)"
         )
     return configs / SINGLE_FILE_CONFIGS[kind]
 
 
-def shared_clip_tokenizer(config_folder: Path):
+def shared_clip_tokenizer(config_folder: Path, part: str = "tokenizer"):
     """The CLIP BPE tokenizer shipped once in resources/tokenizers/clip, with the special tokens
-    of `config_folder` (SD 2.x pads with "!", SD 1.x with the end token)."""
+    of `config_folder`'s `part` (SD 2.x and SDXL's tokenizer_2 pad with "!", SD 1.x and SDXL's
+    first tokenizer with the end token)."""
     from transformers import CLIPTokenizer
 
-    specials = config_folder / "tokenizer" / "special_tokens_map.json"
+    specials = config_folder / part / "special_tokens_map.json"
     kwargs = json.loads(specials.read_text()) if specials.is_file() else {}
     return CLIPTokenizer.from_pretrained(str(resources_dir() / "tokenizers" / "clip"), **kwargs)
 
 
 def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_unsafe_pickle: bool):
-    from diffusers import StableDiffusionPipeline
-
     folder = single_file_config(path, config, allow_unsafe_pickle)
+    xl = is_sdxl_index(folder / "model_index.json")
     extra = {}
-    if not any((folder / "tokenizer" / f).is_file() for f in ("vocab.json", "tokenizer.json")):
-        extra["tokenizer"] = shared_clip_tokenizer(folder)
+    for part in ("tokenizer", "tokenizer_2")[: 2 if xl else 1]:
+        if not any((folder / part / f).is_file() for f in ("vocab.json", "tokenizer.json")):
+            extra[part] = shared_clip_tokenizer(folder, part)
     try:
-        return StableDiffusionPipeline.from_single_file(
+        return _pipeline_class(xl).from_single_file(
             str(path), config=str(folder), local_files_only=True, **_common_kwargs(dtype), **extra
         )
     except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -334,6 +349,7 @@ def load_model(
         pipe = _load_hub_cache(name, dt)
 
     pipe.set_progress_bar_config(disable=True)
+    fit_vae_precision(pipe, dt)
     apply_loras(pipe, loras)
     if vae_tiling:
         pipe.vae.enable_tiling()
@@ -343,6 +359,33 @@ def load_model(
         pipe.to(dev)
     return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt,
                        defaults=read_defaults(source.folder))
+
+
+FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"  # SDXL's VAE fine-tuned to keep its activations in fp16's range
+
+
+def fit_vae_precision(pipe, dtype: torch.dtype) -> str | None:
+    """SDXL's VAE overflows in float16 (NaN or black frames; its config says force_upcast): for
+    a float16 SDXL model, take the fp16-fix VAE where the hub cache holds it (same latents, fp16
+    throughout, Ollin Boer Bohan 2023), else keep the model's own VAE in float32, as diffusers'
+    pipeline upcasts it. Returns which was done ("fp16-fix" | "float32"), None where nothing
+    was needed (SD, or another dtype)."""
+    from .prompts import is_sdxl
+
+    if dtype != torch.float16 or not is_sdxl(pipe) or not getattr(pipe.vae.config, "force_upcast", False):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(FP16_FIX_VAE, "config.json"), str):
+        from diffusers import AutoencoderKL
+
+        try:
+            pipe.register_modules(vae=AutoencoderKL.from_pretrained(FP16_FIX_VAE, dtype=dtype, local_files_only=True))
+            return "fp16-fix"
+        except (OSError, ValueError):  # a half-downloaded copy: the model's own VAE, upcast, still works
+            pass
+    pipe.vae.to(torch.float32)
+    return "float32"
 
 
 def apply_loras(pipe, loras: tuple[tuple[str, float], ...]) -> None:

@@ -56,19 +56,45 @@ def encode_prompts(
     before for this model is not encoded again (the same tensors: encoding is deterministic)."""
     guided = guidance > 1.0 or image_guidance is not None
     cache = EmbeddingCache(0) if cache is None else cache
+    xl = is_sdxl(pipe)
+
+    def encode(p: str) -> tuple:
+        if not xl:
+            return pipe.encode_prompt([p], device, 1, guided, negative_prompt=[negative] if guided else None)
+        # SDXL (Podell et al. 2023, section 2.1): both encoders' penultimate states side by side,
+        # and the second's pooled output. An empty negative prompt is zeros where the model says
+        # so (force_zeros_for_empty_prompt), as diffusers' pipeline gives it.
+        return pipe.encode_prompt([p], device=device, num_images_per_prompt=1, do_classifier_free_guidance=guided,
+                                  negative_prompt=[negative] if guided and negative else None)
 
     def pair(p: str):
         # One prompt per text-encoder call: its rounding depends on the batch size, and a video
         # taken out of a batch must be re-made from its own recipe bit for bit.
         key = (p, negative if guided else None, str(device), str(pipe.text_encoder.dtype))
-        return cache.encoded(key, lambda: pipe.encode_prompt(
-            [p], device, 1, guided, negative_prompt=[negative] if guided else None))
+        return cache.encoded(key, lambda: encode(p))
 
     pairs = [pair(p) for p in prompts]
-    cond = torch.cat([c for c, _ in pairs])
-    uncond = torch.cat([u for _, u in pairs]) if guided else None
-    return Conditioning(cond=cond, uncond=uncond if guided else None, guidance=guidance,
-                        image_guidance=image_guidance)
+
+    def column(i: int) -> torch.Tensor:
+        return torch.cat([pr[i] for pr in pairs])
+
+    return Conditioning(cond=column(0), uncond=column(1) if guided else None, guidance=guidance,
+                        image_guidance=image_guidance,
+                        pooled=column(2) if xl else None, pooled_uncond=column(3) if xl and guided else None)
+
+
+def is_sdxl(pipe) -> bool:
+    """Whether the pipeline's UNet takes SDXL's added conditioning (pooled text and size ids)."""
+    return getattr(pipe.unet.config, "addition_embed_type", None) == "text_time"
+
+
+def size_ids(pipe, height: int, width: int, device) -> torch.Tensor | None:
+    """SDXL's micro-conditioning (Podell et al. 2023, section 2.2): original size, crop's top
+    left corner and target size, as diffusers' pipeline sets them by default (the video's own
+    size, no crop); None for a model without it.  # (6,) float32"""
+    if not is_sdxl(pipe):
+        return None
+    return torch.tensor([height, width, 0, 0, height, width], dtype=torch.float32, device=device)
 
 
 def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning:
@@ -78,7 +104,8 @@ def repeat_per_video(text: Conditioning, videos_per_prompt: int) -> Conditioning
 
     # replace(), not a new Conditioning: every other field (Instruct-Pix2Pix's image guidance)
     # must come through unchanged.
-    return replace(text, cond=rep(text.cond), uncond=rep(text.uncond))
+    return replace(text, cond=rep(text.cond), uncond=rep(text.uncond), pooled=rep(text.pooled),
+                   pooled_uncond=rep(text.pooled_uncond))
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, u: float) -> torch.Tensor:

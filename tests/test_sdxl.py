@@ -1,0 +1,169 @@
+"""SDXL (issue 27, part 1) on tiny random components (tests/tiny_sdxl.py): frame 0 is diffusers'
+StableDiffusionXLPipeline image, chunking changes nothing, every transformer block's
+self-attention is cross-frame, every row of every UNet call gets its video's pooled text and the
+size ids, and what cannot run SDXL says so before anything loads."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler, StableDiffusionXLPipeline
+
+import tiny_sdxl
+from t2vz_desktop.engine.attention import CrossFrameAttnProcessor
+from t2vz_desktop.engine.decode import decode_latents
+from t2vz_desktop.engine.jobs import GenerationRequest, ModelCache, ProgressEvent, run_generation
+from t2vz_desktop.engine.models import ModelError, check_model, fit_vae_precision
+from t2vz_desktop.engine.request import PromptKey
+
+SIZE = 32  # the tiny VAE halves it: 16x16 latents
+
+
+@pytest.fixture(scope="module")
+def sdxl_folder(tmp_path_factory):
+    return tiny_sdxl.save_tiny_sdxl_folder(tmp_path_factory.mktemp("models") / "tiny-sdxl")
+
+
+def request(model, **kw) -> GenerationRequest:
+    base = dict(prompts=["a red circle"], model=str(model), frames=5, width=SIZE, height=SIZE, steps=6, seed=7,
+                chunk_size=0, device="cpu", scheduler="ddim")
+    return GenerationRequest(**{**base, **kw})
+
+
+def sdxl_image(folder, seed=7, steps=6, guidance=7.5, negative=None, height=SIZE, width=SIZE) -> np.ndarray:
+    pipe = StableDiffusionXLPipeline.from_pretrained(folder)
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe("a red circle", negative_prompt=negative, height=height, width=width, num_inference_steps=steps,
+                guidance_scale=guidance, generator=torch.Generator("cpu").manual_seed(seed),
+                output_type="np").images[0]
+
+
+def first_frame(result) -> np.ndarray:
+    return decode_latents(result.model.pipe.vae, result.latents[:1])[0].permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("guidance, negative", [(7.5, ""), (5.0, "blurry"), (1.0, "")])
+def test_frame0_is_the_sdxl_pipelines_image(sdxl_folder, model_cache, guidance, negative):
+    """Guidance 7.5 with no negative prompt (zeros, as SDXL's force_zeros_for_empty_prompt says),
+    5 with one, and 1 (one branch: the unconditional rows are not run)."""
+    result = run_generation(request(sdxl_folder, guidance=guidance, negative_prompt=negative), cache=model_cache)
+    reference = sdxl_image(sdxl_folder, guidance=guidance, negative=negative or None)
+    assert np.abs(first_frame(result) - reference).max() < 1e-4
+    assert result.latents.shape == (5, 4, 16, 16)
+
+
+def test_a_non_square_frame_is_the_pipelines_too(sdxl_folder, model_cache):
+    """The size ids are (height, width, 0, 0, height, width): a swapped pair changes the picture."""
+    result = run_generation(request(sdxl_folder, width=48, height=32, frames=2), cache=model_cache)
+    reference = sdxl_image(sdxl_folder, height=32, width=48)
+    assert np.abs(first_frame(result) - reference).max() < 1e-4
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunks_do_not_change_an_sdxl_video(sdxl_folder, model_cache, chunk):
+    whole = run_generation(request(sdxl_folder, prompts=["a red circle", "a blue square"]), cache=model_cache)
+    chunked = run_generation(request(sdxl_folder, prompts=["a red circle", "a blue square"], chunk_size=chunk),
+                             cache=model_cache)
+    assert torch.allclose(chunked.latents, whole.latents, atol=1e-4)
+    assert (whole.latents[1:5] - whole.latents[0]).abs().max() > 1e-2  # frames differ: the motion field moved them
+
+
+def test_every_transformer_blocks_self_attention_is_cross_frame(sdxl_folder):
+    """The tiny UNet's attentions (one in its second down block, one in the middle, two in the
+    first up block) hold two transformer layers each: all 8 self-attentions, and no
+    cross-attention, are cross-frame while the job runs; after it the model's own are back."""
+    cache = ModelCache(capacity=1)
+    unet = cache.get(request(sdxl_folder))[0].pipe.unet
+    seen = {}
+
+    def on_event(event: ProgressEvent):
+        if event.kind == "step" and not seen:
+            seen.update({name: type(p) for name, p in unet.attn_processors.items()})
+
+    run_generation(request(sdxl_folder), on_event=on_event, cache=cache)
+    self_attention = [n for n in seen if n.endswith("attn1.processor")]
+    layers = [m for m in unet.modules() if type(m).__name__ == "BasicTransformerBlock"]
+    assert len(self_attention) == len(layers) == 8
+    assert all(seen[n] is CrossFrameAttnProcessor for n in self_attention)
+    assert not any(seen[n] is CrossFrameAttnProcessor for n in seen if n.endswith("attn2.processor"))
+    assert not any(isinstance(p, CrossFrameAttnProcessor) for p in unet.attn_processors.values())
+
+
+def test_every_row_gets_its_videos_pooled_text_and_the_size_ids(sdxl_folder):
+    """Two prompts, guidance on, chunks of 2: each UNet call's added conditioning has one row
+    per batch row, (negative, prompt) branches in the batch's order, each row its own video's
+    pooled embedding, and every row the size ids."""
+    cache = ModelCache(capacity=1)
+    model = cache.get(request(sdxl_folder))[0]
+    calls = []
+    hook = model.pipe.unet.register_forward_pre_hook(
+        lambda m, args, kwargs: calls.append((args[0].shape[0], kwargs["added_cond_kwargs"])), with_kwargs=True)
+    try:
+        run_generation(request(sdxl_folder, prompts=["a red circle", "a blue square"], frames=3, chunk_size=2,
+                               negative_prompt="blurry"), cache=cache)
+    finally:
+        hook.remove()
+    # the embedding cache holds (prompt, negative, pooled, negative pooled) per prompt the job encoded
+    pooled = {key[0]: (value[2], value[3]) for key, value in model.embeddings.items()}
+    assert set(pooled) == {"a red circle", "a blue square"}
+    assert calls, "the UNet was never called"
+    for rows, added in calls:
+        assert added["text_embeds"].shape == (rows, tiny_sdxl.POOLED)
+        assert torch.equal(added["time_ids"], torch.tensor([[32.0, 32, 0, 0, 32, 32]]).expand(rows, 6))
+    # The loop's first calls are the anchors alone (T to T'), a video at a time (a batch never
+    # spans two videos), one row per branch; at the last step, video 1's chunks: frames 0-1 in
+    # both branches, then frame 2.
+    red, blue = pooled["a red circle"], pooled["a blue square"]
+    assert calls[0][0] == 2 and torch.equal(calls[0][1]["text_embeds"], torch.cat([red[1], red[0]]))
+    assert calls[1][0] == 2 and torch.equal(calls[1][1]["text_embeds"], torch.cat([blue[1], blue[0]]))
+    assert calls[-2][0] == 4
+    assert torch.equal(calls[-2][1]["text_embeds"], torch.cat([blue[1], blue[1], blue[0], blue[0]]))
+    assert calls[-1][0] == 2 and torch.equal(calls[-1][1]["text_embeds"], torch.cat([blue[1], blue[0]]))
+
+
+def test_prompt_travel_moves_the_pooled_text_too(sdxl_folder, model_cache):
+    from t2vz_desktop.engine.jobs import travel_text
+
+    keys = [PromptKey(0, "a red circle"), PromptKey(4, "a blue square")]
+    r = request(sdxl_folder, guidance=7.5, prompt_keys=keys)
+    model = model_cache.get(r)[0]
+    text = travel_text(model.pipe, r, torch.device("cpu"))
+    assert text.pooled.shape == (5, tiny_sdxl.POOLED) and text.pooled_uncond.shape == (5, tiny_sdxl.POOLED)
+    assert not torch.equal(text.pooled[0], text.pooled[4])
+    assert not torch.equal(text.pooled[2], text.pooled[0]) and not torch.equal(text.pooled[2], text.pooled[4])
+    result = run_generation(r, cache=model_cache)
+    assert torch.isfinite(result.latents).all()
+
+
+def test_sdxl_with_float16_keeps_its_vae_in_float32():
+    """SDXL's VAE overflows in fp16; without the fp16-fix VAE in the hub cache it stays fp32, as
+    diffusers' pipeline upcasts it (the UNet and text encoders stay fp16)."""
+    pipe = tiny_sdxl.build_tiny_sdxl_pipeline().to(torch.float16)
+    assert fit_vae_precision(pipe, torch.float16) == "float32"
+    assert pipe.vae.dtype == torch.float32 and pipe.unet.dtype == torch.float16
+    assert fit_vae_precision(tiny_sdxl.build_tiny_sdxl_pipeline(), torch.float32) is None
+
+
+def test_an_sdxl_refiner_or_a_folder_without_its_second_encoder_is_refused_in_one_line(sdxl_folder, tmp_path):
+    refiner = tmp_path / "refiner"
+    shutil.copytree(sdxl_folder, refiner)
+    index = json.loads((refiner / "model_index.json").read_text())
+    (refiner / "model_index.json").write_text(json.dumps({**index, "_class_name": "StableDiffusionXLImg2ImgPipeline"}))
+    with pytest.raises(ModelError, match="not the SDXL base pipeline") as e:
+        check_model(str(refiner))
+    assert "\n" not in str(e.value)
+    half = tmp_path / "half"
+    shutil.copytree(sdxl_folder, half)
+    shutil.rmtree(half / "text_encoder_2")
+    with pytest.raises(ModelError, match="incomplete: no text_encoder_2/"):
+        check_model(str(half))
+
+
+def test_pix2pix_on_an_sdxl_model_is_refused_before_loading(sdxl_folder):
+    from t2vz_desktop.engine.control import check_edit_model
+
+    with pytest.raises(ModelError, match="SDXL model"):
+        check_edit_model("pix2pix", str(sdxl_folder))
