@@ -5,6 +5,8 @@ Weights (`build_setup`):
 - "tiny": tests/tiny_models.py's random SD 1.x-shaped components (32 px), for CPU smoke runs;
 - "sd15-random": UNet, VAE and text encoder built from resources/configs/sd15 (Stable Diffusion
   1.5's exact configurations) with random weights, fp16 on CUDA, 512 px; no download;
+- "sdxl-random": the same from resources/configs/sdxl (SDXL base 1.0's), 1024 px, against
+  diffusers' TextToVideoZeroSDXLPipeline; "tiny-sdxl": tests/tiny_sdxl.py's, 32 px;
 - "model": any model the engine loads (`--model demo`, a folder, a .safetensors file).
 
 The engine is run through its job API (`run_generation` + `export_result`, the path the CLI and
@@ -43,7 +45,9 @@ for extra in (ROOT, ROOT / "tests"):
         sys.path.insert(0, str(extra))
 
 from t2vz_desktop.engine.jobs import ModelCache, export_result, run_generation, text_tables, video_plan  # noqa: E402
-from t2vz_desktop.engine.models import LoadedModel, load_model, make_scheduler, pick_device, pick_dtype, quiet_libraries  # noqa: E402
+from t2vz_desktop.engine.models import (  # noqa: E402
+    LoadedModel, fit_vae_precision, load_model, make_scheduler, pick_device, pick_dtype, quiet_libraries,
+)
 from t2vz_desktop.engine.motion import default_motion  # noqa: E402
 from t2vz_desktop.engine.noise_schedule import motion_steps  # noqa: E402
 from t2vz_desktop.engine.preview import PreviewMap, fit_preview_map, latents_to_rgb  # noqa: E402
@@ -75,7 +79,7 @@ class PreloadedCache(ModelCache):
 
 @dataclass
 class Setup:
-    mode: str  # tiny, sd15-random, model
+    mode: str  # tiny, tiny-sdxl, sd15-random, sdxl-random, model
     model: LoadedModel
     cache: PreloadedCache
     model_ref: str  # what requests name as their model
@@ -141,6 +145,40 @@ def _tiny(workdir: Path):
     return pipe, str(folder)
 
 
+def _sdxl_random(device: torch.device, dtype: torch.dtype):
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    from t2vz_desktop.engine.models import shared_clip_tokenizer
+
+    cfg = ROOT / "resources" / "configs" / "sdxl"
+    with torch.device(device):
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg / "unet"))
+        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(cfg / "vae"))
+        text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(cfg / "text_encoder"))
+        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(cfg / "text_encoder_2"))
+    for seed, m in enumerate((unet, vae, text_encoder, text_encoder_2)):
+        randomize_(m, seed)
+        m.to(dtype).eval()
+    scheduler = DDIMScheduler.from_config(DDIMScheduler.load_config(cfg / "scheduler"))
+    pipe = StableDiffusionXLPipeline(unet=unet, vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
+                                     tokenizer=shared_clip_tokenizer(cfg), scheduler=scheduler,
+                                     tokenizer_2=shared_clip_tokenizer(cfg, "tokenizer_2"))
+    return pipe, str(cfg)
+
+
+def _tiny_sdxl(workdir: Path):
+    import tiny_sdxl
+
+    pipe = tiny_sdxl.build_tiny_sdxl_pipeline(seed=0)
+    folder = workdir / "tiny-sdxl"
+    pipe.save_pretrained(folder)
+    return pipe, str(folder)
+
+
+RANDOM_MODES = {"tiny": _tiny, "tiny-sdxl": _tiny_sdxl, "sd15-random": _sd15_random, "sdxl-random": _sdxl_random}
+
+
 def build_setup(mode: str, model_path: str | None = None, device: str = "auto", dtype: str = "auto",
                 workdir: Path | None = None) -> Setup:
     quiet_libraries()
@@ -155,16 +193,19 @@ def build_setup(mode: str, model_path: str | None = None, device: str = "auto", 
     else:
         dev = pick_device(device)
         dt = pick_dtype(dtype, dev)
-        pipe, ref = _tiny(workdir) if mode == "tiny" else _sd15_random(dev, dt)
+        build = RANDOM_MODES[mode]
+        pipe, ref = build(workdir) if mode.startswith("tiny") else build(dev, dt)
         pipe.set_progress_bar_config(disable=True)
         pipe.to(dev, dt)
+        fit_vae_precision(pipe, dt)  # the engine's loader does it too: SDXL's VAE stays fp32 under fp16
         model = LoadedModel(pipe=pipe, name=mode, source="benchmark", device=dev, dtype=dt)
     cache = PreloadedCache(model, fit_preview_map(model.pipe.vae))
     return Setup(mode, model, cache, ref, model.native_size, workdir, spec)
 
 
 def setup_from_args(args) -> Setup:
-    mode = "tiny" if args.tiny else "sd15-random" if args.sd15_random else "model"
+    mode = ("tiny" if args.tiny else "tiny-sdxl" if args.tiny_sdxl else "sd15-random" if args.sd15_random
+            else "sdxl-random" if args.sdxl_random else "model")
     torch.set_num_threads(args.threads)
     os.environ["T2VZ_BENCH_THREADS"] = str(args.threads)  # for the memory children
     return build_setup(mode, args.model, args.device, args.dtype)
@@ -174,6 +215,9 @@ def add_setup_args(p) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--tiny", action="store_true", help="tiny random components, 32 px (CPU smoke run)")
     which.add_argument("--sd15-random", action="store_true", help="SD 1.5 configurations, random weights, 512 px (GPU)")
+    which.add_argument("--tiny-sdxl", action="store_true", help="tiny random SDXL components, 32 px (CPU smoke run)")
+    which.add_argument("--sdxl-random", action="store_true",
+                       help="SDXL base 1.0 configurations, random weights, 1024 px (GPU; VAE in fp32)")
     which.add_argument("--model", help="a model the engine loads: demo, a folder or a .safetensors file")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto")
@@ -271,18 +315,24 @@ def loop_inputs(setup: Setup, spec: RunSpec):
 
 
 def diffusers_pipeline(setup: Setup):
-    """diffusers' TextToVideoZeroPipeline over the setup's own modules (no copy of the weights)."""
+    """diffusers' TextToVideoZeroPipeline (TextToVideoZeroSDXLPipeline for SDXL) over the setup's
+    own modules (no copy of the weights)."""
     import warnings
 
     from diffusers import DDIMScheduler
 
+    from t2vz_desktop.engine.prompts import is_sdxl
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from diffusers import TextToVideoZeroPipeline
+        from diffusers import TextToVideoZeroPipeline, TextToVideoZeroSDXLPipeline
 
     parts = {k: v for k, v in setup.model.pipe.components.items() if k != "image_encoder"}
     parts["scheduler"] = DDIMScheduler.from_config(parts["scheduler"].config)
-    pipe = TextToVideoZeroPipeline(**parts, requires_safety_checker=False)
+    if is_sdxl(setup.model.pipe):
+        pipe = TextToVideoZeroSDXLPipeline(**parts)
+    else:
+        pipe = TextToVideoZeroPipeline(**parts, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

@@ -117,7 +117,7 @@ def _add_model_options(g: argparse.ArgumentParser) -> None:
     m = g.add_argument_group("model and device")
     m.add_argument("--model", help="demo, a hub id in the local cache, a diffusers folder, or a .safetensors file "
                    f"(default {DEFAULT_MODEL}; pix2pix: {INSTRUCT_MODEL})")
-    m.add_argument("--model-config", help="configuration folder (or sd15/sd21/sd21-base) for a single-file "
+    m.add_argument("--model-config", help="configuration folder (or sd15/sd21/sd21-base/sdxl) for a single-file "
                    "checkpoint (default: read from the checkpoint)")
     m.add_argument("--allow-unsafe-pickle", action="store_true", default=None, help="allow .ckpt/.bin/.pt checkpoints")
     m.add_argument("--lora", nargs=2, action="append", metavar=("FILE", "SCALE"),

@@ -63,6 +63,18 @@ def test_compare_writes_table_csv_and_plot(tmp_path, capsys):
     assert "not comparable with RAFT" in out and "diffusers" in out
 
 
+def test_compare_runs_sdxl_against_diffusers_sdxl_pipeline(tmp_path):
+    """The SDXL comparison's CPU smoke run (the GPU one: --sdxl-random, 1024 px): the engine and
+    TextToVideoZeroSDXLPipeline on the same tiny SDXL modules, the same UNet work."""
+    import compare
+
+    rows = compare.main(["--tiny-sdxl", "--frames", "2", "--steps", "48", "--no-memory", "--quick",
+                         "--out", str(tmp_path / "out")])
+    by_name = {r["variant"]: r for r in rows}
+    assert by_name["engine"]["frame_evals"] == by_name["diffusers"]["frame_evals"] > 0
+    assert all(r["seconds"] > 0 and r["warping_error"] is not None for r in rows)
+
+
 def test_quality_demo_scores_every_ablation(tmp_path):
     import quality_demo
 

@@ -321,12 +321,12 @@ def test_an_edit_source_whose_data_is_cut_is_refused_before_any_load(tmp_path, c
     assert "broken video file" in one_error_line(capsys)
 
 
-@pytest.mark.parametrize("class_name,words", [("StableDiffusionXLPipeline", "SDXL model"),
+@pytest.mark.parametrize("class_name,words", [("StableDiffusionXLImg2ImgPipeline", "not the SDXL base pipeline"),
                                               ("FluxPipeline", "FluxPipeline model")])
 def test_a_model_of_another_architecture_is_refused_in_one_line_before_loading(tmp_path, capsys, no_model_load,
                                                                               class_name, words):
-    """Issue 27: an SDXL folder loaded as SD and failed at the first UNet call with "argument of
-    type 'NoneType' is not iterable"."""
+    """Issue 27: an SDXL refiner folder loaded as SD and failed at the first UNet call with
+    "argument of type 'NoneType' is not iterable"."""
     import json
 
     folder = tmp_path / "other"
@@ -336,7 +336,7 @@ def test_a_model_of_another_architecture_is_refused_in_one_line_before_loading(t
     out = tmp_path / "o.mp4"
     assert main(["generate", "a cat", "--model", str(folder), "--out", str(out), "-q"]) == 2
     line = one_error_line(capsys)
-    assert words in line and "Stable Diffusion 1.x and 2.x" in line and not out.exists() and not no_model_load
+    assert words in line and "Stable Diffusion 1.x, 2.x and SDXL" in line and not out.exists() and not no_model_load
 
 
 BAD_MODEL_SETTINGS = [

@@ -79,7 +79,7 @@ def test_canny_edit_follows_each_source_frame(tiny_folder, tiny_controlnet, squa
 
         def call(x, t, emb, frames, with_image, added=None):
             seen.append((frames.clone(), controls[0].frames[frames.cpu()].clone()))
-            return inner(x, t, emb, frames, with_image)
+            return inner(x, t, emb, frames, with_image, added)
 
         return call
 
@@ -229,7 +229,7 @@ def test_image_guidance_1_is_two_branch_guidance_on_the_image_branches(tiny_pix2
 
         def call(x, t, emb, frames, with_image, added=None):
             seen.append(with_image.clone())
-            return inner(x, t, emb, frames, with_image)
+            return inner(x, t, emb, frames, with_image, added)
 
         return call
 

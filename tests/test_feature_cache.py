@@ -19,24 +19,35 @@ def request(model, **kw) -> GenerationRequest:
     return GenerationRequest(**{**base, **kw})
 
 
-@pytest.mark.parametrize("layers", [1, 2])
-def test_the_shallow_branch_on_this_steps_features_is_the_full_unet(layers):
-    config = {**tiny_models.tiny_unet_config(), "layers_per_block": layers}
+@pytest.mark.parametrize("layers, xl", [(1, False), (2, False), (1, True)])
+def test_the_shallow_branch_on_this_steps_features_is_the_full_unet(layers, xl):
+    """SD's layout and SDXL's (its first down block has no attention, and the pooled text and
+    size ids join the timestep embedding)."""
+    import tiny_sdxl
+
+    base = tiny_sdxl.tiny_sdxl_unet_config() if xl else tiny_models.tiny_unet_config()
+    config = {**base, "layers_per_block": layers}
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**config).eval()
     tiny_models.randomize_(unet, 1)
     x, text = torch.randn(3, 4, 8, 8), torch.randn(3, 77, config["cross_attention_dim"])
+    added = {"text_embeds": torch.randn(3, tiny_sdxl.POOLED), "time_ids": torch.tensor([[64.0, 64, 0, 0, 64, 64]] * 3)}
+    added = added if xl else None
     kept = []
     up = unet.up_blocks[-1]
     first = len(up.resnets) - 2
     hook = up.resnets[first].register_forward_pre_hook(lambda m, a: kept.append(a[0]))
     with torch.no_grad():
-        full = unet(x, 500, encoder_hidden_states=text, return_dict=False)[0]
+        full = unet(x, 500, encoder_hidden_states=text, added_cond_kwargs=added, return_dict=False)[0]
         hook.remove()
-        shallow = shallow_branch(unet, x, 500, text, kept[0], first)
-        other_step = shallow_branch(unet, x, 200, text, kept[0], first)
+        shallow = shallow_branch(unet, x, 500, text, kept[0], first, added=added)
+        other_step = shallow_branch(unet, x, 200, text, kept[0], first, added=added)
+        if xl:  # the pooled text reaches the shallow branch
+            other_text = shallow_branch(unet, x, 500, text, kept[0], first,
+                                        added={**added, "text_embeds": torch.randn(3, tiny_sdxl.POOLED)})
+            assert not torch.allclose(other_text, full, atol=1e-3)
     assert torch.allclose(shallow, full, atol=1e-5)
     assert not torch.allclose(other_step, full, atol=1e-3)  # the timestep reaches the shallow branch
 

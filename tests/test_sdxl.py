@@ -167,3 +167,45 @@ def test_pix2pix_on_an_sdxl_model_is_refused_before_loading(sdxl_folder):
 
     with pytest.raises(ModelError, match="SDXL model"):
         check_edit_model("pix2pix", str(sdxl_folder))
+
+
+@pytest.fixture(scope="module")
+def sdxl_controlnet(tmp_path_factory, sdxl_folder):
+    """A tiny random SDXL ControlNet made from the tiny SDXL UNet (it takes the added conditioning too)."""
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    import tiny_models
+
+    net = ControlNetModel.from_unet(UNet2DConditionModel.from_pretrained(sdxl_folder / "unet"),
+                                    conditioning_embedding_out_channels=(8, 16))
+    tiny_models.randomize_(net, 98)  # from_unet zero-initialises the outputs: make them matter
+    path = tmp_path_factory.mktemp("cn-xl") / "controlnet"
+    net.save_pretrained(path)
+    return path
+
+
+def sdxl_canny(model, source, net, scale=1.0, **kw):
+    from t2vz_desktop.engine.request import ControlSpec, EditSpec
+
+    e = EditSpec(source=str(source), controls=[ControlSpec("canny", str(net), scale=scale)])
+    return request(model, edit=e, steps=4, frames=8, **kw)
+
+
+def test_an_sdxl_controlnet_edit_steers_every_frame_and_is_chunk_exact(sdxl_folder, sdxl_controlnet, tmp_path,
+                                                                      model_cache):
+    from test_edit import write_square_video
+
+    source = write_square_video(tmp_path / "square.mp4", frames=8)
+    whole = run_generation(sdxl_canny(sdxl_folder, source, sdxl_controlnet), cache=model_cache)
+    chunked = run_generation(sdxl_canny(sdxl_folder, source, sdxl_controlnet, chunk_size=4), cache=model_cache)
+    off = run_generation(sdxl_canny(sdxl_folder, source, sdxl_controlnet, scale=0.0), cache=model_cache)
+    assert whole.latents.shape[0] == 8
+    assert torch.allclose(chunked.latents, whole.latents, atol=1e-4)
+    assert (whole.latents - off.latents).abs().max() > 1e-3
+
+
+def test_an_sd15_controlnet_on_sdxl_is_refused_before_loading(sdxl_folder, tiny_controlnet):
+    from t2vz_desktop.engine.control import check_controlnet_fits
+
+    with pytest.raises(ModelError, match="does not fit"):
+        check_controlnet_fits(str(tiny_controlnet), str(sdxl_folder))

@@ -128,6 +128,49 @@ def test_config_folder_settings(name, prediction_type, latent_size, pad_token, p
     assert tokenizer.pad_token == pad_token and tokenizer.pad_token_id == pad_id
 
 
+def test_sdxl_config_folder_builds_the_published_model_sizes():
+    """stabilityai/stable-diffusion-xl-base-1.0's parts: UNet 2.57 B, VAE 83.7 M, CLIP ViT-L 123 M,
+    OpenCLIP bigG with projection 695 M parameters."""
+    from transformers import CLIPTextModelWithProjection
+
+    folder = CONFIGS / "sdxl"
+    unet, vae, text_encoder = empty_models(folder)
+    with init_empty_weights():
+        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(folder, subfolder="text_encoder_2"))
+    assert (n_params(unet), n_params(vae), n_params(text_encoder), n_params(text_encoder_2)) == (
+        2_567_463_684, 83_653_863, 123_060_480, 694_659_840)
+
+
+def test_sdxl_config_folder_settings():
+    folder = CONFIGS / "sdxl"
+    model_index = json.loads((folder / "model_index.json").read_text())
+    assert model_index["_class_name"] == "StableDiffusionXLPipeline" and model_index["force_zeros_for_empty_prompt"]
+    assert model_index["tokenizer"] == model_index["tokenizer_2"] == [None, None]
+    unet = UNet2DConditionModel.load_config(folder, subfolder="unet")
+    assert unet["sample_size"] == 128 and unet["addition_embed_type"] == "text_time"
+    # 6 size ids x 256 + the pooled 1280 of text_encoder_2's projection
+    assert unet["projection_class_embeddings_input_dim"] == 6 * unet["addition_time_embed_dim"] + 1280
+    vae = AutoencoderKL.load_config(folder, subfolder="vae")
+    assert vae["scaling_factor"] == 0.13025 and vae["force_upcast"]
+    pads = []
+    for part in ("tokenizer", "tokenizer_2"):
+        special = json.loads((folder / part / "special_tokens_map.json").read_text())
+        tokenizer = CLIPTokenizer.from_pretrained(CLIP_DIR, **special)
+        pads.append((tokenizer.pad_token, tokenizer.pad_token_id))
+    assert pads == [("<|endoftext|>", 49407), ("!", 0)]
+
+
+def test_an_sdxl_checkpoint_file_is_routed_to_the_sdxl_configuration(tmp_path):
+    """Read from the header alone: the OpenCLIP bigG key diffusers detects SDXL base by."""
+    from safetensors.torch import save_file
+
+    from t2vz_desktop.engine.models import single_file_config
+
+    path = tmp_path / "community-sdxl.safetensors"
+    save_file({"conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias": torch.zeros(1280)}, str(path))
+    assert single_file_config(path, None, False) == CONFIGS / "sdxl"
+
+
 @pytest.mark.parametrize("name", ["sd15", "sd21"])
 def test_ldm_converter_inverts_diffusers_for_full_size_layouts(name):
     # diffusers -> LDM (ours) -> diffusers (theirs) must give back every key with its shape.
