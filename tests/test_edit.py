@@ -77,9 +77,9 @@ def test_canny_edit_follows_each_source_frame(tiny_folder, tiny_controlnet, squa
     def spy(unet, controls):
         inner = real(unet, controls)
 
-        def call(x, t, emb, frames, with_image, added=None):
+        def call(x, t, emb, frames, with_image, extra=None):
             seen.append((frames.clone(), controls[0].frames[frames.cpu()].clone()))
-            return inner(x, t, emb, frames, with_image, added)
+            return inner(x, t, emb, frames, with_image, extra)
 
         return call
 
@@ -227,9 +227,9 @@ def test_image_guidance_1_is_two_branch_guidance_on_the_image_branches(tiny_pix2
     def spy(unet, latents):
         inner = real(unet, latents)
 
-        def call(x, t, emb, frames, with_image, added=None):
+        def call(x, t, emb, frames, with_image, extra=None):
             seen.append(with_image.clone())
-            return inner(x, t, emb, frames, with_image, added)
+            return inner(x, t, emb, frames, with_image, extra)
 
         return call
 

@@ -19,14 +19,15 @@ from .attention import FrameBatch, RowGroup
 # A denoiser maps a batch of (already scaled) latents to model outputs. Besides the latents,
 # timestep and text embeddings it gets, per batch row, the frame index within its video (so a
 # guided mode can pick that frame's condition) and whether the row's guidance branch sees the
-# source image (Instruct-Pix2Pix's third branch does not), and `added`: SDXL's added
-# conditioning per row (diffusers' added_cond_kwargs: "text_embeds", "time_ids"), None for SD.
-Denoiser = Callable[..., torch.Tensor]  # (x, t, emb, frames, with_image, added) -> model output
+# source image (Instruct-Pix2Pix's third branch does not), and `extra`: further UNet inputs per
+# row under diffusers' names (Conditioning.unet_inputs): SDXL's added_cond_kwargs, a
+# guidance-distilled model's timestep_cond; empty for Stable Diffusion 1.x/2.x.
+Denoiser = Callable[..., torch.Tensor]  # (x, t, emb, frames, with_image, extra) -> model output
 
 
 def unet_denoiser(unet) -> Denoiser:
-    def call(x, t, emb, frames, with_image, added=None):
-        return unet(x, t, encoder_hidden_states=emb, added_cond_kwargs=added, return_dict=False)[0]
+    def call(x, t, emb, frames, with_image, extra=None):
+        return unet(x, t, encoder_hidden_states=emb, return_dict=False, **(extra or {}))[0]
 
     return call
 
@@ -60,7 +61,9 @@ class Conditioning:
     guidance <= 1 only (prompt), so each UNet call holds half the rows. Instruct-Pix2Pix
     (image_guidance set) runs (prompt + image, negative + image, negative without image), as
     diffusers' pipeline does. SDXL adds a pooled embedding per video and branch and the size
-    ids (`prompts.size_ids`), which every row shares.
+    ids (`prompts.size_ids`), which every row shares. A guidance-distilled model (an LCM, whose
+    UNet has time_cond_proj_dim) runs one branch and takes the guidance scale as an embedding
+    instead (`prompts.guidance_embedding`).
     """
 
     cond: torch.Tensor  # (videos, tokens, dim)
@@ -70,17 +73,24 @@ class Conditioning:
     pooled: torch.Tensor | None = None  # (videos, pooled dim): SDXL's second text encoder, pooled
     pooled_uncond: torch.Tensor | None = None  # (videos, pooled dim), with guidance
     time_ids: torch.Tensor | None = None  # (6,): SDXL's size conditioning
+    guidance_embedding: torch.Tensor | None = None  # (dim,): a guidance-distilled model's guidance
 
-    def added(self, text_rows: torch.Tensor) -> dict | None:
-        """SDXL's added conditioning for a batch of rows in every branch, in branch order, or
-        None for a model without it.  # {"text_embeds": (branches * rows, dim), "time_ids": (branches * rows, 6)}"""
-        if self.pooled is None:
-            return None
-        if self.image_guidance is not None:
-            raise ValueError("Instruct-Pix2Pix editing runs Stable Diffusion 1.x models only")
-        pooled = [self.pooled] if self.pooled_uncond is None else [self.pooled_uncond, self.pooled]
-        embeds = torch.cat([p[text_rows] for p in pooled])
-        return {"text_embeds": embeds, "time_ids": self.time_ids.to(embeds).expand(len(embeds), -1)}
+    def unet_inputs(self, text_rows: torch.Tensor) -> dict:
+        """The UNet's inputs besides latents, timestep and text states for a batch of rows in
+        every branch, in branch order, under diffusers' names: SDXL's added_cond_kwargs
+        {"text_embeds": (branches * rows, pooled dim), "time_ids": (branches * rows, 6)} and a
+        guidance-distilled model's timestep_cond (branches * rows, dim); {} for SD 1.x/2.x."""
+        extra = {}
+        rows = len(text_rows) * len(self.branches())
+        if self.pooled is not None:
+            if self.image_guidance is not None:
+                raise ValueError("Instruct-Pix2Pix editing runs Stable Diffusion 1.x models only")
+            pooled = [self.pooled] if self.pooled_uncond is None else [self.pooled_uncond, self.pooled]
+            embeds = torch.cat([p[text_rows] for p in pooled])
+            extra["added_cond_kwargs"] = {"text_embeds": embeds, "time_ids": self.time_ids.to(embeds).expand(rows, -1)}
+        if self.guidance_embedding is not None:
+            extra["timestep_cond"] = self.guidance_embedding.expand(rows, -1)
+        return extra
 
     def branches(self) -> list[tuple[torch.Tensor, bool]]:
         if self.image_guidance is not None:
@@ -212,7 +222,7 @@ def denoise_rows(
         emb = torch.cat([e[text_rows] for e, _ in branches])
         with_image = torch.cat([torch.full((n,), img, dtype=torch.bool, device=device) for _, img in branches])
         pred = denoiser(x.repeat(len(branches), 1, 1, 1), t, emb, frame_index.repeat(len(branches)), with_image,
-                        text.added(text_rows))
+                        text.unet_inputs(text_rows))
         return text.combine(list(pred.chunk(len(branches))))
     finally:
         if frames is not None:

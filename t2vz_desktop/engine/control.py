@@ -206,16 +206,16 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
 def control_denoiser(unet, controls: list[ControlInput]) -> Denoiser:
     """UNet call with the summed residuals of every ControlNet, for each row's own frame."""
 
-    def call(x, t, emb, frames, with_image, added=None):
+    def call(x, t, emb, frames, with_image, extra=None):
         down, mid = None, None
         index = frames.cpu()
         for c in controls:
             image = c.frames[index].to(x.device, x.dtype).permute(0, 3, 1, 2) / 255.0  # (rows, 3, H, W)
             d, m = c.net(x, t, encoder_hidden_states=emb, controlnet_cond=image, conditioning_scale=c.scale,
-                         added_cond_kwargs=added, return_dict=False)
+                         return_dict=False, **(extra or {}))
             down = d if down is None else [a + b for a, b in zip(down, d)]
             mid = m if mid is None else mid + m
         return unet(x, t, encoder_hidden_states=emb, down_block_additional_residuals=down,
-                    mid_block_additional_residual=mid, added_cond_kwargs=added, return_dict=False)[0]
+                    mid_block_additional_residual=mid, return_dict=False, **(extra or {}))[0]
 
     return call

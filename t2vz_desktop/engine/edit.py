@@ -45,8 +45,8 @@ def instruct_denoiser(unet, latents: torch.Tensor) -> Denoiser:
             f"Instruct-Pix2Pix model ({2 * latents.shape[1]} channels), e.g. timbrooks/instruct-pix2pix"
         )
 
-    def call(x, t, emb, frames, with_image, added=None):
+    def call(x, t, emb, frames, with_image, extra=None):
         image = latents[frames.cpu()].to(x.device, x.dtype) * with_image.to(x.dtype)[:, None, None, None]
-        return unet(torch.cat([x, image], dim=1), t, encoder_hidden_states=emb, return_dict=False)[0]
+        return unet(torch.cat([x, image], dim=1), t, encoder_hidden_states=emb, return_dict=False, **(extra or {}))[0]
 
     return call

@@ -87,7 +87,8 @@ class FeatureCaching(Option):
         self.call += 1
         self.shallow_calls += 1
         out = shallow_branch(self.unet, sample, timestep, encoder_hidden_states, kept, self.first,
-                             down_block_additional_residuals, kwargs.get("added_cond_kwargs"))
+                             down_block_additional_residuals, kwargs.get("added_cond_kwargs"),
+                             kwargs.get("timestep_cond"))
         if return_dict:
             from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
@@ -114,14 +115,15 @@ def _pair(block, j: int, hidden: torch.Tensor, emb: torch.Tensor, text: torch.Te
 
 def shallow_branch(unet, sample: torch.Tensor, timestep, text: torch.Tensor | None, kept: torch.Tensor,
                    first: int, control: tuple[torch.Tensor, ...] | None = None,
-                   added: dict | None = None) -> torch.Tensor:
+                   added: dict | None = None, timestep_cond: torch.Tensor | None = None) -> torch.Tensor:
     """The UNet's output from its shallowest skip branch and the kept deep state.
 
     sample: (batch, c_in, h, w); kept: the input of the last up block's resnet `first` on the last
-    full step (deep channels, then the skip's); `added`: SDXL's added conditioning; returns
-    (batch, c_out, h, w). Mirrors diffusers' UNet2DConditionModel.forward for the blocks it runs.
+    full step (deep channels, then the skip's); `added`: SDXL's added conditioning;
+    `timestep_cond`: a guidance-distilled model's guidance embedding; returns (batch, c_out, h, w).
+    Mirrors diffusers' UNet2DConditionModel.forward for the blocks it runs.
     """
-    emb = unet.time_embedding(unet.get_time_embed(sample=sample, timestep=timestep), None)
+    emb = unet.time_embedding(unet.get_time_embed(sample=sample, timestep=timestep), timestep_cond)
     if added is not None:  # SDXL: pooled text and size ids join the timestep embedding
         emb = emb + unet.get_aug_embed(emb=emb, encoder_hidden_states=text, added_cond_kwargs=added)
     if unet.time_embed_act is not None:

@@ -37,7 +37,8 @@ from .motion import camera_matrices
 from .preflight import output_paths, preflight
 from .preview import PreviewMap, fit_preview_map, latents_to_rgb, scaled_latents
 from .prompts import (
-    EmbeddingCache, encode_prompts, prompt_warnings, repeat_per_video, size_ids, travel_embeddings,
+    EmbeddingCache, branch_guidance, encode_prompts, guidance_distilled, guidance_embedding, prompt_warnings,
+    repeat_per_video, size_ids, travel_embeddings,
 )
 from .request import GenerationRequest, RequestError, first_line
 from .sampler import StepState, VideoPlan, sample_video
@@ -177,25 +178,27 @@ def one_video(recipe: GenerationRequest, video: int) -> GenerationRequest:
 
 def text_tables(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
     """Text embeddings per video, or per frame for prompt travel (`cache`: the model's own, kept
-    between jobs), with SDXL's size conditioning for the recipe's frame size."""
-    ids = size_ids(pipe, recipe.height, recipe.width, device)
+    between jobs), with SDXL's size conditioning for the recipe's frame size and a
+    guidance-distilled model's guidance embedding."""
+    model_inputs = {"time_ids": size_ids(pipe, recipe.height, recipe.width, device),
+                    "guidance_embedding": guidance_embedding(pipe, recipe.guidance, device)}
     if recipe.prompt_keys:
-        return replace(travel_text(pipe, recipe, device, cache), time_ids=ids)
+        return replace(travel_text(pipe, recipe, device, cache), **model_inputs)
     instruct = recipe.edit is not None and recipe.edit.instruct
-    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, recipe.guidance, device,
+    text = encode_prompts(pipe, recipe.prompts, recipe.negative_prompt, branch_guidance(pipe, recipe.guidance), device,
                           image_guidance=recipe.edit.image_guidance if instruct else None, cache=cache)
     text = repeat_per_video(text, recipe.videos_per_prompt)
     if recipe.end_image is not None:  # two anchors per video: the loop reads text per frame
         text = repeat_per_video(text, recipe.frames)
-    return replace(text, time_ids=ids)
+    return replace(text, **model_inputs)
 
 
 def travel_text(pipe, recipe: GenerationRequest, device, cache: EmbeddingCache | None = None) -> Conditioning:
     """Per-frame text tables for prompt travel, for every video (prompt travel has one prompt
     list, so the videos differ by seed only)."""
     keys = recipe.prompt_keys
-    keyed = encode_prompts(pipe, [k.prompt for k in keys], recipe.negative_prompt, recipe.guidance, device,
-                           cache=cache)
+    keyed = encode_prompts(pipe, [k.prompt for k in keys], recipe.negative_prompt,
+                           branch_guidance(pipe, recipe.guidance), device, cache=cache)
     frames = [k.frame for k in keys]
     cond = travel_embeddings(keyed.cond, frames, recipe.frames, recipe.prompt_blend)
     uncond = None if keyed.uncond is None else keyed.uncond[:1].expand(recipe.frames, -1, -1)
@@ -390,6 +393,9 @@ def resolve_job(request: GenerationRequest, model: LoadedModel, emit: EventSink)
         raise RequestError(f"width and height must be multiples of {factor} for this model")
     prompts = [k.prompt for k in recipe.prompt_keys] if recipe.prompt_keys else recipe.prompts
     warnings = [w for p in prompts for w in prompt_warnings(model.pipe.tokenizer, p)]
+    if recipe.negative_prompt and guidance_distilled(model.pipe):
+        warnings.append("this model is guidance-distilled (an LCM): it takes --guidance as an embedding and "
+                        "reads no negative prompt, so --negative is ignored")
     for w in warnings:
         emit(ProgressEvent("warning", w))
     return recipe, clip, spec, warnings

@@ -88,6 +88,30 @@ def is_sdxl(pipe) -> bool:
     return getattr(pipe.unet.config, "addition_embed_type", None) == "text_time"
 
 
+def guidance_distilled(pipe) -> bool:
+    """Whether the UNet takes the guidance scale as an embedding (time_cond_proj_dim: an LCM
+    distilled with guidance, Luo et al. 2023, section 4.1), so that one branch does what
+    classifier-free guidance's two do elsewhere."""
+    return getattr(pipe.unet.config, "time_cond_proj_dim", None) is not None
+
+
+def guidance_embedding(pipe, guidance: float, device) -> torch.Tensor | None:
+    """The guidance scale as a guidance-distilled UNet's timestep_cond, as diffusers'
+    LatentConsistencyModelPipeline makes it (w = guidance - 1: the Imagen form of the scale,
+    sinusoid features of 1000 w); None for other models.  # (time_cond_proj_dim,)"""
+    if not guidance_distilled(pipe):
+        return None
+    w = torch.tensor([guidance - 1.0])
+    embedding = pipe.get_guidance_scale_embedding(w, embedding_dim=pipe.unet.config.time_cond_proj_dim)
+    return embedding[0].to(device, pipe.unet.dtype)
+
+
+def branch_guidance(pipe, guidance: float) -> float:
+    """The classifier-free guidance the loop runs: none (one branch) for a guidance-distilled
+    model, whose guidance is its embedding."""
+    return 1.0 if guidance_distilled(pipe) else guidance
+
+
 def size_ids(pipe, height: int, width: int, device) -> torch.Tensor | None:
     """SDXL's micro-conditioning (Podell et al. 2023, section 2.2): original size, crop's top
     left corner and target size, as diffusers' pipeline sets them by default (the video's own
