@@ -209,3 +209,43 @@ def test_an_sd15_controlnet_on_sdxl_is_refused_before_loading(sdxl_folder, tiny_
 
     with pytest.raises(ModelError, match="does not fit"):
         check_controlnet_fits(str(tiny_controlnet), str(sdxl_folder))
+
+
+def test_an_sdxl_lora_changes_the_video_by_its_scale(sdxl_folder, tmp_path, model_cache):
+    """SDXL LoRAs (an LCM-LoRA or Hyper-SD LoRA for SDXL is one) load through the same --lora."""
+    from diffusers import UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from t2vz_desktop.engine.request import LoraSpec
+
+    unet = UNet2DConditionModel.from_pretrained(sdxl_folder / "unet")
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    with torch.no_grad():  # large enough to matter on random weights
+        for name, p in unet.named_parameters():
+            if "lora_" in name:
+                p.mul_(3.0)
+    StableDiffusionXLPipeline.save_lora_weights(tmp_path, unet_lora_layers=get_peft_model_state_dict(unet),
+                                                weight_name="xl-style.safetensors")
+    lora = str(tmp_path / "xl-style.safetensors")
+    plain = run_generation(request(sdxl_folder, frames=3), cache=model_cache).latents
+    zero = run_generation(request(sdxl_folder, frames=3, loras=[LoraSpec(lora, 0.0)]), cache=model_cache).latents
+    full = run_generation(request(sdxl_folder, frames=3, loras=[LoraSpec(lora, 1.0)]), cache=model_cache).latents
+    assert torch.allclose(plain, zero, atol=1e-5)
+    assert (full - plain).abs().max() > 1e-2
+
+
+def test_sdxl_turbo_settings_run_one_branch_in_one_step(sdxl_folder, model_cache):
+    """SDXL-Turbo's settings: guidance 0 (no unconditional rows) and one step; frame 0 is the
+    pipeline's image. (A Turbo folder's scheduler asks for trailing timesteps; the engine takes
+    every scheduler setting from the model's folder.)"""
+    result = run_generation(request(sdxl_folder, guidance=0.0, steps=1, scheduler="euler-a"), cache=model_cache)
+    from diffusers import EulerAncestralDiscreteScheduler
+
+    pipe = StableDiffusionXLPipeline.from_pretrained(sdxl_folder)
+    pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    reference = pipe("a red circle", height=SIZE, width=SIZE, num_inference_steps=1, guidance_scale=0.0,
+                     generator=torch.Generator("cpu").manual_seed(7), output_type="np").images[0]
+    assert np.abs(first_frame(result) - reference).max() < 1e-4
