@@ -299,8 +299,8 @@ def engine_request(setup: Setup, spec: RunSpec) -> GenerationRequest:
     return GenerationRequest(
         prompts=[spec.prompt], model=setup.model_ref, frames=spec.frames, width=setup.size, height=setup.size,
         steps=spec.steps, guidance=spec.guidance, seed=spec.seed, motion=motion_of(setup, spec),
-        chunk_size=spec.chunk_size, cross_frame_attention=spec.cross_frame, scheduler="ddim",
-        device=str(setup.device), fps=8.0, **spec.options,
+        chunk_size=spec.chunk_size, cross_frame_attention=spec.cross_frame, device=str(setup.device), fps=8.0,
+        **{"scheduler": "ddim", **spec.options},  # DDIM, as diffusers' pipeline runs, unless the options say
     )
 
 

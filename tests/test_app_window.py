@@ -619,3 +619,17 @@ def test_the_greyed_motion_is_the_motion_the_job_will_use(window):
     assert (panel.dx.value(), panel.dy.value()) == (12.0, 1.5)  # 12 px at 512 px wide, 1.5 at 64 px high
     panel.motion_auto.setChecked(False)
     assert panel.fields()["motion"] == (12.0, 1.5)
+
+
+def test_the_greyed_motion_follows_an_sdxl_models_own_size(window, tmp_path):
+    """The panel assumed 512 px for every model but the demo: an SDXL model (1024 px, where the
+    engine moves 24 px a frame by default) showed 12, 12."""
+    import shutil
+
+    from t2vz_desktop.engine.paths import resources_dir
+
+    folder = tmp_path / "xl"
+    shutil.copytree(resources_dir() / "configs" / "sdxl", folder)  # configurations are what the panel reads
+    panel = window.panel
+    panel.set_model(str(folder))
+    assert (panel.dx.value(), panel.dy.value()) == (24.0, 24.0)

@@ -75,6 +75,18 @@ def test_compare_runs_sdxl_against_diffusers_sdxl_pipeline(tmp_path):
     assert all(r["seconds"] > 0 and r["warping_error"] is not None for r in rows)
 
 
+def test_few_steps_times_and_scores_each_sampler_and_step_count():
+    import few_steps
+
+    out = few_steps.main(["--tiny", "--prompts", "1", "--seeds", "1", "--frames", "3",
+                          "--levels", "ddim:50", "lcm:2", "euler-a:3"])
+    summary = out["summary"]
+    assert list(summary) == ["ddim 50", "lcm 2", "euler-a 3"]
+    assert summary["ddim 50"]["seconds"][0] > summary["lcm 2"]["seconds"][0] > 0
+    assert summary["ddim 50"]["motion_steps"] == "T=step 2 (t 941), T'=step 5 (t 881)"  # SD's T and T' at 50 steps
+    assert all(s["warping_error"] is not None for s in summary.values())
+
+
 def test_quality_demo_scores_every_ablation(tmp_path):
     import quality_demo
 

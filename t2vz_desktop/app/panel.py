@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.camera import CameraKey, default_motion
-from ..engine.model_settings import own_sampler
+from ..engine.model_settings import own_sampler, own_size
 from ..engine.request import DEFAULT_SMOOTH, NOISY_SCHEDULERS, SCHEDULERS, GenerationRequest, PromptKey
 from .model_picker import ModelPicker, demo_model_present  # noqa: F401 (re-exported)
 from .panel_widgets import KeyTable, Section, float_box, guard_wheel, row_of, spin_box
@@ -235,7 +235,7 @@ class GenerationPanel(QWidget):
     def _show_default_motion(self, *_) -> None:
         if not self.motion_auto.isChecked():
             return
-        native = 64 if self.model_name() == "demo" else 512  # the demo model's size, else SD 1.x's
+        native = own_size(self.model_name())  # 64 demo, 512 SD 1.x, 1024 SDXL: the engine's "auto" size
         dx, dy = default_motion(self.width_box.value() or native, self.height_box.value() or native)
         self.dx.setValue(dx)
         self.dy.setValue(dy)

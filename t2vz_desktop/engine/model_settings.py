@@ -136,3 +136,26 @@ def own_sampler(name: str | None) -> str:
         except ModelError:
             pass
     return SD_DEFAULTS["scheduler"]
+
+
+def own_size(name: str | None) -> int:
+    """The frame side a model draws when no size is asked (LoadedModel.native_size), read from a
+    demo or folder model's, or a cached hub model's, UNet and VAE configurations without loading
+    (64 for the demo, 512 SD 1.x, 768 SD 2.x-v, 1024 SDXL); 512 where they cannot be read here
+    (a single file, a model not found: the job itself reports those)."""
+    folder = settings_folder(name)
+    if folder is None and name and "/" in name and not Path(name).suffix:
+        from huggingface_hub import try_to_load_from_cache
+
+        index = try_to_load_from_cache(name, "model_index.json")
+        folder = Path(index).parent if isinstance(index, str) else None
+    try:
+        unet = json_object(folder / "unet" / "config.json", "the UNet's configuration") if folder else {}
+        vae = json_object(folder / "vae" / "config.json", "the VAE's configuration") if folder else {}
+        size, levels = unet.get("sample_size"), vae.get("block_out_channels")
+        if isinstance(size, int) and isinstance(levels, list) and levels:
+            return size * 2 ** (len(levels) - 1)
+    except ModelError:
+        pass
+    return 512
+
