@@ -249,3 +249,19 @@ def test_sdxl_turbo_settings_run_one_branch_in_one_step(sdxl_folder, model_cache
     reference = pipe("a red circle", height=SIZE, width=SIZE, num_inference_steps=1, guidance_scale=0.0,
                      generator=torch.Generator("cpu").manual_seed(7), output_type="np").images[0]
     assert np.abs(first_frame(result) - reference).max() < 1e-4
+
+
+@pytest.mark.parametrize("part, key, value, words", [
+    ("unet", "cross_attention_dim", 96, "is not the two text encoders' widths together (32 + 32 = 64)"),
+    ("text_encoder_2", "projection_dim", 16, "pooled 16 (64)"),
+])
+def test_sdxl_parts_whose_widths_do_not_add_up_are_refused_before_loading(sdxl_folder, tmp_path, part, key, value,
+                                                                         words):
+    """They failed at the first UNet call with a raw matrix-size error."""
+    folder = tmp_path / "mixed"
+    shutil.copytree(sdxl_folder, folder)
+    config = folder / part / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), key: value}))
+    with pytest.raises(ModelError, match="different models") as e:
+        check_model(str(folder))
+    assert words in str(e.value)

@@ -42,7 +42,26 @@ def check_folder_files(folder: Path, xl: bool = False) -> None:
     _check_tokenizer(folder / "tokenizer", configs["text_encoder"])
     if xl:
         _check_tokenizer(folder / "tokenizer_2", configs["text_encoder_2"])
+        _check_xl_widths(folder, configs["unet"], configs["text_encoder"], configs["text_encoder_2"])
     _check_sizes(folder, configs["unet"], configs["vae"])
+
+
+def _check_xl_widths(folder: Path, unet: dict, first: dict, second: dict) -> None:
+    """SDXL's UNet reads both encoders' states side by side and the second's pooled output beside
+    six size ids: widths that do not add up failed at the first UNet call with a raw matrix-size
+    error (Podell et al. 2023, section 2.1; diffusers' StableDiffusionXLPipeline._get_add_time_ids)."""
+    path = folder / "unet" / "config.json"
+    widths = [c.get("hidden_size") for c in (first, second)]
+    cross = unet.get("cross_attention_dim")
+    if all(isinstance(w, int) for w in widths) and isinstance(cross, int) and cross != sum(widths):
+        raise ModelError(f"{path}: cross_attention_dim {cross} is not the two text encoders' widths together "
+                         f"({widths[0]} + {widths[1]} = {sum(widths)}): the parts are from different models")
+    added, time_dim, pooled = (unet.get("projection_class_embeddings_input_dim"), unet.get("addition_time_embed_dim"),
+                               second.get("projection_dim"))
+    if all(isinstance(v, int) for v in (added, time_dim, pooled)) and added != 6 * time_dim + pooled:
+        raise ModelError(f"{path}: projection_class_embeddings_input_dim {added} is not six size ids of "
+                         f"{time_dim} and text_encoder_2's pooled {pooled} ({6 * time_dim + pooled}): the parts are "
+                         "from different models")
 
 
 def check_weights_present(folder: Path, xl: bool = False) -> None:
