@@ -136,16 +136,18 @@ def _add_model_options(g: argparse.ArgumentParser) -> None:
 
 def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) -> None:
     s = g.add_argument_group("sampling")
-    model_size = "the source's, short side 512 for SD" if edit else f"the model's own: 512 for SD, {demo.get('width', 64)} demo"
+    model_size = ("the source's, short side the model's own: 512 for SD 1.x, 1024 SDXL" if edit
+                  else f"the model's own: 512 for SD 1.x, 768 SD 2.x-v, 1024 SDXL, {demo.get('width', 64)} demo")
     s.add_argument("--negative", help="negative prompt (default: none)")
     s.add_argument("--width", type=int, help=f"frame width, a multiple of 8 (default {model_size})")
     s.add_argument("--height", type=int, help="frame height, a multiple of 8 (default: as for --width)")
     steps = ("ControlNet 20, pix2pix 50" if edit
-             else f"the model's own: {SD_DEFAULTS['steps']} for SD, {demo.get('steps', 20)} demo")
+             else f"the model's own: {SD_DEFAULTS['steps']} for SD, 4 LCM models, {demo.get('steps', 20)} demo")
     guidance = ("ControlNet 9.0, pix2pix 7.5" if edit
-                else f"the model's own: {SD_DEFAULTS['guidance']:g} for SD, {demo.get('guidance', 5.0):g} demo")
+                else f"the model's own: {SD_DEFAULTS['guidance']:g} for SD, 8.5 LCM models, {demo.get('guidance', 5.0):g} demo")
     s.add_argument("--steps", type=int, help=f"denoising steps (default {steps})")
-    s.add_argument("--guidance", type=float, help=f"classifier-free guidance; 1 turns it off (default {guidance})")
+    s.add_argument("--guidance", type=float, help=f"classifier-free guidance; 1 turns it off (a guidance-distilled "
+                   f"LCM model takes it as an embedding instead; default {guidance})")
     s.add_argument("--seed", type=int, help="seed (default: random, recorded in the recipe)")
     s.add_argument("--videos-per-prompt", type=int, help="videos per prompt, video r with seed + r (default 1)")
     s.add_argument("--seeds", metavar="S1,S2,...", help="one video per seed for each prompt, each recipe naming "

@@ -73,3 +73,27 @@ def test_a_negative_prompt_is_said_to_be_ignored(lcm_folder, model_cache):
     run_generation(request(lcm_folder, negative_prompt="blurry", steps=1),
                    on_event=lambda e: said.append(e.message) if e.kind == "warning" else None, cache=model_cache)
     assert any("guidance-distilled" in m and "--negative is ignored" in m for m in said)
+
+
+def test_a_model_whose_scheduler_is_lcm_runs_its_own_few_steps_by_default(lcm_folder, tmp_path, model_cache):
+    """Found by a newcomer: an LCM model with no flags ran DDIM, 50 steps, guidance 7.5 (the SD
+    defaults), though its scheduler configuration says LCMScheduler: slow, and not the model's
+    way. Its own settings now come from its configurations (t2vz.json, where present, wins)."""
+    import json
+    import shutil
+
+    from t2vz_desktop.engine.model_settings import own_sampler
+
+    folder = tmp_path / "lcm-own"
+    shutil.copytree(lcm_folder, folder)
+    config = folder / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "_class_name": "LCMScheduler"}))
+    r = GenerationRequest(prompts=["a red circle"], model=str(folder), frames=2, width=SIZE, height=SIZE, seed=7,
+                          device="cpu")
+    recipe = run_generation(r, cache=model_cache).recipe
+    assert (recipe.scheduler, recipe.steps, recipe.guidance) == ("lcm", 4, 8.5)
+    assert own_sampler(str(folder)) == "lcm"
+    (folder / "t2vz.json").write_text(json.dumps({"steps": 6}))
+    from t2vz_desktop.engine.jobs import ModelCache
+
+    assert run_generation(r, cache=ModelCache()).recipe.steps == 6  # a fresh load reads the new file

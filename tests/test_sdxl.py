@@ -211,29 +211,51 @@ def test_an_sd15_controlnet_on_sdxl_is_refused_before_loading(sdxl_folder, tiny_
         check_controlnet_fits(str(tiny_controlnet), str(sdxl_folder))
 
 
-def test_an_sdxl_lora_changes_the_video_by_its_scale(sdxl_folder, tmp_path, model_cache):
-    """SDXL LoRAs (an LCM-LoRA or Hyper-SD LoRA for SDXL is one) load through the same --lora."""
+def save_lora(unet_folder, path):
+    """A random LoRA on the UNet's attention projections, large enough to matter on random weights."""
     from diffusers import UNet2DConditionModel
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    from t2vz_desktop.engine.request import LoraSpec
-
-    unet = UNet2DConditionModel.from_pretrained(sdxl_folder / "unet")
+    unet = UNet2DConditionModel.from_pretrained(unet_folder)
     unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
                                 target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    with torch.no_grad():  # large enough to matter on random weights
+    with torch.no_grad():
         for name, p in unet.named_parameters():
             if "lora_" in name:
                 p.mul_(3.0)
-    StableDiffusionXLPipeline.save_lora_weights(tmp_path, unet_lora_layers=get_peft_model_state_dict(unet),
-                                                weight_name="xl-style.safetensors")
-    lora = str(tmp_path / "xl-style.safetensors")
+    StableDiffusionXLPipeline.save_lora_weights(path.parent, unet_lora_layers=get_peft_model_state_dict(unet),
+                                                weight_name=path.name)
+    return path
+
+
+def test_an_sdxl_lora_changes_the_video_by_its_scale(sdxl_folder, tmp_path, model_cache):
+    """SDXL LoRAs (an LCM-LoRA or Hyper-SD LoRA for SDXL is one) load through the same --lora."""
+    from t2vz_desktop.engine.request import LoraSpec
+
+    lora = str(save_lora(sdxl_folder / "unet", tmp_path / "xl-style.safetensors"))
     plain = run_generation(request(sdxl_folder, frames=3), cache=model_cache).latents
     zero = run_generation(request(sdxl_folder, frames=3, loras=[LoraSpec(lora, 0.0)]), cache=model_cache).latents
     full = run_generation(request(sdxl_folder, frames=3, loras=[LoraSpec(lora, 1.0)]), cache=model_cache).latents
     assert torch.allclose(plain, zero, atol=1e-5)
     assert (full - plain).abs().max() > 1e-2
+
+
+def test_a_lora_of_another_family_is_refused_in_one_line_before_loading(sdxl_folder, tiny_folder, tmp_path, capsys):
+    """Found by a newcomer: an SD LoRA on SDXL failed after the load with diffusers' size-mismatch
+    dump of every layer. Both ways round, one line, exit 2, nothing written."""
+    from t2vz_desktop.cli import main
+
+    sd_lora = save_lora(tiny_folder / "unet", tmp_path / "sd.safetensors")
+    xl_lora = save_lora(sdxl_folder / "unet", tmp_path / "xl.safetensors")
+    for model, lora, words in [(sdxl_folder, sd_lora, "made for a model with 32-wide text"),
+                               (tiny_folder, xl_lora, "made for a model with 64-wide text")]:
+        out = tmp_path / "o.mp4"
+        capsys.readouterr()
+        assert main(["generate", "a cat", "--model", str(model), "--lora", str(lora), "1", "--width", "32",
+                     "--height", "32", "--frames", "2", "--steps", "2", "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0] and not out.exists(), err
 
 
 def test_sdxl_turbo_settings_run_one_branch_in_one_step(sdxl_folder, model_cache):
@@ -265,3 +287,55 @@ def test_sdxl_parts_whose_widths_do_not_add_up_are_refused_before_loading(sdxl_f
     with pytest.raises(ModelError, match="different models") as e:
         check_model(str(folder))
     assert words in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["FooBarPipeline", "StableDiffusionPipeline"])
+def test_an_sdxl_folder_naming_another_pipeline_is_refused_before_loading(sdxl_folder, tmp_path, name):
+    """Found by a newcomer: it loaded as SD and failed at the first prompt with 'tuple index out
+    of range', exit 1."""
+    folder = tmp_path / "renamed"
+    shutil.copytree(sdxl_folder, folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps({**index, "_class_name": name}))
+    with pytest.raises(ModelError, match=f"is an SDXL UNet .* names \"{name}\""):
+        check_model(str(folder))
+
+
+def test_an_sdxl_edit_without_a_controlnet_named_uses_an_sdxl_one(sdxl_folder, tmp_path):
+    """Found by a newcomer: the missing-ControlNet message named the SD 1.5 one, which SDXL then refuses."""
+    from t2vz_desktop.engine.control import check_controlnet_fits, mode_controlnet
+
+    assert mode_controlnet("canny", str(sdxl_folder)) == "diffusers/controlnet-canny-sdxl-1.0"
+    assert mode_controlnet("pose", str(sdxl_folder)) == "xinsir/controlnet-openpose-sdxl-1.0"
+    assert mode_controlnet("canny", "demo") == "lllyasviel/sd-controlnet-canny"
+
+
+def test_a_controlnet_without_sdxls_added_conditioning_is_refused_on_sdxl(sdxl_folder, tmp_path):
+    """Found by a newcomer: a ControlNet with SDXL's widths but no 'text_time' embedding ran and
+    ignored the pooled text; one with another added width failed mid-job with a raw matrix error."""
+    from t2vz_desktop.engine.control import check_controlnet_fits
+
+    config = json.loads((sdxl_folder / "unet" / "config.json").read_text())
+    for name, change, words in [("plain", {"addition_embed_type": None}, "added conditioning"),
+                                ("wide", {"projection_class_embeddings_input_dim": 96}, "added conditioning width")]:
+        net = tmp_path / name
+        net.mkdir()
+        (net / "config.json").write_text(json.dumps({**config, "_class_name": "ControlNetModel", **change}))
+        with pytest.raises(ModelError, match=words):
+            check_controlnet_fits(str(net), str(sdxl_folder))
+
+
+def test_an_sdxl_checkpoint_file_without_its_weights_is_exit_2(tmp_path, capsys):
+    """Found by a newcomer: a .safetensors with SDXL's detection key but not its weights failed
+    with exit 1 ('Failed to load CLIPTextModel'); a file that cannot be a model is bad input."""
+    from safetensors.torch import save_file
+
+    from t2vz_desktop.cli import main
+
+    path = tmp_path / "cut.safetensors"
+    save_file({"conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias": torch.zeros(1280)}, str(path))
+    out = tmp_path / "o.mp4"
+    assert main(["generate", "a cat", "--model", str(path), "--device", "cpu", "--width", "64", "--height", "64",
+                 "--frames", "2", "--steps", "1", "--out", str(out), "-q"]) == 2
+    assert "could not load cut.safetensors with the configuration sdxl" in capsys.readouterr().err
+    assert not out.exists()

@@ -225,6 +225,7 @@ class EditDialog(QDialog):
             self.model.set_model(model)  # the Generate panel's model, if it can run the mode
         self.mode.currentTextChanged.connect(self._mode_changed)
         self.controlnet.textChanged.connect(self.pick_model)
+        self.model.currentIndexChanged.connect(self._show_default_net)
         self._mode_changed(self.mode.currentText())
 
     # -- options ------------------------------------------------------------------------------
@@ -236,8 +237,13 @@ class EditDialog(QDialog):
         self.form.setRowVisible(self.image_guidance, instruct)
         self.prompt_label.setText("Instruction" if instruct else "Prompt")
         self.prompt.setPlaceholderText("e.g. make it snowy" if instruct else "e.g. an astronaut dancing on the moon")
-        self.controlnet.setPlaceholderText(DEFAULT_CONTROLNETS.get(mode, ""))
         self.pick_model()
+        self._show_default_net()
+
+    def _show_default_net(self, *_) -> None:
+        """The ControlNet used when the field is left empty: the mode's, for the chosen model's family."""
+        mode = self.mode.currentText()
+        self.controlnet.setPlaceholderText("" if mode == "pix2pix" else _mode_controlnet(mode, self.model.model_name()))
 
     def pick_model(self, *_) -> None:
         """Keep the chosen model if it can run the mode, else choose the first that can (the
@@ -296,8 +302,8 @@ class EditDialog(QDialog):
             looks_local = "/" not in net or Path(net).expanduser().is_absolute() or net.startswith(".")
             if looks_local and not Path(net).expanduser().exists():
                 return f"The ControlNet weights {net} do not exist: choose a folder or a .safetensors file."
-        elif not _hub_cached(DEFAULT_CONTROLNETS[mode]):
-            return (f"No ControlNet weights for {mode}: {DEFAULT_CONTROLNETS[mode]} is not in the local Hugging "
+        elif not _hub_cached(default := _mode_controlnet(mode, self.model.model_name())):
+            return (f"No ControlNet weights for {mode}: {default} is not in the local Hugging "
                     "Face cache. Choose a ControlNet folder or .safetensors file, or download that model first.")
         return ""
 
@@ -363,6 +369,17 @@ class EditDialog(QDialog):
         mode = self.mode.currentText()
         self.preview_status.setText("pix2pix edits the source frames directly (no condition)." if mode == "pix2pix"
                                     else f"{len(result.source)} of the source frames and their {mode} condition.")
+
+
+def _mode_controlnet(mode: str, model: str | None) -> str:
+    """The ControlNet the engine takes for `mode` with `model` (an SDXL one for an SDXL model)."""
+    from ..engine.control import mode_controlnet
+    from ..engine.models import ModelError
+
+    try:
+        return mode_controlnet(mode, model) if model else DEFAULT_CONTROLNETS[mode]
+    except ModelError:  # a model that cannot be read: its own check says why
+        return DEFAULT_CONTROLNETS[mode]
 
 
 def _model_misfit(mode: str, net: str | None, model: str) -> str:

@@ -16,7 +16,7 @@ import torch
 from .chunks import Denoiser
 from .models import DEMO_MODEL, HUB_ID, ModelError, first_line, locate_model, single_file_config
 from .paths import resources_dir
-from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL
+from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, default_controlnet
 
 @dataclass
 class ControlInput:
@@ -59,7 +59,11 @@ FITTING_KEYS = {
     "down_block_types": "block layout",
     "layers_per_block": "layers per block",
     "in_channels": "latent channels",
+    "projection_class_embeddings_input_dim": "added conditioning width (SDXL's pooled text and size ids)",
 }
+# Keys whose absence (None) is a value of its own: a ControlNet without SDXL's added conditioning
+# ran on an SDXL model and ignored it.
+FITTING_EVEN_IF_ABSENT = {"addition_embed_type": "added conditioning (SDXL's 'text_time')"}
 
 
 def controlnet_config(name: str) -> dict | None:
@@ -130,7 +134,8 @@ def check_edit_model(mode: str, model: str, net: str | None = None, model_config
     channels, engine/edit.py); a ControlNet mode needs a base its ControlNet fits (`net`, else the
     mode's default). One check for the app's Edit with... and its default model."""
     if mode != "pix2pix":
-        check_controlnet_fits(net or DEFAULT_CONTROLNETS[mode], model, model_config, allow_unsafe_pickle)
+        check_controlnet_fits(net or mode_controlnet(mode, model, model_config, allow_unsafe_pickle), model,
+                              model_config, allow_unsafe_pickle)
         return
     unet = base_unet_config(model, model_config, allow_unsafe_pickle)
     if unet is None or "latent_channels" not in unet:
@@ -143,6 +148,13 @@ def check_edit_model(mode: str, model: str, net: str | None = None, model_config
         shown = "the built-in demo model" if model == DEMO_MODEL else f"'{model}'"
         raise ModelError(f"pix2pix needs an Instruct-Pix2Pix model; {shown} is a text-to-image model ({channels} "
                          f"UNet input channels, not {needed}): choose {INSTRUCT_MODEL} or a ControlNet mode")
+
+
+def mode_controlnet(mode: str, model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> str:
+    """The ControlNet `mode` uses with `model` when none is named: an SDXL one for an SDXL base
+    model (read from its configuration), else the paper's SD 1.5 one."""
+    unet = base_unet_config(model, model_config, allow_unsafe_pickle) if model != DEMO_MODEL else None
+    return default_controlnet(mode, bool(unet) and unet.get("addition_embed_type") == "text_time")
 
 
 def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
@@ -159,9 +171,9 @@ def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
     if isinstance(embedding, list) and embedding:
         net_config = {**net_config, "vae_scale_factor": 2 ** (len(embedding) - 1)}
     shown = "the built-in demo model" if model == DEMO_MODEL else f"the model '{model}'"
-    for key, what in {**FITTING_KEYS, "vae_scale_factor": "image-to-latent scale"}.items():
+    for key, what in {**FITTING_KEYS, "vae_scale_factor": "image-to-latent scale", **FITTING_EVEN_IF_ABSENT}.items():
         a, b = net_config.get(key), unet_config.get(key)
-        if a is not None and b is not None and a != b:
+        if (a is not None and b is not None or key in FITTING_EVEN_IF_ABSENT) and a != b:
             raise ModelError(f"ControlNet '{net}' does not fit {shown} (its {what} is {_short(a)}, the model's "
                              f"{_short(b)}): a ControlNet works only with the model family it was trained for, "
                              "so choose that model or another ControlNet")
@@ -178,6 +190,8 @@ def _read_json(file: Path | None) -> dict | None:
 
 
 def _short(value) -> str:
+    if value is None:
+        return "none"
     return "/".join(map(str, value)) if isinstance(value, list) else str(value)
 
 

@@ -11,10 +11,11 @@ import torch
 
 from ..media import AudioClip, MediaError
 from .chunks import Denoiser
-from .control import DEFAULT_CONTROLNETS, ControlInput, control_denoiser, load_controlnet
+from .control import ControlInput, control_denoiser, load_controlnet
 from .edit import instruct_denoiser, source_latents
 from .models import LoadedModel
-from .request import EditSpec, GenerationRequest, RequestError
+from .prompts import is_sdxl
+from .request import EditSpec, GenerationRequest, RequestError, default_controlnet
 
 
 @dataclass
@@ -83,7 +84,7 @@ def prepare_guided(
             raise RequestError(str(err)) from err
     controls = []
     for c in e.controls:
-        net = load_net(c.model or DEFAULT_CONTROLNETS[c.mode])
+        net = load_net(c.model or default_controlnet(c.mode, is_sdxl(model.pipe)))
         controls.append(ControlInput(net, condition_tensor(e, c, clip, spec), c.scale))
     return GuidedInputs(control_denoiser(unet, controls), [unet] + [c.net for c in controls], audio)
 

@@ -124,6 +124,39 @@ def settings_folder(name: str | None) -> Path | None:
     return folder if folder is not None and folder.is_dir() else None
 
 
+# Few-step models' own settings where they carry no t2vz.json: diffusers' LatentConsistencyModelPipeline
+# defaults (4 steps, guidance 8.5, which a guidance-distilled UNet takes as its embedding); a TCD
+# or LCM-scheduled model without that embedding (LoRA-distilled) runs unguided, as its cards advise.
+FEW_STEP_SAMPLERS = {"LCMScheduler": "lcm", "TCDScheduler": "tcd"}
+
+
+def few_step_defaults(scheduler_class: str | None, guidance_distilled: bool) -> dict:
+    """The request defaults of a model whose scheduler configuration is a few-step sampler's, or
+    whose UNet embeds the guidance scale (time_cond_proj_dim: an LCM), else {}."""
+    sampler = FEW_STEP_SAMPLERS.get(scheduler_class or "", "lcm" if guidance_distilled else None)
+    if sampler is None:
+        return {}
+    return {"scheduler": sampler, "steps": 4, "guidance": 8.5 if guidance_distilled else 1.0}
+
+
+def folder_few_step_defaults(folder: Path | None) -> dict:
+    """:func:`few_step_defaults` read from a model folder's scheduler and UNet configurations."""
+    if folder is None:
+        return {}
+    try:
+        scheduler = json_object(folder / "scheduler" / "scheduler_config.json", "the scheduler's configuration")
+        unet = json_object(folder / "unet" / "config.json", "the UNet's configuration")
+    except ModelError:  # the load says what is wrong
+        return {}
+    return few_step_defaults(scheduler.get("_class_name"), unet.get("time_cond_proj_dim") is not None)
+
+
+def folder_defaults(folder: Path | None) -> dict:
+    """A demo or folder model's request defaults before it loads: its t2vz.json over what its
+    configurations say of a few-step model (load_model reads the same from the loaded parts)."""
+    return {**folder_few_step_defaults(folder), **read_defaults(folder)}
+
+
 def own_sampler(name: str | None) -> str:
     """The sampler a model generates with when none is asked (--scheduler auto): the one its
     t2vz.json names, else Stable Diffusion's (DDIM). Reads a demo or folder model's file, as
@@ -132,7 +165,7 @@ def own_sampler(name: str | None) -> str:
     folder = settings_folder(name)
     if folder is not None:
         try:
-            return read_defaults(folder).get("scheduler", SD_DEFAULTS["scheduler"])
+            return folder_defaults(folder).get("scheduler", SD_DEFAULTS["scheduler"])
         except ModelError:
             pass
     return SD_DEFAULTS["scheduler"]

@@ -52,6 +52,9 @@ CURATED = (
     KnownModel("lllyasviel/sd-controlnet-canny", "ControlNet", "OpenRAIL", "edges-guided editing (--mode canny)"),
     KnownModel("lllyasviel/sd-controlnet-openpose", "ControlNet", "OpenRAIL", "pose-guided editing (--mode pose)"),
     KnownModel("lllyasviel/sd-controlnet-depth", "ControlNet", "OpenRAIL", "depth-guided editing (--mode depth)"),
+    KnownModel("diffusers/controlnet-canny-sdxl-1.0", "ControlNet", "OpenRAIL++", "edges-guided editing with SDXL"),
+    KnownModel("xinsir/controlnet-openpose-sdxl-1.0", "ControlNet", "Apache-2.0", "pose-guided editing with SDXL"),
+    KnownModel("diffusers/controlnet-depth-sdxl-1.0", "ControlNet", "OpenRAIL++", "depth-guided editing with SDXL"),
     KnownModel("timbrooks/instruct-pix2pix", "Pix2Pix", "MIT", "instruction editing (--mode pix2pix)"),
     KnownModel("latent-consistency/lcm-lora-sdv1-5", "LoRA", "OpenRAIL++", "LCM-LoRA for SD 1.5: 4-8 steps"),
     KnownModel("madebyollin/sdxl-vae-fp16-fix", "VAE", "MIT", "SDXL VAE that does not overflow in fp16"),
@@ -96,9 +99,9 @@ def model_kind(folder: Path) -> str:
     if unet:
         if unet.get("in_channels") == 8:
             return "Pix2Pix"
-        if unet.get("addition_embed_type") == "text_time":  # pooled text and size conditioning
-            return "SDXL"
-        return "SD2" if unet.get("use_linear_projection") else "SD1"
+        family = "SDXL" if unet.get("addition_embed_type") == "text_time" else (  # pooled text and size ids
+            "SD2" if unet.get("use_linear_projection") else "SD1")
+        return f"{family} LCM" if unet.get("time_cond_proj_dim") else family  # guidance-distilled
     name = str(config.get("_class_name", ""))
     if name.startswith("ControlNet"):
         return "ControlNet"

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
-    MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, json_object, read_defaults,
+    MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, few_step_defaults, json_object, read_defaults,
 )
 from .model_files import FOLDER_PARTS, XL_PARTS, check_folder_files, check_weights_present
 from .model_load import check_loaded, load_message, load_text_encoder
@@ -99,6 +99,8 @@ def check_model_folder(folder: Path, name: str) -> None:
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
     _refuse_other_pipelines(folder / "model_index.json", name)
     xl = is_sdxl_index(folder / "model_index.json")
+    if not xl:
+        _refuse_unnamed_sdxl(folder)
     missing = [p for p in FOLDER_PARTS + (XL_PARTS if xl else ()) if not (folder / p).is_dir()]
     if missing:
         raise ModelError(f"model folder {folder} is incomplete: no {', '.join(p + '/' for p in missing)}")
@@ -135,6 +137,17 @@ def _refuse_other_pipelines(index: Path, name: str) -> None:
                          "its fine-tunes)")
     if any(family in kind for family in OTHER_FAMILIES):
         raise ModelError(f"'{name}' is a {kind} model; {runs}")
+
+
+def _refuse_unnamed_sdxl(folder: Path) -> None:
+    """An SDXL UNet in a folder whose model_index.json names another pipeline loaded as SD and
+    failed at the first prompt ("tuple index out of range")."""
+    config = folder / "unet" / "config.json"
+    unet = json_object(config, "the UNet's configuration") if config.is_file() else {}
+    if unet.get("addition_embed_type") == "text_time":
+        kind = json_object(folder / "model_index.json", "the pipeline's parts").get("_class_name")
+        raise ModelError(f"{config} is an SDXL UNet (added 'text_time' conditioning), but {folder / 'model_index.json'} "
+                         f"names {json.dumps(kind)}: an SDXL base folder's _class_name is {SDXL_PIPELINE}")
 
 
 def _pipeline_class(xl: bool):
@@ -230,6 +243,8 @@ def shared_clip_tokenizer(config_folder: Path, part: str = "tokenizer"):
 
 
 def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_unsafe_pickle: bool):
+    from diffusers.loaders.single_file_utils import SingleFileComponentError  # a part's weights missing from the file
+
     folder = single_file_config(path, config, allow_unsafe_pickle)
     xl = is_sdxl_index(folder / "model_index.json")
     extra = {}
@@ -240,7 +255,7 @@ def _load_single_file(path: Path, dtype: torch.dtype, config: str | None, allow_
         return _pipeline_class(xl).from_single_file(
             str(path), config=str(folder), local_files_only=True, **_common_kwargs(dtype), **extra
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, SingleFileComponentError) as e:
         raise ModelError(f"could not load {path.name} with the configuration {folder.name}: {first_line(e)}") from e
 
 
@@ -357,8 +372,10 @@ def load_model(
         pipe.enable_model_cpu_offload(device=dev)
     else:
         pipe.to(dev)
+    distilled = getattr(pipe.unet.config, "time_cond_proj_dim", None) is not None
+    own = few_step_defaults(type(pipe.scheduler).__name__, distilled)  # an LCM's 4 steps where it has no t2vz.json
     return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt,
-                       defaults=read_defaults(source.folder))
+                       defaults={**own, **read_defaults(source.folder)})
 
 
 FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"  # SDXL's VAE fine-tuned to keep its activations in fp16's range

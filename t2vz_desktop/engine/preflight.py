@@ -14,10 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
-from .control import check_controlnet_fits
+from .control import check_controlnet_fits, mode_controlnet
 from .interpolate import output_times
-from .models import DEMO_MODEL, ModelError, check_model, json_object, pick_device, pick_dtype, read_defaults
-from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, NOISY_SCHEDULERS, GenerationRequest, RequestError
+from .model_settings import folder_defaults
+from .models import DEMO_MODEL, ModelError, check_model, json_object, pick_device, pick_dtype
+from .request import INSTRUCT_MODEL, NOISY_SCHEDULERS, GenerationRequest, RequestError
 
 
 def output_paths(out: Path, videos: int, fmt: str) -> list[Path]:
@@ -73,6 +74,7 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
             raise ModelError(f"LoRA file {lora.path} does not exist")
         if file.suffix.lower() != ".safetensors":
             raise ModelError(f"LoRA '{lora.path}' is not a .safetensors file")
+        _check_lora_fits(file, request)
     if request.loras and importlib.util.find_spec("peft") is None:
         raise ModelError("LoRA files need the 'peft' package: pip install peft")
     fps = _check_edit(request) if request.edit is not None else request.fps
@@ -120,13 +122,46 @@ def _option_warnings(request: GenerationRequest) -> list[str]:
     return warnings
 
 
+def lora_text_width(path: Path) -> int | None:
+    """The text width a LoRA's cross-attention keys read (768 SD 1.x, 1024 SD 2.x, 2048 SDXL),
+    from the input width of its first cross-attention to_k down-projection, read from the file's
+    header (diffusers/PEFT "lora_A", kohya "lora_down" names); None where it has none or the file
+    cannot be read (the load says why)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():
+                k = key.replace("_", ".")
+                if "attn2" in k and "to.k" in k and any(d in k for d in ("lora.A", "lora.down")):
+                    return int(f.get_slice(key).get_shape()[1])
+    except Exception:  # safetensors raises its own error types for damaged files  # noqa: BLE001
+        return None
+    return None
+
+
+def _check_lora_fits(file: Path, request: GenerationRequest) -> None:
+    """A LoRA made for another model family, refused before the load (an SD 1.x LoRA on SDXL
+    failed after loading with diffusers' size-mismatch dump of every layer)."""
+    from .control import base_unet_config
+
+    width = lora_text_width(file)
+    unet = base_unet_config(request.model, request.model_config, request.allow_unsafe_pickle)
+    wanted = None if unet is None else unet.get("cross_attention_dim")
+    if width is not None and isinstance(wanted, int) and width != wanted:
+        families = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}
+        made = families.get(width, f"a model with {width}-wide text")
+        raise ModelError(f"LoRA {file.name} is made for {made} (its cross-attention reads {width}-wide text); the model "
+                         f"reads {wanted}-wide text ({families.get(wanted, 'another family')}): choose a LoRA made for it")
+
+
 def _schedule_warnings(request: GenerationRequest, source) -> list[str]:
     """One step on a zero-terminal-SNR model (the demo model; Lin et al. 2023): its only step is t
     999, pure noise, where the motion field has nothing to move (noise_schedule.motion_steps)."""
     folder = source.folder
     if folder is None or request.edit is not None or request.frames < 2:
         return []
-    if request.resolve(read_defaults(folder), native_size=512).steps != 1:
+    if request.resolve(folder_defaults(folder), native_size=512).steps != 1:
         return []
     schedule = json_object(folder / "scheduler" / "scheduler_config.json", "the scheduler's configuration")
     if not schedule.get("rescale_betas_zero_snr"):
@@ -143,7 +178,7 @@ def step_noise_warning(request: GenerationRequest) -> str | None:
     if request.step_noise is None:
         return None
     source = check_model(request.model, request.allow_unsafe_pickle, request.model_config)
-    sampler = request.resolve(read_defaults(source.folder), native_size=512).scheduler
+    sampler = request.resolve(folder_defaults(source.folder), native_size=512).scheduler
     if sampler in NOISY_SCHEDULERS:
         return None
     return (f"--step-noise {request.step_noise} changes nothing with the {sampler} sampler: it adds no noise at a "
@@ -228,8 +263,9 @@ def _check_edit(request: GenerationRequest) -> float:
         raise RequestError("the built-in demo model cannot take a ControlNet (none is made for it): edit with a "
                            "Stable Diffusion 1.x model (`t2vz models download stable-diffusion-v1-5/stable-diffusion-v1-5`)")
     for c in e.controls:
-        check_controlnet_fits(c.model or DEFAULT_CONTROLNETS[c.mode], request.model, request.model_config,
-                              request.allow_unsafe_pickle)
+        check_controlnet_fits(c.model or mode_controlnet(c.mode, request.model, request.model_config,
+                                                         request.allow_unsafe_pickle),
+                              request.model, request.model_config, request.allow_unsafe_pickle)
         if c.mode == "pose" and not c.condition and importlib.util.find_spec("mediapipe") is None:
             from ..conditions import MEDIAPIPE_INSTALL, is_condition_video
 

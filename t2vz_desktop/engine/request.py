@@ -189,6 +189,19 @@ DEFAULT_CONTROLNETS = {
     "pose": "lllyasviel/sd-controlnet-openpose",
     "depth": "lllyasviel/sd-controlnet-depth",
 }
+# For SDXL base models: diffusers' own canny and depth ControlNets, and xinsir's openpose (Apache-2.0).
+SDXL_CONTROLNETS = {
+    "canny": "diffusers/controlnet-canny-sdxl-1.0",
+    "pose": "xinsir/controlnet-openpose-sdxl-1.0",
+    "depth": "diffusers/controlnet-depth-sdxl-1.0",
+}
+
+
+def default_controlnet(mode: str, sdxl: bool) -> str:
+    """The ControlNet an edit mode uses when none is named, for the base model's family."""
+    return (SDXL_CONTROLNETS if sdxl else DEFAULT_CONTROLNETS)[mode]
+
+
 INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"
 # Guided-mode defaults of the paper's repository (ALGORITHM.md section 4).
 # step_noise "frame": each frame its own step noise, as the official modes draw it (generation
@@ -397,7 +410,8 @@ class GenerationRequest:
                                            ("prompt keys (--prompt-at)", self.prompt_keys is not None),
                                            ("an end image (--end-image)", self.end_image is not None)) if on]
             need(not given, f"--speed {self.speed} merges tokens in the anchor-only cross-frame attention, which "
-                            f"{' and '.join(given)} change: drop {'it' if len(given) == 1 else 'them'} or use "
+                            f"{' and '.join(given)} {'changes' if len(given) == 1 else 'change'}: drop "
+                            f"{'it' if len(given) == 1 else 'them'} or use "
                             "--speed cache")
         need(0 <= self.smooth <= 1, f"--smooth must be between 0 and 1 (got {self.smooth})")
         need(0 <= self.background_smoothing <= 1,
