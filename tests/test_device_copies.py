@@ -97,5 +97,5 @@ def test_a_guided_step_over_chunks_makes_no_host_copies():
     for chunk in (0, 3):
         frames = FrameBatch()
         with HostCopies() as copies:
-            out = predict_noise(lambda x, t, emb, frame, img: x * 2, x, t, layout, text, chunk, frames)
+            out = predict_noise(lambda x, t, emb, frame, img, extra: x * 2, x, t, layout, text, chunk, frames)
         assert out.shape == x.shape and copies.found == [], (chunk, copies.found)
