@@ -13,6 +13,9 @@
 #   bash benchmarks/gpu.sh                     # on the GPU machine (device tool: carry [".whl"])
 #   bash benchmarks/gpu.sh --tiny              # CPU smoke run with tiny components (a test runs it)
 #   GPU_SCRIPT=eager_profile.py bash benchmarks/gpu.sh   # another script of benchmarks/, same set-up
+#   GPU_SCRIPT=compare.py bash benchmarks/gpu.sh --sdxl-random --frames 8 --variants engine diffusers \
+#       --out "$OUT/sdxl"   # SDXL base 1.0's configurations, random fp16 weights (VAE fp32), 1024x1024:
+#                           # the engine against TextToVideoZeroSDXLPipeline, seconds and peak memory (issue 27)
 #
 # The GPU image has CUDA torch, transformers and accelerate but not diffusers or PyAV, and it
 # cannot download: they travel as wheels in .whl/ (ignored by git through .git/info/exclude:

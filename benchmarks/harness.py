@@ -197,7 +197,8 @@ def build_setup(mode: str, model_path: str | None = None, device: str = "auto", 
         pipe, ref = build(workdir) if mode.startswith("tiny") else build(dev, dt)
         pipe.set_progress_bar_config(disable=True)
         pipe.to(dev, dt)
-        fit_vae_precision(pipe, dt)  # the engine's loader does it too: SDXL's VAE stays fp32 under fp16
+        fit_vae_precision(pipe, dt)  # as the engine's loader does: SDXL's VAE in fp32 under fp16 (or the fp16-fix)
+        pipe.vae.to(dev)  # the fp16-fix VAE loads on the CPU
         model = LoadedModel(pipe=pipe, name=mode, source="benchmark", device=dev, dtype=dt)
     cache = PreloadedCache(model, fit_preview_map(model.pipe.vae))
     return Setup(mode, model, cache, ref, model.native_size, workdir, spec)

@@ -136,7 +136,7 @@ def _add_model_options(g: argparse.ArgumentParser) -> None:
 
 def _add_sampling_options(g: argparse.ArgumentParser, demo: dict, edit: bool) -> None:
     s = g.add_argument_group("sampling")
-    model_size = ("the source's, short side the model's own: 512 for SD 1.x, 1024 SDXL" if edit
+    model_size = ("the source's, short side the model's own: 512 for SD 1.x, 768 SD 2.x-v, 1024 SDXL" if edit
                   else f"the model's own: 512 for SD 1.x, 768 SD 2.x-v, 1024 SDXL, {demo.get('width', 64)} demo")
     s.add_argument("--negative", help="negative prompt (default: none)")
     s.add_argument("--width", type=int, help=f"frame width, a multiple of 8 (default {model_size})")

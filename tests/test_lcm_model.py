@@ -97,3 +97,32 @@ def test_a_model_whose_scheduler_is_lcm_runs_its_own_few_steps_by_default(lcm_fo
     from t2vz_desktop.engine.jobs import ModelCache
 
     assert run_generation(r, cache=ModelCache()).recipe.steps == 6  # a fresh load reads the new file
+
+
+def test_an_lcm_model_edits_with_a_controlnet_its_own_way(lcm_folder, tmp_path, model_cache):
+    """Reviewer's find: the ControlNet (made for the base model, no guidance embedding of its own)
+    was handed the LCM's timestep_cond and failed at the first step; and the edit ran the
+    ControlNet mode's 20 DDIM steps instead of the model's own sampler."""
+    import json
+    import shutil
+
+    from diffusers import ControlNetModel
+
+    from t2vz_desktop.engine.request import ControlSpec, EditSpec
+    from test_edit import write_square_video
+
+    folder = tmp_path / "lcm-own"
+    shutil.copytree(lcm_folder, folder)
+    config = folder / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "_class_name": "LCMScheduler"}))
+    # an SD 1.x ControlNet, as LCMs distilled from SD 1.5 borrow: no guidance embedding of its own
+    net = ControlNetModel.from_unet(tiny_models.build_tiny_components()["unet"], conditioning_embedding_out_channels=(8, 16))
+    assert getattr(net.config, "time_cond_proj_dim", None) is None
+    tiny_models.randomize_(net, 5)
+    net.save_pretrained(tmp_path / "cn")
+    source = write_square_video(tmp_path / "square.mp4")
+    r = GenerationRequest(prompts=["a red square"], model=str(folder), width=SIZE, height=SIZE, seed=3, device="cpu",
+                          edit=EditSpec(source=str(source), controls=[ControlSpec("canny", str(tmp_path / "cn"))]))
+    result = run_generation(r, cache=model_cache)
+    assert (result.recipe.scheduler, result.recipe.steps, result.recipe.guidance) == ("lcm", 4, 8.5)
+    assert torch.isfinite(result.latents).all() and result.latents.shape[0] == 8

@@ -56,7 +56,7 @@ def test_frame0_is_the_sdxl_pipelines_image(sdxl_folder, model_cache, guidance, 
 
 
 def test_a_non_square_frame_is_the_pipelines_too(sdxl_folder, model_cache):
-    """The size ids are (height, width, 0, 0, height, width): a swapped pair changes the picture."""
+    """The size ids are (height, width, 0, 0, height, width), as the pipeline sets them."""
     result = run_generation(request(sdxl_folder, width=48, height=32, frames=2), cache=model_cache)
     reference = sdxl_image(sdxl_folder, height=32, width=48)
     assert np.abs(first_frame(result) - reference).max() < 1e-4
@@ -138,13 +138,32 @@ def test_prompt_travel_moves_the_pooled_text_too(sdxl_folder, model_cache):
     assert torch.isfinite(result.latents).all()
 
 
-def test_sdxl_with_float16_keeps_its_vae_in_float32():
+def test_sdxl_with_float16_keeps_its_vae_in_float32(monkeypatch):
     """SDXL's VAE overflows in fp16; without the fp16-fix VAE in the hub cache it stays fp32, as
     diffusers' pipeline upcasts it (the UNet and text encoders stay fp16)."""
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, name: None)  # whatever this cache holds
     pipe = tiny_sdxl.build_tiny_sdxl_pipeline().to(torch.float16)
     assert fit_vae_precision(pipe, torch.float16) == "float32"
     assert pipe.vae.dtype == torch.float32 and pipe.unet.dtype == torch.float16
     assert fit_vae_precision(tiny_sdxl.build_tiny_sdxl_pipeline(), torch.float32) is None
+
+
+def test_sdxl_with_float16_takes_the_fp16_fix_vae_where_the_cache_holds_it(monkeypatch):
+    import diffusers
+    import huggingface_hub
+
+    from t2vz_desktop.engine.models import FP16_FIX_VAE
+
+    fixed = tiny_sdxl.build_tiny_sdxl_pipeline(seed=1).vae.to(torch.float16)
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, name: f"/cache/{repo}/{name}")
+    monkeypatch.setattr(diffusers.AutoencoderKL, "from_pretrained",
+                        classmethod(lambda cls, repo, **kw: asked.append((repo, kw["dtype"])) or fixed))
+    pipe = tiny_sdxl.build_tiny_sdxl_pipeline().to(torch.float16)
+    assert fit_vae_precision(pipe, torch.float16) == "fp16-fix"
+    assert pipe.vae is fixed and pipe.vae.dtype == torch.float16 and asked == [(FP16_FIX_VAE, torch.float16)]
 
 
 def test_an_sdxl_refiner_or_a_folder_without_its_second_encoder_is_refused_in_one_line(sdxl_folder, tmp_path):
@@ -339,3 +358,46 @@ def test_an_sdxl_checkpoint_file_without_its_weights_is_exit_2(tmp_path, capsys)
                  "--frames", "2", "--steps", "1", "--out", str(out), "-q"]) == 2
     assert "could not load cut.safetensors with the configuration sdxl" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_kohya_lora_of_another_family_is_refused_too(sdxl_folder, tmp_path):
+    """kohya's key names (lora_unet_..._attn2_to_k.lora_down.weight), read from the header."""
+    from safetensors.torch import save_file
+
+    from t2vz_desktop.engine.preflight import lora_text_width, preflight
+
+    path = tmp_path / "kohya.safetensors"
+    key = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"
+    save_file({key: torch.zeros(4, 768), "lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": torch.zeros(4, 32)},
+              str(path))
+    assert lora_text_width(path) == 768
+    from t2vz_desktop.engine.request import LoraSpec
+
+    with pytest.raises(ModelError, match="made for SD 1.x .* reads 64-wide text"):
+        preflight(request(sdxl_folder, loras=[LoraSpec(str(path), 1.0)]))
+
+
+def test_an_sdxl_controlnet_file_is_refused_with_what_to_pass_instead(sdxl_folder, tmp_path):
+    from safetensors.torch import save_file
+
+    from t2vz_desktop.engine.control import check_controlnet_fits
+
+    path = tmp_path / "xl-canny.safetensors"
+    save_file({"add_embedding.linear_1.weight": torch.zeros(8, 80), "conv_in.weight": torch.zeros(32, 4, 3, 3)},
+              str(path))
+    with pytest.raises(ModelError, match="is an SDXL ControlNet file.*diffusers folder or its hub id"):
+        check_controlnet_fits(str(path), str(sdxl_folder))
+
+
+def test_an_sdxl_hub_ids_own_size_is_read_from_its_cached_configuration(sdxl_folder, monkeypatch):
+    """Reviewer's find: 'org/name-1.0' was taken for a file with the suffix '.0'."""
+    import huggingface_hub
+
+    from t2vz_desktop.engine.model_settings import own_size
+    from t2vz_desktop.engine.paths import resources_dir
+
+    configs = resources_dir() / "configs" / "sdxl"
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache",
+                        lambda repo, name: str(configs / name) if repo == "stabilityai/stable-diffusion-xl-base-1.0" else None)
+    assert own_size("stabilityai/stable-diffusion-xl-base-1.0") == 1024
+    assert own_size("someone/not-cached") == 512

@@ -102,8 +102,13 @@ def _file_config(path: Path) -> dict:
             embedding = [k for k in names if k.startswith("controlnet_cond_embedding.blocks.") and k.endswith(".weight")]
             if embedding:  # conv pairs, each halving the size: a factor 2 ** (len / 2)
                 config["conditioning_embedding_out_channels"] = [0] * (len(embedding) // 2 + 1)
+            # SDXL's added embedding, diffusers' or LDM's name for it
+            added = next((k for k in names if k in ("add_embedding.linear_1.weight", "label_emb.0.0.weight")), None)
     except (OSError, ValueError, IndexError) as e:
         raise ModelError(f"ControlNet file {path.name} could not be read ({first_line(e)})") from e
+    if added is not None:  # files load with SD 1.5's configuration (resources/configs/controlnet-sd15)
+        raise ModelError(f"{path.name} is an SDXL ControlNet file; t2vz reads single-file ControlNets in SD 1.5's "
+                         "layout only: pass the ControlNet's diffusers folder or its hub id (t2vz models download ID)")
     return config
 
 
@@ -217,6 +222,15 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
     return net.to(device).eval()
 
 
+def net_inputs(net, extra: dict) -> dict:
+    """The UNet's further inputs a ControlNet takes: SDXL's added conditioning, and a guidance
+    embedding only where it has one of its own (an LCM's UNet does; its ControlNets, made for the
+    base model, do not, as diffusers' ControlNet pipelines pass it to the UNet alone)."""
+    if getattr(net.config, "time_cond_proj_dim", None) is None:
+        return {k: v for k, v in extra.items() if k != "timestep_cond"}
+    return extra
+
+
 def control_denoiser(unet, controls: list[ControlInput]) -> Denoiser:
     """UNet call with the summed residuals of every ControlNet, for each row's own frame."""
 
@@ -226,7 +240,7 @@ def control_denoiser(unet, controls: list[ControlInput]) -> Denoiser:
         for c in controls:
             image = c.frames[index].to(x.device, x.dtype).permute(0, 3, 1, 2) / 255.0  # (rows, 3, H, W)
             d, m = c.net(x, t, encoder_hidden_states=emb, controlnet_cond=image, conditioning_scale=c.scale,
-                         return_dict=False, **(extra or {}))
+                         return_dict=False, **net_inputs(c.net, extra or {}))
             down = d if down is None else [a + b for a, b in zip(down, d)]
             mid = m if mid is None else mid + m
         return unet(x, t, encoder_hidden_states=emb, down_block_additional_residuals=down,

@@ -375,6 +375,8 @@ def load_job_model(request: GenerationRequest, emit: EventSink, cache: ModelCach
     emit(ProgressEvent("status", f"loading model {request.model}"))
     model, preview = cache.get(request)
     emit(ProgressEvent("loaded", model.name, device=f"{model.pipe._execution_device} ({dtype_name(model.dtype)})"))
+    if model.vae_note:
+        emit(ProgressEvent("status", model.vae_note))
     return model, preview
 
 

@@ -151,10 +151,11 @@ def folder_few_step_defaults(folder: Path | None) -> dict:
     return few_step_defaults(scheduler.get("_class_name"), unet.get("time_cond_proj_dim") is not None)
 
 
-def folder_defaults(folder: Path | None) -> dict:
-    """A demo or folder model's request defaults before it loads: its t2vz.json over what its
-    configurations say of a few-step model (load_model reads the same from the loaded parts)."""
-    return {**folder_few_step_defaults(folder), **read_defaults(folder)}
+def model_defaults(name: str | None) -> dict:
+    """A model's request defaults before it loads: a demo or folder model's t2vz.json over what
+    its (or a cached hub model's) configurations say of a few-step model; load_model reads the
+    same from the loaded parts."""
+    return {**folder_few_step_defaults(config_folder(name)), **read_defaults(settings_folder(name))}
 
 
 def own_sampler(name: str | None) -> str:
@@ -162,13 +163,24 @@ def own_sampler(name: str | None) -> str:
     t2vz.json names, else Stable Diffusion's (DDIM). Reads a demo or folder model's file, as
     load_model does (hub ids and single files have none); a model not found or a file that is
     not readable counts as Stable Diffusion's, since the job itself reports those."""
+    try:
+        return model_defaults(name).get("scheduler", SD_DEFAULTS["scheduler"])
+    except ModelError:
+        return SD_DEFAULTS["scheduler"]
+
+
+def config_folder(name: str | None) -> Path | None:
+    """Where a model's configurations are, found without loading: a demo or folder model's folder,
+    or a cached hub model's snapshot; None for a single file or a model not found."""
     folder = settings_folder(name)
-    if folder is not None:
-        try:
-            return folder_defaults(folder).get("scheduler", SD_DEFAULTS["scheduler"])
-        except ModelError:
-            pass
-    return SD_DEFAULTS["scheduler"]
+    if folder is not None or not name or "/" not in name or Path(name).expanduser().exists():
+        return folder
+    if Path(name).suffix.lower() in {".safetensors", ".ckpt", ".pt", ".bin", ".pth"}:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    index = try_to_load_from_cache(name, "model_index.json")  # "org/name-1.0": a hub id, not a suffix
+    return Path(index).parent if isinstance(index, str) else None
 
 
 def own_size(name: str | None) -> int:
@@ -176,12 +188,7 @@ def own_size(name: str | None) -> int:
     demo or folder model's, or a cached hub model's, UNet and VAE configurations without loading
     (64 for the demo, 512 SD 1.x, 768 SD 2.x-v, 1024 SDXL); 512 where they cannot be read here
     (a single file, a model not found: the job itself reports those)."""
-    folder = settings_folder(name)
-    if folder is None and name and "/" in name and not Path(name).suffix:
-        from huggingface_hub import try_to_load_from_cache
-
-        index = try_to_load_from_cache(name, "model_index.json")
-        folder = Path(index).parent if isinstance(index, str) else None
+    folder = config_folder(name)
     try:
         unet = json_object(folder / "unet" / "config.json", "the UNet's configuration") if folder else {}
         vae = json_object(folder / "vae" / "config.json", "the VAE's configuration") if folder else {}

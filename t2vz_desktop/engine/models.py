@@ -41,6 +41,7 @@ class LoadedModel:
     dtype: torch.dtype
     defaults: dict = field(default_factory=dict)  # t2vz.json beside the weights, if any
     embeddings: EmbeddingCache = field(default_factory=EmbeddingCache)  # prompts encoded by this model
+    vae_note: str | None = None  # how an fp16 SDXL model's VAE runs (fit_vae_precision), said once a job
 
     @property
     def vae_scale_factor(self) -> int:
@@ -93,7 +94,7 @@ def _common_kwargs(dtype: torch.dtype) -> dict:
 
 def check_model_folder(folder: Path, name: str) -> None:
     """ModelError, one line, for a folder that is not a diffusers model this engine runs: no
-    model_index.json, another pipeline (SDXL, ...), a missing part, parts that do not fit together
+    model_index.json, another pipeline (an SDXL refiner, Flux, ...), a missing part, parts that do not fit together
     (model_files.check_folder_files) or a bad t2vz.json."""
     if not (folder / "model_index.json").exists():
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
@@ -364,7 +365,7 @@ def load_model(
         pipe = _load_hub_cache(name, dt)
 
     pipe.set_progress_bar_config(disable=True)
-    fit_vae_precision(pipe, dt)
+    vae = fit_vae_precision(pipe, dt)
     apply_loras(pipe, loras)
     if vae_tiling:
         pipe.vae.enable_tiling()
@@ -375,10 +376,16 @@ def load_model(
     distilled = getattr(pipe.unet.config, "time_cond_proj_dim", None) is not None
     own = few_step_defaults(type(pipe.scheduler).__name__, distilled)  # an LCM's 4 steps where it has no t2vz.json
     return LoadedModel(pipe=pipe, name=name, source=source.kind, device=dev, dtype=dt,
-                       defaults={**own, **read_defaults(source.folder)})
+                       defaults={**own, **read_defaults(source.folder)}, vae_note=VAE_NOTES.get(vae))
 
 
 FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"  # SDXL's VAE fine-tuned to keep its activations in fp16's range
+# Said to the user: the choice depends on what the cache holds, and the two decode slightly apart.
+VAE_NOTES = {
+    "fp16-fix": f"decoding with {FP16_FIX_VAE} from the cache in float16 (SDXL's own VAE overflows in float16)",
+    "float32": f"decoding with SDXL's own VAE in float32 (it overflows in float16; `t2vz models download "
+               f"{FP16_FIX_VAE}` decodes in float16)",
+}
 
 
 def fit_vae_precision(pipe, dtype: torch.dtype) -> str | None:

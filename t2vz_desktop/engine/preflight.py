@@ -16,7 +16,7 @@ from pathlib import Path
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
 from .control import check_controlnet_fits, mode_controlnet
 from .interpolate import output_times
-from .model_settings import folder_defaults
+from .model_settings import model_defaults
 from .models import DEMO_MODEL, ModelError, check_model, json_object, pick_device, pick_dtype
 from .request import INSTRUCT_MODEL, NOISY_SCHEDULERS, GenerationRequest, RequestError
 
@@ -161,7 +161,7 @@ def _schedule_warnings(request: GenerationRequest, source) -> list[str]:
     folder = source.folder
     if folder is None or request.edit is not None or request.frames < 2:
         return []
-    if request.resolve(folder_defaults(folder), native_size=512).steps != 1:
+    if request.resolve(model_defaults(request.model), native_size=512).steps != 1:
         return []
     schedule = json_object(folder / "scheduler" / "scheduler_config.json", "the scheduler's configuration")
     if not schedule.get("rescale_betas_zero_snr"):
@@ -177,8 +177,8 @@ def step_noise_warning(request: GenerationRequest) -> str | None:
     after `preflight` has checked the model."""
     if request.step_noise is None:
         return None
-    source = check_model(request.model, request.allow_unsafe_pickle, request.model_config)
-    sampler = request.resolve(folder_defaults(source.folder), native_size=512).scheduler
+    check_model(request.model, request.allow_unsafe_pickle, request.model_config)
+    sampler = request.resolve(model_defaults(request.model), native_size=512).scheduler
     if sampler in NOISY_SCHEDULERS:
         return None
     return (f"--step-noise {request.step_noise} changes nothing with the {sampler} sampler: it adds no noise at a "

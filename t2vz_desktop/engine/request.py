@@ -206,6 +206,7 @@ INSTRUCT_MODEL = "timbrooks/instruct-pix2pix"
 # Guided-mode defaults of the paper's repository (ALGORITHM.md section 4).
 # step_noise "frame": each frame its own step noise, as the official modes draw it (generation
 # shares it, step_noise.py; not measured for edits without real weights).
+FEW_STEP_SCHEDULERS = ("lcm", "tcd")  # a model whose own sampler is one keeps it, steps and guidance for edits
 CONTROL_DEFAULTS = {"steps": 20, "guidance": 9.0, "scheduler": "ddim", "step_noise": "frame"}
 INSTRUCT_DEFAULTS = {"steps": 50, "guidance": 7.5, "scheduler": "euler-a", "step_noise": "frame"}
 
@@ -470,6 +471,8 @@ class GenerationRequest:
     def resolve(self, model_defaults: dict, native_size: int) -> "GenerationRequest":
         """Fill every None from the model's defaults, so the result is a complete recipe."""
         d = {**SD_DEFAULTS, **model_defaults, **self.mode_defaults()}
+        if model_defaults.get("scheduler") in FEW_STEP_SCHEDULERS:  # an LCM edits its own way too
+            d.update({k: model_defaults[k] for k in ("scheduler", "steps", "guidance") if k in model_defaults})
         width = self.width or int(d.get("width", native_size))
         height = self.height or int(d.get("height", native_size))
         return replace(
