@@ -36,10 +36,21 @@ LEVELS = [("ddim", 50), ("euler-a", 20)] + [(s, n) for s in ("ddim", "euler-a", 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     q.add_sample_args(p, seeds=2)
-    p.add_argument("--levels", nargs="+", metavar="SAMPLER:STEPS", help="default: every level of LEVELS")
+    p.add_argument("--levels", nargs="+", metavar="SAMPLER:STEPS[:T:T']",
+                   help="default: every level of LEVELS; T and T' (timesteps) override the model's own")
     a = p.parse_args(argv)
-    a.levels = [(s, int(n)) for s, n in (x.split(":") for x in a.levels)] if a.levels else LEVELS
+    a.levels = [parse_level(x) for x in a.levels] if a.levels else LEVELS
     return h.keeping_threads(run, a)
+
+
+def parse_level(text: str) -> tuple:
+    """"ddim:4" -> ("ddim", 4); "ddim:4:749:499" -> ("ddim", 4, 749, 499)."""
+    sampler, *numbers = text.split(":")
+    return (sampler, *map(int, numbers))
+
+
+def level_name(level: tuple) -> str:
+    return f"{level[0]} {level[1]}" + (f" T {level[2]} T' {level[3]}" if len(level) > 2 else "")
 
 
 def run(a) -> dict:
@@ -49,19 +60,21 @@ def run(a) -> dict:
     rows = []
     for seed in range(a.seeds):
         for scene in scenes:
-            for sampler, steps in a.levels:  # levels take turns, so a machine that slows down weighs on all alike
+            for level in a.levels:  # levels take turns, so a machine that slows down weighs on all alike
+                sampler, steps = level[:2]
+                times = {"t_restart": level[2], "t_warp": level[3]} if len(level) > 2 else {}
                 spec = h.RunSpec("engine", a.frames, steps, None, seed=seed, prompt=scene.full_caption(),
-                                 options={**q.PAPER, "scheduler": sampler})
+                                 options={**q.PAPER, "scheduler": sampler, **times})
                 request = h.engine_request(setup, spec)
                 started = time.perf_counter()
                 result = run_generation(request, cache=setup.cache)
                 frames = list(result.frames())
                 seconds = time.perf_counter() - started
                 s = score_frames(frames)
-                rows.append({"level": f"{sampler} {steps}", "seconds": seconds, "warping_error": s.warping_error,
+                rows.append({"level": level_name(level), "seconds": seconds, "warping_error": s.warping_error,
                              "dynamic_degree": s.dynamic_degree, **q.object_scores(frames, scene, result.recipe.motion),
                              "motion_steps": _motion_steps(setup, result.recipe)})
-    summary = summarise(rows, [f"{s} {n}" for s, n in a.levels])
+    summary = summarise(rows, [level_name(level) for level in a.levels])
     print(render(summary, a))
     return {"rows": rows, "summary": summary}
 
