@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -116,25 +117,33 @@ def randomize_(module: torch.nn.Module, seed: int) -> None:
         p.copy_(value.to(p.dtype))
 
 
-def _sd15_random(device: torch.device, dtype: torch.dtype):
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+def _random_from_configs(name: str, device: torch.device, dtype: torch.dtype):
+    """A pipeline of resources/configs/`name`'s exact configurations with random weights (seeds 0,
+    1, 2, 3 for the UNet, VAE and text encoders, in that order): sd15, or sdxl with its second
+    text encoder."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from t2vz_desktop.engine.models import shared_clip_tokenizer
+    from t2vz_desktop.engine.models import is_sdxl_index, shared_clip_tokenizer
 
-    cfg = ROOT / "resources" / "configs" / "sd15"
+    cfg = ROOT / "resources" / "configs" / name
+    xl = is_sdxl_index(cfg / "model_index.json")
     with torch.device(device):
-        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg / "unet"))
-        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(cfg / "vae"))
-        text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(cfg / "text_encoder"))
-    for seed, m in enumerate((unet, vae, text_encoder)):
+        parts = {"unet": UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg / "unet")),
+                 "vae": AutoencoderKL.from_config(AutoencoderKL.load_config(cfg / "vae")),
+                 "text_encoder": CLIPTextModel(CLIPTextConfig.from_pretrained(cfg / "text_encoder"))}
+        if xl:
+            parts["text_encoder_2"] = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(cfg / "text_encoder_2"))
+    for seed, m in enumerate(parts.values()):
         randomize_(m, seed)
         m.to(dtype).eval()
-    scheduler = DDIMScheduler.from_config(DDIMScheduler.load_config(cfg / "scheduler"))
-    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=shared_clip_tokenizer(cfg),
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
-    return pipe, str(cfg)
+    parts["scheduler"] = DDIMScheduler.from_config(DDIMScheduler.load_config(cfg / "scheduler"))
+    parts["tokenizer"] = shared_clip_tokenizer(cfg)
+    if xl:
+        return StableDiffusionXLPipeline(**parts, tokenizer_2=shared_clip_tokenizer(cfg, "tokenizer_2")), str(cfg)
+    return StableDiffusionPipeline(**parts, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False), str(cfg)
 
 
 def _tiny(workdir: Path):
@@ -143,28 +152,6 @@ def _tiny(workdir: Path):
     pipe = tiny_models.build_tiny_pipeline(seed=0)
     folder = tiny_models.save_config_folder(pipe, workdir / "tiny-config")  # passes the engine's path checks
     return pipe, str(folder)
-
-
-def _sdxl_random(device: torch.device, dtype: torch.dtype):
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    from t2vz_desktop.engine.models import shared_clip_tokenizer
-
-    cfg = ROOT / "resources" / "configs" / "sdxl"
-    with torch.device(device):
-        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg / "unet"))
-        vae = AutoencoderKL.from_config(AutoencoderKL.load_config(cfg / "vae"))
-        text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(cfg / "text_encoder"))
-        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(cfg / "text_encoder_2"))
-    for seed, m in enumerate((unet, vae, text_encoder, text_encoder_2)):
-        randomize_(m, seed)
-        m.to(dtype).eval()
-    scheduler = DDIMScheduler.from_config(DDIMScheduler.load_config(cfg / "scheduler"))
-    pipe = StableDiffusionXLPipeline(unet=unet, vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
-                                     tokenizer=shared_clip_tokenizer(cfg), scheduler=scheduler,
-                                     tokenizer_2=shared_clip_tokenizer(cfg, "tokenizer_2"))
-    return pipe, str(cfg)
 
 
 def _tiny_sdxl(workdir: Path):
@@ -176,7 +163,8 @@ def _tiny_sdxl(workdir: Path):
     return pipe, str(folder)
 
 
-RANDOM_MODES = {"tiny": _tiny, "tiny-sdxl": _tiny_sdxl, "sd15-random": _sd15_random, "sdxl-random": _sdxl_random}
+RANDOM_MODES = {"tiny": _tiny, "tiny-sdxl": _tiny_sdxl, "sd15-random": partial(_random_from_configs, "sd15"),
+                "sdxl-random": partial(_random_from_configs, "sdxl")}
 
 
 def build_setup(mode: str, model_path: str | None = None, device: str = "auto", dtype: str = "auto",
