@@ -401,3 +401,12 @@ def test_an_sdxl_hub_ids_own_size_is_read_from_its_cached_configuration(sdxl_fol
                         lambda repo, name: str(configs / name) if repo == "stabilityai/stable-diffusion-xl-base-1.0" else None)
     assert own_size("stabilityai/stable-diffusion-xl-base-1.0") == 1024
     assert own_size("someone/not-cached") == 512
+
+
+def test_own_size_and_sampler_of_a_path_that_is_not_there_are_sds(tmp_path):
+    """The panel asks for any name the user typed: a missing path is not a hub id (huggingface_hub
+    raised on it inside the Qt event loop)."""
+    from t2vz_desktop.engine.model_settings import own_sampler, own_size
+
+    for name in ("/somewhere/else", str(tmp_path / "gone"), "a/b/c", "model.safetensors"):
+        assert (own_size(name), own_sampler(name)) == (512, "ddim")

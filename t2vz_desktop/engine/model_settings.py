@@ -3,6 +3,7 @@ so the app's panel can ask a model's sampler while it opens (engine/models.py re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .paths import resources_dir
@@ -11,6 +12,9 @@ from .request import SD_DEFAULTS
 
 class ModelError(Exception):
     """A model could not be found or loaded; the message is for the user."""
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": a Hugging Face hub model id
 
 
 def demo_model_dir() -> Path:
@@ -173,13 +177,16 @@ def config_folder(name: str | None) -> Path | None:
     """Where a model's configurations are, found without loading: a demo or folder model's folder,
     or a cached hub model's snapshot; None for a single file or a model not found."""
     folder = settings_folder(name)
-    if folder is not None or not name or "/" not in name or Path(name).expanduser().exists():
+    if folder is not None or not name or not HUB_ID.fullmatch(name) or Path(name).expanduser().exists():
         return folder
     if Path(name).suffix.lower() in {".safetensors", ".ckpt", ".pt", ".bin", ".pth"}:
         return None
     from huggingface_hub import try_to_load_from_cache
 
-    index = try_to_load_from_cache(name, "model_index.json")  # "org/name-1.0": a hub id, not a suffix
+    try:
+        index = try_to_load_from_cache(name, "model_index.json")  # "org/name-1.0": a hub id, not a suffix
+    except ValueError:  # huggingface_hub's stricter rules for an id (HFValidationError)
+        return None
     return Path(index).parent if isinstance(index, str) else None
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
-    MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, few_step_defaults, json_object, read_defaults,
+    HUB_ID, MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, few_step_defaults, json_object,
+    read_defaults,
 )
 from .model_files import FOLDER_PARTS, XL_PARTS, check_folder_files, check_weights_present
 from .model_load import check_loaded, load_message, load_text_encoder
@@ -26,7 +26,6 @@ DEMO_MODEL = "demo"
 # diffusers' checkpoint-type names -> our offline configuration folders (resources/configs).
 SINGLE_FILE_CONFIGS = {"v1": "sd15", "v2": "sd21", "xl_base": "sdxl"}
 SDXL_PIPELINE = "StableDiffusionXLPipeline"  # model_index.json's _class_name of SDXL base and its fine-tunes
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # Pipelines of other architectures, by diffusers' class names (model_index.json's _class_name).
 OTHER_FAMILIES = ("StableDiffusion3", "Flux", "Kandinsky", "PixArt", "Wuerstchen", "StableCascade", "IFPipeline",
                   "Sana", "CogView", "Lumina", "HunyuanDiT", "AuraFlow", "Kolors")
