@@ -5,6 +5,7 @@ size ids, and what cannot run SDXL says so before anything loads."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -268,7 +269,7 @@ def test_a_lora_of_another_family_is_refused_in_one_line_before_loading(sdxl_fol
     sd_lora = save_lora(tiny_folder / "unet", tmp_path / "sd.safetensors")
     xl_lora = save_lora(sdxl_folder / "unet", tmp_path / "xl.safetensors")
     for model, lora, words in [(sdxl_folder, sd_lora, "made for a model with 32-wide text"),
-                               (tiny_folder, xl_lora, "made for a model with 64-wide text")]:
+                               (tiny_folder, xl_lora, "made for a model with 80-wide text")]:
         out = tmp_path / "o.mp4"
         capsys.readouterr()
         assert main(["generate", "a cat", "--model", str(model), "--lora", str(lora), "1", "--width", "32",
@@ -293,7 +294,7 @@ def test_sdxl_turbo_settings_run_one_branch_in_one_step(sdxl_folder, model_cache
 
 
 @pytest.mark.parametrize("part, key, value, words", [
-    ("unet", "cross_attention_dim", 96, "is not the two text encoders' widths together (32 + 32 = 64)"),
+    ("unet", "cross_attention_dim", 96, "is not the two text encoders' widths together (32 + 48 = 80)"),
     ("text_encoder_2", "projection_dim", 16, "pooled 16 (64)"),
 ])
 def test_sdxl_parts_whose_widths_do_not_add_up_are_refused_before_loading(sdxl_folder, tmp_path, part, key, value,
@@ -336,7 +337,7 @@ def test_a_controlnet_without_sdxls_added_conditioning_is_refused_on_sdxl(sdxl_f
 
     config = json.loads((sdxl_folder / "unet" / "config.json").read_text())
     for name, change, words in [("plain", {"addition_embed_type": None}, "added conditioning"),
-                                ("wide", {"projection_class_embeddings_input_dim": 96}, "added conditioning width")]:
+                                ("wide", {"projection_class_embeddings_input_dim": 112}, "added conditioning width")]:
         net = tmp_path / name
         net.mkdir()
         (net / "config.json").write_text(json.dumps({**config, "_class_name": "ControlNetModel", **change}))
@@ -373,7 +374,7 @@ def test_a_kohya_lora_of_another_family_is_refused_too(sdxl_folder, tmp_path):
     assert lora_text_width(path) == 768
     from t2vz_desktop.engine.request import LoraSpec
 
-    with pytest.raises(ModelError, match="made for SD 1.x .* reads 64-wide text"):
+    with pytest.raises(ModelError, match="made for SD 1.x .* reads 80-wide text"):
         preflight(request(sdxl_folder, loras=[LoraSpec(str(path), 1.0)]))
 
 
@@ -383,7 +384,7 @@ def test_an_sdxl_controlnet_file_is_refused_with_what_to_pass_instead(sdxl_folde
     from t2vz_desktop.engine.control import check_controlnet_fits
 
     path = tmp_path / "xl-canny.safetensors"
-    save_file({"add_embedding.linear_1.weight": torch.zeros(8, 80), "conv_in.weight": torch.zeros(32, 4, 3, 3)},
+    save_file({"add_embedding.linear_1.weight": torch.zeros(8, 96), "conv_in.weight": torch.zeros(32, 4, 3, 3)},
               str(path))
     with pytest.raises(ModelError, match="is an SDXL ControlNet file.*diffusers folder or its hub id"):
         check_controlnet_fits(str(path), str(sdxl_folder))
@@ -410,3 +411,38 @@ def test_own_size_and_sampler_of_a_path_that_is_not_there_are_sds(tmp_path):
 
     for name in ("/somewhere/else", str(tmp_path / "gone"), "a/b/c", "model.safetensors"):
         assert (own_size(name), own_sampler(name)) == (512, "ddim")
+
+
+def test_an_sdxl_checkpoint_file_loads_every_tensor_and_makes_the_folders_video(tmp_path, sdxl_folder, model_cache):
+    """A community SDXL model is one LDM (sgm) .safetensors: the tiny SDXL written that way
+    (tests/tiny_sdxl.py: UNet with label_emb, CLIP under conditioner.embedders.0, OpenCLIP with
+    in_proj under conditioner.embedders.1) loads through the engine with every tensor equal to
+    the folder's, so its video is the folder's."""
+    from t2vz_desktop.engine.models import load_model
+
+    ckpt, config = tiny_sdxl.save_tiny_sdxl_single_file(tmp_path)
+    single, folder = load_model(str(ckpt), device="cpu", config=str(config)), load_model(str(sdxl_folder), device="cpu")
+    assert type(single.pipe).__name__ == "StableDiffusionXLPipeline" and single.source == "single file"
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        a, b = getattr(single.pipe, part).state_dict(), getattr(folder.pipe, part).state_dict()
+        assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in b), part
+    video = run_generation(request(ckpt, model_config=str(config), frames=3), cache=model_cache).latents
+    assert torch.equal(video, run_generation(request(sdxl_folder, frames=3), cache=model_cache).latents)
+
+
+def test_the_shipped_sdxl_configuration_hands_both_tokenizers_over(tmp_path, monkeypatch):
+    """resources/configs/sdxl lists no tokenizer files: the loader passes the shared CLIP
+    vocabulary twice, padding with the end token and with '!' as SDXL's two do."""
+    from diffusers import StableDiffusionXLPipeline as XL
+    from safetensors.torch import save_file
+
+    from t2vz_desktop.engine import models
+
+    path = tmp_path / "xl.safetensors"
+    save_file({"conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias": torch.zeros(1280)}, str(path))
+    seen = {}
+    monkeypatch.setattr(XL, "from_single_file", classmethod(lambda cls, p, **kw: seen.update(kw) or "pipe"))
+    assert models._load_single_file(path, torch.float32, None, False) == "pipe"
+    assert Path(seen["config"]).name == "sdxl"
+    assert (seen["tokenizer"].pad_token, seen["tokenizer_2"].pad_token) == ("<|endoftext|>", "!")
+    assert len(seen["tokenizer"]) == len(seen["tokenizer_2"]) == 49408

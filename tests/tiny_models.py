@@ -373,6 +373,17 @@ def text_encoder_key_to_ldm(key: str) -> str:
     return key if key.startswith("text_model.") else "text_model." + key
 
 
+def vae_ldm_state(vae: AutoencoderKL) -> dict[str, torch.Tensor]:
+    """The VAE's tensors under their LDM keys (`first_stage_model.`; SD 1.x, 2.x and SDXL alike)."""
+    out = {}
+    for key, value in vae.state_dict().items():
+        ldm_key = vae_key_to_ldm(key, vae.config)
+        if ".mid.attn_" in ldm_key and ldm_key.endswith(".weight") and value.ndim == 2:
+            value = value[:, :, None, None]  # linear -> 1x1 convolution
+        out[LDM_VAE + ldm_key] = value
+    return out
+
+
 def to_ldm_checkpoint(
     unet: UNet2DConditionModel, vae: AutoencoderKL, text_encoder: CLIPTextModel
 ) -> dict[str, torch.Tensor]:
@@ -380,11 +391,7 @@ def to_ldm_checkpoint(
     checkpoint: dict[str, torch.Tensor] = {}
     for key, value in unet.state_dict().items():
         checkpoint[LDM_UNET + unet_key_to_ldm(key, unet.config)] = value
-    for key, value in vae.state_dict().items():
-        ldm_key = vae_key_to_ldm(key, vae.config)
-        if ".mid.attn_" in ldm_key and ldm_key.endswith(".weight") and value.ndim == 2:
-            value = value[:, :, None, None]  # linear -> 1x1 convolution
-        checkpoint[LDM_VAE + ldm_key] = value
+    checkpoint.update(vae_ldm_state(vae))
     for key, value in text_encoder.state_dict().items():
         checkpoint[LDM_CLIP + text_encoder_key_to_ldm(key)] = value
     return {key: value.detach() for key, value in checkpoint.items()}
