@@ -71,7 +71,7 @@ def test_generate_help_shows_the_defaults_and_the_models_own_timesteps(capsys):
     demo = json.loads((ROOT / "resources" / "models" / "demo" / "t2vz.json").read_text())
     assert f"941 for SD, {demo['t_restart']} demo" in text and f"881 for SD, {demo['t_warp']} demo" in text
     assert "video length in frames (default 8)" in text
-    assert f"50 for SD, {demo['steps']} demo" in text  # steps
+    assert f"50 for SD, 4 LCM models, {demo['steps']} demo" in text  # steps
     assert f"(default auto: the model's own: ddim for SD, {demo['scheduler']} for the demo model)" in text
     assert "(default 0.5)" in text  # --smooth
 
