@@ -86,7 +86,8 @@ def _motion_steps(setup, recipe) -> str:
     scheduler = make_scheduler(recipe.scheduler, setup.model.pipe.scheduler.config)
     scheduler.set_timesteps(recipe.steps)
     m = scheduler_motion_steps(scheduler, recipe.t_restart, recipe.t_warp)
-    return f"T=step {m.restart} (t {int(scheduler.timesteps[m.restart])}), T'=step {m.warp} (t {int(scheduler.timesteps[m.warp])})"
+    t = scheduler.timesteps
+    return f"T=step {m.restart} (t {int(t[m.restart])}), T'=step {m.warp} (t {int(t[m.warp])})"
 
 
 def summarise(rows: list[dict], levels: list[str]) -> dict:

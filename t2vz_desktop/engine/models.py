@@ -93,8 +93,8 @@ def _common_kwargs(dtype: torch.dtype) -> dict:
 
 def check_model_folder(folder: Path, name: str) -> None:
     """ModelError, one line, for a folder that is not a diffusers model this engine runs: no
-    model_index.json, another pipeline (an SDXL refiner, Flux, ...), a missing part, parts that do not fit together
-    (model_files.check_folder_files) or a bad t2vz.json."""
+    model_index.json, another pipeline (an SDXL refiner, Flux, ...), a missing part, parts that do
+    not fit together (model_files.check_folder_files) or a bad t2vz.json."""
     if not (folder / "model_index.json").exists():
         raise ModelError(f"'{name}' is a folder but not a diffusers model (no model_index.json in {folder})")
     _refuse_other_pipelines(folder / "model_index.json", name)
