@@ -170,3 +170,10 @@ def test_a_gif_beside_an_mp4_of_the_same_name_does_not_take_its_recipe(tiny_fold
     assert (tmp_path / "x.json").read_text() == recipe and not (tmp_path / "x.gif").exists()
     assert main(base_args(tiny_folder, mp4)[:-1] + ["--seed", "6", "-q"]) == 0  # the MP4 again: its own pair
     assert '"seed": 6' in (tmp_path / "x.json").read_text()
+
+
+def test_a_flag_is_never_taken_for_the_start_of_a_longer_one(tmp_path, capsys):
+    """`edit --source a.mp4` was read as --source-fps a.mp4 ("invalid float value: 'a.mp4'")."""
+    assert main(["edit", "a.mp4", "--source", "b.mp4", "--out", str(tmp_path / "o.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --source" in err and "float" not in err
