@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .chunks import Denoiser
-from .models import DEMO_MODEL, HUB_ID, ModelError, first_line, locate_model, single_file_config
+from .models import DEMO_MODEL, HUB_ID, ModelError, first_line, is_sdxl_unet, locate_model, single_file_config
 from .paths import resources_dir
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, default_controlnet
 
@@ -145,7 +145,7 @@ def check_edit_model(mode: str, model: str, net: str | None = None, model_config
     unet = base_unet_config(model, model_config, allow_unsafe_pickle)
     if unet is None or "latent_channels" not in unet:
         return  # the loader says what is wrong with the model
-    if unet.get("addition_embed_type") == "text_time":
+    if is_sdxl_unet(unet):
         raise ModelError(f"pix2pix runs Stable Diffusion 1.x Instruct-Pix2Pix models; '{model}' is an SDXL model: "
                          f"choose {INSTRUCT_MODEL} or a ControlNet mode")
     channels, needed = unet.get("in_channels"), 2 * unet["latent_channels"]
@@ -159,7 +159,7 @@ def mode_controlnet(mode: str, model: str, model_config: str | None = None, allo
     """The ControlNet `mode` uses with `model` when none is named: an SDXL one for an SDXL base
     model (read from its configuration), else the paper's SD 1.5 one."""
     unet = base_unet_config(model, model_config, allow_unsafe_pickle) if model != DEMO_MODEL else None
-    return default_controlnet(mode, bool(unet) and unet.get("addition_embed_type") == "text_time")
+    return default_controlnet(mode, bool(unet) and is_sdxl_unet(unet))
 
 
 def check_controlnet_fits(net: str, model: str, model_config: str | None = None,

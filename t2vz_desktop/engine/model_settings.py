@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from .paths import resources_dir
-from .request import SD_DEFAULTS
+from .request import PICKLE_SUFFIXES, SD_DEFAULTS
 
 
 class ModelError(Exception):
@@ -15,6 +15,12 @@ class ModelError(Exception):
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": a Hugging Face hub model id
+
+
+def is_sdxl_unet(config) -> bool:
+    """Whether a UNet configuration (a dict, or a loaded UNet's config) is SDXL's: pooled text and
+    size ids added to the timestep embedding ("text_time")."""
+    return config.get("addition_embed_type") == "text_time"
 
 
 def demo_model_dir() -> Path:
@@ -179,7 +185,7 @@ def config_folder(name: str | None) -> Path | None:
     folder = settings_folder(name)
     if folder is not None or not name or not HUB_ID.fullmatch(name) or Path(name).expanduser().exists():
         return folder
-    if Path(name).suffix.lower() in {".safetensors", ".ckpt", ".pt", ".bin", ".pth"}:
+    if Path(name).suffix.lower() in PICKLE_SUFFIXES | {".safetensors"}:
         return None
     from huggingface_hub import try_to_load_from_cache
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .model_settings import is_sdxl_unet
 from .models import ModelError
 from .system import models_dir
 
@@ -99,7 +100,7 @@ def model_kind(folder: Path) -> str:
     if unet:
         if unet.get("in_channels") == 8:
             return "Pix2Pix"
-        family = "SDXL" if unet.get("addition_embed_type") == "text_time" else (  # pooled text and size ids
+        family = "SDXL" if is_sdxl_unet(unet) else (
             "SD2" if unet.get("use_linear_projection") else "SD1")
         return f"{family} LCM" if unet.get("time_cond_proj_dim") else family  # guidance-distilled
     name = str(config.get("_class_name", ""))

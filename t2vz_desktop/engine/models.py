@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from .model_settings import (  # noqa: F401  (re-exported: the engine's and the app's name for them)
-    HUB_ID, MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, few_step_defaults, json_object,
-    read_defaults,
+    HUB_ID, MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, few_step_defaults, is_sdxl_unet,
+    json_object, read_defaults,
 )
 from .model_files import FOLDER_PARTS, XL_PARTS, check_folder_files, check_weights_present
 from .model_load import check_loaded, load_message, load_text_encoder
@@ -144,7 +144,7 @@ def _refuse_unnamed_sdxl(folder: Path) -> None:
     failed at the first prompt ("tuple index out of range")."""
     config = folder / "unet" / "config.json"
     unet = json_object(config, "the UNet's configuration") if config.is_file() else {}
-    if unet.get("addition_embed_type") == "text_time":
+    if is_sdxl_unet(unet):
         kind = json_object(folder / "model_index.json", "the pipeline's parts").get("_class_name")
         raise ModelError(f"{config} is an SDXL UNet (added 'text_time' conditioning), but {folder / 'model_index.json'} "
                          f"names {json.dumps(kind)}: an SDXL base folder's _class_name is {SDXL_PIPELINE}")

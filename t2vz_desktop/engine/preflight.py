@@ -68,13 +68,14 @@ def preflight(request: GenerationRequest, out: str | Path | None = None, fmt: st
     for image in (request.init_image, request.end_image):
         if image is not None:
             _check_image(image)
+    text_width = _model_text_width(request) if request.loras else None
     for lora in request.loras:
         file = Path(lora.path).expanduser()
         if not file.is_file():
             raise ModelError(f"LoRA file {lora.path} does not exist")
         if file.suffix.lower() != ".safetensors":
             raise ModelError(f"LoRA '{lora.path}' is not a .safetensors file")
-        _check_lora_fits(file, request)
+        _check_lora_fits(file, text_width)
     if request.loras and importlib.util.find_spec("peft") is None:
         raise ModelError("LoRA files need the 'peft' package: pip install peft")
     fps = _check_edit(request) if request.edit is not None else request.fps
@@ -140,15 +141,21 @@ def lora_text_width(path: Path) -> int | None:
     return None
 
 
-def _check_lora_fits(file: Path, request: GenerationRequest) -> None:
-    """A LoRA made for another model family, refused before the load (an SD 1.x LoRA on SDXL
-    failed after loading with diffusers' size-mismatch dump of every layer)."""
+def _model_text_width(request: GenerationRequest) -> int | None:
+    """The text width the model's cross-attention reads (its UNet configuration, read once for
+    every LoRA), None where it cannot be read here."""
     from .control import base_unet_config
 
-    width = lora_text_width(file)
     unet = base_unet_config(request.model, request.model_config, request.allow_unsafe_pickle)
     wanted = None if unet is None else unet.get("cross_attention_dim")
-    if width is not None and isinstance(wanted, int) and width != wanted:
+    return wanted if isinstance(wanted, int) else None
+
+
+def _check_lora_fits(file: Path, wanted: int | None) -> None:
+    """A LoRA made for another model family, refused before the load (an SD 1.x LoRA on SDXL
+    failed after loading with diffusers' size-mismatch dump of every layer)."""
+    width = lora_text_width(file)
+    if width is not None and wanted is not None and width != wanted:
         families = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}
         made = families.get(width, f"a model with {width}-wide text")
         raise ModelError(f"LoRA {file.name} is made for {made} (its cross-attention reads {width}-wide text); the model "

@@ -10,6 +10,7 @@ from dataclasses import replace
 import torch
 
 from .chunks import Conditioning
+from .model_settings import is_sdxl_unet
 
 
 def prompt_warnings(tokenizer, prompt: str) -> list[str]:
@@ -85,7 +86,7 @@ def encode_prompts(
 
 def is_sdxl(pipe) -> bool:
     """Whether the pipeline's UNet takes SDXL's added conditioning (pooled text and size ids)."""
-    return getattr(pipe.unet.config, "addition_embed_type", None) == "text_time"
+    return is_sdxl_unet(pipe.unet.config)
 
 
 def guidance_distilled(pipe) -> bool:
