@@ -30,7 +30,7 @@ def add_models_command(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .models import HUB_ID, ModelError
+    from .model_settings import HUB_ID, ModelError
 
     if getattr(args, "repo_id", None) and not HUB_ID.fullmatch(args.repo_id):
         raise RequestError(f"'{args.repo_id}' is not a hub id (owner/name)")

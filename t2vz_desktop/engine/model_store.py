@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from .model_settings import is_sdxl_unet
-from .models import ModelError
+from .model_settings import ModelError
 from .system import models_dir
 
 PICKLE = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
@@ -140,7 +140,7 @@ def installed_models(folder: Path | None = None) -> list[Installed]:
     from huggingface_hub import scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
-    from .models import demo_model_dir
+    from .model_settings import demo_model_dir
 
     found: list[Installed] = []
     demo = demo_model_dir()
