@@ -12,7 +12,13 @@ import torch
 
 import tiny_models
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist each worker gets one core: two workers of two OpenMP threads each on a
+    # two-core machine spin against each other. The CLI processes the tests start inherit it.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="session")

@@ -72,8 +72,6 @@ def test_the_flash_is_on_screen_when_the_beep_is_heard(window, qtbot, media_zoo,
     window.doc.edit("Format", lambda p: p.set_format(64, 64, 30))
     window.import_files([media_zoo / name], window.doc.project.tracks[-1].id, 0)
     fps = window.doc.project.fps
-    tap = Tap()
-    window.player.open_sink = null_output(tap)
     shown: list[tuple[float, bool]] = []  # (audio clock when shown, the picture is the flash)
     original = window.monitor.show_timeline_frame
 
@@ -90,8 +88,17 @@ def test_the_flash_is_on_screen_when_the_beep_is_heard(window, qtbot, media_zoo,
         stop()
 
     window.stop_playback = record_stop
-    window.toggle_play()
-    qtbot.waitUntil(lambda: not window.play_timer.isActive(), timeout=10_000)
+    # A starved GUI thread (a busy machine: the suite's other worker) rightly skips frames to keep
+    # the picture on the sound, and may skip the flash's 0.1 s; a flash shown is always on time.
+    for _ in range(3):
+        tap = Tap()
+        window.player.open_sink = null_output(tap)
+        shown.clear()
+        stopped_at.clear()
+        window.toggle_play()  # from the start: the playhead is at the start or the end
+        qtbot.waitUntil(lambda: not window.play_timer.isActive(), timeout=10_000)
+        if any(bright for _, bright in shown):
+            break
 
     beep = tap.first_above(BEEP)
     assert beep is not None, "the beep was never played"
