@@ -6,6 +6,12 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("T2VZ_SOUND", "off")  # playback and scrubbing stay silent on a machine with speakers
+# Compiled kernels of the tests' tiny models are kept between runs, as ccache keeps objects, in a
+# folder of their own beside the app's (never in the user's): a cold compile of the tiny UNet takes
+# about 2 minutes of a core, warm about 15 s. Inductor keys its cache by graph, torch and settings.
+# test_compiled.py gives its jobs a fresh folder around this one's kernels, to see a first compile.
+os.environ.setdefault("T2VZ_COMPILE_CACHE", os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "t2vz-tests", "compile"))
 
 import pytest
 import torch
