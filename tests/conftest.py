@@ -27,6 +27,19 @@ else:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+# The files whose tests take longest, longest first (seconds of one core, 2026-12-06). Under
+# pytest-xdist a file runs whole on one worker (`--dist loadfile`), and handing out the longest
+# first keeps both workers busy to the end instead of leaving one file running alone.
+LONGEST_FIRST = ("test_demo_model.py", "test_compiled.py", "test_engine.py", "test_benchmarks.py", "test_farm.py",
+                 "test_demo_training.py", "test_golden.py", "test_mp4_reproducible.py", "test_sdxl.py",
+                 "test_overflow.py", "test_media_zoo.py", "test_chunk_tasks.py", "test_edit.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def tiny_folder(tmp_path_factory):
     """A tiny random SD 1.x model saved as a real diffusers folder."""

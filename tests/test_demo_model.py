@@ -74,8 +74,6 @@ def stills(cache):
     return [(scene, video[0]) for scene, video in zip(scenes, videos)]
 
 
-# Under pytest-xdist, tests that share a module fixture or the memo below run on one worker.
-@pytest.mark.xdist_group("demo-stills")
 def test_frame0_has_the_prompted_colour(stills):
     hits = {c: [] for c in COLOURS}
     for (colour, _, _), image in stills:
@@ -85,7 +83,6 @@ def test_frame0_has_the_prompted_colour(stills):
     assert rate >= 0.8, f"colour accuracy {rate:.0%} over {len(stills)} images (need >= 80%): {per}"
 
 
-@pytest.mark.xdist_group("demo-stills")
 def test_frame0_has_the_prompted_shape(stills):
     hits = {s: [] for s in data.SHAPES}
     for (_, shape, _), image in stills:
@@ -121,7 +118,6 @@ def sample_videos(cache):
     return make_videos(MODEL_FOLDER, scenes, seeds=1, cache=cache)
 
 
-@pytest.mark.xdist_group("demo-sample")
 def test_sample_videos_draw_the_prompted_colour(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 
@@ -130,7 +126,6 @@ def test_sample_videos_draw_the_prompted_colour(sample_videos):
     assert overall["colour"] >= need, f"object colour {overall['colour']:.0%} over {len(sample_videos)} videos (need {need:.0%})"
 
 
-@pytest.mark.xdist_group("demo-sample")
 def test_sample_videos_draw_the_prompted_background(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 
@@ -139,7 +134,6 @@ def test_sample_videos_draw_the_prompted_background(sample_videos):
     assert overall["background"] >= need, f"background {overall['background']:.0%} (need {need:.0%})"
 
 
-@pytest.mark.xdist_group("demo-sample")
 def test_sample_videos_draw_every_prompted_shape(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 
@@ -149,7 +143,6 @@ def test_sample_videos_draw_every_prompted_shape(sample_videos):
     assert all(per[s] >= need[s] for s in data.SHAPES), f"shape read right per shape: {per}, need {need}"
 
 
-@pytest.mark.xdist_group("demo-sample")
 def test_sample_videos_move_as_asked(sample_videos):
     from t2vz_desktop.demo_model.evaluate import summarise
 
@@ -219,7 +212,6 @@ def extent(region: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
 
 
-@pytest.mark.xdist_group("demo-seeds")
 @pytest.mark.parametrize("dx", [2.0 * S, -2.0 * S])
 def test_motion_moves_the_object_by_dx_per_frame(cache, dx):
     frames = 8
@@ -245,7 +237,6 @@ def test_motion_moves_the_object_by_dx_per_frame(cache, dx):
     assert abs(drift) < 1.0, f"vertical drift {drift:+.2f} px/frame (median of {[round(s[1], 2) for s in speeds]})"
 
 
-@pytest.mark.xdist_group("demo-seeds")
 def test_a_clips_first_camera_key_regenerates_the_motion_it_was_made_with(cache):
     """B2 (issue 24): adding the first key on a clip's camera lane gave pan 0,0, and the
     re-generated take stood still. The lane now starts as the clip's own motion; re-made from
