@@ -114,11 +114,28 @@ def test_a_cancelled_download_leaves_no_partial_model(hub, tmp_path):
     (("download", "tester/nothing-here"), "no model"),
     (("download", "not a hub id"), "not a hub id"),
     (("remove", REPO_ID), "not in the Hugging Face cache"),
+    # the hub's own rules (a newcomer's finds: these were called "cannot reach the model hub")
+    (("download", ""), "not a hub id"), (("download", "tester/-tiny"), "not a hub id"),
+    (("download", "tester/tiny--sd"), "not a hub id"), (("download", "tester/tiny-sd.git"), "not a hub id"),
+    (("download", "tester/" + "x" * 120), "not a hub id"), (("remove", "tester/line\nbreak"), "not a hub id"),
+    (("verify", ""), "not a hub id"),  # was: verified every model
 ])
 def test_refusals_are_one_line_exit_2_and_leave_nothing(hub, tmp_path, args, words):
     done = t2vz(env_for(hub, tmp_path), *args)
     assert done.returncode == 2 and words in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
     assert snapshot(tmp_path, "tester/pickled") is None and snapshot(tmp_path) is None
+
+
+@pytest.mark.parametrize("variable", ["HF_HUB_CACHE", "HF_HOME"])
+@pytest.mark.parametrize("operation", [("list",), ("verify",), ("remove", REPO_ID), ("download", REPO_ID)])
+def test_a_cache_folder_that_is_a_file_is_one_line_exit_2(hub, tmp_path, variable, operation):
+    """Was 'failed: Scan cache expects a directory ...' (exit 1), or a network error for download."""
+    env = env_for(hub, tmp_path)
+    (tmp_path / "a-file").write_text("")
+    env[variable] = str(tmp_path / "a-file")
+    done = t2vz(env, *operation)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "is a file" in done.stderr and variable in done.stderr, done.stderr
 
 
 def test_a_download_that_would_not_fit_is_refused_before_it_starts(hub, tmp_path):

@@ -30,14 +30,48 @@ def add_models_command(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .model_settings import HUB_ID, ModelError
+    from .model_settings import ModelError
 
-    if getattr(args, "repo_id", None) and not HUB_ID.fullmatch(args.repo_id):
-        raise RequestError(f"'{args.repo_id}' is not a hub id (owner/name)")
+    if getattr(args, "repo_id", None) is not None:  # given, even empty ("" is no id, not "every model")
+        _check_hub_id(args.repo_id)
+    _check_cache_folder()
     try:
         return {"list": _list, "download": _download, "remove": _remove, "verify": _verify}[args.operation](args)
     except ModelError as e:
         raise RequestError(str(e)) from e
+
+
+def _check_hub_id(repo_id: str) -> None:
+    """Refuse what the hub would refuse (huggingface_hub's own rules: no leading or trailing '-' or
+    '.', no '--' or '..', no '.git' ending, 96 characters), before a request would call it a
+    network problem. RequestError: one line."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from .model_settings import HUB_ID
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        ok = False
+    else:
+        ok = bool(HUB_ID.fullmatch(repo_id))  # owner/name: the hub also takes a bare name
+    if not ok:
+        raise RequestError(f"{repo_id!r} is not a hub id (owner/name)")
+
+
+def _check_cache_folder() -> None:
+    """The Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub) must be a folder where it exists."""
+    from pathlib import Path
+
+    from huggingface_hub import constants
+
+    cache = Path(constants.HF_HUB_CACHE)
+    for folder in (cache, *cache.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise RequestError(f"the Hugging Face cache {cache} cannot be a folder: {folder} is a file "
+                                   "(see HF_HUB_CACHE and HF_HOME)")
+            return
 
 
 def _gib(n: int) -> str:
