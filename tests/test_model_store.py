@@ -180,3 +180,28 @@ def test_the_model_manager_starts_without_torch(hub, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env_for(hub, tmp_path), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_model_whose_weights_are_gone_or_unfinished_fails_verify_and_can_be_removed(hub, tmp_path):
+    """A newcomer's finds: a snapshot link to a deleted blob, and a download cut short (only an
+    .incomplete blob), both passed `verify`; `verify` with no id skipped the first (huggingface_hub's
+    scan leaves damaged repositories out) and `remove` called it not cached."""
+    env = env_for(hub, tmp_path)
+    assert t2vz(env, "download", REPO_ID, "-q").returncode == 0
+    (snapshot(tmp_path) / "unet" / "diffusion_pytorch_model.safetensors").resolve().unlink()
+    for args in (("verify", REPO_ID), ("verify",)):
+        done = t2vz(env, *args)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stdout.startswith(f"{REPO_ID}: 1 damaged file(s): ") and \
+            "/unet/diffusion_pytorch_model.safetensors (missing)" in done.stdout, done.stdout
+    removed = t2vz(env, "remove", REPO_ID)
+    assert removed.returncode == 0, removed.stderr
+    assert not (tmp_path / "hf" / "hub" / ("models--" + REPO_ID.replace("/", "--"))).exists()
+
+    half = tmp_path / "hf" / "hub" / "models--tester--half"
+    (half / "blobs").mkdir(parents=True)
+    (half / "blobs" / ("0" * 64 + ".incomplete")).write_bytes(b"\0" * 10)
+    (half / "snapshots" / "abc").mkdir(parents=True)
+    (half / "snapshots" / "abc" / "model_index.json").write_text("{}")
+    done = t2vz(env, "verify", "tester/half")
+    assert done.returncode == 2 and "1 unfinished download(s)" in done.stdout, done.stdout + done.stderr

@@ -127,9 +127,9 @@ def _remove(args) -> int:
 
 
 def _verify(args) -> int:
-    from .model_store import installed_models, verify
+    from .model_store import cached_repo_ids, verify
 
-    names = [args.repo_id] if args.repo_id else [m.name for m in installed_models() if m.where == "hub cache"]
+    names = [args.repo_id] if args.repo_id else cached_repo_ids()
     if not names:
         print("no models in the Hugging Face cache to verify (the built-in demo model ships with the app)")
         return 0

@@ -323,7 +323,15 @@ def remove(repo_id: str) -> int:
         cache = None
     repo = next((r for r in (cache.repos if cache else []) if r.repo_id == repo_id and r.repo_type == "model"), None)
     if repo is None:
-        raise ModelError(f"'{repo_id}' is not in the Hugging Face cache (see `t2vz models list`)")
+        folder = _repo_folder(repo_id)
+        if not folder.is_dir():
+            raise ModelError(f"'{repo_id}' is not in the Hugging Face cache (see `t2vz models list`)")
+        # huggingface_hub's scan leaves out a repository it finds damaged (a snapshot link to a
+        # missing blob): it is still on disk, and still the user's to delete
+        freed = _size(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(_cache_root() / ".locks" / folder.name, ignore_errors=True)
+        return freed
     strategy = cache.delete_revisions(*[r.commit_hash for r in repo.revisions])
     strategy.execute()
     shutil.rmtree(_repo_folder(repo_id), ignore_errors=True)  # refs and partial files too
@@ -340,12 +348,27 @@ def verify(repo_id: str) -> list[str]:
         raise ModelError(f"'{repo_id}' is not in the Hugging Face cache (see `t2vz models list`)")
     bad = []
     for link in sorted((repo / "snapshots").rglob("*")):
-        if not link.is_file():
+        if link.is_dir():
             continue
-        blob = link.resolve()
-        if not _matches(blob):
-            bad.append(str(link.relative_to(repo / "snapshots")))
+        name = str(link.relative_to(repo / "snapshots"))
+        if not link.exists():  # a snapshot link whose blob is gone
+            bad.append(f"{name} (missing)")
+        elif not _matches(link.resolve()):
+            bad.append(name)
+    unfinished = list((repo / "blobs").glob("*.incomplete")) if (repo / "blobs").is_dir() else []
+    if unfinished:
+        bad.append(f"{len(unfinished)} unfinished download(s) (blobs/*.incomplete)")
     return bad
+
+
+def cached_repo_ids() -> list[str]:
+    """Every model repository folder in the Hugging Face cache, damaged ones included (the hub
+    library's scan leaves those out), as owner/name."""
+    from huggingface_hub import constants
+
+    root = Path(constants.HF_HUB_CACHE)
+    folders = sorted(root.glob("models--*--*")) if root.is_dir() else []
+    return [f.name[len("models--"):].replace("--", "/", 1) for f in folders if f.is_dir()]
 
 
 def _matches(blob: Path) -> bool:
