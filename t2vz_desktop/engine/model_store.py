@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .model_settings import is_sdxl_unet
-from .model_settings import ModelError
+from .model_settings import ModelError, is_sdxl_unet
 from .system import models_dir
 
 PICKLE = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
