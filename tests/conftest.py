@@ -10,8 +10,10 @@ os.environ.setdefault("T2VZ_SOUND", "off")  # playback and scrubbing stay silent
 # folder of their own (never the app's own compile cache): a cold compile of the tiny UNet took
 # 122 s here, warm 17 s. Inductor keys its cache by graph, torch and settings.
 # test_compiled.py gives its jobs a fresh folder around this one's kernels, to see a first compile.
-os.environ.setdefault("T2VZ_COMPILE_CACHE", os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "t2vz-tests", "compile"))
+if "T2VZ_COMPILE_CACHE" not in os.environ:
+    from t2vz_desktop.engine.system import compile_cache_dir  # no torch: the platform's cache/t2vz/compile
+
+    os.environ["T2VZ_COMPILE_CACHE"] = str(compile_cache_dir().parents[1] / "t2vz-tests" / "compile")
 
 import pytest
 import torch
