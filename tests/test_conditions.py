@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from test_source import write_video
@@ -77,6 +78,21 @@ def test_canny_edges_follow_the_moving_square(square_video: Path) -> None:
     steps = np.diff(centroids, axis=0)
     np.testing.assert_allclose(steps[:, 0], 8, atol=1.0)  # 4 px a frame, scaled by 2
     np.testing.assert_allclose(steps[:, 1], 0, atol=1.0)
+
+
+def test_canny_finds_an_edge_between_colours_of_the_same_brightness() -> None:
+    """Found editing a red square on a blue background with the demo model: through grey (luma 86
+    against 75) it had no edge, so the ControlNet saw a black frame and the edit ignored the
+    source. Read in colour, as the Canny ControlNets' own annotator does (cv2.Canny on RGB)."""
+    frame = np.empty((64, 64, 3), np.uint8)
+    frame[:] = (30, 70, 220)
+    frame[16:48, 16:48] = (220, 30, 30)
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    assert canny_condition(grey).max() == 0  # luma alone hides it
+    edges = canny_condition(frame)[:, :, 0] > 0
+    assert edges[16:48, 14:18].any(axis=1).all() and edges[14:18, 16:48].any(axis=0).all()  # all four sides
+    assert edges[46:50, 16:48].any(axis=0).all() and edges[16:48, 46:50].any(axis=1).all()
+    assert not edges[22:42, 22:42].any() and not edges[:10].any()  # nothing inside or far outside
 
 
 @pytest.mark.parametrize(("low", "high"), [(200, 100), (100, 100), (-1, 50), (10, 300)])

@@ -18,7 +18,11 @@ def canny_condition(
 ) -> np.ndarray:
     """Edges of an RGB (H, W, 3) or grey (H, W) uint8 frame as uint8 (H, W, 3), 255 on edges.
 
-    Gradients above `high` start an edge, those above `low` continue one (hysteresis). A Gaussian
+    Gradients above `high` start an edge, those above `low` continue one (hysteresis). An RGB
+    frame is read in colour, each pixel's gradient taken from its strongest channel (OpenCV's
+    multi-channel Canny): what the Canny ControlNets were trained on (the ControlNet paper's
+    annotator, controlnet_aux and diffusers' examples call cv2.Canny on the RGB image). Through
+    grey, a red square on a blue background of nearly the same luma had no edge at all. A Gaussian
     blur of `blur_sigma` pixels first removes texture and compression noise (0: none).
     """
     check_thresholds(low, high)
@@ -26,8 +30,7 @@ def canny_condition(
         raise ValueError(f"blur sigma must be 0 or more, got {blur_sigma}")
     if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
         raise ValueError(f"expected a uint8 RGB (H, W, 3) or grey (H, W) frame, got {frame.dtype} {frame.shape}")
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
     if blur_sigma > 0:
-        grey = cv2.GaussianBlur(grey, (0, 0), blur_sigma)  # kernel size follows from sigma
-    edges = cv2.Canny(np.ascontiguousarray(grey), low, high)  # (H, W), 0 or 255
+        frame = cv2.GaussianBlur(frame, (0, 0), blur_sigma)  # kernel size follows from sigma
+    edges = cv2.Canny(np.ascontiguousarray(frame), low, high)  # (H, W), 0 or 255
     return np.repeat(edges[:, :, None], 3, axis=2)
