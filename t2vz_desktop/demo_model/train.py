@@ -319,20 +319,9 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.precision == "bf16"):
             context = text_encoder(ids)[0]  # (b, 20, width)
             pred = unet(zt, t, context).sample.float()
-        if noise_scheduler.config.prediction_type == "epsilon":
-            target, weight = noise, eps_loss_weight(snr_all[t], s.snr_gamma)
-        else:
-            target = noise_scheduler.get_velocity(z0, noise, t)  # v = sqrt(a) eps - sqrt(1-a) x0
-            weight = v_loss_weight(snr_all[t], s.snr_gamma, s.terminal_weight)
-        per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
-        loss = (weight * per_sample).mean()
-        for g in opt.param_groups:
-            g["lr"] = sched.lr(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        ema.update()
+        loss, per_sample = diffusion_loss(noise_scheduler, pred, z0, noise, t, snr_all[t], s.snr_gamma,
+                                          s.terminal_weight)
+        optimiser_step(opt, params, loss, sched.lr(step), ema)
         plain = per_sample.mean().item()
         losses.append(plain)
         step += 1
@@ -345,6 +334,30 @@ def train_unet(unet, text_encoder, tokenizer, latents_mean, latents_std, scale: 
     if judging is not None and judging.last_step != step:  # the weights the run ends with
         judge_ema(judging, step, ema, unet, text_encoder)
     return losses, ema
+
+
+def diffusion_loss(noise_scheduler, pred: torch.Tensor, z0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor,
+                   snr: torch.Tensor, gamma: float, floor: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss of a prediction (b, c, h, w) in the scheduler's parameterisation, min-SNR
+    weighted (eps_loss_weight, v_loss_weight; snr (b,) at timesteps t), and each sample's plain MSE (b,)."""
+    if noise_scheduler.config.prediction_type == "epsilon":
+        target, weight = noise, eps_loss_weight(snr, gamma)
+    else:
+        target = noise_scheduler.get_velocity(z0, noise, t)  # v = sqrt(a) eps - sqrt(1-a) x0
+        weight = v_loss_weight(snr, gamma, floor)
+    per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
+    return (weight * per_sample).mean(), per_sample
+
+
+def optimiser_step(opt, params: list[torch.Tensor], loss: torch.Tensor, lr: float, ema: EMA) -> None:
+    """One AdamW step at `lr` with the gradient norm clipped to 1, then the EMA's update."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    ema.update()
 
 
 def judge_ema(judging: Judging, step: int, ema: EMA, unet, text_encoder) -> None:
@@ -532,20 +545,22 @@ def train(s: TrainSettings) -> TrainResult:
     return TrainResult(folder=s.out.resolve(), vae_losses=vae_losses, unet_losses=unet_losses, seconds=seconds)
 
 
+# controlnet-canny (train_controlnet.py) fits only the UNet it was trained beside, so a new model
+# replaces it with the rest; train it again after.
 MODEL_FOLDER_PARTS = {"model_index.json", "t2vz.json", "README.md", "evaluation.json", "training_info.json",
-                      "training_log.csv", "scheduler", "text_encoder", "tokenizer", "unet", "vae"}
+                      "training_log.csv", "scheduler", "text_encoder", "tokenizer", "unet", "vae", "controlnet-canny"}
 
 
-def out_problem(out: Path) -> str | None:
+def out_problem(out: Path, parts: set[str] = MODEL_FOLDER_PARTS, what: str = "model") -> str | None:
     """Why training cannot write `out`, said before any work, or None. Training swaps the whole
-    folder for the new model, so an existing one may hold only a model's own parts."""
+    folder for the new `what` (model, ControlNet), so an existing one may hold only its `parts`."""
     if out.exists():
         if not out.is_dir():
             return "is a file, not a folder"
-        others = sorted(p.name for p in out.iterdir() if p.name not in MODEL_FOLDER_PARTS)
+        others = sorted(p.name for p in out.iterdir() if p.name not in parts)
         if others:
-            return (f"holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, which is not part of a model:"
-                    " training replaces the whole folder, so give a new folder or a model folder alone")
+            return (f"holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, which is not part of a {what}:"
+                    f" training replaces the whole folder, so give a new folder or a {what} folder alone")
     parent = out.resolve().parent
     while not parent.exists():
         parent = parent.parent
