@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--mode", action="append", choices=["canny", "pose", "depth", "pix2pix"],
                    help="how the source steers the result; repeat for several ControlNets (e.g. pose and canny)")
     x.add_argument("--controlnet", action="append", help="ControlNet weights per --mode (folder, file or hub id; "
-                   "default: lllyasviel/sd-controlnet-canny, -openpose or -depth from the local cache)")
+                   "default: lllyasviel/sd-controlnet-canny, -openpose or -depth from the local cache; the demo "
+                   "model's own for canny)")
     x.add_argument("--control-scale", action="append", type=float, help="strength per --mode (default 1.0)")
     x.add_argument("--condition", action="append", help="a ready condition video per --mode (skeleton, depth)")
     add_range_arguments(x, "--source-fps", "resample the source to this frame rate: frame k shows the picture on screen "
@@ -254,9 +255,11 @@ def _edit_spec(args: argparse.Namespace):
     # Accepted but without effect as given: said, not silently ignored (nor kept in the recipe).
     if not instruct and args.image_guidance != 1.0:
         _warn("--image-guidance only steers --mode pix2pix; ignored with a ControlNet")
-    if not args.motion_field and (args.motion is not None or args.background_smoothing):
-        _warn("--motion and --background-smoothing act only with --motion-field (otherwise every frame starts "
-              "from one noise and the edit follows the source's motion); ignored")
+    given = [flag for flag, on in (("--motion", args.motion is not None),
+                                   ("--background-smoothing", bool(args.background_smoothing))) if on]
+    if not args.motion_field and given:  # name only what was given: a newcomer was warned of a flag not typed
+        _warn(f"{' and '.join(given)} {'acts' if len(given) == 1 else 'act'} only with --motion-field (otherwise every"
+              " frame starts from one noise and the edit follows the source's motion); ignored")
 
     def per_mode(values, name, default):
         values = values or []

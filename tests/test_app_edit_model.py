@@ -95,8 +95,12 @@ def test_the_default_model_follows_the_mode(window, tmp_path, tiny_folder, tiny_
 def test_with_no_model_for_the_mode_the_dialog_names_what_to_fetch(window, tmp_path, tiny_controlnet, models):
     window.panel.set_model("demo")
     dialog = open_dialog(window, tmp_path)
-    assert dialog.model.model_name() is None  # canny: no ControlNet here, so the demo model is not offered
-    assert "lllyasviel/sd-controlnet-canny" in dialog.error.text() and "stable-diffusion-v1-5" in dialog.error.text()
+    # canny: the demo model's own ControlNet, shown as the default
+    assert dialog.model.model_name() == "demo" and dialog.problem() == ""
+    assert dialog.controlnet.placeholderText().endswith("controlnet-canny")
+    dialog.mode.setCurrentText("depth")  # no depth ControlNet here, so the demo model is not offered
+    assert dialog.model.model_name() is None
+    assert "lllyasviel/sd-controlnet-depth" in dialog.error.text() and "stable-diffusion-v1-5" in dialog.error.text()
     dialog.mode.setCurrentText("pix2pix")
     assert dialog.model.model_name() is None
     assert "t2vz models download timbrooks/instruct-pix2pix" in dialog.error.text()

@@ -171,16 +171,37 @@ def test_a_controlnet_made_for_another_base_model_is_refused_before_any_load(tmp
     args = edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(tmp_path / "controlnet"))
     assert main(args) == 2 and not no_model_load
     line = one_error_line(capsys)
-    # the demo model takes no ControlNet at all: said before the ControlNet is even read
-    assert "the built-in demo model cannot take a ControlNet" in line and "stable-diffusion-v1-5" in line
+    assert "does not fit the built-in demo model" in line and "text" in line  # text width 32 against 64
     assert not (tmp_path / "o.mp4").exists()
     from t2vz_desktop.engine.control import check_controlnet_fits
 
     check_controlnet_fits(str(tmp_path / "controlnet"), str(tiny_folder))  # its own base model: fits
-    from t2vz_desktop.engine.models import ModelError
 
-    with pytest.raises(ModelError, match="does not fit the built-in demo model"):  # text width 32 against 64
-        check_controlnet_fits(str(tmp_path / "controlnet"), "demo")
+
+@pytest.mark.parametrize("mode", ["pose", "depth"])
+def test_the_demo_model_edits_with_canny_only_and_says_so_before_any_load(mode, tmp_path, capsys, no_model_load):
+    """The demo model has its own Canny ControlNet and no other: a pose or depth edit on it is one
+    line naming canny and the model to fetch, exit 2, and nothing is loaded or written."""
+    source = video(tmp_path / "src.mp4")
+    assert main(edit_args("demo", source, tmp_path / "o.mp4", "--mode", mode)) == 2 and not no_model_load
+    line = one_error_line(capsys)
+    assert "Canny ControlNet only (--mode canny)" in line and "stable-diffusion-v1-5" in line
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_missing_demo_controlnet_is_one_line_naming_how_to_get_it_back(tmp_path, capsys, no_model_load, monkeypatch):
+    """A bundle or checkout without resources/models/demo/controlnet-canny (a partial copy)."""
+    import shutil
+
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    resources = tmp_path / "resources"
+    shutil.copytree(demo_model_dir(), resources / "models" / "demo", ignore=shutil.ignore_patterns("controlnet-canny"))
+    monkeypatch.setenv("T2VZ_RESOURCES", str(resources))
+    source = video(tmp_path / "src.mp4")
+    assert main(edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny")) == 2 and not no_model_load
+    line = one_error_line(capsys)
+    assert "the demo model's canny ControlNet is missing" in line and "train_controlnet" in line
 
 
 @pytest.mark.parametrize("case", ["edit onto its source", "generate onto its start image", "generate onto its recipe",
@@ -267,7 +288,8 @@ def test_an_edit_says_which_flags_it_ignores_and_keeps_them_out_of_the_recipe(tm
                           "--image-guidance", "2", "--background-smoothing", "0.6", "--width", "32",
                           "--height", "24")) == 0
     err = capsys.readouterr().err
-    assert "--image-guidance only steers --mode pix2pix" in err and "act only with --motion-field" in err
+    assert "--image-guidance only steers --mode pix2pix" in err
+    assert "--background-smoothing acts only with --motion-field" in err and "--motion " not in err  # not given
     import json
 
     assert json.loads(out.with_suffix(".json").read_text())["edit"]["image_guidance"] == 1.0
@@ -616,3 +638,24 @@ def test_a_model_file_that_is_a_pipe_is_refused_not_waited_on(tmp_path, capsys, 
     line = one_error_line(capsys)
     assert f"{part} is not a regular file" in line and not out.exists() and not no_model_load
     assert own_sampler(str(folder)) in ("ddim", "euler-a")  # answered, not blocked
+
+
+@pytest.mark.parametrize("content", [b"garbage", b""], ids=["garbage", "empty"])
+def test_a_damaged_controlnet_file_is_one_line_and_exit_2(content, tmp_path, capsys, no_model_load):
+    """A newcomer's --controlnet notamodel.safetensors ended with `t2vz: failed: Error while
+    deserializing header` and exit 1: safetensors raises its own error type, which was not caught."""
+    (tmp_path / "net.safetensors").write_bytes(content)
+    source = video(tmp_path / "src.mp4")
+    args = edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(tmp_path / "net.safetensors"))
+    assert main(args) == 2 and not no_model_load
+    assert "net.safetensors is not a readable .safetensors file" in one_error_line(capsys)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_the_demo_models_folder_path_finds_its_own_controlnet():
+    """`--model resources/models/demo` is the demo model too: its Canny ControlNet is found by path."""
+    from t2vz_desktop.engine.control import mode_controlnet
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    assert mode_controlnet("canny", str(demo_model_dir())) == mode_controlnet("canny", "demo")
+    assert mode_controlnet("canny", "demo").endswith("controlnet-canny")

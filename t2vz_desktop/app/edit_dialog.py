@@ -302,7 +302,7 @@ class EditDialog(QDialog):
             looks_local = "/" not in net or Path(net).expanduser().is_absolute() or net.startswith(".")
             if looks_local and not Path(net).expanduser().exists():
                 return f"The ControlNet weights {net} do not exist: choose a folder or a .safetensors file."
-        elif not _hub_cached(default := _mode_controlnet(mode, self.model.model_name())):
+        elif not _net_present(default := _mode_controlnet(mode, self.model.model_name())):
             return (f"No ControlNet weights for {mode}: {default} is not in the local Hugging "
                     "Face cache. Choose a ControlNet folder or .safetensors file, or download that model first.")
         return ""
@@ -396,6 +396,11 @@ def _model_misfit(mode: str, net: str | None, model: str) -> str:
         text = str(e)
         return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
     return ""
+
+
+def _net_present(name: str) -> bool:
+    """Whether a default ControlNet is here: a folder (the demo model's own) or a hub id in the cache."""
+    return Path(name).is_absolute() and (Path(name) / "config.json").is_file() or _hub_cached(name)
 
 
 def _hub_cached(hub_id: str) -> bool:

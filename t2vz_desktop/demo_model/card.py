@@ -302,6 +302,13 @@ def write_model_card(folder: Path) -> Path:
                if scores else "") + ").",
             "",
         ]
+    if (folder / "controlnet-canny" / "config.json").is_file():
+        lines += [
+            "Edge-guided editing: `controlnet-canny/` is a Canny ControlNet trained for this model (its own card"
+            " says how and how well), which `t2vz edit --mode canny --model demo` and the app's Edit with... use."
+            " It fits this model only: re-training the model replaces it.",
+            "",
+        ]
     lines += [
         "## Components",
         "",

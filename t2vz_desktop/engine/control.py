@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 
 from .chunks import Denoiser
-from .models import DEMO_MODEL, HUB_ID, ModelError, first_line, is_sdxl_unet, locate_model, single_file_config
+from .models import (
+    DEMO_MODEL, HUB_ID, ModelError, demo_model_dir, first_line, is_sdxl_unet, locate_model, single_file_config,
+)
 from .paths import resources_dir
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, default_controlnet
 
@@ -85,7 +87,7 @@ def _file_config(path: Path) -> dict:
     """What a ControlNet .safetensors file says of its shape, from its tensor names and shapes
     (the header only), not the SD 1.5 configuration it is loaded with; a key the file does not
     show is left out and not compared (LDM-format files name their condition embedding otherwise)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     config = {}
     try:
@@ -104,8 +106,8 @@ def _file_config(path: Path) -> dict:
                 config["conditioning_embedding_out_channels"] = [0] * (len(embedding) // 2 + 1)
             # SDXL's added embedding, diffusers' or LDM's name for it
             added = next((k for k in names if k in ("add_embedding.linear_1.weight", "label_emb.0.0.weight")), None)
-    except (OSError, ValueError, IndexError) as e:
-        raise ModelError(f"ControlNet file {path.name} could not be read ({first_line(e)})") from e
+    except (OSError, ValueError, IndexError, SafetensorError) as e:  # a damaged header is its own error type
+        raise ModelError(f"ControlNet file {path.name} is not a readable .safetensors file ({first_line(e)})") from e
     if added is not None:  # files load with SD 1.5's configuration (resources/configs/controlnet-sd15)
         raise ModelError(f"{path.name} is an SDXL ControlNet file; t2vz reads single-file ControlNets in SD 1.5's "
                          "layout only: pass the ControlNet's diffusers folder or its hub id (t2vz models download ID)")
@@ -155,10 +157,35 @@ def check_edit_model(mode: str, model: str, net: str | None = None, model_config
                          f"UNet input channels, not {needed}): choose {INSTRUCT_MODEL} or a ControlNet mode")
 
 
+# The ControlNets trained for the built-in demo model (demo_model/train_controlnet.py): folders
+# inside its own, since a ControlNet fits only the UNet it was trained beside.
+DEMO_CONTROLNETS = {"canny": "controlnet-canny"}
+
+
+def demo_controlnet(mode: str) -> str:
+    """The folder of the demo model's own ControlNet for `mode`; ModelError where it has none
+    (pose, depth) or where the bundle lacks it."""
+    if mode not in DEMO_CONTROLNETS:
+        raise ModelError(f"the built-in demo model has a Canny ControlNet only (--mode canny): for {mode} edits "
+                         "use a Stable Diffusion 1.x model (`t2vz models download stable-diffusion-v1-5/stable-diffusion-v1-5`)")
+    folder = demo_model_dir() / DEMO_CONTROLNETS[mode]
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"the demo model's {mode} ControlNet is missing ({folder}): reinstall t2vz-desktop, or "
+                         "re-make it with `python -m t2vz_desktop.demo_model.train_controlnet`")
+    return str(folder)
+
+
+def is_demo_model(model: str) -> bool:
+    """`model` names the built-in demo model: by its name, or by its folder's path."""
+    return model == DEMO_MODEL or Path(model).expanduser().resolve() == demo_model_dir().resolve()
+
+
 def mode_controlnet(mode: str, model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> str:
-    """The ControlNet `mode` uses with `model` when none is named: an SDXL one for an SDXL base
-    model (read from its configuration), else the paper's SD 1.5 one."""
-    unet = base_unet_config(model, model_config, allow_unsafe_pickle) if model != DEMO_MODEL else None
+    """The ControlNet `mode` uses with `model` when none is named: the demo model's own, an SDXL
+    one for an SDXL base model (read from its configuration), else the paper's SD 1.5 one."""
+    if is_demo_model(model):
+        return demo_controlnet(mode)
+    unet = base_unet_config(model, model_config, allow_unsafe_pickle)
     return default_controlnet(mode, bool(unet) and is_sdxl_unet(unet))
 
 

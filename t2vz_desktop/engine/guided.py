@@ -11,7 +11,7 @@ import torch
 
 from ..media import AudioClip, MediaError
 from .chunks import Denoiser
-from .control import ControlInput, control_denoiser, load_controlnet
+from .control import ControlInput, control_denoiser, demo_controlnet, is_demo_model, load_controlnet
 from .edit import instruct_denoiser, source_latents
 from .models import LoadedModel
 from .prompts import is_sdxl
@@ -84,7 +84,11 @@ def prepare_guided(
             raise RequestError(str(err)) from err
     controls = []
     for c in e.controls:
-        net = load_net(c.model or default_controlnet(c.mode, is_sdxl(model.pipe)))
+        if c.model:
+            net = load_net(c.model)
+        else:
+            net = load_net(demo_controlnet(c.mode) if is_demo_model(recipe.model)
+                           else default_controlnet(c.mode, is_sdxl(model.pipe)))
         controls.append(ControlInput(net, condition_tensor(e, c, clip, spec), c.scale))
     return GuidedInputs(control_denoiser(unet, controls), [unet] + [c.net for c in controls], audio)
 

@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..media import MediaError, check_audio, check_target, export_format, refuse_overwriting_inputs, refuse_sharing_a_recipe
-from .control import check_controlnet_fits, mode_controlnet
+from .control import check_controlnet_fits, is_demo_model, mode_controlnet
 from .interpolate import output_times
 from .model_settings import model_defaults
-from .models import DEMO_MODEL, ModelError, check_model, json_object, pick_device, pick_dtype
+from .models import ModelError, check_model, json_object, pick_device, pick_dtype
 from .request import INSTRUCT_MODEL, NOISY_SCHEDULERS, GenerationRequest, RequestError
 
 
@@ -225,7 +225,8 @@ def _check_instruct_unet(folder: Path, name: str) -> None:
     if channels != needed:
         raise RequestError(f"--mode pix2pix needs an Instruct-Pix2Pix model; '{name}' is a text-to-image model "
                            f"({channels} UNet input channels, not {needed}): leave out --model to use "
-                           f"{INSTRUCT_MODEL}, or use --mode canny|pose|depth with it")
+                           f"{INSTRUCT_MODEL}, or use --mode {'canny' if is_demo_model(name) else 'canny|pose|depth'} "
+                           "with it")
 
 
 def _check_image(path: str) -> None:
@@ -266,9 +267,6 @@ def _check_edit(request: GenerationRequest) -> float:
         if isinstance(err, RequestError):
             raise
         raise RequestError(str(err)) from err
-    if e.controls and request.model == DEMO_MODEL:  # the source is sound: before any ControlNet is looked for
-        raise RequestError("the built-in demo model cannot take a ControlNet (none is made for it): edit with a "
-                           "Stable Diffusion 1.x model (`t2vz models download stable-diffusion-v1-5/stable-diffusion-v1-5`)")
     for c in e.controls:
         check_controlnet_fits(c.model or mode_controlnet(c.mode, request.model, request.model_config,
                                                          request.allow_unsafe_pickle),
