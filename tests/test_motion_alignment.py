@@ -110,3 +110,21 @@ def test_a_source_that_cannot_be_compared_is_one_line_and_exit_2(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--source" in err[0], err
     assert not (tmp_path / "v.metrics.json").exists()
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad"])
+def test_an_explicit_source_is_framed_as_the_recipe_says_like_the_recipes_own(tmp_path, fit):
+    """A newcomer's `eval EDIT --source SRC` with the very source the edit was made from was
+    refused as "other shapes" whenever the edit had been cropped or padded to another size (nearly
+    always); the recipe says how the edit framed it, so the given file is framed the same way."""
+    wide = [np.concatenate([f, f], axis=1) for f in pan(2, 0, frames=8)]
+    source = write_video(tmp_path / "wide.mp4", wide)
+    video = edit_with_recipe(tmp_path, source, pan(2, 0, frames=8))
+    recipe = json.loads((tmp_path / "edit.json").read_text())
+    recipe["edit"]["fit"] = fit
+    (tmp_path / "edit.json").write_text(json.dumps(recipe))
+    assert main(["eval", str(video), "--no-plot"]) == 0
+    own = json.loads((tmp_path / "edit.metrics.json").read_text())["motion_alignment"]
+    assert main(["eval", str(video), "--source", str(source), "--no-plot"]) == 0
+    given = json.loads((tmp_path / "edit.metrics.json").read_text())["motion_alignment"]
+    assert given["epe"] == pytest.approx(own["epe"]) and given["pairs"] == own["pairs"] == 7

@@ -172,8 +172,10 @@ def _alignment_source(request, info, given: str | None):
                   "give it with --source", file=sys.stderr)
             return None
         raise RequestError(f"--source: {e}") from e
-    if given is not None:
+    if given is not None and edit is None:  # a foreign edit: paired by time, so shape and length must fit
         _check_comparable(clip, info, path)
+    elif given is not None and clip.frames < 2:  # framed as the recipe says, as the edit's own source is
+        raise RequestError(f"--source {path} has {clip.frames} frame(s) in the edit's range: motion needs two")
     # The engine rounds its sizes to multiples of 8; a foreign edit may not be: fit to it exactly.
     return replace(clip, size=(info.width, info.height))
 
