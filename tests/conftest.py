@@ -33,8 +33,8 @@ else:
 # pytest-xdist a file runs whole on one worker (`--dist loadfile`), and handing out the longest
 # first keeps both workers busy to the end instead of leaving one file running alone.
 LONGEST_FIRST = ("test_demo_model.py", "test_compiled.py", "test_engine.py", "test_benchmarks.py", "test_farm.py",
-                 "test_demo_training.py", "test_golden.py", "test_mp4_reproducible.py", "test_sdxl.py",
-                 "test_overflow.py", "test_media_zoo.py", "test_chunk_tasks.py", "test_edit.py")
+                 "test_demo_training.py", "test_demo_controlnet.py", "test_golden.py", "test_mp4_reproducible.py",
+                 "test_sdxl.py", "test_overflow.py", "test_media_zoo.py", "test_chunk_tasks.py", "test_edit.py")
 
 
 def pytest_collection_modifyitems(items):
