@@ -10,10 +10,10 @@ how often each frame shows the prompted colours, for every edit mode and strengt
 Sources are drawn here (no downloads): a textured disc moving right 4 px a frame over a textured
 background, a triangle turning 8 degrees a frame, and a square zooming 6% a frame; 8 frames at
 8 fps, 128 px. Edit modes: "canny" (ControlNet-guided, shared noise, the default edit) and
-"canny+motion" (--motion-field: the paper's motion init). The demo model has no ControlNet of its
-own: its Canny net is built from its UNet by diffusers' ControlNetModel.from_unet, whose zero
-output convolutions make it a no-op, so on the demo model the edit follows the prompt and only
-flow guidance ties it to the source's motion. Tiny weights: random components (tests/tiny_models.py).
+"canny+motion" (--motion-field: the paper's motion init). The demo model edits with its own Canny
+ControlNet (demo_model/train_controlnet.py) and a prompt that recolours the source's shape
+("a yellow triangle on a purple background" for the red triangle on blue). Tiny weights: random
+components (tests/tiny_models.py), their ControlNet random too.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 SIZE, FRAMES, FPS = 128, 8, 8.0
 STRENGTHS = (0.0, 0.5, 0.8, 1.0)
+SHAPES = {"moving": "circle", "turning": "triangle", "zooming": "square"}
 
 
 def textured(seed: int, colour: tuple[int, int, int], size: int = SIZE) -> np.ndarray:
@@ -69,17 +70,6 @@ def write_source(kind: str, folder: Path) -> Path:
     return path
 
 
-def demo_controlnet(folder: Path) -> Path:
-    from diffusers import ControlNetModel, UNet2DConditionModel
-
-    from t2vz_desktop.engine.paths import resources_dir
-
-    unet = UNet2DConditionModel.from_pretrained(resources_dir() / "models" / "demo" / "unet")
-    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32, 64))  # 4x, as its VAE
-    net.save_pretrained(folder / "demo-canny")
-    return folder / "demo-canny"
-
-
 def colour_share(frames: list[np.ndarray], colour: str, background: str) -> float:
     from t2vz_desktop.demo_model.evaluate import analyse
 
@@ -100,7 +90,7 @@ def run(models: list[str], seeds: int) -> None:
         sources = {kind: write_source(kind, tmp) for kind in ("moving", "turning", "zooming")}
         setups = {}
         if "demo" in models:
-            setups["demo"] = ("demo", demo_controlnet(tmp), "a red circle on a blue background", {})
+            setups["demo"] = ("demo", None, "a yellow {shape} on a purple background", {})
         if "tiny" in models:
             import tiny_models
             from diffusers import ControlNetModel, UNet2DConditionModel
@@ -110,7 +100,8 @@ def run(models: list[str], seeds: int) -> None:
                                             conditioning_embedding_out_channels=(8, 16))
             tiny_models.randomize_(net, 99)
             net.save_pretrained(tmp / "tiny-canny")
-            setups["tiny"] = (str(folder), tmp / "tiny-canny", "a red circle", {"steps": 10, "width": 64, "height": 64})
+            setups["tiny"] = (str(folder), str(tmp / "tiny-canny"), "a red {shape}",
+                              {"steps": 10, "width": 64, "height": 64})
         print("| model | source | mode | flow guidance | motion alignment EPE (px/frame) | source motion (px/frame) | "
               "warping error | prompted colours | s/edit |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -120,10 +111,11 @@ def run(models: list[str], seeds: int) -> None:
                     for strength in STRENGTHS:
                         epe, moved, warp, colours, seconds = [], [], [], [], []
                         for seed in range(seeds):
-                            edit = EditSpec(source=str(path), controls=[ControlSpec("canny", str(net))],
+                            edit = EditSpec(source=str(path), controls=[ControlSpec("canny", net)],
                                             motion_field=mode.endswith("motion"), flow_guidance=strength,
                                             keep_audio=False)
-                            request = GenerationRequest(prompts=[prompt], model=model, seed=seed, edit=edit,
+                            request = GenerationRequest(prompts=[prompt.format(shape=SHAPES[kind])], model=model,
+                                                        seed=seed, edit=edit,
                                                         device="cpu", **extra)
                             started = time.perf_counter()
                             result = run_generation(request, cache=cache, previews=False)
@@ -135,7 +127,7 @@ def run(models: list[str], seeds: int) -> None:
                             moved.append(alignment.source_motion)
                             warp.append(score_frames(frames).warping_error)
                             if name == "demo":
-                                colours.append(colour_share(frames, "red", "blue"))
+                                colours.append(colour_share(frames, "yellow", "purple"))
                         shown = f"{np.mean(colours):.0%}" if colours else "-"
                         print(f"| {name} | {kind} | {mode} | {strength:g} | {np.mean(epe):.3f} | {np.mean(moved):.3f} | "
                               f"{np.mean(warp):.5f} | "
