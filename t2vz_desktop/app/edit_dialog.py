@@ -399,8 +399,9 @@ def _model_misfit(mode: str, net: str | None, model: str) -> str:
 
 
 def _net_present(name: str) -> bool:
-    """Whether a default ControlNet is here: a folder (the demo model's own) or a hub id in the cache."""
-    return Path(name).is_absolute() and (Path(name) / "config.json").is_file() or _hub_cached(name)
+    """Whether a default ControlNet is here: the demo model's own folder (an absolute path, which
+    engine.control.demo_controlnet gives only once it has found the folder whole) or a hub id in the cache."""
+    return Path(name).is_absolute() or _hub_cached(name)
 
 
 def _hub_cached(hub_id: str) -> bool:

@@ -438,6 +438,23 @@ def portable_tokenizer_class(folder: Path) -> None:
     config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
+def write_training_record(folder: Path, info: dict, rows: list[tuple]) -> None:
+    """training_info.json (`info`) and training_log.csv (one row a step: phase, step, loss, lr,
+    elapsed_s, threads) in a model folder being written."""
+    (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    with open(folder / "training_log.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["phase", "step", "loss", "lr", "elapsed_s", "threads"])
+        writer.writerows(rows)
+
+
+def make_readable(folder: Path) -> None:
+    """Folders 0755 and files 0644 below `folder`: safetensors writes its files 0600, and an
+    installed app is read by other users."""
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def write_folder_atomically(out: Path, write) -> None:
     """Call ``write(tmp)`` on a fresh temporary folder beside ``out``, then swap it in."""
     out = out.resolve()
@@ -532,14 +549,9 @@ def train(s: TrainSettings) -> TrainResult:
         pipe.save_pretrained(folder, safe_serialization=True)
         portable_tokenizer_class(folder)
         (folder / "t2vz.json").write_text(json.dumps(settings, indent=2) + "\n")
-        (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        with open(folder / "training_log.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["phase", "step", "loss", "lr", "elapsed_s", "threads"])
-            writer.writerows(rows)
+        write_training_record(folder, info, rows)
         write_model_card(folder)
-        for path in folder.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        make_readable(folder)
 
     write_folder_atomically(s.out, write)
     return TrainResult(folder=s.out.resolve(), vae_losses=vae_losses, unet_losses=unet_losses, seconds=seconds)

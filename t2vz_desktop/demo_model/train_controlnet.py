@@ -15,7 +15,6 @@ diffusers ControlNetModel folder, written to a temporary folder and renamed into
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -30,10 +29,11 @@ from ..conditions.canny import canny_condition
 from ..engine.models import demo_model_dir
 from ..engine.request import EditSpec
 from . import data
+from .model import count_parameters
 from .settings import TrainSettings
 from .train import (
-    EMA, Schedule, ThreadAdapter, diffusion_loss, encode_all, first_last_means, optimiser_step, out_problem,
-    training_timesteps, write_folder_atomically,
+    EMA, Schedule, ThreadAdapter, diffusion_loss, encode_all, first_last_means, make_readable, optimiser_step,
+    out_problem, training_timesteps, write_folder_atomically, write_training_record,
 )
 
 FOLDER_NAME = "controlnet-canny"  # inside the demo model's folder, which the editor looks in
@@ -147,22 +147,17 @@ def train_controlnet(s: ControlNetSettings) -> dict:
         "seconds": round(time.monotonic() - started, 1),
         "steps": step,
         "loss_first_last": first_last_means(losses, 50),
-        "parameters": sum(p.numel() for p in net.parameters()),
+        "parameters": count_parameters(net),
         "torch": torch.__version__,
     }
 
     def write(folder: Path) -> None:
         net.save_pretrained(folder, safe_serialization=True)
-        (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
-        with open(folder / "training_log.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["phase", "step", "loss", "lr", "elapsed_s", "threads"])
-            writer.writerows(rows)
+        write_training_record(folder, info, rows)
         from .evaluate_controlnet import card_text
 
         (folder / "README.md").write_text(card_text(folder) + "\n")
-        for path in folder.rglob("*"):  # safetensors writes 0600: an installed app is read by other users
-            path.chmod(0o644)
+        make_readable(folder)
 
     write_folder_atomically(s.out, write)
     return info

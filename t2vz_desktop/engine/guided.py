@@ -84,11 +84,8 @@ def prepare_guided(
             raise RequestError(str(err)) from err
     controls = []
     for c in e.controls:
-        if c.model:
-            net = load_net(c.model)
-        else:
-            net = load_net(demo_controlnet(c.mode) if is_demo_model(recipe.model)
-                           else default_controlnet(c.mode, is_sdxl(model.pipe)))
+        net = load_net(c.model or (demo_controlnet(c.mode) if is_demo_model(recipe.model)
+                                   else default_controlnet(c.mode, is_sdxl(model.pipe))))
         controls.append(ControlInput(net, condition_tensor(e, c, clip, spec), c.scale))
     return GuidedInputs(control_denoiser(unet, controls), [unet] + [c.net for c in controls], audio)
 
