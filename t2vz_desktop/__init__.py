@@ -3,7 +3,7 @@
 import os
 import sys
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 TRAINER_MODULE = "t2vz_desktop.demo_model.train"
 

@@ -8,13 +8,14 @@ an unwritable output), with one line on stderr and no output file; 1 a failure w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from .engine.request import (
-    DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SCHEDULERS, SD_DEFAULTS, SPEEDS, STEP_NOISE, GenerationRequest,
-    RequestError, first_line,
+    DEFAULT_FLOW_GUIDANCE, DEFAULT_MODEL, DEFAULT_SMOOTH, INSTRUCT_MODEL, SCHEDULERS, SD_DEFAULTS, SPEEDS, STEP_NOISE,
+    GenerationRequest, RequestError, first_line,
 )
 
 BAD_INPUT, FAILED, CANCELLED = 2, 1, 130
@@ -85,19 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--condition", action="append", help="a ready condition video per --mode (skeleton, depth)")
     add_range_arguments(x, "--source-fps", "resample the source to this frame rate: frame k shows the picture on screen "
                         "at k / FPS s (default: its own rate)")
-    x.add_argument("--fit", choices=["crop", "pad"], default="crop",
-                   help="meet the output aspect by crop or pad (default crop)")
-    x.add_argument("--low", type=int, default=100, help="Canny low threshold (default 100)")
-    x.add_argument("--high", type=int, default=200, help="Canny high threshold (default 200)")
+    # No argparse defaults here: a flag left out keeps the --recipe's value, else EditSpec's default.
+    x.add_argument("--fit", choices=["crop", "pad"], help="meet the output aspect by crop or pad (default crop)")
+    x.add_argument("--low", type=int, help="Canny low threshold (default 100)")
+    x.add_argument("--high", type=int, help="Canny high threshold (default 200)")
     x.add_argument("--depth-model", help="transformers depth-estimation model (folder or cached hub id)")
-    x.add_argument("--image-guidance", type=float, default=1.0,
-                   help="pix2pix: how closely to keep the source (default 1.0)")
+    x.add_argument("--image-guidance", type=float, help="pix2pix: how closely to keep the source (default 1.0)")
     x.add_argument("--motion-field", action="store_true",
                    help="the paper's motion init instead of shared noise (enables the motion options)")
     x.add_argument("--no-audio", action="store_true", help="drop the source's sound")
-    x.add_argument("--flow-guidance", type=float, default=0.0,
-                   help="carry the edit along the source's optical flow inside the denoising, 0 (off, default) to 1; "
-                        "keeps the source's motion where cross-frame attention lets it drift")
+    x.add_argument("--flow-guidance", type=float,
+                   help="carry the edit along the source's optical flow inside the denoising, 0 (off: the paper's "
+                        f"method) to 1 (default {DEFAULT_FLOW_GUIDANCE:g}); keeps the source's motion where "
+                        "cross-frame attention lets it drift")
+    e.set_defaults(step=None)  # likewise (condition's --step keeps its 1)
     _add_output_options(e)
     _add_model_options(e)
     _add_sampling_options(e, demo, edit=True)
@@ -244,44 +246,79 @@ def _models_command(sub) -> None:
 _EXTRA_COMMANDS: list = [_condition_command, _measure_commands, _models_command]
 
 
-def _edit_spec(args: argparse.Namespace):
+def _edit_spec(args: argparse.Namespace, recipe_edit=None):
+    """The edit the flags ask for, over `recipe_edit` (the --recipe's EditSpec) when there is one:
+    a flag left out keeps the recipe's value; --mode replaces the recipe's modes (a mode given
+    again keeps its ControlNet); a frame range given replaces the recipe's whole range."""
     from .conditions.source import range_from_arguments
-    from .engine.request import ControlSpec, EditSpec
+    from .engine.request import EditSpec
 
-    modes = args.mode
-    instruct = "pix2pix" in modes
-    if instruct and len(modes) > 1:
-        raise RequestError("--mode pix2pix cannot be combined with ControlNet modes")
+    # Recorded absolute: the recipe re-makes the edit from any folder (a newcomer's did not).
+    source = os.path.abspath(args.source) if args.source else (recipe_edit.source if recipe_edit else None)
+    if not source:
+        raise RequestError("give the source video to edit")
+    edit = replace(recipe_edit, source=source) if recipe_edit else EditSpec(source=source)
+    if args.mode:
+        edit = _with_modes(edit, args.mode)
+    elif recipe_edit is None:
+        raise RequestError("give --mode canny|pose|depth|pix2pix (or --recipe of an edit)")
     # Accepted but without effect as given: said, not silently ignored (nor kept in the recipe).
-    if not instruct and args.image_guidance != 1.0:
+    if not edit.instruct and args.image_guidance is not None:
         _warn("--image-guidance only steers --mode pix2pix; ignored with a ControlNet")
     given = [flag for flag, on in (("--motion", args.motion is not None),
                                    ("--background-smoothing", bool(args.background_smoothing))) if on]
-    if not args.motion_field and given:  # name only what was given: a newcomer was warned of a flag not typed
+    if not (edit.motion_field or args.motion_field) and given:  # name only what was given, not every such flag
         _warn(f"{' and '.join(given)} {'acts' if len(given) == 1 else 'act'} only with --motion-field (otherwise every"
               " frame starts from one noise and the edit follows the source's motion); ignored")
-
-    def per_mode(values, name, default):
-        values = values or []
-        if len(values) not in (0, len(modes)):
-            raise RequestError(f"give {name} once per --mode ({len(modes)} modes, {len(values)} values)")
-        return values or [default] * len(modes)
-
-    nets = per_mode(args.controlnet, "--controlnet", None)
-    scales = per_mode(args.control_scale, "--control-scale", 1.0)
-    conditions = per_mode(args.condition, "--condition", None)
-    controls = [] if instruct else [ControlSpec(m, n, s, c) for m, n, s, c in zip(modes, nets, scales, conditions)]
+    edit = _with_control_flags(edit, args)
     try:
         start, end, start_s, end_s = range_from_arguments(args)
     except ValueError as e:
         raise RequestError(str(e)) from e
-    return EditSpec(
-        source=args.source, controls=controls, instruct=instruct,
-        image_guidance=args.image_guidance if instruct else 1.0,
-        start=start, end=end, start_s=start_s, end_s=end_s, step=args.step, fps=args.source_fps, fit=args.fit,
-        canny_low=args.low, canny_high=args.high, depth_model=args.depth_model,
-        motion_field=args.motion_field, keep_audio=not args.no_audio, flow_guidance=args.flow_guidance,
-    )
+    if any(v is not None for v in (args.start, args.end, args.start_time, args.end_time)):
+        edit = replace(edit, start=start, end=end, start_s=start_s, end_s=end_s)
+    return _given(edit, step=args.step, fps=args.source_fps, fit=args.fit, canny_low=args.low, canny_high=args.high,
+                  depth_model=args.depth_model, flow_guidance=args.flow_guidance,
+                  image_guidance=args.image_guidance if edit.instruct else None,
+                  motion_field=True if args.motion_field else None, keep_audio=False if args.no_audio else None)
+
+
+def _given(spec, **changes):
+    """`spec` with the fields whose flag was given (not None) replaced."""
+    return replace(spec, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _with_modes(edit, modes: list[str]):
+    from .engine.request import ControlSpec, EditSpec
+
+    twice = sorted({m for m in modes if modes.count(m) > 1})
+    if twice:
+        raise RequestError(f"--mode {twice[0]} is given twice: give each mode once")
+    if "pix2pix" in modes and len(modes) > 1:
+        raise RequestError("--mode pix2pix cannot be combined with ControlNet modes")
+    instruct = modes == ["pix2pix"]
+    if instruct != edit.instruct:
+        edit = replace(edit, image_guidance=EditSpec.image_guidance)
+    kept = {c.mode: c for c in edit.controls}
+    return replace(edit, instruct=instruct, controls=[] if instruct else [kept.get(m, ControlSpec(m)) for m in modes])
+
+
+def _with_control_flags(edit, args: argparse.Namespace):
+    """--controlnet, --control-scale and --condition, one per mode, over the edit's ControlNets."""
+    flags = (("--controlnet", args.controlnet), ("--control-scale", args.control_scale), ("--condition", args.condition))
+    if edit.instruct:
+        given = [flag for flag, values in flags if values]
+        if given:
+            raise RequestError(f"{given[0]} steers a ControlNet mode; --mode pix2pix has none")
+        return edit
+    count = len(edit.controls)
+    for flag, values in flags:
+        if values and len(values) != count:
+            raise RequestError(f"give {flag} once per --mode ({count} mode{'s' * (count != 1)}, {len(values)} given)")
+    nets, scales, conditions = ([*values] if values else [None] * count for _, values in flags)
+    conditions = [c and os.path.abspath(c) for c in conditions]
+    return replace(edit, controls=[_given(c, model=n, scale=s, condition=k)
+                                   for c, n, s, k in zip(edit.controls, nets, scales, conditions)])
 
 
 _PENDING_WARNINGS: list[str] = []  # said once the pre-flight passes: a refusal stays the only line
@@ -394,18 +431,12 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         base["width"], base["height"] = rounded_size(base.get("width"), base.get("height"), notes)
         for note in notes:
             _warn(note)
-        if args.mode:
-            if not args.source:
-                raise RequestError("give the source video to edit")
-            base["edit"] = _edit_spec(args)
-        elif base.get("edit") is not None:  # re-make an edit from its recipe, maybe on a new source
-            if args.source:
-                base["edit"] = replace(base["edit"], source=args.source)
-        else:
-            raise RequestError("give --mode canny|pose|depth|pix2pix (or --recipe of an edit)")
+        recipe_edit = base.get("edit")
+        base["edit"] = _edit_spec(args, recipe_edit)  # re-makes a recipe's edit, flags over it
+        was_instruct = recipe_edit is not None and recipe_edit.instruct
+        if not args.model and base["edit"].instruct != was_instruct:  # the recipe's model fits its own kind of edit
+            base["model"] = INSTRUCT_MODEL if base["edit"].instruct else DEFAULT_MODEL
         base.pop("frames", None)  # an edit has as many frames as its source range
-        if base["edit"].instruct and not args.model:
-            base["model"] = INSTRUCT_MODEL
     if "prompts" not in base:
         raise RequestError("give a prompt (or --recipe FILE)")
     if "motion" in base and base["motion"] is not None:

@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -76,7 +77,8 @@ def runs(a: Assets) -> dict[str, GenerationRequest]:
 
     camera = [CameraKey(0), CameraKey(FRAMES - 1, pan=(6.0, -3.0), zoom=1.4, rotate=15.0, ease="ease")]
     travel = [PromptKey(0, "a red circle"), PromptKey(3, "a blue square")]
-    canny = EditSpec(source=str(a.source), controls=[ControlSpec("canny", str(a.controlnet))])
+    # The paper's method (flow guidance 0, as before the option was on by default), and the default.
+    canny = EditSpec(source=str(a.source), controls=[ControlSpec("canny", str(a.controlnet))], flow_guidance=0.0)
     return {
         "plain": tiny(),
         "chunk-2": tiny(chunk_size=2),
@@ -99,8 +101,10 @@ def runs(a: Assets) -> dict[str, GenerationRequest]:
         "canny-edit": tiny(prompts=["a red square"], edit=canny),
         "canny-edit-chunk-3": tiny(prompts=["a red square"], edit=canny,
                                    chunk_size=3),
+        "canny-edit-flow-guided": tiny(prompts=["a red square"], edit=replace(canny, flow_guidance=1.0), chunk_size=3),
         "pix2pix-edit": tiny(prompts=["make it red"], model=str(a.pix2pix),
-                             edit=EditSpec(source=str(a.source), instruct=True, image_guidance=1.5), chunk_size=3),
+                             edit=EditSpec(source=str(a.source), instruct=True, image_guidance=1.5, flow_guidance=0.0),
+                             chunk_size=3),
         "all-together": tiny(chunk_size=2, attention_window=2, noise_window=2, camera=camera, motion_fill="noise",
                              background_smoothing=0.6, smooth=0.5, frames=6),
         "demo": demo(),

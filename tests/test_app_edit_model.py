@@ -113,11 +113,11 @@ def test_with_no_model_for_the_mode_the_dialog_names_what_to_fetch(window, tmp_p
     dialog.reject()
 
 
-def test_follow_motion_reaches_the_edit_and_is_off_by_default(window, tmp_path, tiny_folder, tiny_controlnet, models):
+def test_follow_motion_reaches_the_edit_and_is_on_by_default(window, tmp_path, tiny_folder, tiny_controlnet, models):
     window.panel.set_model(str(tiny_folder))
     dialog = open_dialog(window, tmp_path)
     dialog.controlnet.setText(str(tiny_controlnet))
-    assert dialog.request_fields()["edit"].flow_guidance == 0.0
+    assert dialog.request_fields()["edit"].flow_guidance == 1.0  # the engine's default (DEFAULT_FLOW_GUIDANCE)
     dialog.flow.setValue(0.8)
     fields = dialog.request_fields()
     assert fields["edit"].flow_guidance == 0.8

@@ -1,8 +1,10 @@
 """Flow-guided editing (engine/flow_guidance.py, `t2vz edit --flow-guidance`): the pieces on known
 flows, the model-output round trip for every prediction type and sampler, and the option in the
-loop (chunk-exact, recorded in the recipe, off by default)."""
+loop (chunk-exact, recorded in the recipe, on by default since 0.3.0, off for older recipes)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from t2vz_desktop.cli import main
 from t2vz_desktop.engine.flow_guidance import SourceFlow, fuse, source_flow, warp_latent
 from t2vz_desktop.engine.jobs import run_generation
 from t2vz_desktop.engine.noise_schedule import estimate_x0, model_output_for
-from t2vz_desktop.engine.request import ControlSpec, EditSpec, GenerationRequest
+from t2vz_desktop.engine.request import DEFAULT_FLOW_GUIDANCE, ControlSpec, EditSpec, GenerationRequest
 
 
 def test_warp_latent_by_a_whole_pixel_shift_reads_the_neighbour():
@@ -91,8 +93,13 @@ def test_flow_guided_edit_is_chunk_exact_and_changes_the_result(tiny_folder, tin
     assert again.edit.flow_guidance == 0.8
 
 
-def test_recipes_from_before_the_option_edit_as_before():
-    assert EditSpec(source="x.mp4", instruct=True).flow_guidance == 0.0
+def test_new_edits_follow_the_source_and_recipes_from_before_the_option_edit_as_before():
+    assert EditSpec(source="x.mp4", instruct=True).flow_guidance == DEFAULT_FLOW_GUIDANCE == 1.0
+    edit = EditSpec(source="x.mp4", controls=[ControlSpec("canny")])
+    data = json.loads(GenerationRequest(prompts=["a red square"], edit=edit).to_json())
+    assert data["edit"]["flow_guidance"] == 1.0  # written out, so a later default cannot change it
+    del data["edit"]["flow_guidance"]  # as 0.2.0 wrote it before the option existed
+    assert GenerationRequest.from_json(json.dumps(data)).edit.flow_guidance == 0.0
 
 
 @pytest.mark.parametrize("value", ["-0.1", "1.5"])

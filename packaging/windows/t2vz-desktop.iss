@@ -1,7 +1,7 @@
 ; Inno Setup 6 script: Windows installer for the PyInstaller bundle made by packaging/t2vz.spec.
 ;
 ;   pyinstaller --noconfirm --distpath dist packaging\t2vz.spec
-;   iscc /DBundle=dist\t2vz /DFlavour=cpu /DAppVersion=0.2.0 packaging\windows\t2vz-desktop.iss
+;   iscc /DBundle=dist\t2vz /DFlavour=cpu /DAppVersion=0.3.0 packaging\windows\t2vz-desktop.iss
 ;
 ; Installs per user by default (no admin rights needed; "install for all users" is offered),
 ; adds a Start-menu entry, an optional desktop icon, the `t2vz` command line on the user's PATH
@@ -13,7 +13,7 @@
   #define Bundle "..\..\dist\t2vz"
 #endif
 #ifndef AppVersion
-  #define AppVersion "0.2.0"
+  #define AppVersion "0.3.0"
 #endif
 #ifndef Flavour
   #define Flavour "cpu"

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout, QWidget,
 )
 
-from ..engine.request import DEFAULT_CONTROLNETS, DEFAULT_MODEL, INSTRUCT_MODEL, ControlSpec, EditSpec
+from ..engine.request import (
+    DEFAULT_CONTROLNETS, DEFAULT_FLOW_GUIDANCE, DEFAULT_MODEL, INSTRUCT_MODEL, ControlSpec, EditSpec,
+)
 from .images import thumbnail
 from .model_picker import ModelPicker
 from .panel_widgets import float_box, row_of, spin_box
@@ -139,8 +141,9 @@ class EditDialog(QDialog):
         self.fit = QComboBox()
         self.fit.addItems(("crop", "pad"))
         self.fit.setToolTip("How the source meets the output size: centre-crop or letterbox")
-        self.flow = float_box(0, 1, 0.0, "Follow the source's motion: carry each frame's picture along the source's "
-                              "optical flow while it forms (0: off; 0.8 keeps moving objects where the source has them)")
+        self.flow = float_box(0, 1, DEFAULT_FLOW_GUIDANCE, "Follow the source's motion: carry each frame's picture "
+                              "along the source's optical flow while it forms, so moving objects stay where the source "
+                              "has them (0: off, the paper's method)")
         self.flow.setSingleStep(0.1)
         self.keep_audio = QCheckBox("keep the source's sound")
         self.keep_audio.setChecked(True)

@@ -1,0 +1,113 @@
+"""`t2vz edit --recipe FILE [flags]`: every editing flag given changes only its part of the recipe's
+edit, and a flag left out keeps the recipe's value (a newcomer's `--mode canny` over a recipe lost
+its source, range and fit; `--flow-guidance` over a recipe did nothing, silently)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from t2vz_desktop.cli import _parser, build_request, main
+from t2vz_desktop.engine.request import (
+    DEFAULT_MODEL, INSTRUCT_MODEL, ControlSpec, EditSpec, GenerationRequest,
+)
+
+
+def recipe_file(tmp_path, edit: EditSpec, model: str = "demo", drop: tuple[str, ...] = ()) -> str:
+    data = json.loads(GenerationRequest(prompts=["a yellow circle on a purple background"], model=model,
+                                        edit=edit).to_json())
+    for name in drop:
+        del data["edit"][name]
+    path = tmp_path / "take.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def remade(*args: str) -> GenerationRequest:
+    return build_request(_parser().parse_args(["edit", *args, "--out", "/tmp/never-written.mp4"]))
+
+
+@pytest.fixture
+def canny_recipe(tmp_path):
+    edit = EditSpec(source="/videos/walk.mp4", controls=[ControlSpec("canny", "/nets/canny", 0.7)], start=12,
+                    end=40, step=2, fit="pad", canny_low=50, canny_high=150, flow_guidance=0.5, keep_audio=False)
+    return recipe_file(tmp_path, edit)
+
+
+def test_a_recipe_alone_remakes_its_edit(canny_recipe):
+    edit = remade("--recipe", canny_recipe).edit
+    assert edit == EditSpec(source="/videos/walk.mp4", controls=[ControlSpec("canny", "/nets/canny", 0.7)], start=12,
+                            end=40, step=2, fit="pad", canny_low=50, canny_high=150, flow_guidance=0.5,
+                            keep_audio=False)
+
+
+@pytest.mark.parametrize("flags, changed", [
+    (["--flow-guidance", "0"], {"flow_guidance": 0.0}),
+    (["--fit", "crop"], {"fit": "crop"}),
+    (["--low", "20", "--high", "90"], {"canny_low": 20, "canny_high": 90}),
+    (["--step", "1"], {"step": 1}),
+    (["--source-fps", "12"], {"fps": 12.0}),
+    (["--motion-field"], {"motion_field": True}),
+    (["--start", "3"], {"start": 3, "end": None}),  # a range given replaces the recipe's whole range
+    (["--start-time", "1.5"], {"start": 0, "end": None, "start_s": 1.5}),
+    (["--control-scale", "0.3"], {"controls": [ControlSpec("canny", "/nets/canny", 0.3)]}),
+    (["--mode", "canny"], {}),  # the mode given again keeps its ControlNet and strength
+    (["--mode", "pose"], {"controls": [ControlSpec("pose")]}),
+    (["--mode", "canny", "--mode", "depth"], {"controls": [ControlSpec("canny", "/nets/canny", 0.7),
+                                                           ControlSpec("depth")]}),
+])
+def test_each_flag_changes_only_its_part(canny_recipe, flags, changed):
+    before = remade("--recipe", canny_recipe).edit
+    after = remade("--recipe", canny_recipe, *flags).edit
+    assert {k: v for k, v in after.__dict__.items() if v != before.__dict__[k]} == changed
+
+
+def test_a_new_source_keeps_the_rest_and_is_recorded_absolute(canny_recipe, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    request = remade("clip.mp4", "--recipe", canny_recipe)
+    assert request.edit.source == str(tmp_path / "clip.mp4")
+    assert (request.edit.start, request.edit.fit, request.model) == (12, "pad", "demo")
+    assert remade("clip.mp4", "--mode", "canny", "-p", "x").edit.source == str(tmp_path / "clip.mp4")
+
+
+def test_a_recipe_from_before_flow_guidance_keeps_it_off_and_a_new_edit_has_it_on(tmp_path):
+    old = recipe_file(tmp_path, EditSpec(source="/videos/walk.mp4", controls=[ControlSpec("canny")]),
+                      drop=("flow_guidance",))
+    assert remade("--recipe", old).edit.flow_guidance == 0.0
+    assert remade("--recipe", old, "--flow-guidance", "1").edit.flow_guidance == 1.0
+    assert remade("/videos/walk.mp4", "--mode", "canny", "-p", "x").edit.flow_guidance == 1.0
+
+
+def test_the_model_follows_the_kind_of_edit_unless_the_recipe_made_that_kind(tmp_path):
+    pix2pix = recipe_file(tmp_path, EditSpec(source="/videos/walk.mp4", instruct=True, image_guidance=1.8),
+                          model="/models/my-pix2pix")
+    again = remade("--recipe", pix2pix)
+    assert again.model == "/models/my-pix2pix" and again.edit.image_guidance == 1.8  # its own model kept
+    assert remade("--recipe", pix2pix, "--image-guidance", "1.2").edit.image_guidance == 1.2
+    canny = remade("--recipe", pix2pix, "--mode", "canny")
+    assert canny.model == DEFAULT_MODEL and not canny.edit.instruct and canny.edit.image_guidance == 1.0
+    assert remade("--recipe", pix2pix, "--mode", "canny", "--model", "demo").model == "demo"
+    assert remade("/videos/walk.mp4", "--mode", "pix2pix", "-p", "make it snow").model == INSTRUCT_MODEL
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--mode", "canny", "--mode", "canny"], "--mode canny is given twice"),
+    (["--mode", "pix2pix", "--controlnet", "/nets/x"], "--controlnet steers a ControlNet mode"),
+    (["--control-scale", "1", "--control-scale", "2"], "give --control-scale once per --mode (1 mode, 2 given)"),
+    (["--start", "2", "--start-time", "1"], "give --start or --start-time, not both"),
+])
+def test_contradictions_are_one_line_and_exit_2(canny_recipe, tmp_path, capsys, flags, says):
+    out = tmp_path / "out.mp4"
+    assert main(["edit", "--recipe", canny_recipe, *flags, "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and says in err, err
+    assert not out.exists()
+
+
+def test_an_edit_without_a_recipe_still_needs_a_mode_and_a_source(tmp_path, capsys):
+    out = str(tmp_path / "out.mp4")
+    assert main(["edit", "/videos/walk.mp4", "-p", "x", "--out", out, "-q"]) == 2
+    assert "give --mode" in capsys.readouterr().err
+    assert main(["edit", "--mode", "canny", "-p", "x", "--out", out, "-q"]) == 2
+    assert "give the source video to edit" in capsys.readouterr().err
