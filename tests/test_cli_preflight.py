@@ -659,3 +659,35 @@ def test_the_demo_models_folder_path_finds_its_own_controlnet():
 
     assert mode_controlnet("canny", str(demo_model_dir())) == mode_controlnet("canny", "demo")
     assert mode_controlnet("canny", "demo").endswith("controlnet-canny")
+
+
+def test_a_controlnet_folder_without_weights_is_one_line_before_any_load(tmp_path, capsys, no_model_load):
+    """A newcomer's half-copied ControlNet folder (config.json only) got diffusers' message naming
+    diffusion_pytorch_model.bin, a file it never had."""
+    import shutil
+
+    from t2vz_desktop.engine.control import demo_controlnet
+
+    net = tmp_path / "canny"
+    net.mkdir()
+    shutil.copy(Path(demo_controlnet("canny")) / "config.json", net)
+    source = video(tmp_path / "src.mp4")
+    assert main(edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(net))) == 2
+    line = one_error_line(capsys)
+    assert "has no weights (diffusion_pytorch_model.safetensors)" in line and ".bin" not in line
+    assert not no_model_load and not (tmp_path / "o.mp4").exists()
+
+
+def test_a_controlnet_folder_of_fp16_weights_loads(tmp_path, tiny_controlnet):
+    """Hub ControlNets are often fetched as the fp16 variant only; diffusers loads plain weights
+    unless told the variant."""
+    import shutil
+
+    from t2vz_desktop.engine.control import load_controlnet
+
+    net = tmp_path / "canny"
+    shutil.copytree(tiny_controlnet, net)
+    (net / "diffusion_pytorch_model.safetensors").rename(net / "diffusion_pytorch_model.fp16.safetensors")
+    loaded = load_controlnet(str(net), torch.float32, torch.device("cpu"))
+    plain = load_controlnet(str(tiny_controlnet), torch.float32, torch.device("cpu"))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), plain.state_dict().values()))

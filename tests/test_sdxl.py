@@ -342,6 +342,7 @@ def test_a_controlnet_without_sdxls_added_conditioning_is_refused_on_sdxl(sdxl_f
         net = tmp_path / name
         net.mkdir()
         (net / "config.json").write_text(json.dumps({**config, "_class_name": "ControlNetModel", **change}))
+        (net / "diffusion_pytorch_model.safetensors").touch()  # present; the check reads the configuration only
         with pytest.raises(ModelError, match=words):
             check_controlnet_fits(str(net), str(sdxl_folder))
 

@@ -17,6 +17,7 @@ from .chunks import Denoiser
 from .models import (
     DEMO_MODEL, HUB_ID, ModelError, demo_model_dir, first_line, is_sdxl_unet, locate_model, single_file_config,
 )
+from .model_files import has_weights, weights_variant_of
 from .paths import resources_dir
 from .request import DEFAULT_CONTROLNETS, INSTRUCT_MODEL, default_controlnet
 
@@ -37,6 +38,9 @@ def locate_controlnet(name: str) -> str:
             raise ModelError(f"'{name}' is not a ControlNet folder: it has no readable config.json")
         if config.get("_class_name") not in (None, "ControlNetModel"):
             raise ModelError(f"'{name}' holds a {config['_class_name']}, not a ControlNet")
+        if not has_weights(path, "diffusion_pytorch_model"):  # diffusers' own message named a .bin
+            raise ModelError(f"ControlNet folder '{name}' has no weights (diffusion_pytorch_model.safetensors): "
+                             "it is incomplete; copy or download it again")
         return "folder"
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
@@ -234,7 +238,9 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
     kind = locate_controlnet(name)
     try:
         if kind == "folder":
-            net = ControlNetModel.from_pretrained(Path(name).expanduser(), dtype=dtype, local_files_only=True)
+            folder = Path(name).expanduser()
+            net = ControlNetModel.from_pretrained(folder, dtype=dtype, local_files_only=True,
+                                                  variant=weights_variant_of(folder))
         elif kind == "file":
             config = resources_dir() / "configs" / "controlnet-sd15"
             net = ControlNetModel.from_single_file(str(Path(name).expanduser()), config=str(config), dtype=dtype,

@@ -70,7 +70,7 @@ def check_weights_present(folder: Path, xl: bool = False) -> None:
     for part, stem in WEIGHTS.items():
         if part in XL_PARTS and not xl:
             continue
-        if not _has_weights(folder / part, stem):
+        if not has_weights(folder / part, stem):
             raise ModelError(f"model folder {folder} is incomplete: no {part} weights ({part}/{stem}.safetensors)")
 
 
@@ -112,12 +112,21 @@ def article(name: object) -> str:
     return f"{'an' if text[:1] in 'AEIOaeio' else 'a'} {text}"
 
 
-def _has_weights(part: Path, stem: str) -> bool:
+def has_weights(part: Path, stem: str) -> bool:
     """Plain, variant ("model.fp16.safetensors") or sharded weights, as files (a folder or a broken
     link in their place failed inside the load, in two lines naming a .bin)."""
     # "*" may be empty: "model.*safetensors*" takes model.safetensors, .fp16.safetensors and the
     # shards' model.safetensors.index.json
     return any(f.is_file() for pattern in (f"{stem}.*safetensors*", f"{stem}.*bin*") for f in part.glob(pattern))
+
+
+def weights_variant_of(part: Path, stem: str = "diffusion_pytorch_model") -> str | None:
+    """The variant ("fp16") a part folder holds instead of plain weights, else None: diffusers
+    loads plain weights unless told the variant, and failed on a folder of fp16 ones."""
+    if any((part / f"{stem}.{s}").is_file() for s in ("safetensors", "bin")):
+        return None
+    found = sorted(part.glob(f"{stem}.*.safetensors"))
+    return found[0].name.split(".")[-2] if found else None
 
 
 def _check_tokenizer(folder: Path, text_config: dict) -> None:

@@ -16,7 +16,7 @@ from .model_settings import (  # noqa: F401  (re-exported: the engine's and the 
     HUB_ID, MODEL_SETTINGS, ModelError, cross_attention_layers, demo_model_dir, few_step_defaults, is_sdxl_unet,
     json_object, read_defaults,
 )
-from .model_files import FOLDER_PARTS, XL_PARTS, check_folder_files, check_weights_present
+from .model_files import FOLDER_PARTS, XL_PARTS, check_folder_files, check_weights_present, weights_variant_of
 from .model_load import check_loaded, load_message, load_text_encoder
 from .paths import resources_dir
 from .prompts import EmbeddingCache
@@ -113,10 +113,7 @@ def weights_variant(folder: Path) -> str | None:
     has only diffusion_pytorch_model.fp16.safetensors, as `t2vz models download` fetches), else None;
     diffusers then takes the variant where a component has it and the plain weights elsewhere."""
     unet = folder / "unet"
-    if not unet.is_dir() or any((unet / f"diffusion_pytorch_model.{s}").is_file() for s in ("safetensors", "bin")):
-        return None
-    found = sorted(unet.glob("diffusion_pytorch_model.*.safetensors"))
-    return found[0].name.split(".")[-2] if found else None
+    return weights_variant_of(unet) if unet.is_dir() else None
 
 
 def is_sdxl_index(index: Path) -> bool:
