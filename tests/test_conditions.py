@@ -209,6 +209,23 @@ def test_condition_command_writes_the_video(square_video: Path, tmp_path: Path, 
     assert sorted(os.listdir(tmp_path)) == ["edges.mp4"]  # no temporary files left
 
 
+def test_condition_command_sizes_the_condition_as_an_edit_with_the_model_sees_it(square_video: Path, tmp_path: Path,
+                                                                                  capsys) -> None:
+    """A newcomer's `condition` made 512 px edges for a demo-model edit, which sees 64 px ones."""
+    from t2vz_desktop.conditions.source import SourceSpec, open_source
+    from t2vz_desktop.engine.request import ControlSpec, EditSpec
+
+    out = tmp_path / "edges.mp4"
+    assert run_condition(parse(["condition", str(square_video), "--mode", "canny", "-o", str(out), "--model", "demo",
+                                "-q"])) == 0
+    edit = EditSpec(source=str(square_video), controls=[ControlSpec("canny")])
+    seen = next(open_source(SourceSpec.of_edit(edit, None, None, 64)).iter_frames()).shape  # the edit's frames
+    assert decoded_count(out)[1:] == (seen[1], seen[0]) == (96, 64)
+    out.unlink()
+    assert run_condition(parse(["condition", str(square_video), "--mode", "canny", "-o", str(out), "-q"])) == 0
+    assert decoded_count(out)[1:] == (768, 512)  # without --model: Stable Diffusion 1.5's 512
+
+
 def test_condition_command_prints_the_pose_summary(tmp_path: Path, capsys) -> None:
     pytest.importorskip("mediapipe", reason="needs MediaPipe (pose extraction)")
     source = write_video(tmp_path / "empty_room.mp4", [np.full((64, 64, 3), 30, np.uint8)] * 3)
@@ -226,6 +243,7 @@ def test_condition_command_prints_the_pose_summary(tmp_path: Path, capsys) -> No
         (["--start", "50"], "no frames in the chosen range"),
         (["--fit", "crop", "--width", "2"], "width"),
         (["--mode", "depth", "--depth-model", "someone/missing-model"], "hf download"),
+        (["--model", "someone/missing-model"], "--model someone/missing-model: no such model here"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(square_video: Path, tmp_path: Path, capsys, extra, words) -> None:

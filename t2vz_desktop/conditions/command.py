@@ -30,7 +30,9 @@ def add_condition_command(subparsers) -> argparse.ArgumentParser:
                         "(overrides --step)")
     c.add_argument("--max-frames", type=int, help="at most this many output frames")
     c.add_argument("--width", type=int, help="output width (rounded to the nearest multiple of 8)")
-    c.add_argument("--height", type=int, help="output height; with neither, the short side is 512")
+    c.add_argument("--height", type=int, help="output height; with neither, the short side is --model's size")
+    c.add_argument("--model", help="size the condition as `t2vz edit --model` sees it: short side the model's own "
+                   "(64 for demo; default 512, Stable Diffusion 1.5's)")
     c.add_argument("--fit", choices=FITS, default="crop", help="crop to the new aspect, or pad with black")
     c.add_argument("--low", type=int, default=100, help="Canny low threshold (0-255)")
     c.add_argument("--high", type=int, default=200, help="Canny high threshold (0-255)")
@@ -74,6 +76,7 @@ def run_condition(args: argparse.Namespace) -> int:
             height=height,
             fit=args.fit,
             max_frames=args.max_frames,
+            short_side=_model_size(args.model),
         )
         fmt = export_format(out, args.format)
         refuse_overwriting_inputs([("--out", out)], [("the source video", args.source)])
@@ -102,6 +105,19 @@ def run_condition(args: argparse.Namespace) -> int:
     print(report.path)
     print(f"{args.mode}: {report.frames} frames, {report.width}x{report.height} at {report.fps:g} fps", file=sys.stderr)
     return 0
+
+
+def _model_size(model: str | None) -> int:
+    """The short side an edit with `model` gives its source; ValueError for a model not found."""
+    from ..engine.model_settings import config_folder, own_size
+
+    if model is None:
+        return 512
+    single_file = Path(model).expanduser().is_file() and Path(model).suffix.lower() == ".safetensors"
+    if config_folder(model) is None and not single_file:
+        raise ValueError(f"--model {model}: no such model here (demo, a model folder, a .safetensors file, "
+                         "or a hub id in the local cache)")
+    return own_size(model)
 
 
 def _mode_options(args: argparse.Namespace, on_summary, progress) -> dict:
