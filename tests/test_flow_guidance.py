@@ -76,6 +76,15 @@ def test_source_flow_of_a_pan_is_the_pan_in_latent_pixels():
     assert float(flow.flow[0].abs().max()) == 0.0
 
 
+def test_source_flow_is_the_same_in_any_number_of_threads():
+    base = texture(seed=6, size=96)
+    frames = [np.ascontiguousarray(np.roll(np.roll(base, 3 * k, axis=1), k, axis=0)) for k in range(6)]
+    one = source_flow(iter(frames), (12, 12), workers=1)  # a stream, as the edit's clip gives them
+    three = source_flow(iter(frames), (12, 12), workers=3)
+    assert torch.equal(one.flow, three.flow) and torch.equal(one.reliable, three.reliable)
+    assert one.flow.shape == (6, 2, 12, 12) and float(one.flow[1:, 0].mean()) < -0.2  # each reads its left
+
+
 def guided(tiny_folder, source, net, strength, **kw):
     e = EditSpec(source=str(source), controls=[ControlSpec("canny", str(net))], flow_guidance=strength)
     return canny_request(tiny_folder, source, net, edit=e, **kw)

@@ -24,6 +24,8 @@ not graded by the flow it followed.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -50,23 +52,30 @@ class SourceFlow:
     reliable: torch.Tensor  # (frames, 1, h, w) float32 in [0, 1]
 
 
-def source_flow(frames: Iterable[np.ndarray], latent_size: tuple[int, int]) -> SourceFlow:
-    """The flows of uint8 RGB source frames (H, W, 3), streamed, at `latent_size` (h, w)."""
+def source_flow(frames: Iterable[np.ndarray], latent_size: tuple[int, int], workers: int | None = None) -> SourceFlow:
+    """The flows of uint8 RGB source frames (H, W, 3) at `latent_size` (h, w). Frames are read as
+    they stream and only their grey copies at flow size (at most flow.FLOW_SIDE px, 64 KB) are kept;
+    the pairs are measured in `workers` threads (default: the CPU's cores, at most 8), since
+    Farneback runs on one core (about 30 ms for each of a pair's two flows at 256 px) and OpenCV
+    releases the GIL. The result does not depend on `workers`."""
     h, w = latent_size
-    flows, reliable = [np.zeros((2, h, w), np.float32)], [np.zeros((1, h, w), np.float32)]
-    previous = None
+    greys, size = [], (0, 0)
     for frame in frames:
-        grey = flow_grey(frame)
-        if previous is not None:
-            size = frame.shape[:2]
-            back = dense_flow(grey, previous, size, NARROW)  # frame k -> frame k-1
-            forward = dense_flow(previous, grey, size, NARROW)
-            ok = trusted(back, forward)
-            gain = np.array([w / size[1], h / size[0]], np.float32)  # pixels -> latent pixels
-            small = cv2.resize(back, (w, h), interpolation=cv2.INTER_AREA) * gain
-            flows.append(small.transpose(2, 0, 1))
-            reliable.append(cv2.resize(ok, (w, h), interpolation=cv2.INTER_AREA)[None])
-        previous = grey
+        greys.append(flow_grey(frame))
+        size = frame.shape[:2]
+
+    def pair(k: int) -> tuple[np.ndarray, np.ndarray]:
+        back = dense_flow(greys[k], greys[k - 1], size, NARROW)  # frame k -> frame k-1
+        forward = dense_flow(greys[k - 1], greys[k], size, NARROW)
+        ok = trusted(back, forward)
+        gain = np.array([w / size[1], h / size[0]], np.float32)  # pixels -> latent pixels
+        small = cv2.resize(back, (w, h), interpolation=cv2.INTER_AREA) * gain
+        return small.transpose(2, 0, 1), cv2.resize(ok, (w, h), interpolation=cv2.INTER_AREA)[None]
+
+    with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
+        measured = list(pool.map(pair, range(1, len(greys))))
+    flows = [np.zeros((2, h, w), np.float32)] + [f for f, _ in measured]
+    reliable = [np.zeros((1, h, w), np.float32)] + [r for _, r in measured]
     return SourceFlow(torch.from_numpy(np.stack(flows)), torch.from_numpy(np.stack(reliable)))
 
 
