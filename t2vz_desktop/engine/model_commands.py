@@ -31,12 +31,15 @@ def add_models_command(sub) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from .model_settings import ModelError
+    from .model_store import HubFailure
 
     if getattr(args, "repo_id", None) is not None:  # given, even empty ("" is no id, not "every model")
         _check_hub_id(args.repo_id)
     _check_cache_folder()
     try:
         return {"list": _list, "download": _download, "remove": _remove, "verify": _verify}[args.operation](args)
+    except HubFailure:
+        raise  # not bad input: cli.main says "failed" and exits 1
     except ModelError as e:
         raise RequestError(str(e)) from e
 

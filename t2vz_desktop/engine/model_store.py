@@ -86,6 +86,12 @@ class DownloadCancelled(Exception):
     """The user stopped a download; nothing of it is left in the cache."""
 
 
+class HubFailure(ModelError):
+    """Talking to the hub failed (no network, a server error, a transfer cut off): worth running
+    again, so the CLI says "failed" and exits 1, where a wrong id or a pickle-only model is bad
+    input (2)."""
+
+
 # -------------------------------------------------------------------------- what is installed
 
 def model_kind(folder: Path) -> str:
@@ -208,11 +214,11 @@ def plan_download(repo_id: str, variant: str | None = None, allow_pickle: bool =
     except (RepositoryNotFoundError, RevisionNotFoundError) as e:
         raise ModelError(f"no model '{repo_id}' on the hub ({type(e).__name__})") from e
     except (HfHubHTTPError, OSError) as e:
-        raise ModelError(f"cannot reach the model hub to fetch '{repo_id}': {str(e).splitlines()[0]}") from e
+        raise HubFailure(f"cannot reach the model hub to fetch '{repo_id}': {str(e).splitlines()[0]}") from e
     except Exception as e:  # httpx's connection errors (no network, no DNS) are not OSErrors
         from huggingface_hub import constants
 
-        raise ModelError(f"cannot reach the model hub ({constants.ENDPOINT}) to fetch '{repo_id}': is this machine "
+        raise HubFailure(f"cannot reach the model hub ({constants.ENDPOINT}) to fetch '{repo_id}': is this machine "
                          f"online? ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
     sizes = {f.path: f.size for f in entries}
     files = wanted(sorted(sizes), variant, allow_pickle)
@@ -272,7 +278,7 @@ def download(plan: Plan, progress: Callable[[int, int], None] | None = None,
         raise
     except (HfHubHTTPError, OSError) as e:
         _clean(plan, before, keep_incomplete=True)  # an interrupted file is resumed on the next try
-        raise ModelError(f"download of '{plan.repo_id}' stopped: {str(e).splitlines()[0]} (run it again to resume)") from e
+        raise HubFailure(f"download of '{plan.repo_id}' stopped: {str(e).splitlines()[0]} (run it again to resume)") from e
     missing = [f for f in plan.files if not (Path(folder) / f).is_file()]
     if missing:
         _clean(plan, before)
