@@ -249,7 +249,7 @@ _EXTRA_COMMANDS: list = [_condition_command, _measure_commands, _models_command]
 def _edit_spec(args: argparse.Namespace, recipe_edit=None):
     """The edit the flags ask for, over `recipe_edit` (the --recipe's EditSpec) when there is one:
     a flag left out keeps the recipe's value; --mode replaces the recipe's modes (a mode given
-    again keeps its ControlNet); a frame range given replaces the recipe's whole range."""
+    again keeps its ControlNet)."""
     from .conditions.source import range_from_arguments
     from .engine.request import EditSpec
 
@@ -258,6 +258,10 @@ def _edit_spec(args: argparse.Namespace, recipe_edit=None):
     if not source:
         raise RequestError("give the source video to edit")
     edit = replace(recipe_edit, source=source) if recipe_edit else EditSpec(source=source)
+    if _new_source(args, recipe_edit) and any(c.condition for c in edit.controls) and not args.condition:
+        _warn("the recipe's ready condition video was made from its own source: the condition is taken from "
+              f"{args.source} instead (give --condition to use one)")
+        edit = replace(edit, controls=[replace(c, condition=None) for c in edit.controls])
     if args.mode:
         edit = _with_modes(edit, args.mode)
     elif recipe_edit is None:
@@ -272,15 +276,32 @@ def _edit_spec(args: argparse.Namespace, recipe_edit=None):
               " frame starts from one noise and the edit follows the source's motion); ignored")
     edit = _with_control_flags(edit, args)
     try:
-        start, end, start_s, end_s = range_from_arguments(args)
+        range_from_arguments(args)  # refuses a frame and a time for the same end
     except ValueError as e:
         raise RequestError(str(e)) from e
-    if any(v is not None for v in (args.start, args.end, args.start_time, args.end_time)):
-        edit = replace(edit, start=start, end=end, start_s=start_s, end_s=end_s)
+    # Each end given replaces that end alone, in frames or in seconds (the other unit cleared).
+    if args.start is not None or args.start_time is not None:
+        edit = replace(edit, start=args.start or 0, start_s=args.start_time)
+    if args.end is not None or args.end_time is not None:
+        edit = replace(edit, end=args.end, end_s=args.end_time)
     return _given(edit, step=args.step, fps=args.source_fps, fit=args.fit, canny_low=args.low, canny_high=args.high,
-                  depth_model=args.depth_model, flow_guidance=args.flow_guidance,
+                  depth_model=args.depth_model and _local(args.depth_model), flow_guidance=args.flow_guidance,
                   image_guidance=args.image_guidance if edit.instruct else None,
                   motion_field=True if args.motion_field else None, keep_audio=False if args.no_audio else None)
+
+
+def _local(name: str) -> str:
+    """A file or folder given on the command line as an absolute path, so that its recipe works
+    from any folder (a newcomer's `--controlnet ../net` did not); a hub id, a built-in name ("demo")
+    or a path that does not exist (refused later, by name) stays as typed."""
+    path = os.path.expanduser(name)
+    return os.path.abspath(path) if name != "demo" and os.path.exists(path) else name
+
+
+def _new_source(args: argparse.Namespace, recipe_edit) -> bool:
+    """Whether a source other than the recipe's is given: the recipe's size and ready conditions
+    were its own source's."""
+    return bool(recipe_edit and args.source and os.path.abspath(args.source) != os.path.abspath(recipe_edit.source))
 
 
 def _given(spec, **changes):
@@ -316,7 +337,7 @@ def _with_control_flags(edit, args: argparse.Namespace):
         if values and len(values) != count:
             raise RequestError(f"give {flag} once per --mode ({count} mode{'s' * (count != 1)}, {len(values)} given)")
     nets, scales, conditions = ([*values] if values else [None] * count for _, values in flags)
-    conditions = [c and os.path.abspath(c) for c in conditions]
+    nets, conditions = [n and _local(n) for n in nets], [c and os.path.abspath(c) for c in conditions]
     return replace(edit, controls=[_given(c, model=n, scale=s, condition=k)
                                    for c, n, s, k in zip(edit.controls, nets, scales, conditions)])
 
@@ -379,6 +400,9 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         if value is None or name == "seeds" or field_name not in GenerationRequest.__dataclass_fields__:
             continue
         base[field_name] = (not value) if name == "no_cross_frame" else value
+    for name in ("model", "model_config", "init_image", "end_image"):
+        if flags.get(name) is not None:
+            base[name] = _local(flags[name])
     if base.get("scheduler") == "auto":  # the model's own, as the app's "auto"; also over a recipe's sampler
         base["scheduler"] = None
     if seeds is not None:  # over the recipe's own seed or seeds
@@ -392,7 +416,7 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         from .engine.request import LoraSpec
 
         try:
-            base["loras"] = [LoraSpec(path, float(scale)) for path, scale in args.lora]
+            base["loras"] = [LoraSpec(_local(path), float(scale)) for path, scale in args.lora]
         except ValueError as e:
             raise RequestError(f"--lora takes FILE SCALE, with a number as SCALE ({e})") from e
         base.pop("lora", None)
@@ -428,6 +452,8 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         from .conditions.source import rounded_size
 
         notes: list[str] = []
+        if _new_source(args, base.get("edit")):  # sized from the new source, as a fresh edit of it would be
+            base.update({side: getattr(args, side) for side in ("width", "height")})
         base["width"], base["height"] = rounded_size(base.get("width"), base.get("height"), notes)
         for note in notes:
             _warn(note)

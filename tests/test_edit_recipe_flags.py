@@ -49,8 +49,10 @@ def test_a_recipe_alone_remakes_its_edit(canny_recipe):
     (["--step", "1"], {"step": 1}),
     (["--source-fps", "12"], {"fps": 12.0}),
     (["--motion-field"], {"motion_field": True}),
-    (["--start", "3"], {"start": 3, "end": None}),  # a range given replaces the recipe's whole range
-    (["--start-time", "1.5"], {"start": 0, "end": None, "start_s": 1.5}),
+    (["--start", "3"], {"start": 3}),  # one end given moves that end alone (a newcomer's lost the other)
+    (["--end", "30"], {"end": 30}),
+    (["--start-time", "1.5"], {"start": 0, "start_s": 1.5}),  # in seconds: the frame start gives way
+    (["--end-time", "2.5"], {"end": None, "end_s": 2.5}),
     (["--control-scale", "0.3"], {"controls": [ControlSpec("canny", "/nets/canny", 0.3)]}),
     (["--mode", "canny"], {}),  # the mode given again keeps its ControlNet and strength
     (["--mode", "pose"], {"controls": [ControlSpec("pose")]}),
@@ -69,6 +71,37 @@ def test_a_new_source_keeps_the_rest_and_is_recorded_absolute(canny_recipe, tmp_
     assert request.edit.source == str(tmp_path / "clip.mp4")
     assert (request.edit.start, request.edit.fit, request.model) == (12, "pad", "demo")
     assert remade("clip.mp4", "--mode", "canny", "-p", "x").edit.source == str(tmp_path / "clip.mp4")
+
+
+def test_a_new_source_is_sized_and_conditioned_from_itself(tmp_path, capsys):
+    """A newcomer's portrait clip over a landscape edit's recipe came out landscape (the recipe's
+    size), and a recipe's ready condition video (the old clip's edges) went on steering."""
+    from t2vz_desktop import cli
+
+    edit = EditSpec(source="/videos/walk.mp4", controls=[ControlSpec("canny", condition="/videos/walk-edges.mp4")])
+    data = json.loads(GenerationRequest(prompts=["x"], model="demo", width=96, height=64, edit=edit).to_json())
+    recipe = tmp_path / "take.json"
+    recipe.write_text(json.dumps(data))
+    same = remade("--recipe", str(recipe))
+    assert (same.width, same.height, same.edit.controls[0].condition) == (96, 64, "/videos/walk-edges.mp4")
+    cli._PENDING_WARNINGS.clear()
+    other = remade("/videos/portrait.mp4", "--recipe", str(recipe))
+    assert (other.width, other.height, other.edit.controls[0].condition) == (None, None, None)
+    assert any("condition is taken from /videos/portrait.mp4" in w for w in cli._PENDING_WARNINGS)
+    assert remade("/videos/portrait.mp4", "--recipe", str(recipe), "--width", "64").width == 64
+
+
+def test_local_files_and_folders_are_recorded_absolute_and_names_as_typed(tmp_path, monkeypatch):
+    """A newcomer's `--controlnet ../cn --model ../demo_copy` recipe failed from another folder."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("net", "model", "depth"):
+        (tmp_path / folder).mkdir()
+    request = remade("clip.mp4", "--mode", "canny", "-p", "x", "--controlnet", "net", "--model", "model",
+                     "--depth-model", "depth")
+    assert request.model == str(tmp_path / "model") and request.edit.depth_model == str(tmp_path / "depth")
+    assert request.edit.controls[0].model == str(tmp_path / "net")
+    named = remade("clip.mp4", "--mode", "canny", "-p", "x", "--controlnet", "someone/net", "--model", "demo")
+    assert (named.model, named.edit.controls[0].model) == ("demo", "someone/net")
 
 
 def test_a_recipe_from_before_flow_guidance_keeps_it_off_and_a_new_edit_has_it_on(tmp_path):
@@ -96,6 +129,7 @@ def test_the_model_follows_the_kind_of_edit_unless_the_recipe_made_that_kind(tmp
     (["--mode", "pix2pix", "--controlnet", "/nets/x"], "--controlnet steers a ControlNet mode"),
     (["--control-scale", "1", "--control-scale", "2"], "give --control-scale once per --mode (1 mode, 2 given)"),
     (["--start", "2", "--start-time", "1"], "give --start or --start-time, not both"),
+    (["--start", "50"], "end > start (got 50..40)"),  # past the recipe's own end, as on a plain command line
 ])
 def test_contradictions_are_one_line_and_exit_2(canny_recipe, tmp_path, capsys, flags, says):
     out = tmp_path / "out.mp4"
