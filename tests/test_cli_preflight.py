@@ -76,12 +76,14 @@ def _generate_cases(tmp_path):
         "--camera with --motion": (["--camera", "0", "--camera", "5:pan=10/0", "--motion", "3", "0"], "--motion"),
         "numbered output taken": (["--out", str(tmp_path / "clip.mp4"), "--videos-per-prompt", "2"], "clip-02.mp4"),
         "output folder missing": (["--out", str(tmp_path / "no" / "clip.mp4")], "does not exist"),
+        # a newcomer's WebM was written into clip.mp4, exit 0
+        "--format against the name": (["--format", "webm"], "clip.mp4 as webm: the name says mp4"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing --image", "unreadable --image", "missing --end-image", "missing --lora",
                                   "--lora not safetensors", "width not a multiple of 8", "--camera with --motion",
-                                  "numbered output taken", "output folder missing"])
+                                  "numbered output taken", "output folder missing", "--format against the name"])
 def test_bad_generate_flags_are_one_line_before_any_model_loads(tiny_folder, tmp_path, capsys, no_model_load, case):
     extra, named = _generate_cases(tmp_path)[case]
     before = set(tmp_path.iterdir())
@@ -224,7 +226,7 @@ def test_no_command_overwrites_what_it_reads(case, tmp_path, capsys, no_model_lo
     before = {p: p.read_bytes() for p in (source, other, start, recipe)}
     args, expected = {
         "edit onto its source": (edit_args(tiny_folder, source, source, "--mode", "canny"), "the source video"),
-        "generate onto its start image": (generate_args(tiny_folder, start) + ["--image", str(start), "--format", "mp4"],
+        "generate onto its start image": (generate_args(tiny_folder, start) + ["--image", str(start)],
                                           "the start image"),
         "generate onto its recipe": (["generate", "--recipe", str(recipe), "--out", str(tmp_path / "take.mp4")],
                                      "the recipe"),
@@ -661,6 +663,19 @@ def test_the_demo_models_folder_path_finds_its_own_controlnet():
     assert mode_controlnet("canny", "demo").endswith("controlnet-canny")
 
 
+def test_a_model_folder_carrying_a_controlnet_uses_it_by_default(tmp_path):
+    """A newcomer's copy of the demo folder asked for lllyasviel's ControlNet, not the one inside it."""
+    from t2vz_desktop.engine.control import mode_controlnet
+    from t2vz_desktop.engine.models import demo_model_dir
+
+    model = tmp_path / "my-demo"
+    model.mkdir()
+    for part in demo_model_dir().iterdir():
+        (model / part.name).symlink_to(part)
+    assert mode_controlnet("canny", str(model)) == str(model / "controlnet-canny")
+    assert mode_controlnet("pose", str(model)) == "lllyasviel/sd-controlnet-openpose"  # none of its own for pose
+
+
 def test_a_controlnet_folder_without_weights_is_one_line_before_any_load(tmp_path, capsys, no_model_load):
     """A newcomer's half-copied ControlNet folder (config.json only) got diffusers' message naming
     diffusion_pytorch_model.bin, a file it never had."""
@@ -691,3 +706,34 @@ def test_a_controlnet_folder_of_fp16_weights_loads(tmp_path, tiny_controlnet):
     loaded = load_controlnet(str(net), torch.float32, torch.device("cpu"))
     plain = load_controlnet(str(tiny_controlnet), torch.float32, torch.device("cpu"))
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), plain.state_dict().values()))
+
+
+def test_a_controlnet_folders_own_weights_file_is_read_as_that_folder(tmp_path):
+    """A newcomer passed the demo ControlNet's diffusion_pytorch_model.safetensors: read alone in
+    SD 1.5's single-file layout it failed with diffusers' raw shape-mismatch message."""
+    from t2vz_desktop.engine.control import controlnet_config, demo_controlnet, load_controlnet
+
+    folder = Path(demo_controlnet("canny"))
+    file = folder / "diffusion_pytorch_model.safetensors"
+    assert controlnet_config(str(file)) == controlnet_config(str(folder))
+    a = load_controlnet(str(file), torch.float32, torch.device("cpu"))
+    b = load_controlnet(str(folder), torch.float32, torch.device("cpu"))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_a_controlnet_folder_with_cut_weights_is_one_line_before_any_load(tmp_path, capsys, no_model_load):
+    """A half-copied weights file was found only after the model loaded, with advice to download
+    into the Hugging Face cache; safetensors sees the cut from the header."""
+    import shutil
+
+    from t2vz_desktop.engine.control import demo_controlnet
+
+    net = tmp_path / "canny"
+    shutil.copytree(demo_controlnet("canny"), net)
+    weights = net / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    source = video(tmp_path / "src.mp4")
+    assert main(edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(net))) == 2
+    line = one_error_line(capsys)
+    assert "are damaged or incomplete" in line and "Hugging Face cache" not in line
+    assert not no_model_load and not (tmp_path / "o.mp4").exists()

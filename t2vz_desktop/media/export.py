@@ -54,11 +54,16 @@ class ExportReport:
 
 
 def export_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
-    """The format used for `path`: `fmt` if given, else the suffix; no suffix or a trailing / is PNG."""
+    """The format used for `path`: `fmt` if given, else the suffix; no suffix or a trailing / is PNG.
+    ValueError for an unknown format, or a `fmt` that another format's suffix contradicts (WebM
+    written into "clip.mp4" opens in nothing that trusts the name)."""
+    text = os.fspath(path)
+    suffix = Path(text).suffix.lower().lstrip(".")
     if fmt is None:
-        text = os.fspath(path)
-        suffix = Path(text).suffix.lower().lstrip(".")
         fmt = "png" if text.endswith(("/", os.sep)) or not suffix else suffix
+    elif suffix in FORMATS and suffix != fmt:
+        raise ValueError(f"cannot export {path} as {fmt}: the name says {suffix}; name it for {fmt} or leave the "
+                         "format to the name")
     if fmt not in FORMATS:
         known = ", ".join(FORMATS)
         raise ValueError(f"cannot export {path}: unknown format {fmt!r}, use one of {known}")
