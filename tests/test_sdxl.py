@@ -334,6 +334,8 @@ def test_an_sdxl_edit_without_a_controlnet_named_uses_an_sdxl_one(sdxl_folder, t
 def test_a_controlnet_without_sdxls_added_conditioning_is_refused_on_sdxl(sdxl_folder, tmp_path):
     """Found by a newcomer: a ControlNet with SDXL's widths but no 'text_time' embedding ran and
     ignored the pooled text; one with another added width failed mid-job with a raw matrix error."""
+    from safetensors.torch import save_file
+
     from t2vz_desktop.engine.control import check_controlnet_fits
 
     config = json.loads((sdxl_folder / "unet" / "config.json").read_text())
@@ -342,7 +344,7 @@ def test_a_controlnet_without_sdxls_added_conditioning_is_refused_on_sdxl(sdxl_f
         net = tmp_path / name
         net.mkdir()
         (net / "config.json").write_text(json.dumps({**config, "_class_name": "ControlNetModel", **change}))
-        (net / "diffusion_pytorch_model.safetensors").touch()  # present; the check reads the configuration only
+        save_file({"x": torch.zeros(1)}, str(net / "diffusion_pytorch_model.safetensors"))  # only the config is read
         with pytest.raises(ModelError, match=words):
             check_controlnet_fits(str(net), str(sdxl_folder))
 

@@ -29,7 +29,8 @@ class ControlInput:
 
 
 def locate_controlnet(name: str) -> str:
-    """What `name` is, found without loading: "folder", "file" (.safetensors) or "hub cache".
+    """What `name` is, found without loading: "folder", "file" (.safetensors), "folder's weights" (a
+    diffusers folder's own weights file, read as that folder) or "hub cache".
     Raises ModelError naming what to choose instead, so a wrong ControlNet fails before any load."""
     path = Path(name).expanduser()
     if path.is_dir():
@@ -41,11 +42,12 @@ def locate_controlnet(name: str) -> str:
         if not has_weights(path, "diffusion_pytorch_model"):  # diffusers' own message named a .bin
             raise ModelError(f"ControlNet folder '{name}' has no weights (diffusion_pytorch_model.safetensors): "
                              "it is incomplete; copy or download it again")
+        _check_header(path, weights_variant_of(path))
         return "folder"
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
             raise ModelError(f"{path.name}: ControlNet files must be .safetensors")
-        return "file"
+        return "folder's weights" if _folder_of_weights(path) else "file"
     if not HUB_ID.fullmatch(name):
         raise ModelError(f"no ControlNet at '{name}': pass a folder, a .safetensors file or a cached hub id")
     from huggingface_hub import try_to_load_from_cache
@@ -54,6 +56,33 @@ def locate_controlnet(name: str) -> str:
         raise ModelError(f"ControlNet '{name}' is not in the local Hugging Face cache: fetch it with "
                          f"`t2vz models download {name}`, or pass --controlnet FOLDER or FILE")
     return "hub cache"
+
+
+def _folder_of_weights(path: Path) -> Path | None:
+    """The diffusers ControlNet folder whose weights file `path` is (diffusion_pytorch_model
+    [.fp16].safetensors beside a ControlNet config.json), else None. Such a file is in diffusers'
+    layout, not the SD 1.5 single-file layout: read alone with SD 1.5's configuration it failed
+    with a raw shape error."""
+    if not path.name.startswith("diffusion_pytorch_model."):
+        return None
+    config = _read_json(path.parent / "config.json")
+    return path.parent if config is not None and config.get("_class_name") == "ControlNetModel" else None
+
+
+def _check_header(folder: Path, variant: str | None) -> None:
+    """ModelError for a folder's .safetensors weights whose header is damaged or whose data is cut
+    short (a half-copied file): safetensors checks both from the header, without reading the data."""
+    from safetensors import SafetensorError, safe_open
+
+    file = folder / (f"diffusion_pytorch_model.{variant}.safetensors" if variant else "diffusion_pytorch_model.safetensors")
+    if not file.is_file():
+        return  # sharded or .bin weights: the loader checks those
+    try:
+        with safe_open(str(file), "np"):
+            pass
+    except (OSError, SafetensorError) as e:
+        raise ModelError(f"ControlNet weights {file} are damaged or incomplete ({first_line(e)}); copy or download "
+                         "the folder again") from e
 
 
 # What a ControlNet shares with its base model's UNet: its residuals are added block by block to
@@ -75,8 +104,8 @@ FITTING_EVEN_IF_ABSENT = {"addition_embed_type": "added conditioning (SDXL's 'te
 def controlnet_config(name: str) -> dict | None:
     """A ControlNet's configuration, read without loading its weights (None: not readable here)."""
     kind = locate_controlnet(name)
-    if kind == "folder":
-        file = Path(name).expanduser() / "config.json"
+    if kind in ("folder", "folder's weights"):
+        file = _net_folder(name, kind) / "config.json"
     elif kind == "file":
         return _file_config(Path(name).expanduser())
     else:
@@ -185,10 +214,15 @@ def is_demo_model(model: str) -> bool:
 
 
 def mode_controlnet(mode: str, model: str, model_config: str | None = None, allow_unsafe_pickle: bool = False) -> str:
-    """The ControlNet `mode` uses with `model` when none is named: the demo model's own, an SDXL
-    one for an SDXL base model (read from its configuration), else the paper's SD 1.5 one."""
+    """The ControlNet `mode` uses with `model` when none is named: the demo model's own; one that
+    a model folder carries as `controlnet-<mode>/` (as the demo's does, so a copy of the demo
+    folder keeps its ControlNet); an SDXL one for an SDXL base model (read from its
+    configuration); else the paper's SD 1.5 one."""
     if is_demo_model(model):
         return demo_controlnet(mode)
+    own = Path(model).expanduser() / f"controlnet-{mode}"
+    if (own / "config.json").is_file():
+        return str(own)
     unet = base_unet_config(model, model_config, allow_unsafe_pickle)
     return default_controlnet(mode, bool(unet) and is_sdxl_unet(unet))
 
@@ -237,8 +271,8 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
 
     kind = locate_controlnet(name)
     try:
-        if kind == "folder":
-            folder = Path(name).expanduser()
+        if kind in ("folder", "folder's weights"):
+            folder = _net_folder(name, kind)
             net = ControlNetModel.from_pretrained(folder, dtype=dtype, local_files_only=True,
                                                   variant=weights_variant_of(folder))
         elif kind == "file":
@@ -248,11 +282,16 @@ def load_controlnet(name: str, dtype: torch.dtype, device: torch.device) -> torc
         else:
             net = ControlNetModel.from_pretrained(name, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as e:
-        raise ModelError(
-            f"ControlNet '{name}' could not be loaded ({first_line(e)}); download it into the local Hugging "
-            "Face cache first, or pass --controlnet FOLDER or FILE"
-        ) from e
+        advice = {"hub cache": "fetch it again with `t2vz models download " + name + "`",
+                  "file": "it is read in SD 1.5's single-file layout; pass its diffusers folder if it has one"}
+        raise ModelError(f"ControlNet '{name}' could not be loaded ({first_line(e)}); "
+                         f"{advice.get(kind, 'it may be damaged or incomplete: copy or download it again')}") from e
     return net.to(device).eval()
+
+
+def _net_folder(name: str, kind: str) -> Path:
+    path = Path(name).expanduser()
+    return path.parent if kind == "folder's weights" else path
 
 
 def net_inputs(net, extra: dict) -> dict:

@@ -11,11 +11,10 @@ import torch
 
 from ..media import AudioClip, MediaError
 from .chunks import Denoiser
-from .control import ControlInput, control_denoiser, demo_controlnet, is_demo_model, load_controlnet
+from .control import ControlInput, control_denoiser, load_controlnet, mode_controlnet
 from .edit import instruct_denoiser, source_latents
 from .models import LoadedModel
-from .prompts import is_sdxl
-from .request import EditSpec, GenerationRequest, RequestError, default_controlnet
+from .request import EditSpec, GenerationRequest, RequestError
 
 
 @dataclass
@@ -84,8 +83,7 @@ def prepare_guided(
             raise RequestError(str(err)) from err
     controls = []
     for c in e.controls:
-        net = load_net(c.model or (demo_controlnet(c.mode) if is_demo_model(recipe.model)
-                                   else default_controlnet(c.mode, is_sdxl(model.pipe))))
+        net = load_net(c.model or mode_controlnet(c.mode, recipe.model, recipe.model_config, recipe.allow_unsafe_pickle))
         controls.append(ControlInput(net, condition_tensor(e, c, clip, spec), c.scale))
     return GuidedInputs(control_denoiser(unet, controls), [unet] + [c.net for c in controls], audio)
 
