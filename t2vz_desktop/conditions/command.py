@@ -102,6 +102,9 @@ def run_condition(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     for summary in summaries:
         print(summary, file=sys.stderr)
+        if summary.detected == 0 and summary.frames:  # a pose edit would follow no one: said as a warning
+            print("t2vz: warning: no person was found in any frame: the skeleton video is black, and a pose edit "
+                  "with it follows the prompt alone", file=sys.stderr)
     print(report.path)
     print(f"{args.mode}: {report.frames} frames, {report.width}x{report.height} at {report.fps:g} fps", file=sys.stderr)
     return 0
