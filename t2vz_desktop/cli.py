@@ -254,7 +254,7 @@ def _edit_spec(args: argparse.Namespace, recipe_edit=None):
     from .engine.request import EditSpec
 
     # Recorded absolute: the recipe re-makes the edit from any folder (a newcomer's did not).
-    source = os.path.abspath(args.source) if args.source else (recipe_edit.source if recipe_edit else None)
+    source = _absolute(args.source) if args.source else (recipe_edit.source if recipe_edit else None)
     if not source:
         raise RequestError("give the source video to edit")
     edit = replace(recipe_edit, source=source) if recipe_edit else EditSpec(source=source)
@@ -290,18 +290,21 @@ def _edit_spec(args: argparse.Namespace, recipe_edit=None):
                   motion_field=True if args.motion_field else None, keep_audio=False if args.no_audio else None)
 
 
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def _local(name: str) -> str:
     """A file or folder given on the command line as an absolute path, so that its recipe works
     from any folder (a newcomer's `--controlnet ../net` did not); a hub id, a built-in name ("demo")
     or a path that does not exist (refused later, by name) stays as typed."""
-    path = os.path.expanduser(name)
-    return os.path.abspath(path) if name != "demo" and os.path.exists(path) else name
+    return _absolute(name) if name != "demo" and os.path.exists(os.path.expanduser(name)) else name
 
 
 def _new_source(args: argparse.Namespace, recipe_edit) -> bool:
     """Whether a source other than the recipe's is given: the recipe's size and ready conditions
     were its own source's."""
-    return bool(recipe_edit and args.source and os.path.abspath(args.source) != os.path.abspath(recipe_edit.source))
+    return bool(recipe_edit and args.source and _absolute(args.source) != _absolute(recipe_edit.source))
 
 
 def _given(spec, **changes):
@@ -337,7 +340,7 @@ def _with_control_flags(edit, args: argparse.Namespace):
         if values and len(values) != count:
             raise RequestError(f"give {flag} once per --mode ({count} mode{'s' * (count != 1)}, {len(values)} given)")
     nets, scales, conditions = ([*values] if values else [None] * count for _, values in flags)
-    nets, conditions = [n and _local(n) for n in nets], [c and os.path.abspath(c) for c in conditions]
+    nets, conditions = [n and _local(n) for n in nets], [c and _absolute(c) for c in conditions]
     return replace(edit, controls=[_given(c, model=n, scale=s, condition=k)
                                    for c, n, s, k in zip(edit.controls, nets, scales, conditions)])
 
