@@ -296,15 +296,36 @@ def _absolute(path: str) -> str:
 
 def _local(name: str) -> str:
     """A file or folder given on the command line as an absolute path, so that its recipe works
-    from any folder (a newcomer's `--controlnet ../net` did not); a hub id, a built-in name ("demo")
-    or a path that does not exist (refused later, by name) stays as typed."""
-    return _absolute(name) if name != "demo" and os.path.exists(os.path.expanduser(name)) else name
+    from any folder (a newcomer's `--controlnet ../net` did not); a hub id or a path that does not
+    exist (refused later, by name) stays as typed."""
+    return _absolute(name) if os.path.exists(os.path.expanduser(name)) else name
+
+
+def _recipe_paths(request: GenerationRequest, folder: Path) -> GenerationRequest:
+    """A recipe's relative file paths (written by hand, or by t2vz before 0.3.0) read against the
+    recipe's own folder where they name something there, else against the current folder, and
+    made absolute; "demo", hub ids and paths found nowhere stay as written."""
+    def found(name: str | None) -> str | None:
+        if not name or name == "demo":
+            return name
+        if not os.path.isabs(os.path.expanduser(name)) and (folder / name).exists():
+            return _absolute(str(folder / name))
+        return _local(name)
+
+    e = request.edit
+    if e is not None:
+        controls = [replace(c, model=found(c.model), condition=found(c.condition)) for c in e.controls]
+        e = replace(e, source=found(e.source), controls=controls, depth_model=found(e.depth_model))
+    return replace(request, edit=e, model=found(request.model), model_config=found(request.model_config),
+                   init_image=found(request.init_image), end_image=found(request.end_image),
+                   loras=[replace(lora, path=found(lora.path)) for lora in request.loras])
 
 
 def _new_source(args: argparse.Namespace, recipe_edit) -> bool:
     """Whether a source other than the recipe's is given: the recipe's size and ready conditions
     were its own source's."""
-    return bool(recipe_edit and args.source and _absolute(args.source) != _absolute(recipe_edit.source))
+    return bool(recipe_edit and args.source
+                and os.path.realpath(_absolute(args.source)) != os.path.realpath(_absolute(recipe_edit.source)))
 
 
 def _given(spec, **changes):
@@ -389,7 +410,7 @@ def parse_seeds(text: str) -> list[int]:
 def build_request(args: argparse.Namespace) -> GenerationRequest:
     base: dict = {}
     if args.recipe:
-        base = _read_recipe(Path(args.recipe)).__dict__.copy()
+        base = _recipe_paths(_read_recipe(Path(args.recipe)), Path(args.recipe).parent).__dict__.copy()
     seeds = getattr(args, "seeds", None)
     if seeds is not None:
         given = [flag for flag, value in (("--seed", args.seed), ("--videos-per-prompt", args.videos_per_prompt))
@@ -404,7 +425,7 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
             continue
         base[field_name] = (not value) if name == "no_cross_frame" else value
     for name in ("model", "model_config", "init_image", "end_image"):
-        if flags.get(name) is not None:
+        if flags.get(name) is not None and (name, flags[name]) != ("model", "demo"):  # the built-in, not ./demo
             base[name] = _local(flags[name])
     if base.get("scheduler") == "auto":  # the model's own, as the app's "auto"; also over a recipe's sampler
         base["scheduler"] = None
@@ -455,7 +476,10 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         from .conditions.source import rounded_size
 
         notes: list[str] = []
-        if _new_source(args, base.get("edit")):  # sized from the new source, as a fresh edit of it would be
+        # Sized from the source, as a fresh edit of it would be, where the recipe's size was made for
+        # another picture (a new source, a generated video's recipe) or one side alone is given.
+        if (args.recipe and (base.get("edit") is None or _new_source(args, base.get("edit")))
+                or (args.width is None) != (args.height is None)):
             base.update({side: getattr(args, side) for side in ("width", "height")})
         base["width"], base["height"] = rounded_size(base.get("width"), base.get("height"), notes)
         for note in notes:

@@ -89,6 +89,23 @@ def test_a_new_source_is_sized_and_conditioned_from_itself(tmp_path, capsys):
     assert (other.width, other.height, other.edit.controls[0].condition) == (None, None, None)
     assert any("condition is taken from /videos/portrait.mp4" in w for w in cli._PENDING_WARNINGS)
     assert remade("/videos/portrait.mp4", "--recipe", str(recipe), "--width", "64").width == 64
+    alone = remade("--recipe", str(recipe), "--width", "64")  # one side given: the other follows the source
+    assert (alone.width, alone.height) == (64, None)
+    link = tmp_path / "same.mp4"
+    link.symlink_to(tmp_path / "walk.mp4")
+    data["edit"]["source"] = str(tmp_path / "walk.mp4")
+    recipe.write_text(json.dumps(data))
+    cli._PENDING_WARNINGS.clear()
+    same = remade(str(link), "--recipe", str(recipe))  # a link to the recipe's own source is not a new one
+    assert (same.width, same.edit.controls[0].condition) == (96, "/videos/walk-edges.mp4") and not cli._PENDING_WARNINGS
+
+
+def test_an_edit_from_a_generated_videos_recipe_is_sized_from_its_source(tmp_path):
+    data = json.loads(GenerationRequest(prompts=["a red circle"], model="demo", width=64, height=64).to_json())
+    recipe = tmp_path / "generated.json"
+    recipe.write_text(json.dumps(data))
+    request = remade("/videos/walk.mp4", "--recipe", str(recipe), "--mode", "canny")
+    assert (request.width, request.height, request.model) == (None, None, "demo")
 
 
 def test_local_files_and_folders_are_recorded_absolute_and_names_as_typed(tmp_path, monkeypatch):
@@ -102,6 +119,9 @@ def test_local_files_and_folders_are_recorded_absolute_and_names_as_typed(tmp_pa
     assert request.edit.controls[0].model == str(tmp_path / "net")
     named = remade("clip.mp4", "--mode", "canny", "-p", "x", "--controlnet", "someone/net", "--model", "demo")
     assert (named.model, named.edit.controls[0].model) == ("demo", "someone/net")
+    (tmp_path / "demo").mkdir()  # a folder named demo: --model demo is still the built-in, --controlnet demo the folder
+    both = remade("clip.mp4", "--mode", "canny", "-p", "x", "--controlnet", "demo", "--model", "demo")
+    assert (both.model, both.edit.controls[0].model) == ("demo", str(tmp_path / "demo"))
 
 
 def test_a_recipe_from_before_flow_guidance_keeps_it_off_and_a_new_edit_has_it_on(tmp_path):
@@ -145,3 +165,21 @@ def test_an_edit_without_a_recipe_still_needs_a_mode_and_a_source(tmp_path, caps
     assert "give --mode" in capsys.readouterr().err
     assert main(["edit", "--mode", "canny", "-p", "x", "--out", out, "-q"]) == 2
     assert "give the source video to edit" in capsys.readouterr().err
+
+
+def test_relative_paths_in_a_recipe_are_read_beside_it_then_here_and_written_absolute(tmp_path, monkeypatch):
+    """A newcomer's hand-written recipe naming "src.mp4" (as 0.2.0 wrote what was typed) failed when run
+    from the recipe's own folder, and a re-make wrote the relative name again."""
+    folder, here = tmp_path / "takes", tmp_path / "elsewhere"
+    folder.mkdir()
+    here.mkdir()
+    (folder / "src.mp4").write_bytes(b"")
+    (here / "net").mkdir()
+    edit = EditSpec(source="src.mp4", controls=[ControlSpec("canny", "net")])
+    data = json.loads(GenerationRequest(prompts=["x"], model="demo", edit=edit).to_json())
+    (folder / "take.json").write_text(json.dumps(data))
+    monkeypatch.chdir(here)
+    request = remade("--recipe", str(folder / "take.json"))
+    assert request.edit.source == str(folder / "src.mp4")  # beside the recipe
+    assert request.edit.controls[0].model == str(here / "net")  # not there: here
+    assert request.model == "demo"
