@@ -78,12 +78,15 @@ def _generate_cases(tmp_path):
         "output folder missing": (["--out", str(tmp_path / "no" / "clip.mp4")], "does not exist"),
         # a newcomer's WebM was written into clip.mp4, exit 0
         "--format against the name": (["--format", "webm"], "clip.mp4 as webm: the name says mp4"),
+        "--format into a folder's name": (["--format", "mp4", "--out", str(tmp_path / "new") + "/"],
+                                          "a name ending in / is a folder"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing --image", "unreadable --image", "missing --end-image", "missing --lora",
                                   "--lora not safetensors", "width not a multiple of 8", "--camera with --motion",
-                                  "numbered output taken", "output folder missing", "--format against the name"])
+                                  "numbered output taken", "output folder missing", "--format against the name",
+                                  "--format into a folder's name"])
 def test_bad_generate_flags_are_one_line_before_any_model_loads(tiny_folder, tmp_path, capsys, no_model_load, case):
     extra, named = _generate_cases(tmp_path)[case]
     before = set(tmp_path.iterdir())
@@ -737,3 +740,38 @@ def test_a_controlnet_folder_with_cut_weights_is_one_line_before_any_load(tmp_pa
     line = one_error_line(capsys)
     assert "are damaged or incomplete" in line and "Hugging Face cache" not in line
     assert not no_model_load and not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("case", ["cut weights file", "weights file alone"])
+def test_a_controlnet_file_that_cannot_load_is_one_line_before_any_load(case, tmp_path, capsys, no_model_load):
+    """A newcomer's cut diffusion_pytorch_model.safetensors given as a file, and the demo ControlNet's
+    weights copied out of their folder, both failed only after the model loaded (the second with
+    diffusers' raw shape-mismatch text and advice to pass ignore_mismatched_sizes)."""
+    import shutil
+
+    from t2vz_desktop.engine.control import demo_controlnet
+
+    net = tmp_path / "canny"
+    shutil.copytree(demo_controlnet("canny"), net)
+    weights = net / "diffusion_pytorch_model.safetensors"
+    if case == "cut weights file":
+        weights.write_bytes(weights.read_bytes()[:100_000])
+        given, expected = weights, "are damaged or incomplete"
+    else:
+        given, expected = shutil.copy(weights, tmp_path / "canny.safetensors"), "is not a Stable Diffusion 1.5 ControlNet"
+    source = video(tmp_path / "src.mp4")
+    assert main(edit_args("demo", source, tmp_path / "o.mp4", "--mode", "canny", "--controlnet", str(given))) == 2
+    assert expected in one_error_line(capsys) and not no_model_load and not (tmp_path / "o.mp4").exists()
+
+
+def test_a_recipe_is_not_shared_with_a_video_whose_suffix_has_other_capitals(tmp_path, capsys):
+    """clip.MP4 then clip.webm: both exited 0 and clip.json became the WebM's (Linux names are
+    case-sensitive, the guard compared lower-case suffixes only)."""
+    from t2vz_desktop.media import ExportOptions, export_video, refuse_sharing_a_recipe
+
+    recipe = '{"t2vz_recipe": 1, "prompts": ["x"]}'
+    export_video(iter([np.full((16, 16, 3), 100, np.uint8)] * 2), tmp_path / "clip.MP4", ExportOptions(fps=8, metadata=recipe))
+    assert (tmp_path / "clip.json").is_file()
+    with pytest.raises(ValueError, match="its recipe clip.json is clip.MP4's"):
+        refuse_sharing_a_recipe(tmp_path / "clip.webm", "webm")
+    refuse_sharing_a_recipe(tmp_path / "clip.MP4", "mp4")  # replacing a video and its own pair stays allowed

@@ -47,7 +47,10 @@ def locate_controlnet(name: str) -> str:
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
             raise ModelError(f"{path.name}: ControlNet files must be .safetensors")
-        return "folder's weights" if _folder_of_weights(path) else "file"
+        folder = _folder_of_weights(path)
+        if folder is not None:
+            _check_header(folder, None, path)
+        return "folder's weights" if folder is not None else "file"
     if not HUB_ID.fullmatch(name):
         raise ModelError(f"no ControlNet at '{name}': pass a folder, a .safetensors file or a cached hub id")
     from huggingface_hub import try_to_load_from_cache
@@ -69,12 +72,14 @@ def _folder_of_weights(path: Path) -> Path | None:
     return path.parent if config is not None and config.get("_class_name") == "ControlNetModel" else None
 
 
-def _check_header(folder: Path, variant: str | None) -> None:
-    """ModelError for a folder's .safetensors weights whose header is damaged or whose data is cut
-    short (a half-copied file): safetensors checks both from the header, without reading the data."""
+def _check_header(folder: Path, variant: str | None, file: Path | None = None) -> None:
+    """ModelError for a folder's .safetensors weights (or that `file` of it) whose header is damaged
+    or whose data is cut short (a half-copied file): safetensors checks both from the header,
+    without reading the data."""
     from safetensors import SafetensorError, safe_open
 
-    file = folder / (f"diffusion_pytorch_model.{variant}.safetensors" if variant else "diffusion_pytorch_model.safetensors")
+    file = file or folder / (f"diffusion_pytorch_model.{variant}.safetensors" if variant
+                             else "diffusion_pytorch_model.safetensors")
     if not file.is_file():
         return  # sharded or .bin weights: the loader checks those
     try:
@@ -134,6 +139,7 @@ def _file_config(path: Path) -> dict:
             first = next((k for k in names if k == "conv_in.weight" or k.endswith("input_blocks.0.0.weight")), None)
             if first is not None:
                 config["in_channels"] = f.get_slice(first).get_shape()[1]
+                config["first_block_width"] = f.get_slice(first).get_shape()[0]
             embedding = [k for k in names if k.startswith("controlnet_cond_embedding.blocks.") and k.endswith(".weight")]
             if embedding:  # conv pairs, each halving the size: a factor 2 ** (len / 2)
                 config["conditioning_embedding_out_channels"] = [0] * (len(embedding) // 2 + 1)
@@ -221,7 +227,7 @@ def mode_controlnet(mode: str, model: str, model_config: str | None = None, allo
     if is_demo_model(model):
         return demo_controlnet(mode)
     own = Path(model).expanduser() / f"controlnet-{mode}"
-    if (own / "config.json").is_file():
+    if own.is_dir():  # a broken one is refused by name (locate_controlnet), not passed over
         return str(own)
     unet = base_unet_config(model, model_config, allow_unsafe_pickle)
     return default_controlnet(mode, bool(unet) and is_sdxl_unet(unet))
@@ -247,6 +253,23 @@ def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
             raise ModelError(f"ControlNet '{net}' does not fit {shown} (its {what} is {_short(a)}, the model's "
                              f"{_short(b)}): a ControlNet works only with the model family it was trained for, "
                              "so choose that model or another ControlNet")
+    if locate_controlnet(net) == "file":
+        _check_sd15_layout(net_config, Path(net).expanduser())
+
+
+def _check_sd15_layout(file_config: dict, path: Path) -> None:
+    """A single .safetensors ControlNet loads with SD 1.5's configuration
+    (resources/configs/controlnet-sd15), so one of another shape (a small model's, or a diffusers
+    folder's weights copied out of it) failed at load with diffusers' raw shape-mismatch text."""
+    sd15 = _read_json(resources_dir() / "configs" / "controlnet-sd15" / "config.json") or {}
+    widths = sd15.get("block_out_channels") or [None]
+    expected = {"cross_attention_dim": sd15.get("cross_attention_dim"), "in_channels": sd15.get("in_channels"),
+                "first_block_width": widths[0]}
+    for key, value in expected.items():
+        if key in file_config and value is not None and file_config[key] != value:
+            raise ModelError(f"{path.name} is not a Stable Diffusion 1.5 ControlNet (its {key.replace('_', ' ')} is "
+                             f"{file_config[key]}, SD 1.5's {value}); a single .safetensors ControlNet is read in SD "
+                             "1.5's layout: pass the diffusers folder it came from")
 
 
 def _read_json(file: Path | None) -> dict | None:

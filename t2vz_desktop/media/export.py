@@ -7,6 +7,7 @@ leaves the earlier export or the new one; see atomic.py for how, and for what a 
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Iterable
@@ -64,6 +65,9 @@ def export_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
     elif suffix in FORMATS and suffix != fmt:
         raise ValueError(f"cannot export {path} as {fmt}: the name says {suffix}; name it for {fmt} or leave the "
                          "format to the name")
+    elif fmt != "png" and text.endswith(("/", os.sep)):  # a folder's name: one file there would be named "folder"
+        raise ValueError(f"cannot export {path} as {fmt}: a name ending in / is a folder, which holds PNG frames; "
+                         f"give a file name (e.g. {text.rstrip('/' + os.sep)}.{fmt})")
     if fmt not in FORMATS:
         known = ", ".join(FORMATS)
         raise ValueError(f"cannot export {path}: unknown format {fmt!r}, use one of {known}")
@@ -456,8 +460,10 @@ def refuse_sharing_a_recipe(path: Path, fmt: str) -> None:
     sidecar = path.with_suffix(".json")
     if fmt == "png" or path.exists() or not _is_own_recipe(sidecar):
         return
-    others = [path.with_suffix(f".{f}") for f in FORMATS if f not in ("png", fmt)]
-    owner = next((p for p in others if p.is_file()), None)
+    # Any case: on Linux clip.MP4 is another file than clip.mp4, and both name clip.json.
+    owner = next((p for p in sorted(path.parent.glob(glob.escape(path.stem) + ".*"))
+                  if p != path and p.suffix.lower().lstrip(".") in FORMATS and p.suffix.lower() != ".png"
+                  and p.is_file()), None)
     if owner is not None:
         raise ValueError(f"cannot export to {path}: its recipe {sidecar.name} is {owner.name}'s, which it would "
                               f"replace; give another name (e.g. {path.stem}-{fmt}{path.suffix})")
