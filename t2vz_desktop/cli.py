@@ -94,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--image-guidance", type=float, help="pix2pix: how closely to keep the source (default 1.0)")
     x.add_argument("--motion-field", action="store_true",
                    help="the paper's motion init instead of shared noise (enables the motion options)")
-    x.add_argument("--no-audio", action="store_true", help="drop the source's sound")
+    x.add_argument("--audio", action=argparse.BooleanOptionalAction,
+                   help="keep the source's sound (the default), or drop it with --no-audio")
     x.add_argument("--flow-guidance", type=float,
                    help="carry the edit along the source's optical flow inside the denoising, 0 (off: the paper's "
                         f"method) to 1 (default {DEFAULT_FLOW_GUIDANCE:g}); keeps the source's motion where "
@@ -269,6 +270,8 @@ def _edit_spec(args: argparse.Namespace, recipe_edit=None):
     # Accepted but without effect as given: said, not silently ignored (nor kept in the recipe).
     if not edit.instruct and args.image_guidance is not None:
         _warn("--image-guidance only steers --mode pix2pix; ignored with a ControlNet")
+    if args.depth_model and not _has_depth(edit):
+        _warn("--depth-model only steers --mode depth; ignored")
     given = [flag for flag, on in (("--motion", args.motion is not None),
                                    ("--background-smoothing", bool(args.background_smoothing))) if on]
     if not (edit.motion_field or args.motion_field) and given:  # name only what was given, not every such flag
@@ -285,9 +288,14 @@ def _edit_spec(args: argparse.Namespace, recipe_edit=None):
     if args.end is not None or args.end_time is not None:
         edit = replace(edit, end=args.end, end_s=args.end_time)
     return _given(edit, step=args.step, fps=args.source_fps, fit=args.fit, canny_low=args.low, canny_high=args.high,
-                  depth_model=args.depth_model and _local(args.depth_model), flow_guidance=args.flow_guidance,
+                  depth_model=args.depth_model and _local(args.depth_model) if _has_depth(edit) else None,
+                  flow_guidance=args.flow_guidance,
                   image_guidance=args.image_guidance if edit.instruct else None,
-                  motion_field=True if args.motion_field else None, keep_audio=False if args.no_audio else None)
+                  motion_field=True if args.motion_field else None, keep_audio=args.audio)
+
+
+def _has_depth(edit) -> bool:
+    return any(c.mode == "depth" for c in edit.controls)
 
 
 def _absolute(path: str) -> str:

@@ -49,6 +49,8 @@ def test_a_recipe_alone_remakes_its_edit(canny_recipe):
     (["--step", "1"], {"step": 1}),
     (["--source-fps", "12"], {"fps": 12.0}),
     (["--motion-field"], {"motion_field": True}),
+    (["--audio"], {"keep_audio": True}),  # the recipe's --no-audio undone (a newcomer found no flag for it)
+    (["--no-audio"], {}),
     (["--start", "3"], {"start": 3}),  # one end given moves that end alone (a newcomer's lost the other)
     (["--end", "30"], {"end": 30}),
     (["--start-time", "1.5"], {"start": 0, "start_s": 1.5}),  # in seconds: the frame start gives way
@@ -113,7 +115,7 @@ def test_local_files_and_folders_are_recorded_absolute_and_names_as_typed(tmp_pa
     monkeypatch.chdir(tmp_path)
     for folder in ("net", "model", "depth"):
         (tmp_path / folder).mkdir()
-    request = remade("clip.mp4", "--mode", "canny", "-p", "x", "--controlnet", "net", "--model", "model",
+    request = remade("clip.mp4", "--mode", "depth", "-p", "x", "--controlnet", "net", "--model", "model",
                      "--depth-model", "depth")
     assert request.model == str(tmp_path / "model") and request.edit.depth_model == str(tmp_path / "depth")
     assert request.edit.controls[0].model == str(tmp_path / "net")
@@ -183,3 +185,15 @@ def test_relative_paths_in_a_recipe_are_read_beside_it_then_here_and_written_abs
     assert request.edit.source == str(folder / "src.mp4")  # beside the recipe
     assert request.edit.controls[0].model == str(here / "net")  # not there: here
     assert request.model == "demo"
+
+
+def test_a_depth_model_without_a_depth_mode_is_said():
+    from t2vz_desktop import cli
+
+    cli._PENDING_WARNINGS.clear()
+    canny = remade("/videos/walk.mp4", "--mode", "canny", "-p", "x", "--depth-model", "someone/depth")
+    assert cli._PENDING_WARNINGS == ["--depth-model only steers --mode depth; ignored"]
+    assert canny.edit.depth_model is None  # not kept in the recipe either
+    cli._PENDING_WARNINGS.clear()
+    remade("/videos/walk.mp4", "--mode", "depth", "-p", "x", "--depth-model", "someone/depth")
+    assert cli._PENDING_WARNINGS == []
