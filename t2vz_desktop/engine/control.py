@@ -106,9 +106,10 @@ FITTING_KEYS = {
 FITTING_EVEN_IF_ABSENT = {"addition_embed_type": "added conditioning (SDXL's 'text_time')"}
 
 
-def controlnet_config(name: str) -> dict | None:
-    """A ControlNet's configuration, read without loading its weights (None: not readable here)."""
-    kind = locate_controlnet(name)
+def controlnet_config(name: str, kind: str | None = None) -> dict | None:
+    """A ControlNet's configuration, read without loading its weights (None: not readable here);
+    `kind`: what locate_controlnet said of `name`, when the caller has asked it already."""
+    kind = kind or locate_controlnet(name)
     if kind in ("folder", "folder's weights"):
         file = _net_folder(name, kind) / "config.json"
     elif kind == "file":
@@ -239,7 +240,8 @@ def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
     naming the first thing that differs (an SD 1.5 ControlNet on the demo model, or on SD 2.x,
     ran ~40 s and then failed with a raw tensor-size error). Silent when a configuration cannot
     be read here: the loader then says what is wrong."""
-    net_config = controlnet_config(net)
+    kind = locate_controlnet(net)
+    net_config = controlnet_config(net, kind)
     unet_config = base_unet_config(model, model_config, allow_unsafe_pickle)
     if net_config is None or unet_config is None:
         return
@@ -253,7 +255,7 @@ def check_controlnet_fits(net: str, model: str, model_config: str | None = None,
             raise ModelError(f"ControlNet '{net}' does not fit {shown} (its {what} is {_short(a)}, the model's "
                              f"{_short(b)}): a ControlNet works only with the model family it was trained for, "
                              "so choose that model or another ControlNet")
-    if locate_controlnet(net) == "file":
+    if kind == "file":
         _check_sd15_layout(net_config, Path(net).expanduser())
 
 
